@@ -1,0 +1,114 @@
+//! The extractor that says who is calling: a bearer access token or a session cookie.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use cromulent_protocol::{ErrorCode, Id};
+
+use super::access_token::AccessTokenError;
+use super::secret;
+use crate::http::error::HttpError;
+use crate::ids::now_ms;
+use crate::state::AppState;
+use crate::store::{self, users::UserRow};
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Bearer,
+    Cookie,
+}
+
+/// A signed-in user, for a handler that needs one.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: UserRow,
+    /// The login (device or browser session) the request was made with.
+    pub session_id: Id,
+    pub credential: Credential,
+}
+
+impl Caller {
+    pub fn id(&self) -> Id {
+        self.user.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.is_admin()
+    }
+}
+
+/// A signed-in admin; anyone else gets `403 forbidden`.
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub Caller);
+
+/// The client's address as seen by this server, when the listener records it.
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let now = now_ms();
+        let (session, credential) = if let Some(token) = bearer(parts) {
+            let claims = state.access_tokens.check(token, now).map_err(|e| match e {
+                AccessTokenError::Expired => {
+                    HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired, "access token expired")
+                }
+                AccessTokenError::Invalid => HttpError::unauthorized("invalid access token"),
+            })?;
+            let session = store::sessions::find(state.db.pool(), claims.session_id).await?;
+            (session.filter(|s| s.user_id == claims.user_id), Credential::Bearer)
+        } else if let Some(cookie) = state.cookies.read(&parts.headers) {
+            let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(&cookie)).await?;
+            (found.map(|(session, _)| session), Credential::Cookie)
+        } else {
+            return Err(HttpError::unauthorized("sign in first"));
+        };
+        let session = session
+            .filter(|s| s.is_active(now))
+            .ok_or_else(|| HttpError::unauthorized("this login has ended; sign in again"))?;
+        // The cookie rides along on cross-site requests too; only the bearer token is
+        // proof that our own client made the request.
+        if credential == Credential::Cookie
+            && !is_safe(&parts.method)
+            && !state.cookies.is_same_origin(&parts.headers)
+        {
+            return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::CsrfRejected, "cross-site request refused"));
+        }
+        let user = store::users::find_by_id(state.db.pool(), session.user_id)
+            .await?
+            .ok_or_else(|| HttpError::unauthorized("this account no longer exists"))?;
+        Ok(Caller { user, session_id: session.id, credential })
+    }
+}
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.is_admin() {
+            return Err(HttpError::forbidden("admins only"));
+        }
+        Ok(AdminCaller(caller))
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}

@@ -1,0 +1,173 @@
+//! Command line and environment: every setting is a flag and an env var of the same name.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "cromulent-server", version, about = "Self-hosted voice and text chat")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage user accounts from the shell.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        /// Make the account an admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Make an existing account an admin.
+    Promote { email: String },
+    /// List every account.
+    List,
+}
+
+/// Server settings. Names follow the original app's environment where it had one.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// `sqlite://…` or `postgres://…`; unset: SQLite file `cromulent.db` in DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Where the SQLite file, the generated secret and other state live.
+    #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Key material for signing tokens; unset: generated once and kept in DATA_DIR.
+    #[arg(long, env = "SECRET_KEY_BASE", hide_env_values = true, global = true)]
+    pub secret_key_base: Option<String>,
+
+    #[arg(long, env = "PORT", default_value_t = 4000, global = true)]
+    pub port: u16,
+
+    #[arg(long, env = "BIND", default_value = "0.0.0.0", global = true)]
+    pub bind: IpAddr,
+
+    /// Database connections per node.
+    #[arg(long, env = "POOL_SIZE", default_value_t = 10, global = true)]
+    pub pool_size: u32,
+
+    /// The address people reach this server at; links in mails point here.
+    /// Unset: `http://localhost:PORT`.
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// 0–1023, different on every node sharing a database, so ids never collide.
+    #[arg(long, env = "NODE_ID", default_value_t = 0, global = true,
+          value_parser = clap::value_parser!(u16).range(0..1024))]
+    pub node_id: u16,
+
+    /// Extra origins (comma separated) allowed to use cookie sessions, besides our own.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
+    pub allowed_origins: Vec<String>,
+
+    /// Keep outgoing mail in memory and show it at /dev/mailbox instead of sending it.
+    /// Unset: on exactly when SMTP_HOST is unset. Never enable it in production.
+    #[arg(long, env = "DEV_MAILBOX", global = true)]
+    pub dev_mailbox: Option<bool>,
+
+    #[command(flatten)]
+    pub smtp: SmtpConfig,
+
+    /// Serve the web client from this folder instead of the embedded copy (development).
+    #[arg(long, env = "WEB_DIR", global = true)]
+    pub web_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SmtpConfig {
+    #[arg(id = "smtp_host", long = "smtp-host", env = "SMTP_HOST", global = true)]
+    pub host: Option<String>,
+    /// Unset: 587 for starttls, 465 for tls, 25 for none.
+    #[arg(id = "smtp_port", long = "smtp-port", env = "SMTP_PORT", global = true)]
+    pub port: Option<u16>,
+    #[arg(id = "smtp_username", long = "smtp-username", env = "SMTP_USERNAME", global = true)]
+    pub username: Option<String>,
+    #[arg(id = "smtp_password", long = "smtp-password", env = "SMTP_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+    #[arg(id = "smtp_security", long = "smtp-security", env = "SMTP_SECURITY", value_enum, default_value_t = SmtpSecurity::Starttls, global = true)]
+    pub security: SmtpSecurity,
+    /// The From address of every mail.
+    #[arg(id = "smtp_from", long = "smtp-from", env = "SMTP_FROM", default_value = "Cromulent <cromulent@localhost>", global = true)]
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+impl Config {
+    /// A configuration with every default, rooted in `data_dir`; for tests and tools.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let cli = Cli::parse_from(["cromulent-server"]);
+        Config { data_dir: data_dir.into(), ..cli.config }
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://localhost:{}", self.port),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("cromulent.db").display()),
+        }
+    }
+
+    pub fn dev_mailbox(&self) -> bool {
+        self.dev_mailbox.unwrap_or(self.smtp.host.is_none())
+    }
+
+    /// Served over TLS, so cookies get `Secure` and the `__Host-` prefix.
+    pub fn is_https(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn nothing_set_means_sqlite_in_the_data_dir_and_the_dev_mailbox() {
+        let config = Cli::parse_from(["cromulent-server", "--data-dir", "/srv/c"]).config;
+        assert!(config.database_url().starts_with("sqlite:///srv/c/cromulent.db"));
+        assert_eq!(config.port, 4000);
+        assert_eq!(config.public_url(), "http://localhost:4000");
+        assert!(config.dev_mailbox(), "no SMTP configured: mail goes to the dev mailbox");
+    }
+}

@@ -1,0 +1,158 @@
+//! Account recovery and changes: forgot/reset password, change password, change email.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use cromulent_protocol::auth::*;
+use cromulent_protocol::{ApiError, ErrorCode};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::invalid_token;
+use super::error::{HttpError, HttpResult};
+use super::extract::Json;
+use crate::auth::{ms, secret, Caller, CONFIRM_TOKEN_TTL, RESET_TOKEN_TTL};
+use crate::ids::now_ms;
+use crate::mail::templates;
+use crate::state::AppState;
+use crate::store::mail_tokens::{NewMailToken, Purpose};
+use crate::{store, validate};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(change_password))
+        .routes(routes!(change_email))
+        .routes(routes!(confirm_email_change))
+}
+
+/// Mail a reset link. The answer is the same whether or not the account exists.
+#[utoipa::path(post, path = "/api/auth/forgot_password", tag = "account", request_body = ForgotPasswordRequest,
+    responses((status = 202, body = Accepted)))]
+async fn forgot_password(State(state): State<AppState>, Json(req): Json<ForgotPasswordRequest>) -> HttpResult<(StatusCode, Json<Accepted>)> {
+    let accepted = (StatusCode::ACCEPTED, Json(Accepted { ok: true }));
+    let Ok(email) = validate::email(&req.email) else { return Ok(accepted) };
+    // Silently capped, so nobody can flood an inbox through us.
+    if state.throttles.mail_per_address.check(&email).is_err() {
+        return Ok(accepted);
+    }
+    state.throttles.mail_per_address.record(&email);
+    let now = now_ms();
+    let token = secret::generate();
+    let mut tx = state.db.begin_write().await?;
+    let user = store::users::find_by_email(&mut *tx, &email).await?;
+    if let Some(user) = &user {
+        store::mail_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword, now).await?;
+        let new = NewMailToken {
+            token_hash: &secret::digest(&token),
+            user_id: user.id,
+            purpose: Purpose::ResetPassword,
+            sent_to: &email,
+            now,
+            expires_at: now + ms(RESET_TOKEN_TTL),
+        };
+        store::mail_tokens::insert(&mut *tx, &new).await?;
+    }
+    tx.commit().await?;
+    if let Some(user) = user {
+        state.mailer.deliver(templates::reset_password(&email, &user.username, &state.link("reset", &token)));
+    }
+    Ok(accepted)
+}
+
+/// Set a new password with the mailed token. Every login of the account ends.
+#[utoipa::path(post, path = "/api/auth/reset_password", tag = "account", request_body = ResetPasswordRequest,
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
+async fn reset_password(State(state): State<AppState>, Json(req): Json<ResetPasswordRequest>) -> HttpResult<Json<Accepted>> {
+    validate::password(&req.password, "password")?;
+    let hash = state.passwords.hash(req.password).await?;
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let redeemed = store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ResetPassword, now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    store::users::set_password_hash(&mut *tx, redeemed.user_id, &hash).await?;
+    // Following the mailed link proves the address too.
+    store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
+    store::sessions::revoke_all_for_user(&mut *tx, redeemed.user_id, None, now).await?;
+    tx.commit().await?;
+    Ok(Json(Accepted { ok: true }))
+}
+
+async fn check_current_password(state: &AppState, caller: &Caller, password: String) -> HttpResult<()> {
+    let ok = state.passwords.verify(password, Some(caller.user.password_hash.clone())).await?;
+    if ok {
+        Ok(())
+    } else {
+        let mut e = HttpError::new(StatusCode::FORBIDDEN, ErrorCode::InvalidCredentials, "the current password is wrong");
+        e.body.field = Some("current_password".into());
+        Err(e)
+    }
+}
+
+/// Change the password; every other login of the account ends.
+#[utoipa::path(post, path = "/api/users/me/password", tag = "account", request_body = ChangePasswordRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Accepted), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+async fn change_password(State(state): State<AppState>, caller: Caller, Json(req): Json<ChangePasswordRequest>) -> HttpResult<Json<Accepted>> {
+    validate::password(&req.new_password, "new_password")?;
+    check_current_password(&state, &caller, req.current_password).await?;
+    let hash = state.passwords.hash(req.new_password).await?;
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    store::users::set_password_hash(&mut *tx, caller.id(), &hash).await?;
+    let ended = store::sessions::revoke_all_for_user(&mut *tx, caller.id(), Some(caller.session_id), now).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %caller.id(), ended, "password changed; other logins ended");
+    Ok(Json(Accepted { ok: true }))
+}
+
+/// Ask to move the account to a new address; it changes once the link mailed there is
+/// followed.
+#[utoipa::path(post, path = "/api/users/me/email", tag = "account", request_body = ChangeEmailRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 202, body = Accepted), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
+async fn change_email(State(state): State<AppState>, caller: Caller, Json(req): Json<ChangeEmailRequest>) -> HttpResult<(StatusCode, Json<Accepted>)> {
+    let new_email = validate::email(&req.new_email).map_err(|mut e| {
+        e.body.field = Some("new_email".into());
+        e
+    })?;
+    check_current_password(&state, &caller, req.current_password).await?;
+    if store::users::find_by_email(state.db.pool(), &new_email).await?.is_some() {
+        return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
+    }
+    let now = now_ms();
+    let token = secret::generate();
+    let mut tx = state.db.begin_write().await?;
+    store::mail_tokens::void_outstanding(&mut *tx, caller.id(), Purpose::ChangeEmail, now).await?;
+    let new = NewMailToken {
+        token_hash: &secret::digest(&token),
+        user_id: caller.id(),
+        purpose: Purpose::ChangeEmail,
+        sent_to: &new_email,
+        now,
+        expires_at: now + ms(CONFIRM_TOKEN_TTL),
+    };
+    store::mail_tokens::insert(&mut *tx, &new).await?;
+    tx.commit().await?;
+    let link = state.link("confirm-email", &token);
+    state.mailer.deliver(templates::change_email(&new_email, &caller.user.username, &link));
+    Ok((StatusCode::ACCEPTED, Json(Accepted { ok: true })))
+}
+
+/// Finish a change of address with the token mailed to the new one.
+#[utoipa::path(post, path = "/api/auth/confirm_email", tag = "account", request_body = TokenRequest,
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 409, body = ApiError)))]
+async fn confirm_email_change(State(state): State<AppState>, Json(req): Json<TokenRequest>) -> HttpResult<Json<Accepted>> {
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let redeemed = store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ChangeEmail, now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    if store::users::find_by_email(&mut *tx, &redeemed.sent_to).await?.is_some() {
+        return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
+    }
+    store::users::set_email(&mut *tx, redeemed.user_id, &redeemed.sent_to, now).await?;
+    tx.commit().await?;
+    Ok(Json(Accepted { ok: true }))
+}

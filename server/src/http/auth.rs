@@ -1,0 +1,263 @@
+//! `/api/auth/*` and `/auto_login`: registration, login, token refresh, browser sessions.
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse};
+use cromulent_protocol::auth::*;
+use cromulent_protocol::limits::DEVICE_NAME_MAX_CHARS;
+use cromulent_protocol::user::Role;
+use cromulent_protocol::{ApiError, ErrorCode};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{HttpError, HttpResult};
+use super::extract::Json;
+use crate::auth::login::{self, Device};
+use crate::auth::{access_token::Claims, caller::client_ip, ms, secret, Caller, ACCESS_TOKEN_TTL, CONFIRM_TOKEN_TTL, SESSION_TTL};
+use crate::ids::now_ms;
+use crate::mail::templates;
+use crate::state::AppState;
+use crate::store::mail_tokens::{NewMailToken, Purpose};
+use crate::store::sessions::SessionKind;
+use crate::store::users::NewUser;
+use crate::{store, validate};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(confirm_account))
+        .routes(routes!(login))
+        .routes(routes!(refresh_token))
+        .routes(routes!(verify_token))
+        .routes(routes!(logout))
+        .routes(routes!(open_browser_session, close_browser_session))
+        .routes(routes!(auto_login))
+}
+
+/// The client address, from the connection.
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// Create an account. The first account on a server becomes its admin.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = RegisterResponse), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+async fn register(State(state): State<AppState>, Json(req): Json<RegisterRequest>) -> HttpResult<(StatusCode, Json<RegisterResponse>)> {
+    let flags = state.feature_flags().await?;
+    let email = validate::email(&req.email)?;
+    let username = validate::username(&req.username)?;
+    validate::password(&req.password, "password")?;
+    if !flags.registration && store::users::count(state.db.pool()).await? > 0 {
+        return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed, "registration is closed"));
+    }
+    let hash = state.passwords.hash(req.password).await?;
+    let now = now_ms();
+    let id = state.ids.next();
+    let token = secret::generate();
+
+    let mut tx = state.db.begin_write().await?;
+    if store::users::find_by_email(&mut *tx, &email).await?.is_some() {
+        return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
+    }
+    if store::users::username_taken(&mut *tx, &username).await? {
+        return Err(HttpError::conflict(ErrorCode::UsernameTaken, "that username is taken"));
+    }
+    let first = store::users::count(&mut *tx).await? == 0;
+    let new_user = NewUser {
+        id,
+        email: &email,
+        username: &username,
+        password_hash: &hash,
+        role: if first { Role::Admin } else { Role::Member },
+        email_confirmed_at: None,
+        created_at: now,
+    };
+    store::users::insert(&mut *tx, &new_user).await?;
+    for channel in store::channels::default_ids(&mut *tx).await? {
+        store::memberships::add(&mut *tx, channel, id, now).await?;
+    }
+    store::mail_tokens::insert(
+        &mut *tx,
+        &NewMailToken {
+            token_hash: &secret::digest(&token),
+            user_id: id,
+            purpose: Purpose::Confirm,
+            sent_to: &email,
+            now,
+            expires_at: now + ms(CONFIRM_TOKEN_TTL),
+        },
+    )
+    .await?;
+    let user = store::users::find_by_id(&mut *tx, id).await?.ok_or_else(HttpError::internal)?;
+    tx.commit().await?;
+
+    state.mailer.deliver(templates::confirm_account(&email, &username, &state.link("confirm", &token)));
+    tracing::info!(user_id = %id, admin = first, "account registered");
+    let response = RegisterResponse { user: user.to_own(), confirmation_required: flags.email_confirmation };
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Confirm an email address with the token from the mailed `/confirm/<token>` link.
+#[utoipa::path(post, path = "/api/auth/confirm", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError)))]
+async fn confirm_account(State(state): State<AppState>, Json(req): Json<TokenRequest>) -> HttpResult<Json<Accepted>> {
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let redeemed = store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::Confirm, now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
+    tx.commit().await?;
+    Ok(Json(Accepted { ok: true }))
+}
+
+pub(super) fn invalid_token() -> HttpError {
+    HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidToken, "this link is invalid, used or expired")
+}
+
+/// Log a device in: returns a 30-day refresh token to trade at `/api/auth/refresh`.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, Json(req): Json<LoginRequest>) -> HttpResult<Json<LoginResponse>> {
+    let device_name = validate::optional_text(req.device_name.as_deref(), "device_name", DEVICE_NAME_MAX_CHARS)?;
+    let device_type = validate::optional_text(req.device_type.as_deref(), "device_type", DEVICE_NAME_MAX_CHARS)?;
+    let user = login::authenticate(&state, &req.email, &req.password, ip.as_deref()).await?;
+    let device = Device { name: device_name.as_deref(), kind: device_type.as_deref(), ip: ip.as_deref() };
+    let (_, refresh_token) = login::open_session(&state, user.id, SessionKind::Refresh, device).await?;
+    Ok(Json(LoginResponse { refresh_token, user: user.to_own() }))
+}
+
+/// Trade a refresh token for an access token and a new refresh token. The old one is
+/// spent; presenting it again revokes the whole login (it was stolen or replayed).
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = RefreshResponse), (status = 401, body = ApiError)))]
+async fn refresh_token(State(state): State<AppState>, ClientIp(ip): ClientIp, Json(req): Json<RefreshRequest>) -> HttpResult<Json<RefreshResponse>> {
+    let now = now_ms();
+    let digest = secret::digest(req.refresh_token.trim());
+    let mut tx = state.db.begin_write().await?;
+    let (session, spent_at) = store::sessions::find_by_secret(&mut *tx, &digest)
+        .await?
+        .filter(|(s, _)| s.kind == SessionKind::Refresh)
+        .ok_or_else(|| HttpError::unauthorized("unknown refresh token"))?;
+    if !session.is_active(now) {
+        return Err(HttpError::unauthorized("this login has ended; sign in again"));
+    }
+    if spent_at.is_some() || !store::sessions::spend_secret(&mut *tx, &digest, now).await? {
+        store::sessions::revoke(&mut *tx, session.id, now).await?;
+        tx.commit().await?;
+        tracing::warn!(session_id = %session.id, "refresh token reused; login revoked");
+        return Err(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::TokenReused,
+            "this refresh token was already used; the login is revoked for safety",
+        ));
+    }
+    let next = secret::generate();
+    store::sessions::add_secret(&mut *tx, &secret::digest(&next), session.id, now).await?;
+    store::sessions::touch(&mut *tx, session.id, now, ip.as_deref()).await?;
+    tx.commit().await?;
+    let claims = Claims { user_id: session.user_id, session_id: session.id, expires_at: now + ms(ACCESS_TOKEN_TTL) };
+    Ok(Json(RefreshResponse {
+        access_token: state.access_tokens.mint(claims),
+        refresh_token: next,
+        expires_in: ACCESS_TOKEN_TTL.as_secs(),
+    }))
+}
+
+/// Whether a refresh token is still good, without spending it.
+#[utoipa::path(post, path = "/api/auth/verify", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = VerifyResponse)))]
+async fn verify_token(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> HttpResult<Json<VerifyResponse>> {
+    let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
+    let session = found.filter(|(s, spent)| spent.is_none() && s.kind == SessionKind::Refresh && s.is_active(now_ms()));
+    let user = match session {
+        Some((s, _)) => store::users::find_by_id(state.db.pool(), s.user_id).await?,
+        None => None,
+    };
+    Ok(Json(VerifyResponse { valid: user.is_some(), user: user.map(|u| u.to_own()) }))
+}
+
+/// End the login a refresh token belongs to. Unknown tokens are not an error.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = Accepted)))]
+async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> HttpResult<Json<Accepted>> {
+    let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
+    if let Some((session, _)) = found {
+        store::sessions::revoke(state.db.pool(), session.id, now_ms()).await?;
+    }
+    Ok(Json(Accepted { ok: true }))
+}
+
+/// Refuses login forms posted from other sites (login CSRF).
+fn require_same_origin(state: &AppState, headers: &HeaderMap) -> HttpResult<()> {
+    if state.cookies.is_same_origin(headers) {
+        Ok(())
+    } else {
+        Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::CsrfRejected, "cross-site request refused"))
+    }
+}
+
+fn session_cookie(state: &AppState, secret: &str) -> AppendHeaders<[(axum::http::HeaderName, axum::http::HeaderValue); 1]> {
+    AppendHeaders([(SET_COOKIE, state.cookies.set(secret, SESSION_TTL.as_secs()))])
+}
+
+/// Browser login: sets an HttpOnly session cookie.
+#[utoipa::path(post, path = "/api/auth/session", tag = "auth", request_body = SessionLoginRequest,
+    responses((status = 200, body = SessionLoginResponse), (status = 401, body = ApiError)))]
+async fn open_browser_session(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(req): Json<SessionLoginRequest>,
+) -> HttpResult<impl IntoResponse> {
+    require_same_origin(&state, &headers)?;
+    let user = login::authenticate(&state, &req.email, &req.password, ip.as_deref()).await?;
+    let agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(browser_name);
+    let device = Device { name: agent, kind: Some("browser"), ip: ip.as_deref() };
+    let (_, secret) = login::open_session(&state, user.id, SessionKind::Browser, device).await?;
+    Ok((session_cookie(&state, &secret), Json(SessionLoginResponse { user: user.to_own() })))
+}
+
+/// Browser logout: ends this session and clears the cookie.
+#[utoipa::path(delete, path = "/api/auth/session", tag = "auth", responses((status = 200, body = Accepted)))]
+async fn close_browser_session(State(state): State<AppState>, caller: Caller) -> HttpResult<impl IntoResponse> {
+    store::sessions::revoke(state.db.pool(), caller.session_id, now_ms()).await?;
+    Ok((AppendHeaders([(SET_COOKIE, state.cookies.clear())]), Json(Accepted { ok: true })))
+}
+
+/// Trade a device's refresh token for a browser session cookie (the desktop app opening
+/// the web client). The refresh token stays valid; cross-site requests are refused.
+#[utoipa::path(post, path = "/auto_login", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = SessionLoginResponse), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn auto_login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(req): Json<RefreshRequest>,
+) -> HttpResult<impl IntoResponse> {
+    require_same_origin(&state, &headers)?;
+    let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
+    let (session, _) = found
+        .filter(|(s, spent)| spent.is_none() && s.kind == SessionKind::Refresh && s.is_active(now_ms()))
+        .ok_or_else(|| HttpError::unauthorized("invalid refresh token"))?;
+    let user = store::users::find_by_id(state.db.pool(), session.user_id)
+        .await?
+        .ok_or_else(|| HttpError::unauthorized("this account no longer exists"))?;
+    let device = Device { name: session.device_name.as_deref(), kind: Some("browser"), ip: ip.as_deref() };
+    let (_, secret) = login::open_session(&state, user.id, SessionKind::Browser, device).await?;
+    Ok((session_cookie(&state, &secret), Json(SessionLoginResponse { user: user.to_own() })))
+}
+
+/// A short, recognisable name for the sessions list, from a User-Agent.
+fn browser_name(agent: &str) -> &'static str {
+    let browsers = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")];
+    browsers.iter().find(|(needle, _)| agent.contains(needle)).map_or("Browser", |(_, name)| name)
+}

@@ -1,0 +1,73 @@
+//! The HTTP API under `/api`, health probes, the dev mailbox and the OpenAPI document.
+//!
+//! Each resource module exposes `router()`; they are merged here with the middleware
+//! every route shares (body limit, tracing, security headers) and fallbacks that answer
+//! unknown routes and methods in the API's error shape.
+
+pub mod account;
+pub mod auth;
+pub mod channels;
+pub mod dev_mailbox;
+pub mod error;
+pub mod extract;
+pub mod feature_flags;
+pub mod groups;
+pub mod health;
+pub mod messages;
+pub mod notifications;
+pub mod openapi;
+pub mod sessions;
+pub mod users;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::Router;
+use cromulent_protocol::limits::REQUEST_BODY_MAX_BYTES;
+use cromulent_protocol::ErrorCode;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+use error::HttpError;
+
+/// The API routes with their OpenAPI description, before state is attached.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(auth::router())
+        .merge(account::router())
+        .merge(sessions::router())
+        .merge(users::router())
+        .merge(channels::router())
+        .merge(messages::router())
+        .merge(groups::router())
+        .merge(notifications::router())
+        .merge(feature_flags::router())
+}
+
+/// The whole application: API, probes, dev mailbox (when on) and the document.
+pub fn app(state: AppState) -> Router {
+    let (api, document) = api().split_for_parts();
+    let mut router = api
+        .merge(health::router())
+        .merge(openapi::router(document));
+    if state.mailer.dev_mailbox().is_some() {
+        router = router.merge(dev_mailbox::router());
+    }
+    router
+        .fallback(|| async { HttpError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            HttpError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "method not allowed here")
+        })
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_MAX_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,101 @@
+//! Cromulent's server: one binary with the HTTP API, mail, and (soon) the real-time
+//! gateway, voice signaling and the web client.
+//!
+//! A request enters through [`http`], whose extractors turn credentials into a
+//! [`auth::Caller`] and bad input into the one error shape; handlers check rights, then
+//! run the queries in [`store`] (SQLite or PostgreSQL, one set of SQL) inside a
+//! transaction, and hand outgoing mail to [`mail`]. [`state::AppState`] carries the
+//! long-lived parts; [`run`] wires them from a [`config::Config`] and serves until
+//! SIGTERM or Ctrl-C.
+
+pub mod admin_cli;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod mail;
+pub mod mention;
+pub mod secret;
+pub mod seed;
+pub mod state;
+pub mod store;
+pub mod validate;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+pub use http::app;
+
+use config::Config;
+use state::AppState;
+use store::Db;
+
+/// Opens (creating if needed) the data directory and database, applies migrations and
+/// seeds the default channels.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    let db = Db::connect(&config.database_url(), config.pool_size).await.context("opening the database")?;
+    db.migrate().await.context("migrating the database")?;
+    seed::default_channels(&db, &ids::IdGenerator::new(config.node_id)).await.context("seeding channels")?;
+    Ok(db)
+}
+
+/// Builds the shared state from settings: database, secret, mailer.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let secret = secret::load_or_create(config.secret_key_base.as_deref(), &config.data_dir)?;
+    let db = open_database(&config).await?;
+    let mailer = mail::Mailer::from_config(&config).context("configuring mail")?;
+    if mailer.dev_mailbox().is_some() {
+        tracing::warn!("DEV_MAILBOX is on: mail is not sent but shown at /dev/mailbox; set SMTP_HOST for production");
+    }
+    Ok(AppState::new(config, db, &secret, mailer))
+}
+
+/// Serves until a shutdown signal, then finishes in-flight requests.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(config.bind, config.port);
+    let state = build_state(config).await?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, "listening");
+    println!("Cromulent is running at {}/", state.public_url);
+    let db = state.db.clone();
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,1 @@
+//! Placeholder: mention parsing, filled in by the messages work.

@@ -1,0 +1,25 @@
+//! The Cromulent wire protocol: every type that crosses between server and clients.
+//!
+//! REST bodies live in one module per resource (`auth`, `user`, `channel`, `message`,
+//! `group`, `notification`, `feature_flag`); `error` holds the `{code, message}` body
+//! every failure answers with, and `id` the time-ordered 64-bit ids that double as
+//! paging cursors. Only serde types and their conversions live here, so the server, the
+//! native client and the generated TypeScript agree on one definition.
+
+pub mod auth;
+pub mod channel;
+pub mod error;
+pub mod feature_flag;
+pub mod group;
+pub mod id;
+pub mod limits;
+pub mod message;
+pub mod notification;
+mod patch;
+pub mod user;
+
+pub use error::{ApiError, ErrorCode};
+pub use id::Id;
+
+/// Milliseconds since the Unix epoch, UTC. Every `*_at` field on the wire uses it.
+pub type Timestamp = i64;

@@ -1,0 +1,70 @@
+//! Users as others see them, and as they see themselves.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Id, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+/// How the microphone opens: held key, or voice activity above a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceMode {
+    Ptt,
+    Vad,
+}
+
+/// What every signed-in user may see of another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: Id,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// The signed-in user's own account, with private settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OwnUser {
+    #[serde(flatten)]
+    pub user: User,
+    pub email: String,
+    pub email_confirmed: bool,
+    pub voice_mode: VoiceMode,
+    /// Voice-activity threshold in dBFS (e.g. -40.0).
+    pub vad_threshold_db: f64,
+}
+
+/// `PATCH /api/users/me`: each field present is changed; `null` clears an optional one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateProfileRequest {
+    #[serde(default, with = "crate::patch")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, with = "crate::patch")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub avatar_url: Option<Option<String>>,
+    #[serde(default)]
+    pub voice_mode: Option<VoiceMode>,
+    #[serde(default)]
+    pub vad_threshold_db: Option<f64>,
+}
+
+/// `PATCH /api/users/{id}/role` (admin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetRoleRequest {
+    pub role: Role,
+}
