@@ -8,6 +8,7 @@
 //! long-lived parts; [`run`] wires them from a [`config::Config`] and serves until
 //! SIGTERM or Ctrl-C.
 
+pub mod access;
 pub mod admin_cli;
 pub mod auth;
 pub mod config;

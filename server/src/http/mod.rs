@@ -16,6 +16,7 @@ pub mod health;
 pub mod messages;
 pub mod notifications;
 pub mod openapi;
+pub mod read_states;
 pub mod sessions;
 pub mod users;
 
@@ -40,6 +41,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(channels::router())
         .merge(messages::router())
+        .merge(read_states::router())
         .merge(groups::router())
         .merge(notifications::router())
         .merge(feature_flags::router())

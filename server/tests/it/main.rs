@@ -2,5 +2,12 @@
 
 mod harness;
 
-mod auth;
 mod api_shape;
+mod auth;
+mod channels;
+mod feature_flags;
+mod groups;
+mod messages;
+mod notifications;
+mod read_states;
+mod users;
