@@ -51,7 +51,9 @@ pub fn may_see(is_private: bool, is_member: bool, is_admin: bool) -> bool {
 /// The channel, if the caller may see it; `404` otherwise (also for private channels the
 /// caller is not in, so their existence is not revealed).
 pub async fn visible_channel(conn: &mut Conn, caller: &Caller, channel_id: Id) -> HttpResult<ChannelAccess> {
-    let channel = store::channels::find(&mut *conn, channel_id).await?.ok_or_else(|| HttpError::not_found("channel"))?;
+    let channel = store::channels::find(&mut *conn, channel_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("channel"))?;
     let is_member = store::memberships::is_member(&mut *conn, channel_id, caller.id()).await?;
     if !may_see(channel.channel.is_private, is_member, caller.is_admin()) {
         return Err(HttpError::not_found("channel"));

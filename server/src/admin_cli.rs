@@ -30,7 +30,15 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 bail!("the username {username} is taken");
             }
             let role = if admin { Role::Admin } else { Role::Member };
-            let user = NewUser { id, email: &email, username: &username, password_hash: &hash, role, email_confirmed_at: Some(now), created_at: now };
+            let user = NewUser {
+                id,
+                email: &email,
+                username: &username,
+                password_hash: &hash,
+                role,
+                email_confirmed_at: Some(now),
+                created_at: now,
+            };
             store::users::insert(&mut *tx, &user).await?;
             for channel in store::channels::default_ids(&mut *tx).await? {
                 store::memberships::add(&mut *tx, channel, id, now).await?;
@@ -40,14 +48,22 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Promote { email } => {
             let email = validate::email(&email).map_err(explain)?;
-            let user = store::users::find_by_email(db.pool(), &email).await?.with_context(|| format!("no account for {email}"))?;
+            let user = store::users::find_by_email(db.pool(), &email)
+                .await?
+                .with_context(|| format!("no account for {email}"))?;
             store::users::set_role(db.pool(), user.id, Role::Admin).await?;
             println!("{} is now an admin", user.username);
         }
         UserCommand::List => {
             for user in store::users::list(db.pool()).await? {
                 let confirmed = if user.email_confirmed_at.is_some() { "confirmed" } else { "unconfirmed" };
-                println!("{}\t{}\t{}\t{}\t{confirmed}", user.id, user.username, user.email, store::users::role_to_db(user.role));
+                println!(
+                    "{}\t{}\t{}\t{}\t{confirmed}",
+                    user.id,
+                    user.username,
+                    user.email,
+                    store::users::role_to_db(user.role)
+                );
             }
         }
     }

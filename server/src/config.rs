@@ -104,12 +104,24 @@ pub struct SmtpConfig {
     pub port: Option<u16>,
     #[arg(id = "smtp_username", long = "smtp-username", env = "SMTP_USERNAME", global = true)]
     pub username: Option<String>,
-    #[arg(id = "smtp_password", long = "smtp-password", env = "SMTP_PASSWORD", hide_env_values = true, global = true)]
+    #[arg(
+        id = "smtp_password",
+        long = "smtp-password",
+        env = "SMTP_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
     pub password: Option<String>,
     #[arg(id = "smtp_security", long = "smtp-security", env = "SMTP_SECURITY", value_enum, default_value_t = SmtpSecurity::Starttls, global = true)]
     pub security: SmtpSecurity,
     /// The From address of every mail.
-    #[arg(id = "smtp_from", long = "smtp-from", env = "SMTP_FROM", default_value = "Cromulent <cromulent@localhost>", global = true)]
+    #[arg(
+        id = "smtp_from",
+        long = "smtp-from",
+        env = "SMTP_FROM",
+        default_value = "Cromulent <cromulent@localhost>",
+        global = true
+    )]
     pub from: String,
 }
 

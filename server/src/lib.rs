@@ -54,7 +54,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
     let mailer = mail::Mailer::from_config(&config).context("configuring mail")?;
     if mailer.dev_mailbox().is_some() {
-        tracing::warn!("DEV_MAILBOX is on: mail is not sent but shown at /dev/mailbox; set SMTP_HOST for production");
+        tracing::warn!(
+            "DEV_MAILBOX is on: mail is not sent but shown at /dev/mailbox; set SMTP_HOST for production"
+        );
     }
     Ok(AppState::new(config, db, &secret, mailer))
 }

@@ -12,7 +12,12 @@ pub fn email(raw: &str) -> Result<String, HttpError> {
         return Err(bad());
     }
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Err(bad());
     }
     Ok(email)
@@ -74,7 +79,9 @@ pub fn avatar_url(raw: Option<&str>) -> Result<Option<String>, HttpError> {
     let url = optional_text(raw, "avatar_url", AVATAR_URL_MAX_CHARS)?;
     if let Some(url) = &url {
         let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("https://") || lower.starts_with("http://")) || url.contains(char::is_whitespace) {
+        if !(lower.starts_with("https://") || lower.starts_with("http://"))
+            || url.contains(char::is_whitespace)
+        {
             return Err(HttpError::invalid("avatar_url", "use an http:// or https:// address"));
         }
     }

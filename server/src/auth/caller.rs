@@ -47,10 +47,7 @@ pub struct AdminCaller(pub Caller);
 
 /// The client's address as seen by this server, when the listener records it.
 pub fn client_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -88,7 +85,11 @@ impl FromRequestParts<AppState> for Caller {
             && !is_safe(&parts.method)
             && !state.cookies.is_same_origin(&parts.headers)
         {
-            return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::CsrfRejected, "cross-site request refused"));
+            return Err(HttpError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::CsrfRejected,
+                "cross-site request refused",
+            ));
         }
         let user = store::users::find_by_id(state.db.pool(), session.user_id)
             .await?

@@ -123,8 +123,10 @@ mod tests {
         let policy = CookiePolicy::new("http://localhost:4000", &["https://app.example/".into()]);
         assert!(policy.is_same_origin(&headers(&[("origin", "http://localhost:4000")])));
         assert!(policy.is_same_origin(&headers(&[("origin", "https://app.example")])));
-        assert!(policy.is_same_origin(&headers(&[("origin", "http://127.0.0.1:4000"), ("host", "127.0.0.1:4000")])));
-        assert!(!policy.is_same_origin(&headers(&[("origin", "https://evil.example"), ("host", "localhost:4000")])));
+        assert!(policy
+            .is_same_origin(&headers(&[("origin", "http://127.0.0.1:4000"), ("host", "127.0.0.1:4000")])));
+        assert!(!policy
+            .is_same_origin(&headers(&[("origin", "https://evil.example"), ("host", "localhost:4000")])));
         assert!(!policy.is_same_origin(&headers(&[("sec-fetch-site", "cross-site")])));
         assert!(policy.is_same_origin(&headers(&[])), "non-browser clients send neither header");
     }

@@ -54,9 +54,7 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let _permit = self.permits.acquire().await.map_err(|_| HashError::Cancelled)?;
-        tokio::task::spawn_blocking(move || hash_now(&password))
-            .await
-            .map_err(|_| HashError::Cancelled)?
+        tokio::task::spawn_blocking(move || hash_now(&password)).await.map_err(|_| HashError::Cancelled)?
     }
 
     /// `None` for the hash means "no such account": the work is done all the same.
@@ -88,7 +86,10 @@ mod tests {
     async fn a_hash_verifies_its_password_and_nothing_else() {
         let hasher = PasswordHasher::new();
         let hash = hasher.hash("correct horse battery".into()).await.expect("hashes");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "parameters are the ones promised: {hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "parameters are the ones promised: {hash}"
+        );
         assert!(hasher.verify("correct horse battery".into(), Some(hash.clone())).await.expect("verifies"));
         assert!(!hasher.verify("wrong horse battery".into(), Some(hash)).await.expect("verifies"));
     }
@@ -96,10 +97,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_account_never_verifies() {
         let hasher = PasswordHasher::new();
-        let ok = hasher
-            .verify("not a real password, only for timing".into(), None)
-            .await
-            .expect("runs");
+        let ok = hasher.verify("not a real password, only for timing".into(), None).await.expect("runs");
         assert!(!ok, "even the dummy's own password must not log anyone in");
     }
 }

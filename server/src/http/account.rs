@@ -29,7 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Mail a reset link. The answer is the same whether or not the account exists.
 #[utoipa::path(post, path = "/api/auth/forgot_password", tag = "account", request_body = ForgotPasswordRequest,
     responses((status = 202, body = Accepted)))]
-async fn forgot_password(State(state): State<AppState>, Json(req): Json<ForgotPasswordRequest>) -> HttpResult<(StatusCode, Json<Accepted>)> {
+async fn forgot_password(
+    State(state): State<AppState>,
+    Json(req): Json<ForgotPasswordRequest>,
+) -> HttpResult<(StatusCode, Json<Accepted>)> {
     let accepted = (StatusCode::ACCEPTED, Json(Accepted { ok: true }));
     let Ok(email) = validate::email(&req.email) else { return Ok(accepted) };
     // Silently capped, so nobody can flood an inbox through us.
@@ -63,14 +66,18 @@ async fn forgot_password(State(state): State<AppState>, Json(req): Json<ForgotPa
 /// Set a new password with the mailed token. Every login of the account ends.
 #[utoipa::path(post, path = "/api/auth/reset_password", tag = "account", request_body = ResetPasswordRequest,
     responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
-async fn reset_password(State(state): State<AppState>, Json(req): Json<ResetPasswordRequest>) -> HttpResult<Json<Accepted>> {
+async fn reset_password(
+    State(state): State<AppState>,
+    Json(req): Json<ResetPasswordRequest>,
+) -> HttpResult<Json<Accepted>> {
     validate::password(&req.password, "password")?;
     let hash = state.passwords.hash(req.password).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let redeemed = store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ResetPassword, now)
-        .await?
-        .ok_or_else(invalid_token)?;
+    let redeemed =
+        store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ResetPassword, now)
+            .await?
+            .ok_or_else(invalid_token)?;
     store::users::set_password_hash(&mut *tx, redeemed.user_id, &hash).await?;
     // Following the mailed link proves the address too.
     store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
@@ -84,7 +91,11 @@ async fn check_current_password(state: &AppState, caller: &Caller, password: Str
     if ok {
         Ok(())
     } else {
-        let mut e = HttpError::new(StatusCode::FORBIDDEN, ErrorCode::InvalidCredentials, "the current password is wrong");
+        let mut e = HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::InvalidCredentials,
+            "the current password is wrong",
+        );
         e.body.field = Some("current_password".into());
         Err(e)
     }
@@ -94,14 +105,19 @@ async fn check_current_password(state: &AppState, caller: &Caller, password: Str
 #[utoipa::path(post, path = "/api/users/me/password", tag = "account", request_body = ChangePasswordRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Accepted), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
-async fn change_password(State(state): State<AppState>, caller: Caller, Json(req): Json<ChangePasswordRequest>) -> HttpResult<Json<Accepted>> {
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<ChangePasswordRequest>,
+) -> HttpResult<Json<Accepted>> {
     validate::password(&req.new_password, "new_password")?;
     check_current_password(&state, &caller, req.current_password).await?;
     let hash = state.passwords.hash(req.new_password).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     store::users::set_password_hash(&mut *tx, caller.id(), &hash).await?;
-    let ended = store::sessions::revoke_all_for_user(&mut *tx, caller.id(), Some(caller.session_id), now).await?;
+    let ended =
+        store::sessions::revoke_all_for_user(&mut *tx, caller.id(), Some(caller.session_id), now).await?;
     tx.commit().await?;
     tracing::info!(user_id = %caller.id(), ended, "password changed; other logins ended");
     Ok(Json(Accepted { ok: true }))
@@ -112,7 +128,11 @@ async fn change_password(State(state): State<AppState>, caller: Caller, Json(req
 #[utoipa::path(post, path = "/api/users/me/email", tag = "account", request_body = ChangeEmailRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 202, body = Accepted), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
-async fn change_email(State(state): State<AppState>, caller: Caller, Json(req): Json<ChangeEmailRequest>) -> HttpResult<(StatusCode, Json<Accepted>)> {
+async fn change_email(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<ChangeEmailRequest>,
+) -> HttpResult<(StatusCode, Json<Accepted>)> {
     let new_email = validate::email(&req.new_email).map_err(|mut e| {
         e.body.field = Some("new_email".into());
         e
@@ -143,12 +163,16 @@ async fn change_email(State(state): State<AppState>, caller: Caller, Json(req): 
 /// Finish a change of address with the token mailed to the new one.
 #[utoipa::path(post, path = "/api/auth/confirm_email", tag = "account", request_body = TokenRequest,
     responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 409, body = ApiError)))]
-async fn confirm_email_change(State(state): State<AppState>, Json(req): Json<TokenRequest>) -> HttpResult<Json<Accepted>> {
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    Json(req): Json<TokenRequest>,
+) -> HttpResult<Json<Accepted>> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let redeemed = store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ChangeEmail, now)
-        .await?
-        .ok_or_else(invalid_token)?;
+    let redeemed =
+        store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ChangeEmail, now)
+            .await?
+            .ok_or_else(invalid_token)?;
     if store::users::find_by_email(&mut *tx, &redeemed.sent_to).await?.is_some() {
         return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
     }

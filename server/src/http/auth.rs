@@ -15,7 +15,10 @@ use utoipa_axum::routes;
 use super::error::{HttpError, HttpResult};
 use super::extract::Json;
 use crate::auth::login::{self, Device};
-use crate::auth::{access_token::Claims, caller::client_ip, ms, secret, Caller, ACCESS_TOKEN_TTL, CONFIRM_TOKEN_TTL, SESSION_TTL};
+use crate::auth::{
+    access_token::Claims, caller::client_ip, ms, secret, Caller, ACCESS_TOKEN_TTL, CONFIRM_TOKEN_TTL,
+    SESSION_TTL,
+};
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
@@ -50,13 +53,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 /// Create an account. The first account on a server becomes its admin.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
-async fn register(State(state): State<AppState>, Json(req): Json<RegisterRequest>) -> HttpResult<(StatusCode, Json<RegisterResponse>)> {
+async fn register(
+    State(state): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> HttpResult<(StatusCode, Json<RegisterResponse>)> {
     let flags = state.feature_flags().await?;
     let email = validate::email(&req.email)?;
     let username = validate::username(&req.username)?;
     validate::password(&req.password, "password")?;
     if !flags.registration && store::users::count(state.db.pool()).await? > 0 {
-        return Err(HttpError::new(StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed, "registration is closed"));
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::RegistrationClosed,
+            "registration is closed",
+        ));
     }
     let hash = state.passwords.hash(req.password).await?;
     let now = now_ms();
@@ -108,12 +118,16 @@ async fn register(State(state): State<AppState>, Json(req): Json<RegisterRequest
 /// Confirm an email address with the token from the mailed `/confirm/<token>` link.
 #[utoipa::path(post, path = "/api/auth/confirm", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = Accepted), (status = 400, body = ApiError)))]
-async fn confirm_account(State(state): State<AppState>, Json(req): Json<TokenRequest>) -> HttpResult<Json<Accepted>> {
+async fn confirm_account(
+    State(state): State<AppState>,
+    Json(req): Json<TokenRequest>,
+) -> HttpResult<Json<Accepted>> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let redeemed = store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::Confirm, now)
-        .await?
-        .ok_or_else(invalid_token)?;
+    let redeemed =
+        store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::Confirm, now)
+            .await?
+            .ok_or_else(invalid_token)?;
     store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
     tx.commit().await?;
     Ok(Json(Accepted { ok: true }))
@@ -126,9 +140,15 @@ pub(super) fn invalid_token() -> HttpError {
 /// Log a device in: returns a 30-day refresh token to trade at `/api/auth/refresh`.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
-async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, Json(req): Json<LoginRequest>) -> HttpResult<Json<LoginResponse>> {
-    let device_name = validate::optional_text(req.device_name.as_deref(), "device_name", DEVICE_NAME_MAX_CHARS)?;
-    let device_type = validate::optional_text(req.device_type.as_deref(), "device_type", DEVICE_NAME_MAX_CHARS)?;
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<LoginRequest>,
+) -> HttpResult<Json<LoginResponse>> {
+    let device_name =
+        validate::optional_text(req.device_name.as_deref(), "device_name", DEVICE_NAME_MAX_CHARS)?;
+    let device_type =
+        validate::optional_text(req.device_type.as_deref(), "device_type", DEVICE_NAME_MAX_CHARS)?;
     let user = login::authenticate(&state, &req.email, &req.password, ip.as_deref()).await?;
     let device = Device { name: device_name.as_deref(), kind: device_type.as_deref(), ip: ip.as_deref() };
     let (_, refresh_token) = login::open_session(&state, user.id, SessionKind::Refresh, device).await?;
@@ -139,7 +159,11 @@ async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, Json(req):
 /// spent; presenting it again revokes the whole login (it was stolen or replayed).
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = RefreshResponse), (status = 401, body = ApiError)))]
-async fn refresh_token(State(state): State<AppState>, ClientIp(ip): ClientIp, Json(req): Json<RefreshRequest>) -> HttpResult<Json<RefreshResponse>> {
+async fn refresh_token(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<RefreshRequest>,
+) -> HttpResult<Json<RefreshResponse>> {
     let now = now_ms();
     let digest = secret::digest(req.refresh_token.trim());
     let mut tx = state.db.begin_write().await?;
@@ -164,7 +188,8 @@ async fn refresh_token(State(state): State<AppState>, ClientIp(ip): ClientIp, Js
     store::sessions::add_secret(&mut *tx, &secret::digest(&next), session.id, now).await?;
     store::sessions::touch(&mut *tx, session.id, now, ip.as_deref()).await?;
     tx.commit().await?;
-    let claims = Claims { user_id: session.user_id, session_id: session.id, expires_at: now + ms(ACCESS_TOKEN_TTL) };
+    let claims =
+        Claims { user_id: session.user_id, session_id: session.id, expires_at: now + ms(ACCESS_TOKEN_TTL) };
     Ok(Json(RefreshResponse {
         access_token: state.access_tokens.mint(claims),
         refresh_token: next,
@@ -175,9 +200,14 @@ async fn refresh_token(State(state): State<AppState>, ClientIp(ip): ClientIp, Js
 /// Whether a refresh token is still good, without spending it.
 #[utoipa::path(post, path = "/api/auth/verify", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = VerifyResponse)))]
-async fn verify_token(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> HttpResult<Json<VerifyResponse>> {
-    let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
-    let session = found.filter(|(s, spent)| spent.is_none() && s.kind == SessionKind::Refresh && s.is_active(now_ms()));
+async fn verify_token(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> HttpResult<Json<VerifyResponse>> {
+    let found =
+        store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
+    let session =
+        found.filter(|(s, spent)| spent.is_none() && s.kind == SessionKind::Refresh && s.is_active(now_ms()));
     let user = match session {
         Some((s, _)) => store::users::find_by_id(state.db.pool(), s.user_id).await?,
         None => None,
@@ -188,8 +218,12 @@ async fn verify_token(State(state): State<AppState>, Json(req): Json<RefreshRequ
 /// End the login a refresh token belongs to. Unknown tokens are not an error.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = Accepted)))]
-async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> HttpResult<Json<Accepted>> {
-    let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
+async fn logout(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> HttpResult<Json<Accepted>> {
+    let found =
+        store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
     if let Some((session, _)) = found {
         store::sessions::revoke(state.db.pool(), session.id, now_ms()).await?;
     }
@@ -205,7 +239,10 @@ fn require_same_origin(state: &AppState, headers: &HeaderMap) -> HttpResult<()> 
     }
 }
 
-fn session_cookie(state: &AppState, secret: &str) -> AppendHeaders<[(axum::http::HeaderName, axum::http::HeaderValue); 1]> {
+fn session_cookie(
+    state: &AppState,
+    secret: &str,
+) -> AppendHeaders<[(axum::http::HeaderName, axum::http::HeaderValue); 1]> {
     AppendHeaders([(SET_COOKIE, state.cookies.set(secret, SESSION_TTL.as_secs()))])
 }
 
@@ -228,7 +265,10 @@ async fn open_browser_session(
 
 /// Browser logout: ends this session and clears the cookie.
 #[utoipa::path(delete, path = "/api/auth/session", tag = "auth", responses((status = 200, body = Accepted)))]
-async fn close_browser_session(State(state): State<AppState>, caller: Caller) -> HttpResult<impl IntoResponse> {
+async fn close_browser_session(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> HttpResult<impl IntoResponse> {
     store::sessions::revoke(state.db.pool(), caller.session_id, now_ms()).await?;
     Ok((AppendHeaders([(SET_COOKIE, state.cookies.clear())]), Json(Accepted { ok: true })))
 }
@@ -244,7 +284,8 @@ async fn auto_login(
     Json(req): Json<RefreshRequest>,
 ) -> HttpResult<impl IntoResponse> {
     require_same_origin(&state, &headers)?;
-    let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
+    let found =
+        store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
     let (session, _) = found
         .filter(|(s, spent)| spent.is_none() && s.kind == SessionKind::Refresh && s.is_active(now_ms()))
         .ok_or_else(|| HttpError::unauthorized("invalid refresh token"))?;

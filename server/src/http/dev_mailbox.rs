@@ -9,9 +9,7 @@ use crate::mail::dev_mailbox::StoredMail;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/dev/mailbox", get(show_mailbox))
-        .route("/dev/mailbox.json", get(list_mailbox))
+    Router::new().route("/dev/mailbox", get(show_mailbox)).route("/dev/mailbox.json", get(list_mailbox))
 }
 
 fn mails(state: &AppState) -> Vec<StoredMail> {

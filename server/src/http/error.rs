@@ -96,9 +96,7 @@ impl IntoResponse for HttpError {
         let retry_after = self.body.retry_after_secs;
         let mut response = (self.status, Json(self.body)).into_response();
         if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -50,16 +50,18 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// The whole application: API, probes, dev mailbox (when on) and the document.
 pub fn app(state: AppState) -> Router {
     let (api, document) = api().split_for_parts();
-    let mut router = api
-        .merge(health::router())
-        .merge(openapi::router(document));
+    let mut router = api.merge(health::router()).merge(openapi::router(document));
     if state.mailer.dev_mailbox().is_some() {
         router = router.merge(dev_mailbox::router());
     }
     router
         .fallback(|| async { HttpError::not_found("route") })
         .method_not_allowed_fallback(|| async {
-            HttpError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "method not allowed here")
+            HttpError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                "method not allowed here",
+            )
         })
         .layer(DefaultBodyLimit::max(REQUEST_BODY_MAX_BYTES))
         .layer(SetResponseHeaderLayer::overriding(

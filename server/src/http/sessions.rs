@@ -41,7 +41,11 @@ async fn list_sessions(State(state): State<AppState>, caller: Caller) -> HttpRes
 #[utoipa::path(delete, path = "/api/sessions/{id}", tag = "account", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "session id")),
     responses((status = 200, body = Accepted), (status = 404, body = ApiError)))]
-async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(id): Path<Id>) -> HttpResult<Json<Accepted>> {
+async fn revoke_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Id>,
+) -> HttpResult<Json<Accepted>> {
     let session = store::sessions::find(state.db.pool(), id)
         .await?
         .filter(|s| s.user_id == caller.id() && s.revoked_at.is_none())

@@ -63,7 +63,8 @@ const SMTP_ATTEMPTS: u32 = 3;
 
 impl Mailer {
     pub fn from_config(config: &Config) -> Result<Self, MailError> {
-        let from: Mailbox = config.smtp.from.parse().map_err(|e| MailError::Config(format!("SMTP_FROM: {e}")))?;
+        let from: Mailbox =
+            config.smtp.from.parse().map_err(|e| MailError::Config(format!("SMTP_FROM: {e}")))?;
         if config.dev_mailbox() {
             return Ok(Self { transport: Transport::Mailbox(Arc::new(DevMailbox::default())), from });
         }

@@ -100,7 +100,11 @@ pub async fn find<'e>(ex: impl Executor<'e, Database = Any>, id: Id) -> sqlx::Re
     row.as_ref().map(ChannelRow::from_row).transpose()
 }
 
-pub async fn name_taken<'e>(ex: impl Executor<'e, Database = Any>, name: &str, except: Option<Id>) -> sqlx::Result<bool> {
+pub async fn name_taken<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    name: &str,
+    except: Option<Id>,
+) -> sqlx::Result<bool> {
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM channels WHERE name = $1 AND id <> $2")
         .bind(name)
         .bind(except.map_or(0, |id| id.0))
@@ -114,9 +118,8 @@ pub async fn count<'e>(ex: impl Executor<'e, Database = Any>) -> sqlx::Result<i6
 }
 
 pub async fn default_ids<'e>(ex: impl Executor<'e, Database = Any>) -> sqlx::Result<Vec<Id>> {
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM channels WHERE is_default = 1")
-        .fetch_all(ex)
-        .await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM channels WHERE is_default = 1").fetch_all(ex).await?;
     Ok(ids.into_iter().map(Id).collect())
 }
 
@@ -153,11 +156,7 @@ pub async fn list_visible<'e>(
          WHERE c.is_private = 0 OR m.user_id IS NOT NULL OR $2 = 1
          ORDER BY c.kind DESC, c.name"
     );
-    let rows = sqlx::query(&sql)
-        .bind(user_id.0)
-        .bind(super::flag_value(is_admin))
-        .fetch_all(ex)
-        .await?;
+    let rows = sqlx::query(&sql).bind(user_id.0).bind(super::flag_value(is_admin)).fetch_all(ex).await?;
     rows.iter()
         .map(|row| {
             Ok(VisibleChannel {

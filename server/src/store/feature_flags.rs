@@ -15,7 +15,10 @@ pub fn defaults(mail_is_delivered: bool) -> FeatureFlags {
     }
 }
 
-pub async fn load<'e>(ex: impl Executor<'e, Database = Any>, defaults: FeatureFlags) -> sqlx::Result<FeatureFlags> {
+pub async fn load<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    defaults: FeatureFlags,
+) -> sqlx::Result<FeatureFlags> {
     let rows = sqlx::query("SELECT name, enabled FROM feature_flags").fetch_all(ex).await?;
     let mut flags = defaults;
     for row in rows {
@@ -33,7 +36,11 @@ pub async fn load<'e>(ex: impl Executor<'e, Database = Any>, defaults: FeatureFl
     Ok(flags)
 }
 
-pub async fn update(conn: &mut super::Conn, change: &UpdateFeatureFlagsRequest, now: i64) -> sqlx::Result<()> {
+pub async fn update(
+    conn: &mut super::Conn,
+    change: &UpdateFeatureFlagsRequest,
+    now: i64,
+) -> sqlx::Result<()> {
     let pairs = [
         ("voice", change.voice),
         ("registration", change.registration),

@@ -87,11 +87,13 @@ pub async fn void_outstanding<'e>(
     purpose: Purpose,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE mail_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
-        .bind(now)
-        .bind(user_id.0)
-        .bind(purpose.as_db())
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "UPDATE mail_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id.0)
+    .bind(purpose.as_db())
+    .execute(ex)
+    .await?;
     Ok(())
 }

@@ -4,7 +4,12 @@ use cromulent_protocol::Id;
 use sqlx::{Any, Executor, Row};
 
 /// Adds a member; joining twice is not an error.
-pub async fn add<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id, user_id: Id, now: i64) -> sqlx::Result<()> {
+pub async fn add<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    channel_id: Id,
+    user_id: Id,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO channel_memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3) \
          ON CONFLICT (channel_id, user_id) DO NOTHING",
@@ -17,7 +22,11 @@ pub async fn add<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id, user
     Ok(())
 }
 
-pub async fn remove<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id, user_id: Id) -> sqlx::Result<bool> {
+pub async fn remove<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    channel_id: Id,
+    user_id: Id,
+) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM channel_memberships WHERE channel_id = $1 AND user_id = $2")
         .bind(channel_id.0)
         .bind(user_id.0)
@@ -26,7 +35,11 @@ pub async fn remove<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id, u
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn is_member<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id, user_id: Id) -> sqlx::Result<bool> {
+pub async fn is_member<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    channel_id: Id,
+    user_id: Id,
+) -> sqlx::Result<bool> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT user_id FROM channel_memberships WHERE channel_id = $1 AND user_id = $2")
             .bind(channel_id.0)
@@ -42,13 +55,15 @@ pub async fn list<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id) -> 
         .bind(channel_id.0)
         .fetch_all(ex)
         .await?;
-    rows.iter()
-        .map(|r| Ok((Id(r.try_get("user_id")?), r.try_get("joined_at")?)))
-        .collect()
+    rows.iter().map(|r| Ok((Id(r.try_get("user_id")?), r.try_get("joined_at")?))).collect()
 }
 
 /// Puts every user into a channel (a new default channel).
-pub async fn add_everyone<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id, now: i64) -> sqlx::Result<()> {
+pub async fn add_everyone<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    channel_id: Id,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO channel_memberships (channel_id, user_id, joined_at) \
          SELECT $1, id, $2 FROM users WHERE 1 = 1 ON CONFLICT (channel_id, user_id) DO NOTHING",

@@ -124,12 +124,17 @@ pub async fn find_by_secret<'e>(
 }
 
 /// Marks a secret spent; false when it already was (a concurrent or replayed use).
-pub async fn spend_secret<'e>(ex: impl Executor<'e, Database = Any>, secret_hash: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE session_secrets SET spent_at = $1 WHERE secret_hash = $2 AND spent_at IS NULL")
-        .bind(now)
-        .bind(secret_hash)
-        .execute(ex)
-        .await?;
+pub async fn spend_secret<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    secret_hash: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE session_secrets SET spent_at = $1 WHERE secret_hash = $2 AND spent_at IS NULL")
+            .bind(now)
+            .bind(secret_hash)
+            .execute(ex)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -139,13 +144,20 @@ pub async fn find<'e>(ex: impl Executor<'e, Database = Any>, id: Id) -> sqlx::Re
     row.as_ref().map(SessionRow::from_row).transpose()
 }
 
-pub async fn touch<'e>(ex: impl Executor<'e, Database = Any>, id: Id, now: i64, ip: Option<&str>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE auth_sessions SET last_used_at = $1, ip_address = COALESCE($2, ip_address) WHERE id = $3")
-        .bind(now)
-        .bind(ip)
-        .bind(id.0)
-        .execute(ex)
-        .await?;
+pub async fn touch<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: Id,
+    now: i64,
+    ip: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE auth_sessions SET last_used_at = $1, ip_address = COALESCE($2, ip_address) WHERE id = $3",
+    )
+    .bind(now)
+    .bind(ip)
+    .bind(id.0)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
@@ -177,7 +189,11 @@ pub async fn revoke_all_for_user<'e>(
     Ok(done.rows_affected())
 }
 
-pub async fn list_active<'e>(ex: impl Executor<'e, Database = Any>, user_id: Id, now: i64) -> sqlx::Result<Vec<SessionRow>> {
+pub async fn list_active<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: Id,
+    now: i64,
+) -> sqlx::Result<Vec<SessionRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM auth_sessions s \
          WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \

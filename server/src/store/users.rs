@@ -152,7 +152,10 @@ pub async fn list<'e>(ex: impl Executor<'e, Database = Any>) -> sqlx::Result<Vec
 }
 
 /// Ids of users whose names (lower-cased) are in `keys`, for resolving `@name` mentions.
-pub async fn ids_by_username_keys(conn: &mut super::Conn, keys: &[String]) -> sqlx::Result<Vec<(String, Id)>> {
+pub async fn ids_by_username_keys(
+    conn: &mut super::Conn,
+    keys: &[String],
+) -> sqlx::Result<Vec<(String, Id)>> {
     let mut found = Vec::with_capacity(keys.len());
     for key in keys {
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username_key = $1")
@@ -180,7 +183,11 @@ pub async fn set_role<'e>(ex: impl Executor<'e, Database = Any>, id: Id, role: R
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_password_hash<'e>(ex: impl Executor<'e, Database = Any>, id: Id, hash: &str) -> sqlx::Result<()> {
+pub async fn set_password_hash<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: Id,
+    hash: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(id.0)
@@ -199,7 +206,12 @@ pub async fn confirm_email<'e>(ex: impl Executor<'e, Database = Any>, id: Id, at
 }
 
 /// A confirmed change of address: the new one is confirmed by the link that proved it.
-pub async fn set_email<'e>(ex: impl Executor<'e, Database = Any>, id: Id, email: &str, at: i64) -> sqlx::Result<()> {
+pub async fn set_email<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: Id,
+    email: &str,
+    at: i64,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET email = $1, email_confirmed_at = $2 WHERE id = $3")
         .bind(email)
         .bind(at)

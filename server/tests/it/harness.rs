@@ -1,4 +1,5 @@
 //! Test harness: a real server on 127.0.0.1:0 over a fresh database (SQLite file or a
+#![allow(dead_code)] // Shared helpers; each test module uses a different subset.
 //! new PostgreSQL database), and helpers to act as users against it.
 
 use std::net::SocketAddr;
@@ -47,7 +48,8 @@ macro_rules! db_test {
 }
 
 pub fn pg_admin_url() -> String {
-    std::env::var("CROMULENT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("CROMULENT_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn unique_name(prefix: &str) -> String {
@@ -142,7 +144,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_value(self.body.clone()).unwrap_or_else(|e| panic!("unexpected body {}: {e}", self.body))
+        serde_json::from_value(self.body.clone())
+            .unwrap_or_else(|e| panic!("unexpected body {}: {e}", self.body))
     }
 
     /// Asserts success and returns the body.
@@ -211,13 +214,25 @@ impl TestServer {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Reply { status, headers, body }
     }
 
     /// A raw body with a content type, for malformed-input tests.
-    pub async fn call_raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Reply {
-        let mut req = self.http.request(method, self.url(path)).header("content-type", content_type).body(body);
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req =
+            self.http.request(method, self.url(path)).header("content-type", content_type).body(body);
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -258,7 +273,11 @@ impl TestServer {
     pub async fn user(&self, username: &str) -> TestUser {
         let email = format!("{username}@example.test");
         let reg = self
-            .anonymous(Method::POST, "/api/auth/register", Some(json!({"email": email, "username": username, "password": PASSWORD})))
+            .anonymous(
+                Method::POST,
+                "/api/auth/register",
+                Some(json!({"email": email, "username": username, "password": PASSWORD})),
+            )
             .await;
         let reg: RegisterResponse = reg.ok();
         self.login(&email, reg.user.user.id, username).await
