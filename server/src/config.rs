@@ -90,6 +90,30 @@ pub struct Config {
     #[command(flatten)]
     pub smtp: SmtpConfig,
 
+    /// NATS server shared by every node (`nats://host:4222`); unset: a single node.
+    #[arg(long, env = "NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+
+    /// The NATS subject the nodes of one deployment share.
+    #[arg(long, env = "NATS_SUBJECT", default_value = "cromulent.bus", global = true)]
+    pub nats_subject: String,
+
+    /// STUN servers handed to voice clients (comma separated `stun:host:port`).
+    #[arg(long, env = "STUN_URLS", value_delimiter = ',', global = true)]
+    pub stun_urls: Vec<String>,
+
+    /// Gateway heartbeat interval; a client silent for 1.5 times this is dropped.
+    #[arg(long, env = "GATEWAY_HEARTBEAT_MS", default_value_t = 30_000, global = true)]
+    pub gateway_heartbeat_ms: u64,
+
+    /// Events kept per gateway session for resume.
+    #[arg(long, env = "GATEWAY_REPLAY_EVENTS", default_value_t = 1000, global = true)]
+    pub gateway_replay_events: usize,
+
+    /// Most gateway connections this node accepts.
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value_t = 50_000, global = true)]
+    pub gateway_max_connections: usize,
+
     /// Serve the web client from this folder instead of the embedded copy (development).
     #[arg(long, env = "WEB_DIR", global = true)]
     pub web_dir: Option<PathBuf>,

@@ -1,17 +1,21 @@
-//! Cromulent's server: one binary with the HTTP API, mail, and (soon) the real-time
-//! gateway, voice signaling and the web client.
+//! Cromulent's server: one binary with the HTTP API, the real-time gateway, voice
+//! signaling and mail.
 //!
 //! A request enters through [`http`], whose extractors turn credentials into a
 //! [`auth::Caller`] and bad input into the one error shape; handlers check rights, then
 //! run the queries in [`store`] (SQLite or PostgreSQL, one set of SQL) inside a
-//! transaction, and hand outgoing mail to [`mail`]. [`state::AppState`] carries the
+//! transaction, publish what changed on the [`bus`], and hand outgoing mail to [`mail`].
+//! The [`gateway`] hub takes bus messages to every WebSocket session allowed to see
+//! them; [`voice`] keeps the rooms that gateway signaling runs in. [`state::AppState`] carries the
 //! long-lived parts; [`run`] wires them from a [`config::Config`] and serves until
 //! SIGTERM or Ctrl-C.
 
 pub mod access;
 pub mod admin_cli;
 pub mod auth;
+pub mod bus;
 pub mod config;
+pub mod gateway;
 pub mod http;
 pub mod ids;
 pub mod mail;
@@ -21,6 +25,7 @@ pub mod seed;
 pub mod state;
 pub mod store;
 pub mod validate;
+pub mod voice;
 
 use std::net::SocketAddr;
 
@@ -58,7 +63,19 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             "DEV_MAILBOX is on: mail is not sent but shown at /dev/mailbox; set SMTP_HOST for production"
         );
     }
-    Ok(AppState::new(config, db, &secret, mailer))
+    let (bus, inbox) = match &config.nats_url {
+        Some(url) => {
+            bus::Bus::nats(url, &config.nats_subject).await.context("connecting the real-time bus")?
+        }
+        None => bus::Bus::local(),
+    };
+    let mut gateway_config = gateway::GatewayConfig::new(
+        std::time::Duration::from_millis(config.gateway_heartbeat_ms.max(100)),
+        config.gateway_max_connections,
+    );
+    gateway_config.replay_events = config.gateway_replay_events.max(1);
+    let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox);
+    Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway }))
 }
 
 /// Serves until a shutdown signal, then finishes in-flight requests.

@@ -10,7 +10,9 @@ use crate::auth::access_token::AccessTokens;
 use crate::auth::cookie::CookiePolicy;
 use crate::auth::password::PasswordHasher;
 use crate::auth::throttle::Throttle;
+use crate::bus::Bus;
 use crate::config::Config;
+use crate::gateway::Gateway;
 use crate::ids::IdGenerator;
 use crate::mail::Mailer;
 use crate::store::{self, Db};
@@ -22,6 +24,16 @@ const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Account mails (reset, confirmation resend) per address per window.
 const MAILS_PER_ADDRESS: u32 = 5;
 const MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// What [`AppState::new`] assembles.
+pub struct Parts {
+    pub config: Config,
+    pub db: Db,
+    pub secret_key_base: Vec<u8>,
+    pub mailer: Mailer,
+    pub bus: Bus,
+    pub gateway: Arc<Gateway>,
+}
 
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
@@ -35,6 +47,8 @@ pub struct Inner {
     pub access_tokens: AccessTokens,
     pub cookies: CookiePolicy,
     pub mailer: Mailer,
+    pub bus: Bus,
+    pub gateway: Arc<Gateway>,
     pub throttles: Throttles,
     pub public_url: String,
 }
@@ -47,14 +61,17 @@ pub struct Throttles {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, secret_key_base: &[u8], mailer: Mailer) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts { config, db, secret_key_base, mailer, bus, gateway } = parts;
         let public_url = config.public_url();
         Self(Arc::new(Inner {
             ids: IdGenerator::new(config.node_id),
             passwords: PasswordHasher::new(),
-            access_tokens: AccessTokens::new(secret_key_base),
+            access_tokens: AccessTokens::new(&secret_key_base),
             cookies: CookiePolicy::new(&public_url, &config.allowed_origins),
             mailer,
+            bus,
+            gateway,
             throttles: Throttles {
                 login_per_account: Throttle::new(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW),
                 login_per_ip: Throttle::new(LOGIN_FAILURES_PER_IP, LOGIN_WINDOW),

@@ -3,13 +3,17 @@
 //! REST bodies live in one module per resource (`auth`, `user`, `channel`, `message`,
 //! `group`, `notification`, `feature_flag`); `error` holds the `{code, message}` body
 //! every failure answers with, and `id` the time-ordered 64-bit ids that double as
-//! paging cursors. Only serde types and their conversions live here, so the server, the
-//! native client and the generated TypeScript agree on one definition.
+//! paging cursors. `gateway` and `event` describe the WebSocket protocol, `voice` the
+//! rooms and relay settings it carries. Only serde types and their conversions live
+//! here, so the server, the native client and the generated TypeScript agree on one
+//! definition.
 
 pub mod auth;
 pub mod channel;
 pub mod error;
+pub mod event;
 pub mod feature_flag;
+pub mod gateway;
 pub mod group;
 pub mod id;
 pub mod limits;
@@ -17,6 +21,7 @@ pub mod message;
 pub mod notification;
 mod patch;
 pub mod user;
+pub mod voice;
 
 pub use error::{ApiError, ErrorCode};
 pub use id::Id;

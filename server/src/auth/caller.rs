@@ -56,32 +56,47 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
+/// Checks a bearer access token (preferred) or a session cookie and loads the user.
+/// The login behind either must still be active, so revocation takes effect at once.
+pub async fn authenticate(
+    state: &AppState,
+    bearer: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<Caller, HttpError> {
+    let now = now_ms();
+    let (session, credential) = if let Some(token) = bearer {
+        let claims = state.access_tokens.check(token, now).map_err(|e| match e {
+            AccessTokenError::Expired => {
+                HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired, "access token expired")
+            }
+            AccessTokenError::Invalid => HttpError::unauthorized("invalid access token"),
+        })?;
+        let session = store::sessions::find(state.db.pool(), claims.session_id).await?;
+        (session.filter(|s| s.user_id == claims.user_id), Credential::Bearer)
+    } else if let Some(cookie) = cookie {
+        let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(cookie)).await?;
+        (found.map(|(session, _)| session), Credential::Cookie)
+    } else {
+        return Err(HttpError::unauthorized("sign in first"));
+    };
+    let session = session
+        .filter(|s| s.is_active(now))
+        .ok_or_else(|| HttpError::unauthorized("this login has ended; sign in again"))?;
+    let user = store::users::find_by_id(state.db.pool(), session.user_id)
+        .await?
+        .ok_or_else(|| HttpError::unauthorized("this account no longer exists"))?;
+    Ok(Caller { user, session_id: session.id, credential })
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let now = now_ms();
-        let (session, credential) = if let Some(token) = bearer(parts) {
-            let claims = state.access_tokens.check(token, now).map_err(|e| match e {
-                AccessTokenError::Expired => {
-                    HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired, "access token expired")
-                }
-                AccessTokenError::Invalid => HttpError::unauthorized("invalid access token"),
-            })?;
-            let session = store::sessions::find(state.db.pool(), claims.session_id).await?;
-            (session.filter(|s| s.user_id == claims.user_id), Credential::Bearer)
-        } else if let Some(cookie) = state.cookies.read(&parts.headers) {
-            let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(&cookie)).await?;
-            (found.map(|(session, _)| session), Credential::Cookie)
-        } else {
-            return Err(HttpError::unauthorized("sign in first"));
-        };
-        let session = session
-            .filter(|s| s.is_active(now))
-            .ok_or_else(|| HttpError::unauthorized("this login has ended; sign in again"))?;
+        let cookie = state.cookies.read(&parts.headers);
+        let caller = authenticate(state, bearer(parts), cookie.as_deref()).await?;
         // The cookie rides along on cross-site requests too; only the bearer token is
         // proof that our own client made the request.
-        if credential == Credential::Cookie
+        if caller.credential == Credential::Cookie
             && !is_safe(&parts.method)
             && !state.cookies.is_same_origin(&parts.headers)
         {
@@ -91,10 +106,7 @@ impl FromRequestParts<AppState> for Caller {
                 "cross-site request refused",
             ));
         }
-        let user = store::users::find_by_id(state.db.pool(), session.user_id)
-            .await?
-            .ok_or_else(|| HttpError::unauthorized("this account no longer exists"))?;
-        Ok(Caller { user, session_id: session.id, credential })
+        Ok(caller)
     }
 }
 

@@ -11,6 +11,7 @@ use super::auth::invalid_token;
 use super::error::{HttpError, HttpResult};
 use super::extract::Json;
 use crate::auth::{ms, secret, Caller, CONFIRM_TOKEN_TTL, RESET_TOKEN_TTL};
+use crate::bus::BusMessage;
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
@@ -83,6 +84,7 @@ async fn reset_password(
     store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
     store::sessions::revoke_all_for_user(&mut *tx, redeemed.user_id, None, now).await?;
     tx.commit().await?;
+    state.bus.publish(BusMessage::EndUserLogins { user_id: redeemed.user_id, keep_login: None }).await;
     Ok(Json(Accepted { ok: true }))
 }
 
@@ -119,6 +121,10 @@ async fn change_password(
     let ended =
         store::sessions::revoke_all_for_user(&mut *tx, caller.id(), Some(caller.session_id), now).await?;
     tx.commit().await?;
+    state
+        .bus
+        .publish(BusMessage::EndUserLogins { user_id: caller.id(), keep_login: Some(caller.session_id) })
+        .await;
     tracing::info!(user_id = %caller.id(), ended, "password changed; other logins ended");
     Ok(Json(Accepted { ok: true }))
 }

@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse};
 use cromulent_protocol::auth::*;
+use cromulent_protocol::event::Event;
 use cromulent_protocol::limits::DEVICE_NAME_MAX_CHARS;
 use cromulent_protocol::user::Role;
 use cromulent_protocol::{ApiError, ErrorCode};
@@ -19,6 +20,7 @@ use crate::auth::{
     access_token::Claims, caller::client_ip, ms, secret, Caller, ACCESS_TOKEN_TTL, CONFIRM_TOKEN_TTL,
     SESSION_TTL,
 };
+use crate::bus::{Audience, BusMessage};
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
@@ -110,6 +112,7 @@ async fn register(
     tx.commit().await?;
 
     state.mailer.deliver(templates::confirm_account(&email, &username, &state.link("confirm", &token)));
+    state.bus.event(Audience::Everyone, Event::UserUpdate { user: user.to_public() }).await;
     tracing::info!(user_id = %id, admin = first, "account registered");
     let response = RegisterResponse { user: user.to_own(), confirmation_required: flags.email_confirmation };
     Ok((StatusCode::CREATED, Json(response)))
@@ -177,6 +180,7 @@ async fn refresh_token(
     if spent_at.is_some() || !store::sessions::spend_secret(&mut *tx, &digest, now).await? {
         store::sessions::revoke(&mut *tx, session.id, now).await?;
         tx.commit().await?;
+        state.bus.publish(BusMessage::EndLogin { login_id: session.id }).await;
         tracing::warn!(session_id = %session.id, "refresh token reused; login revoked");
         return Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
@@ -226,6 +230,7 @@ async fn logout(
         store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
     if let Some((session, _)) = found {
         store::sessions::revoke(state.db.pool(), session.id, now_ms()).await?;
+        state.bus.publish(BusMessage::EndLogin { login_id: session.id }).await;
     }
     Ok(Json(Accepted { ok: true }))
 }
@@ -270,6 +275,7 @@ async fn close_browser_session(
     caller: Caller,
 ) -> HttpResult<impl IntoResponse> {
     store::sessions::revoke(state.db.pool(), caller.session_id, now_ms()).await?;
+    state.bus.publish(BusMessage::EndLogin { login_id: caller.session_id }).await;
     Ok((AppendHeaders([(SET_COOKIE, state.cookies.clear())]), Json(Accepted { ok: true })))
 }
 

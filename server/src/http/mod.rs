@@ -47,10 +47,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(feature_flags::router())
 }
 
-/// The whole application: API, probes, dev mailbox (when on) and the document.
+/// The whole application: API, gateway, probes, dev mailbox (when on) and the document.
 pub fn app(state: AppState) -> Router {
     let (api, document) = api().split_for_parts();
-    let mut router = api.merge(health::router()).merge(openapi::router(document));
+    let mut router =
+        api.merge(health::router()).merge(openapi::router(document)).merge(crate::gateway::router());
     if state.mailer.dev_mailbox().is_some() {
         router = router.merge(dev_mailbox::router());
     }

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
 use crate::auth::Caller;
+use crate::bus::BusMessage;
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store;
@@ -51,5 +52,6 @@ async fn revoke_session(
         .filter(|s| s.user_id == caller.id() && s.revoked_at.is_none())
         .ok_or_else(|| HttpError::not_found("session"))?;
     store::sessions::revoke(state.db.pool(), session.id, now_ms()).await?;
+    state.bus.publish(BusMessage::EndLogin { login_id: session.id }).await;
     Ok(Json(Accepted { ok: true }))
 }

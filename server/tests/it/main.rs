@@ -1,13 +1,16 @@
 //! Integration tests: real servers on loopback over SQLite and PostgreSQL.
 
+mod gateway_client;
 mod harness;
 
 mod api_shape;
 mod auth;
 mod channels;
 mod feature_flags;
+mod gateway;
 mod groups;
 mod messages;
 mod notifications;
 mod read_states;
+mod smtp;
 mod users;

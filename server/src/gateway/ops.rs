@@ -1,0 +1,277 @@
+//! What a client may ask of the gateway once identified: typing, presence, voice.
+//! Each refusal is a typed `error` frame; the connection stays open.
+
+use cromulent_protocol::channel::ChannelKind;
+use cromulent_protocol::event::Event;
+use cromulent_protocol::gateway::{close_code, ClientFrame, ControlFrame, PresenceStatus};
+use cromulent_protocol::voice::VoiceParticipant;
+use cromulent_protocol::{ErrorCode, Id};
+
+use super::hub::{Link, Outbound};
+use super::rate_limit::Budget;
+use crate::access;
+use crate::auth::Caller;
+use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
+use crate::http::error::HttpError;
+use crate::ids::now_ms;
+use crate::state::AppState;
+use crate::store;
+use crate::voice::ice::ice_servers;
+
+/// How long a typing indicator shows without renewal.
+const TYPING_TTL_MS: i64 = 8_000;
+
+pub struct OpContext {
+    state: AppState,
+    session_id: Id,
+    caller: Caller,
+    link: Link,
+    signaling: Budget,
+}
+
+/// A refused op: answered with an `error` frame.
+struct Refusal(ErrorCode, String);
+
+impl From<HttpError> for Refusal {
+    fn from(e: HttpError) -> Self {
+        Refusal(e.body.code, e.body.message)
+    }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        HttpError::from(e).into()
+    }
+}
+
+fn refuse(code: ErrorCode, message: &str) -> Refusal {
+    Refusal(code, message.to_owned())
+}
+
+impl OpContext {
+    pub fn new(state: AppState, session_id: Id, caller: Caller, link: Link) -> Self {
+        let config = state.gateway.config;
+        Self {
+            signaling: Budget::new(config.signaling_limit, config.rate_window),
+            state,
+            session_id,
+            caller,
+            link,
+        }
+    }
+
+    /// Ends the connection with a close code.
+    pub fn shut(&self, code: u16) {
+        let _ = self.link.close.send(Some(code));
+    }
+
+    fn reply(&self, frame: &ControlFrame) -> Result<(), u16> {
+        let text = serde_json::to_string(frame).expect("control frames always serialize");
+        self.link.tx.try_send(Outbound::Control(text)).map_err(|_| close_code::SLOW_CONSUMER)
+    }
+
+    /// Runs one op; `Err(code)` closes the connection.
+    pub async fn handle(&mut self, frame: ClientFrame) -> Result<(), u16> {
+        let op = op_name(&frame);
+        let result = match frame {
+            ClientFrame::Heartbeat => return self.reply(&ControlFrame::HeartbeatAck),
+            ClientFrame::Identify { .. } | ClientFrame::Resume { .. } => {
+                return Err(close_code::ALREADY_AUTHENTICATED)
+            }
+            ClientFrame::TypingStart { channel_id } => self.typing(channel_id).await,
+            ClientFrame::SetPresence { status } => self.presence(status).await,
+            ClientFrame::VoiceJoin { channel_id } => self.voice_join(channel_id).await,
+            ClientFrame::VoiceLeave => self.voice_leave().await,
+            ClientFrame::SdpOffer { to, sdp } => {
+                let (from, from_user_id) = (self.session_id, self.caller.id());
+                self.relay(to, Event::SdpOffer { from, from_user_id, sdp }).await
+            }
+            ClientFrame::SdpAnswer { to, sdp } => {
+                let (from, from_user_id) = (self.session_id, self.caller.id());
+                self.relay(to, Event::SdpAnswer { from, from_user_id, sdp }).await
+            }
+            ClientFrame::IceCandidate { to, candidate } => {
+                let (from, from_user_id) = (self.session_id, self.caller.id());
+                self.relay(to, Event::IceCandidate { from, from_user_id, candidate }).await
+            }
+            ClientFrame::PttState { active } => self.update_voice(|p| p.speaking = active && !p.muted).await,
+            ClientFrame::SetMute { muted } => {
+                self.update_voice(|p| {
+                    p.muted = muted || p.deafened;
+                    p.speaking &= !p.muted;
+                })
+                .await
+            }
+            ClientFrame::SetDeafen { deafened } => {
+                self.update_voice(|p| {
+                    p.deafened = deafened;
+                    p.muted |= deafened;
+                    p.speaking &= !p.muted;
+                })
+                .await
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(Refusal(code, message)) => self.reply(&ControlFrame::Error { op: op.into(), code, message }),
+        }
+    }
+
+    /// Who sees events about a channel: everyone, or a private channel's members.
+    async fn channel_audience(&self, channel_id: Id, is_private: bool) -> Result<Audience, Refusal> {
+        let private_members = if is_private {
+            let members = store::memberships::list(self.state.db.pool(), channel_id).await?;
+            Some(members.into_iter().map(|(user, _)| user).collect())
+        } else {
+            None
+        };
+        Ok(Audience::Channel { channel_id, private_members })
+    }
+
+    async fn typing(&self, channel_id: Id) -> Result<(), Refusal> {
+        let mut conn = self.state.db.pool().acquire().await?;
+        let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
+        channel.ensure_can_post(&self.caller)?;
+        let audience = self.channel_audience(channel_id, channel.channel.channel.is_private).await?;
+        let event = Event::TypingStart {
+            channel_id,
+            user_id: self.caller.id(),
+            expires_at: now_ms() + TYPING_TTL_MS,
+        };
+        let envelope = Envelope { audience, event, skip_user: Some(self.caller.id()) };
+        self.state.bus.publish(BusMessage::Event(envelope)).await;
+        Ok(())
+    }
+
+    async fn presence(&self, status: PresenceStatus) -> Result<(), Refusal> {
+        if status == PresenceStatus::Offline {
+            return Err(refuse(
+                ErrorCode::ValidationFailed,
+                "offline is decided by the server; close the connection",
+            ));
+        }
+        for message in self.state.gateway.hub.set_status(self.session_id, status) {
+            self.state.bus.publish(message).await;
+        }
+        Ok(())
+    }
+
+    async fn voice_join(&self, channel_id: Id) -> Result<(), Refusal> {
+        if !self.state.feature_flags().await?.voice {
+            return Err(refuse(ErrorCode::FeatureDisabled, "voice is switched off on this server"));
+        }
+        let mut conn = self.state.db.pool().acquire().await?;
+        let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
+        drop(conn);
+        if channel.channel.channel.kind != ChannelKind::Voice {
+            return Err(refuse(ErrorCode::ValidationFailed, "not a voice channel"));
+        }
+        if !channel.is_member {
+            return Err(refuse(ErrorCode::Forbidden, "join the channel first"));
+        }
+        let hub = &self.state.gateway.hub;
+        if let Some((current, _)) = hub.voice_of(self.session_id) {
+            if current == channel_id {
+                return Err(refuse(ErrorCode::Conflict, "already in this voice room"));
+            }
+        }
+        // One room per user: joining here moves them out of wherever else they are,
+        // on this connection or another device.
+        for (other_channel, participant) in hub.voice_sessions_of_user(self.caller.id()) {
+            self.publish_voice(other_channel, participant, true, Audience::Everyone).await;
+        }
+        let audience = self.channel_audience(channel_id, channel.channel.channel.is_private).await?;
+        let me = VoiceParticipant {
+            session_id: self.session_id,
+            user_id: self.caller.id(),
+            muted: false,
+            deafened: false,
+            speaking: false,
+            joined_at: now_ms(),
+        };
+        let mut room = hub.voice_room(channel_id);
+        room.participants.retain(|p| p.user_id != self.caller.id());
+        room.participants.push(me.clone());
+        let joined = ControlFrame::VoiceJoined {
+            room,
+            ice_servers: ice_servers(&self.state.config.stun_urls),
+            self_session_id: self.session_id,
+        };
+        self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;
+        self.publish_voice(channel_id, me, false, audience).await;
+        Ok(())
+    }
+
+    async fn voice_leave(&self) -> Result<(), Refusal> {
+        let (channel_id, me) = self.my_room()?;
+        self.publish_voice(channel_id, me, true, Audience::Everyone).await;
+        Ok(())
+    }
+
+    fn my_room(&self) -> Result<(Id, VoiceParticipant), Refusal> {
+        self.state
+            .gateway
+            .hub
+            .voice_of(self.session_id)
+            .ok_or_else(|| refuse(ErrorCode::NotFound, "not in a voice room"))
+    }
+
+    async fn update_voice(&mut self, change: impl FnOnce(&mut VoiceParticipant)) -> Result<(), Refusal> {
+        if !self.signaling.spend() {
+            return Err(refuse(ErrorCode::RateLimited, "too many voice updates"));
+        }
+        let (channel_id, mut me) = self.my_room()?;
+        change(&mut me);
+        let channel = store::channels::find(self.state.db.pool(), channel_id).await?;
+        let is_private = channel.is_some_and(|c| c.channel.is_private);
+        let audience = self.channel_audience(channel_id, is_private).await?;
+        self.publish_voice(channel_id, me, false, audience).await;
+        Ok(())
+    }
+
+    /// Signaling goes only to the named peer, and only within the sender's room.
+    async fn relay(&mut self, to: Id, event: Event) -> Result<(), Refusal> {
+        if !self.signaling.spend() {
+            return Err(refuse(ErrorCode::RateLimited, "too much signaling"));
+        }
+        let (channel_id, _) = self.my_room()?;
+        let peer_room = self.state.gateway.hub.voice_of(to).map(|(c, _)| c);
+        if peer_room != Some(channel_id) || to == self.session_id {
+            return Err(refuse(ErrorCode::NotFound, "that peer is not in your voice room"));
+        }
+        let envelope =
+            Envelope { audience: Audience::Sessions { session_ids: vec![to] }, event, skip_user: None };
+        self.state.bus.publish(BusMessage::Event(envelope)).await;
+        Ok(())
+    }
+
+    async fn publish_voice(
+        &self,
+        channel_id: Id,
+        participant: VoiceParticipant,
+        left: bool,
+        audience: Audience,
+    ) {
+        let change =
+            VoiceChange { node: self.state.gateway.hub.node(), channel_id, participant, left, audience };
+        self.state.bus.publish(BusMessage::Voice(change)).await;
+    }
+}
+
+fn op_name(frame: &ClientFrame) -> &'static str {
+    match frame {
+        ClientFrame::Identify { .. } => "identify",
+        ClientFrame::Resume { .. } => "resume",
+        ClientFrame::Heartbeat => "heartbeat",
+        ClientFrame::TypingStart { .. } => "typing_start",
+        ClientFrame::SetPresence { .. } => "set_presence",
+        ClientFrame::VoiceJoin { .. } => "voice_join",
+        ClientFrame::VoiceLeave => "voice_leave",
+        ClientFrame::SdpOffer { .. } => "sdp_offer",
+        ClientFrame::SdpAnswer { .. } => "sdp_answer",
+        ClientFrame::IceCandidate { .. } => "ice_candidate",
+        ClientFrame::PttState { .. } => "ptt_state",
+        ClientFrame::SetMute { .. } => "set_mute",
+        ClientFrame::SetDeafen { .. } => "set_deafen",
+    }
+}

@@ -1,0 +1,238 @@
+//! The real-time gateway at `/api/gateway`: JSON text frames over one WebSocket.
+//!
+//! Flow: server `hello` → client `identify` (or `resume`) → server `ready` (or replayed
+//! events then `resumed`) → events, each with a per-session `seq` starting at 1 and
+//! without gaps, while the client sends `heartbeat` every `heartbeat_interval_ms`.
+//! Control frames ([`ControlFrame`]) carry no `seq`; event frames ([`EventFrame`]) do.
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::ChannelListEntry;
+use crate::error::ErrorCode;
+use crate::feature_flag::FeatureFlags;
+use crate::user::{OwnUser, User};
+use crate::voice::{IceServer, VoiceRoom};
+use crate::Id;
+
+pub use crate::event::Event;
+
+/// Bumped on incompatible changes; a client sending another version is closed with
+/// [`close_code::UNSUPPORTED_VERSION`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest text frame the server reads, in bytes.
+pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024;
+
+/// WebSocket close codes the server uses (4000–4999 are application codes).
+pub mod close_code {
+    /// Normal closure.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down; reconnect and resume.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame over [`super::MAX_INBOUND_FRAME_BYTES`].
+    pub const FRAME_TOO_LARGE: u16 = 1009;
+    /// A frame that is not valid JSON of a known op. Do not resend it.
+    pub const DECODE_ERROR: u16 = 4001;
+    /// An op other than identify/resume/heartbeat before identifying.
+    pub const NOT_AUTHENTICATED: u16 = 4003;
+    /// Identify/resume with a bad, expired or revoked token. Refresh and reconnect.
+    pub const AUTHENTICATION_FAILED: u16 = 4004;
+    /// A second identify on the same connection.
+    pub const ALREADY_AUTHENTICATED: u16 = 4005;
+    /// No heartbeat within the timeout. Reconnect and resume.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4006;
+    /// Too many commands; reconnect after a pause.
+    pub const RATE_LIMITED: u16 = 4008;
+    /// The login behind this connection ended (logout, password change, revocation).
+    pub const SESSION_REVOKED: u16 = 4009;
+    /// The client's protocol version is not supported. Update the client.
+    pub const UNSUPPORTED_VERSION: u16 = 4010;
+    /// The client read too slowly and its outbound queue filled. Reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4011;
+    /// The server has reached its connection cap. Retry later.
+    pub const SERVER_FULL: u16 = 4012;
+    /// Identify/resume did not arrive in time after hello.
+    pub const IDENTIFY_TIMEOUT: u16 = 4013;
+}
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Authenticate with an access token; browsers may omit it and rely on their cookie.
+    Identify {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default = "current_version")]
+        protocol_version: u32,
+    },
+    /// Continue a dropped session: replays every event after `last_seq`.
+    Resume {
+        #[serde(default)]
+        token: Option<String>,
+        session_id: Id,
+        last_seq: u64,
+    },
+    Heartbeat,
+    /// The user is typing in a channel; shown to others for a few seconds.
+    TypingStart {
+        channel_id: Id,
+    },
+    /// The user is away (idle) or back (online). Offline is decided by the server.
+    SetPresence {
+        status: PresenceStatus,
+    },
+    VoiceJoin {
+        channel_id: Id,
+    },
+    VoiceLeave,
+    /// WebRTC offer for the peer session `to`, in the same voice room.
+    SdpOffer {
+        to: Id,
+        sdp: String,
+    },
+    SdpAnswer {
+        to: Id,
+        sdp: String,
+    },
+    /// A trickled ICE candidate (the browser's `RTCIceCandidateInit`, as JSON).
+    IceCandidate {
+        to: Id,
+        candidate: serde_json::Value,
+    },
+    /// Push-to-talk pressed or released.
+    PttState {
+        active: bool,
+    },
+    SetMute {
+        muted: bool,
+    },
+    /// Deafening also mutes; undeafening leaves mute as it is.
+    SetDeafen {
+        deafened: bool,
+    },
+}
+
+fn current_version() -> u32 {
+    PROTOCOL_VERSION
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    Online,
+    Idle,
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Presence {
+    pub user_id: Id,
+    pub status: PresenceStatus,
+}
+
+/// The state a client starts from, sent once after `identify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadySnapshot {
+    pub user: OwnUser,
+    pub users: Vec<User>,
+    pub channels: Vec<ChannelListEntry>,
+    pub presences: Vec<Presence>,
+    pub voice_rooms: Vec<VoiceRoom>,
+    pub feature_flags: FeatureFlags,
+}
+
+/// Frames without a sequence number: session control and op results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlFrame {
+    Hello {
+        heartbeat_interval_ms: u64,
+        session_id: Id,
+        protocol_version: u32,
+    },
+    Ready {
+        session_id: Id,
+        #[serde(flatten)]
+        snapshot: Box<ReadySnapshot>,
+    },
+    /// Every missed event has been replayed; live events follow.
+    Resumed {
+        last_seq: u64,
+    },
+    /// The session cannot be resumed: identify afresh and refetch state over REST.
+    InvalidSession,
+    HeartbeatAck,
+    /// Answer to a successful `voice_join`: who is already in the room and how to reach them.
+    VoiceJoined {
+        room: VoiceRoom,
+        ice_servers: Vec<IceServer>,
+        /// This connection's peer id in the room (its gateway session id).
+        self_session_id: Id,
+    },
+    /// An op was refused; the connection stays open.
+    Error {
+        /// The op that failed, e.g. `voice_join`.
+        op: String,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// An event with its per-session sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventFrame {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Anything the server sends: event frames have a `seq`, control frames do not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ServerFrame {
+    Event(EventFrame),
+    Control(ControlFrame),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+
+    #[test]
+    fn client_frames_are_tagged_snake_case() {
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"identify","token":"t"}"#).expect("parses");
+        assert_eq!(f, ClientFrame::Identify { token: Some("t".into()), protocol_version: PROTOCOL_VERSION });
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"sdp_offer","to":"5","sdp":"v=0"}"#).expect("parses");
+        assert_eq!(f, ClientFrame::SdpOffer { to: Id(5), sdp: "v=0".into() });
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"launch_missiles"}"#).is_err());
+    }
+
+    #[test]
+    fn event_frames_carry_a_top_level_seq_and_control_frames_do_not() {
+        let message = Message {
+            id: Id(1),
+            channel_id: Id(2),
+            author_id: Id(3),
+            body: "hi".into(),
+            nonce: None,
+            mentions: vec![],
+            created_at: 0,
+            edited_at: None,
+        };
+        let frame = ServerFrame::Event(EventFrame { seq: 7, event: Event::MessageCreate { message } });
+        let json = serde_json::to_value(&frame).expect("serializes");
+        assert_eq!(json["seq"], 7, "seq sits at the top level");
+        assert_eq!(json["type"], "message_create");
+        let back: ServerFrame = serde_json::from_value(json).expect("parses back");
+        assert_eq!(back, frame);
+
+        let hello: ServerFrame = serde_json::from_str(
+            r#"{"type":"hello","heartbeat_interval_ms":30000,"session_id":"9","protocol_version":1}"#,
+        )
+        .expect("parses");
+        assert!(matches!(hello, ServerFrame::Control(ControlFrame::Hello { .. })), "no seq: a control frame");
+    }
+}
