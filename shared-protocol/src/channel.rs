@@ -6,6 +6,7 @@ use crate::{Id, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Text,
@@ -14,6 +15,7 @@ pub enum ChannelKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum WritePermission {
     Everyone,
@@ -22,6 +24,7 @@ pub enum WritePermission {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Channel {
     pub id: Id,
     pub name: String,
@@ -38,6 +41,7 @@ pub struct Channel {
 /// A channel as the caller sees it in `GET /api/channels`, with their own state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChannelListEntry {
     #[serde(flatten)]
     pub channel: Channel,
@@ -52,6 +56,8 @@ pub struct ChannelListEntry {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct CreateChannelRequest {
     pub name: String,
     pub kind: ChannelKind,
@@ -71,11 +77,14 @@ fn everyone() -> WritePermission {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct UpdateChannelRequest {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default, with = "crate::patch")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "ts", ts(optional, type = "string | null"))]
     pub topic: Option<Option<String>>,
     #[serde(default)]
     pub is_default: Option<bool>,
@@ -88,6 +97,7 @@ pub struct UpdateChannelRequest {
 /// `PUT/DELETE /api/channels/{id}/members/{user_id}` need no body; this lists members.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChannelMember {
     pub user_id: Id,
     pub joined_at: Timestamp,
@@ -96,12 +106,15 @@ pub struct ChannelMember {
 /// `POST /api/channels/{id}/ack`: everything up to and including this message is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct AckRequest {
     pub message_id: Id,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadState {
     pub channel_id: Id,
     pub last_read_message_id: Option<Id>,

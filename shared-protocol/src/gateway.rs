@@ -57,6 +57,7 @@ pub mod close_code {
 
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Authenticate with an access token; browsers may omit it and rely on their cookie.
@@ -118,6 +119,7 @@ fn current_version() -> u32 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceStatus {
     Online,
@@ -126,6 +128,7 @@ pub enum PresenceStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Presence {
     pub user_id: Id,
     pub status: PresenceStatus,
@@ -133,6 +136,7 @@ pub struct Presence {
 
 /// The state a client starts from, sent once after `identify`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadySnapshot {
     pub user: OwnUser,
     pub users: Vec<User>,
@@ -144,6 +148,7 @@ pub struct ReadySnapshot {
 
 /// Frames without a sequence number: session control and op results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlFrame {
     Hello {
@@ -181,6 +186,7 @@ pub enum ControlFrame {
 
 /// An event with its per-session sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventFrame {
     pub seq: u64,
     #[serde(flatten)]
@@ -189,6 +195,7 @@ pub struct EventFrame {
 
 /// Anything the server sends: event frames have a `seq`, control frames do not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(untagged)]
 pub enum ServerFrame {
     Event(EventFrame),

@@ -11,7 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// from a string or a number so hand-written JSON still works.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", schema(value_type = String, example = "118925392218112"))]
+#[cfg_attr(feature = "ts", ts(type = "string"))]
 pub struct Id(pub i64);
 
 impl fmt::Debug for Id {

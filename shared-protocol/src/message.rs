@@ -7,6 +7,7 @@ use crate::{Id, Timestamp};
 /// Who a message mentions, as parsed by the server from `@name` tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Mention {
     User { user_id: Id },
@@ -17,6 +18,7 @@ pub enum Mention {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Message {
     pub id: Id,
     pub channel_id: Id,
@@ -32,6 +34,8 @@ pub struct Message {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct SendMessageRequest {
     pub body: String,
     /// Client-chosen, unique per author: resending with the same nonce returns the
@@ -42,6 +46,32 @@ pub struct SendMessageRequest {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct EditMessageRequest {
     pub body: String,
+}
+
+/// `GET /api/channels/{id}/messages`: a page of history, newest first. At most one of
+/// `before`, `after` and `around`; with none, the newest messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ListMessagesQuery {
+    /// Messages older than this id (paging back in time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub before: Option<Id>,
+    /// Messages newer than this id (catching up). Ids grow in commit order within a
+    /// channel, so walking forward with `after` never skips a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub after: Option<Id>,
+    /// Up to `limit / 2` older messages, this one, and newer ones up to `limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub around: Option<Id>,
+    /// 1 to `MESSAGE_PAGE_MAX` (100); default `MESSAGE_PAGE_DEFAULT` (50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }

@@ -6,6 +6,7 @@ use crate::{Id, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -15,6 +16,7 @@ pub enum Role {
 /// How the microphone opens: held key, or voice activity above a threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum VoiceMode {
     Ptt,
@@ -24,6 +26,7 @@ pub enum VoiceMode {
 /// What every signed-in user may see of another.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     pub id: Id,
     pub username: String,
@@ -36,6 +39,7 @@ pub struct User {
 /// The signed-in user's own account, with private settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OwnUser {
     #[serde(flatten)]
     pub user: User,
@@ -49,12 +53,16 @@ pub struct OwnUser {
 /// `PATCH /api/users/me`: each field present is changed; `null` clears an optional one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct UpdateProfileRequest {
     #[serde(default, with = "crate::patch")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "ts", ts(optional, type = "string | null"))]
     pub display_name: Option<Option<String>>,
     #[serde(default, with = "crate::patch")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "ts", ts(optional, type = "string | null"))]
     pub avatar_url: Option<Option<String>>,
     #[serde(default)]
     pub voice_mode: Option<VoiceMode>,
@@ -65,6 +73,8 @@ pub struct UpdateProfileRequest {
 /// `PATCH /api/users/{id}/role` (admin).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct SetRoleRequest {
     pub role: Role,
 }

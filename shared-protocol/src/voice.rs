@@ -7,6 +7,7 @@ use crate::{Id, Timestamp};
 /// One connection in a voice room. Peers address each other by `session_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VoiceParticipant {
     pub session_id: Id,
     pub user_id: Id,
@@ -19,6 +20,7 @@ pub struct VoiceParticipant {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VoiceRoom {
     pub channel_id: Id,
     pub participants: Vec<VoiceParticipant>,
@@ -27,6 +29,7 @@ pub struct VoiceRoom {
 /// An entry for `RTCPeerConnection`'s `iceServers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what is missing, starts PostgreSQL and NATS, then runs every check CI runs:
+# formatting, clippy, the Rust test suite on SQLite and PostgreSQL, and (once it
+# exists) the desktop-ui checks. Extra arguments are passed to `cargo test`.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+banner "Prerequisites: build tools, Rust, PostgreSQL, NATS, Python's aiosmtpd"
+ensure_build_tools
+have psql || apt_install postgresql-client
+ensure_rust
+ensure_rust_components
+
+export CROMULENT_TEST_PG_URL="${CROMULENT_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export CROMULENT_TEST_NATS_URL="${CROMULENT_TEST_NATS_URL:-nats://127.0.0.1:4222}"
+ensure_postgres "$CROMULENT_TEST_PG_URL"
+ensure_nats
+CROMULENT_TEST_PYTHON=$(python_with_aiosmtpd)
+export CROMULENT_TEST_PYTHON
+note "$(cargo --version), target dir $CARGO_TARGET_DIR"
+note "PostgreSQL: $CROMULENT_TEST_PG_URL"
+note "NATS: $CROMULENT_TEST_NATS_URL"
+note "Python for the SMTP sink: $CROMULENT_TEST_PYTHON"
+
+banner "cargo fmt --check"
+cargo fmt --all -- --check
+
+banner "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+# --all-features includes the check that desktop-ui/src/generated matches the Rust types.
+banner "cargo test (SQLite and PostgreSQL, generated TypeScript types)"
+cargo test --workspace --all-features --locked "$@"
+
+# ---- desktop-ui: runs as soon as desktop-ui/package.json exists ---------------------
+if [ -f desktop-ui/package.json ]; then
+  banner "desktop-ui: npm ci, npm run check, npm test"
+  ensure_node
+  (
+    cd desktop-ui
+    npm ci --no-audit --no-fund
+    npm run check
+    npm test
+  )
+fi
+# --------------------------------------------------------------------------------------
+
+banner "All checks passed"
