@@ -50,8 +50,9 @@ pub struct VoiceChange {
     pub channel_id: Id,
     pub participant: VoiceParticipant,
     pub left: bool,
-    /// Who sees the room change in their sidebar (a private channel's members only).
-    pub audience: Audience,
+    /// Who sees a join in their sidebar (a private channel's members only); later
+    /// changes and the leave go to the same audience, so they carry `None`.
+    pub audience: Option<Audience>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

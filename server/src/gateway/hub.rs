@@ -283,7 +283,7 @@ impl Hub {
             channel_id,
             participant: participant.clone(),
             left: true,
-            audience: Audience::Everyone,
+            audience: None,
         })]
     }
 
@@ -318,8 +318,15 @@ impl Hub {
     }
 
     fn apply_voice(&self, state: &mut HubState, change: &VoiceChange) {
-        let before_speaking =
-            state.voice.find_session(change.participant.session_id).map(|(_, p)| p.speaking);
+        let session = change.participant.session_id;
+        let before_speaking = state.voice.find_session(session).map(|(_, p)| p.speaking);
+        // Later changes and the leave reach exactly those who saw the join, so a
+        // private room stays private.
+        let audience = state
+            .voice
+            .audience_of(session)
+            .or_else(|| change.audience.clone())
+            .unwrap_or(Audience::Everyone);
         let applied = state.voice.apply(change);
         let channel_id = change.channel_id;
         let participant = change.participant.clone();
@@ -368,7 +375,7 @@ impl Hub {
         }
         send(
             state,
-            change.audience.clone(),
+            audience,
             Event::VoiceStateUpdate { channel_id, participant, left: applied == Applied::Left },
         );
     }

@@ -178,7 +178,7 @@ impl OpContext {
         // One room per user: joining here moves them out of wherever else they are,
         // on this connection or another device.
         for (other_channel, participant) in hub.voice_sessions_of_user(self.caller.id()) {
-            self.publish_voice(other_channel, participant, true, Audience::Everyone).await;
+            self.publish_voice(other_channel, participant, true, None).await;
         }
         let audience = self.channel_audience(channel_id, channel.channel.channel.is_private).await?;
         let me = VoiceParticipant {
@@ -198,13 +198,13 @@ impl OpContext {
             self_session_id: self.session_id,
         };
         self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;
-        self.publish_voice(channel_id, me, false, audience).await;
+        self.publish_voice(channel_id, me, false, Some(audience)).await;
         Ok(())
     }
 
     async fn voice_leave(&self) -> Result<(), Refusal> {
         let (channel_id, me) = self.my_room()?;
-        self.publish_voice(channel_id, me, true, Audience::Everyone).await;
+        self.publish_voice(channel_id, me, true, None).await;
         Ok(())
     }
 
@@ -222,10 +222,7 @@ impl OpContext {
         }
         let (channel_id, mut me) = self.my_room()?;
         change(&mut me);
-        let channel = store::channels::find(self.state.db.pool(), channel_id).await?;
-        let is_private = channel.is_some_and(|c| c.channel.is_private);
-        let audience = self.channel_audience(channel_id, is_private).await?;
-        self.publish_voice(channel_id, me, false, audience).await;
+        self.publish_voice(channel_id, me, false, None).await;
         Ok(())
     }
 
@@ -250,7 +247,7 @@ impl OpContext {
         channel_id: Id,
         participant: VoiceParticipant,
         left: bool,
-        audience: Audience,
+        audience: Option<Audience>,
     ) {
         let change =
             VoiceChange { node: self.state.gateway.hub.node(), channel_id, participant, left, audience };

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use cromulent_protocol::voice::{VoiceParticipant, VoiceRoom};
 use cromulent_protocol::Id;
 
-use crate::bus::VoiceChange;
+use crate::bus::{Audience, VoiceChange};
 
 #[derive(Debug, Clone)]
 struct Member {
     participant: VoiceParticipant,
     node: u16,
+    /// Who was told about the join; told again about every change and the leave.
+    audience: Audience,
 }
 
 /// What applying a change did, so the hub knows which events to send.
@@ -49,7 +51,11 @@ impl VoiceRooms {
                 Applied::Updated
             }
             None => {
-                members.push(Member { participant: change.participant.clone(), node: change.node });
+                members.push(Member {
+                    participant: change.participant.clone(),
+                    node: change.node,
+                    audience: change.audience.clone().unwrap_or(Audience::Everyone),
+                });
                 Applied::Joined
             }
         }
@@ -63,6 +69,15 @@ impl VoiceRooms {
                 .find(|m| m.participant.session_id == session_id)
                 .map(|m| (*channel, &m.participant))
         })
+    }
+
+    /// Who sees changes of this session's voice state: the audience of its join.
+    pub fn audience_of(&self, session_id: Id) -> Option<Audience> {
+        self.rooms
+            .values()
+            .flatten()
+            .find(|m| m.participant.session_id == session_id)
+            .map(|m| m.audience.clone())
     }
 
     /// Every session the user has in any room.
@@ -128,6 +143,7 @@ mod tests {
                 joined_at: 0,
             },
             left,
+            audience: None,
         }
     }
 
