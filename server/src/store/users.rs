@@ -263,3 +263,11 @@ pub async fn update_profile(conn: &mut super::Conn, id: Id, change: &ProfileChan
     }
     Ok(())
 }
+
+/// Counts admins inside a write transaction, first touching their rows so that on
+/// PostgreSQL two concurrent demotions queue up (row locks) and the second one counts
+/// after the first has committed; SQLite write transactions are serial already.
+pub async fn count_admins_locked(conn: &mut super::Conn) -> sqlx::Result<i64> {
+    sqlx::query("UPDATE users SET role = role WHERE role = 'admin'").execute(&mut *conn).await?;
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(&mut *conn).await
+}
