@@ -1,9 +1,218 @@
-//! Placeholder router, filled in by the channels work.
+//! `/api/channels`: the caller's channel list, one channel, and admin create/update/delete.
+//! Memberships live in [`members`].
+//!
+//! Write handlers end holding what changed (the channel, or its id) after the commit, so
+//! the gateway can announce it with one `bus` call there.
 
+mod members;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use cromulent_protocol::auth::Accepted;
+use cromulent_protocol::channel::{Channel, ChannelListEntry, CreateChannelRequest, UpdateChannelRequest};
+use cromulent_protocol::limits::{CHANNEL_NAME_MAX_CHARS, CHANNEL_TOPIC_MAX_CHARS};
+use cromulent_protocol::{ApiError, ErrorCode, Id};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::error::{HttpError, HttpResult};
+use super::extract::{Json, Path};
+use crate::auth::{AdminCaller, Caller};
+use crate::ids::now_ms;
 use crate::state::AppState;
+use crate::store::channels::VisibleChannel;
+use crate::{access, store, validate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_channels, create_channel))
+        .routes(routes!(get_channel, update_channel, delete_channel))
+        .merge(members::router())
+}
+
+fn to_entry(v: VisibleChannel) -> ChannelListEntry {
+    ChannelListEntry {
+        channel: v.row.channel,
+        is_member: v.is_member,
+        last_message_id: v.row.last_message_id,
+        last_read_message_id: v.last_read_message_id,
+        unread_count: v.unread_count,
+        mention_count: v.mention_count,
+    }
+}
+
+/// Trimmed and lower-cased; letters, digits, `-` and `_`, so a name reads as `#name`.
+fn channel_name(raw: &str) -> HttpResult<String> {
+    let name = raw.trim().to_lowercase();
+    if !(1..=CHANNEL_NAME_MAX_CHARS).contains(&name.chars().count()) {
+        return Err(HttpError::invalid(
+            "name",
+            format!("a channel name has 1 to {CHANNEL_NAME_MAX_CHARS} characters"),
+        ));
+    }
+    if !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        return Err(HttpError::invalid("name", "use lower-case letters, digits, '-' and '_' only"));
+    }
+    Ok(name)
+}
+
+fn topic(raw: Option<&str>) -> HttpResult<Option<String>> {
+    validate::optional_text(raw, "topic", CHANNEL_TOPIC_MAX_CHARS)
+}
+
+/// Everyone joins a default channel, so it cannot also be private.
+fn ensure_open_if_default(channel: &Channel) -> HttpResult<()> {
+    if channel.is_default && channel.is_private {
+        return Err(HttpError::invalid("is_private", "a default channel is open to everyone"));
+    }
+    Ok(())
+}
+
+fn name_conflict() -> HttpError {
+    HttpError::conflict(ErrorCode::Conflict, "a channel with that name exists")
+}
+
+/// Every channel the caller may see (public ones, private ones they belong to; admins
+/// see all), with their membership, read marker and unread and mention counts.
+#[utoipa::path(get, path = "/api/channels", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<ChannelListEntry>), (status = 401, body = ApiError)))]
+async fn list_channels(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> HttpResult<Json<Vec<ChannelListEntry>>> {
+    let rows = store::channels::list_visible(state.db.pool(), caller.id(), caller.is_admin()).await?;
+    Ok(Json(rows.into_iter().map(to_entry).collect()))
+}
+
+/// One channel as it appears in the caller's list. A private channel the caller is not
+/// in is "not found".
+#[utoipa::path(get, path = "/api/channels/{id}", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id")),
+    responses((status = 200, body = ChannelListEntry), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn get_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Id>,
+) -> HttpResult<Json<ChannelListEntry>> {
+    let mut conn = state.db.pool().acquire().await?;
+    access::visible_channel(&mut conn, &caller, id).await?;
+    let entry = store::channels::find_visible(&mut *conn, caller.id(), caller.is_admin(), id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("channel"))?;
+    Ok(Json(to_entry(entry)))
+}
+
+/// Create a channel (admins). A default channel takes every user in; a private one
+/// starts with its creator.
+#[utoipa::path(post, path = "/api/channels", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    request_body = CreateChannelRequest,
+    responses((status = 201, body = Channel), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "the name is taken"), (status = 422, body = ApiError)))]
+async fn create_channel(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+    Json(req): Json<CreateChannelRequest>,
+) -> HttpResult<(StatusCode, Json<Channel>)> {
+    let now = now_ms();
+    let channel = Channel {
+        id: state.ids.next(),
+        name: channel_name(&req.name)?,
+        kind: req.kind,
+        topic: topic(req.topic.as_deref())?,
+        is_default: req.is_default,
+        is_private: req.is_private,
+        write_permission: req.write_permission,
+        created_at: now,
+    };
+    ensure_open_if_default(&channel)?;
+    let mut tx = state.db.begin_write().await?;
+    if store::channels::name_taken(&mut *tx, &channel.name, None).await? {
+        return Err(name_conflict());
+    }
+    store::channels::insert(&mut *tx, &channel).await?;
+    if channel.is_default {
+        store::memberships::add_everyone(&mut *tx, channel.id, now).await?;
+    } else if channel.is_private {
+        store::memberships::add(&mut *tx, channel.id, caller.id(), now).await?;
+    }
+    tx.commit().await?;
+    // Gateway: announce `channel` (channel_create) to whoever may see it.
+    tracing::info!(channel_id = %channel.id, by = %caller.id(), "channel created");
+    Ok((StatusCode::CREATED, Json(channel)))
+}
+
+/// Change a channel (admins): fields present are set, `topic: null` clears it. Making a
+/// channel default takes every user in.
+#[utoipa::path(patch, path = "/api/channels/{id}", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id")), request_body = UpdateChannelRequest,
+    responses((status = 200, body = Channel), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError, description = "the name is taken"),
+        (status = 422, body = ApiError)))]
+async fn update_channel(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<Id>,
+    Json(req): Json<UpdateChannelRequest>,
+) -> HttpResult<Json<Channel>> {
+    let name = req.name.as_deref().map(channel_name).transpose()?;
+    let new_topic = req.topic.map(|t| topic(t.as_deref())).transpose()?;
+    let mut tx = state.db.begin_write().await?;
+    let mut channel =
+        store::channels::find(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("channel"))?.channel;
+    let was_default = channel.is_default;
+    if let Some(name) = name {
+        if store::channels::name_taken(&mut *tx, &name, Some(id)).await? {
+            return Err(name_conflict());
+        }
+        channel.name = name;
+    }
+    if let Some(new_topic) = new_topic {
+        channel.topic = new_topic;
+    }
+    channel.is_default = req.is_default.unwrap_or(channel.is_default);
+    channel.is_private = req.is_private.unwrap_or(channel.is_private);
+    channel.write_permission = req.write_permission.unwrap_or(channel.write_permission);
+    ensure_open_if_default(&channel)?;
+    store::channels::update(&mut *tx, &channel).await?;
+    if channel.is_default && !was_default {
+        store::memberships::add_everyone(&mut *tx, id, now_ms()).await?;
+    }
+    tx.commit().await?;
+    // Gateway: announce `channel` (channel_update); a change of `is_private` changes
+    // who may see it, so the audience is recomputed from the new value.
+    Ok(Json(channel))
+}
+
+/// Delete a channel with its messages, memberships and read state (admins).
+#[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id")),
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError)))]
+async fn delete_channel(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+    Path(id): Path<Id>,
+) -> HttpResult<Json<Accepted>> {
+    let mut tx = state.db.begin_write().await?;
+    let channel =
+        store::channels::find(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("channel"))?.channel;
+    store::channels::delete(&mut *tx, id).await?;
+    tx.commit().await?;
+    // Gateway: announce channel_delete for `channel.id`; for a private channel the
+    // audience (its members) must be read before the delete above.
+    tracing::info!(channel_id = %channel.id, name = %channel.name, by = %caller.id(), "channel deleted");
+    Ok(Json(Accepted { ok: true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_name;
+
+    #[test]
+    fn channel_names_are_lower_cased_and_plain() {
+        assert_eq!(channel_name("  Dev-Talk_2 ").expect("valid"), "dev-talk_2", "trimmed and lower-cased");
+        for bad in ["", "   ", "has space", "#general", "a.b", &"x".repeat(65)] {
+            assert!(channel_name(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
 }

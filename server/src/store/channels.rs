@@ -133,14 +133,10 @@ pub struct VisibleChannel {
     pub mention_count: i64,
 }
 
-/// Every channel `user_id` may see, with unread and mention counts, in one query.
-/// Public channels are visible to all; private ones to their members, and to admins.
-pub async fn list_visible<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    user_id: Id,
-    is_admin: bool,
-) -> sqlx::Result<Vec<VisibleChannel>> {
-    let sql = format!(
+/// The caller's view of channels: membership, read marker and counters. `$1` is the
+/// user, `$2` whether they are an admin; `filter` narrows the rows further.
+fn visible_sql(filter: &str) -> String {
+    format!(
         "SELECT {COLUMNS},
             CASE WHEN m.user_id IS NULL THEN 0 ELSE 1 END AS is_member,
             r.last_read_message_id,
@@ -153,19 +149,49 @@ pub async fn list_visible<'e>(
          FROM channels c
          LEFT JOIN channel_memberships m ON m.channel_id = c.id AND m.user_id = $1
          LEFT JOIN channel_reads r ON r.channel_id = c.id AND r.user_id = $1
-         WHERE c.is_private = 0 OR m.user_id IS NOT NULL OR $2 = 1
+         WHERE (c.is_private = 0 OR m.user_id IS NOT NULL OR $2 = 1) {filter}
          ORDER BY c.kind DESC, c.name"
-    );
-    let rows = sqlx::query(&sql).bind(user_id.0).bind(super::flag_value(is_admin)).fetch_all(ex).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(VisibleChannel {
-                row: ChannelRow::from_row(row)?,
-                is_member: super::flag(row, "is_member")?,
-                last_read_message_id: row.try_get::<Option<i64>, _>("last_read_message_id")?.map(Id),
-                unread_count: row.try_get("unread_count")?,
-                mention_count: row.try_get("mention_count")?,
-            })
+    )
+}
+
+impl VisibleChannel {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(VisibleChannel {
+            row: ChannelRow::from_row(row)?,
+            is_member: super::flag(row, "is_member")?,
+            last_read_message_id: row.try_get::<Option<i64>, _>("last_read_message_id")?.map(Id),
+            unread_count: row.try_get("unread_count")?,
+            mention_count: row.try_get("mention_count")?,
         })
-        .collect()
+    }
+}
+
+/// Every channel `user_id` may see, with unread and mention counts, in one query.
+/// Public channels are visible to all; private ones to their members, and to admins.
+pub async fn list_visible<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: Id,
+    is_admin: bool,
+) -> sqlx::Result<Vec<VisibleChannel>> {
+    let sql = visible_sql("");
+    let rows = sqlx::query(&sql).bind(user_id.0).bind(super::flag_value(is_admin)).fetch_all(ex).await?;
+    rows.iter().map(VisibleChannel::from_row).collect()
+}
+
+/// One row of [`list_visible`]: `None` when the channel does not exist or is hidden
+/// from the user.
+pub async fn find_visible<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: Id,
+    is_admin: bool,
+    channel_id: Id,
+) -> sqlx::Result<Option<VisibleChannel>> {
+    let sql = visible_sql("AND c.id = $3");
+    let row = sqlx::query(&sql)
+        .bind(user_id.0)
+        .bind(super::flag_value(is_admin))
+        .bind(channel_id.0)
+        .fetch_optional(ex)
+        .await?;
+    row.as_ref().map(VisibleChannel::from_row).transpose()
 }

@@ -74,3 +74,36 @@ pub async fn add_everyone<'e>(
     .await?;
     Ok(())
 }
+
+/// Adds a member and says whether they were new (false: already a member), so the
+/// caller announces only real changes.
+pub async fn add_new<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    channel_id: Id,
+    user_id: Id,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO channel_memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (channel_id, user_id) DO NOTHING",
+    )
+    .bind(channel_id.0)
+    .bind(user_id.0)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When `user_id` joined the channel, if they are a member.
+pub async fn joined_at<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    channel_id: Id,
+    user_id: Id,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT joined_at FROM channel_memberships WHERE channel_id = $1 AND user_id = $2")
+        .bind(channel_id.0)
+        .bind(user_id.0)
+        .fetch_optional(ex)
+        .await
+}

@@ -1,0 +1,148 @@
+//! Channel memberships: join and leave by the caller, add and remove by an admin, and the
+//! member list.
+//!
+//! Private channels are joined only by an admin adding the member; to anyone else they
+//! do not exist (`404`). Handlers know after the commit whether the membership really
+//! changed, which is what the gateway announces (member_join / member_leave).
+
+use axum::extract::State;
+use cromulent_protocol::auth::Accepted;
+use cromulent_protocol::channel::ChannelMember;
+use cromulent_protocol::{ApiError, Id};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::access;
+use crate::auth::{AdminCaller, Caller};
+use crate::http::error::{HttpError, HttpResult};
+use crate::http::extract::{Json, Path};
+use crate::ids::now_ms;
+use crate::state::AppState;
+use crate::store::{self, Tx};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members))
+        .routes(routes!(join_channel))
+        .routes(routes!(leave_channel))
+        .routes(routes!(add_member, remove_member))
+}
+
+/// Adds `user_id` and returns the membership; `bool` says whether it is new.
+async fn add(tx: &mut Tx, channel_id: Id, user_id: Id) -> HttpResult<(ChannelMember, bool)> {
+    let added = store::memberships::add_new(&mut **tx, channel_id, user_id, now_ms()).await?;
+    let joined_at = store::memberships::joined_at(&mut **tx, channel_id, user_id)
+        .await?
+        .ok_or_else(HttpError::internal)?;
+    Ok((ChannelMember { user_id, joined_at }, added))
+}
+
+/// The members of a channel the caller may see, oldest first.
+#[utoipa::path(get, path = "/api/channels/{id}/members", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id")),
+    responses((status = 200, body = Vec<ChannelMember>), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Id>,
+) -> HttpResult<Json<Vec<ChannelMember>>> {
+    let mut conn = state.db.pool().acquire().await?;
+    access::visible_channel(&mut conn, &caller, id).await?;
+    let members = store::memberships::list(&mut *conn, id).await?;
+    Ok(Json(members.into_iter().map(|(user_id, joined_at)| ChannelMember { user_id, joined_at }).collect()))
+}
+
+/// Join a public channel. Joining twice is not an error; a private channel is joined
+/// only by an admin adding you.
+#[utoipa::path(post, path = "/api/channels/{id}/join", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id")),
+    responses((status = 200, body = ChannelMember), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError)))]
+async fn join_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Id>,
+) -> HttpResult<Json<ChannelMember>> {
+    let mut tx = state.db.begin_write().await?;
+    let channel = access::visible_channel(&mut tx, &caller, id).await?;
+    if channel.channel.channel.is_private && !channel.is_member {
+        // Only admins get here: they see every private channel but join through
+        // `PUT /api/channels/{id}/members/{user_id}` like anyone they add.
+        return Err(HttpError::forbidden("private channels are joined by an admin adding the member"));
+    }
+    let (member, added) = add(&mut tx, id, caller.id()).await?;
+    tx.commit().await?;
+    // Gateway: when `added`, announce member_join for `member`.
+    tracing::debug!(channel_id = %id, user_id = %member.user_id, added, "joined channel");
+    Ok(Json(member))
+}
+
+/// Leave a channel the caller may see. Leaving one you are not in is not an error.
+#[utoipa::path(post, path = "/api/channels/{id}/leave", tag = "channels", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id")),
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn leave_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Id>,
+) -> HttpResult<Json<Accepted>> {
+    let mut tx = state.db.begin_write().await?;
+    access::visible_channel(&mut tx, &caller, id).await?;
+    let removed = store::memberships::remove(&mut *tx, id, caller.id()).await?;
+    tx.commit().await?;
+    // Gateway: when `removed`, announce member_leave for the caller (and, for a private
+    // channel, channel_delete to them: they no longer see it).
+    tracing::debug!(channel_id = %id, user_id = %caller.id(), removed, "left channel");
+    Ok(Json(Accepted { ok: true }))
+}
+
+/// The channel and user an admin names, or `404` for either.
+async fn channel_and_user(tx: &mut Tx, channel_id: Id, user_id: Id) -> HttpResult<()> {
+    store::channels::find(&mut **tx, channel_id).await?.ok_or_else(|| HttpError::not_found("channel"))?;
+    store::users::find_by_id(&mut **tx, user_id).await?.ok_or_else(|| HttpError::not_found("user"))?;
+    Ok(())
+}
+
+/// Add a user to any channel, private ones included (admins). Adding a member again is
+/// not an error.
+#[utoipa::path(put, path = "/api/channels/{id}/members/{user_id}", tag = "channels",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id"), ("user_id" = String, Path, description = "user id")),
+    responses((status = 200, body = ChannelMember), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError)))]
+async fn add_member(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path((id, user_id)): Path<(Id, Id)>,
+) -> HttpResult<Json<ChannelMember>> {
+    let mut tx = state.db.begin_write().await?;
+    channel_and_user(&mut tx, id, user_id).await?;
+    let (member, added) = add(&mut tx, id, user_id).await?;
+    tx.commit().await?;
+    // Gateway: when `added`, announce member_join for `member` (and channel_create to
+    // the new member of a private channel).
+    tracing::debug!(channel_id = %id, user_id = %user_id, added, "member added");
+    Ok(Json(member))
+}
+
+/// Remove a user from a channel (admins). `404` when they are not a member.
+#[utoipa::path(delete, path = "/api/channels/{id}/members/{user_id}", tag = "channels",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "channel id"), ("user_id" = String, Path, description = "user id")),
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError)))]
+async fn remove_member(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path((id, user_id)): Path<(Id, Id)>,
+) -> HttpResult<Json<Accepted>> {
+    let mut tx = state.db.begin_write().await?;
+    channel_and_user(&mut tx, id, user_id).await?;
+    if !store::memberships::remove(&mut *tx, id, user_id).await? {
+        return Err(HttpError::not_found("membership"));
+    }
+    tx.commit().await?;
+    // Gateway: announce member_leave for (`id`, `user_id`).
+    tracing::debug!(channel_id = %id, user_id = %user_id, "member removed");
+    Ok(Json(Accepted { ok: true }))
+}
