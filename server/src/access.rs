@@ -11,6 +11,7 @@ use cromulent_protocol::channel::{ChannelKind, WritePermission};
 use cromulent_protocol::Id;
 
 use crate::auth::Caller;
+use crate::bus::Audience;
 use crate::http::error::{HttpError, HttpResult};
 use crate::store::channels::ChannelRow;
 use crate::store::{self, Conn};
@@ -46,6 +47,18 @@ impl ChannelAccess {
 /// Whether a user may see a channel, from what the rules need.
 pub fn may_see(is_private: bool, is_member: bool, is_admin: bool) -> bool {
     !is_private || is_member || is_admin
+}
+
+/// Who may receive real-time events about a channel: everyone for a public one; for a
+/// private one its current members (and admins, which the hub adds).
+pub async fn audience(conn: &mut Conn, channel_id: Id, is_private: bool) -> sqlx::Result<Audience> {
+    let private_members = if is_private {
+        let members = store::memberships::list(&mut *conn, channel_id).await?;
+        Some(members.into_iter().map(|(user, _)| user).collect())
+    } else {
+        None
+    };
+    Ok(Audience::Channel { channel_id, private_members })
 }
 
 /// The channel, if the caller may see it; `404` otherwise (also for private channels the

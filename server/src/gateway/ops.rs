@@ -15,7 +15,6 @@ use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
 use crate::http::error::HttpError;
 use crate::ids::now_ms;
 use crate::state::AppState;
-use crate::store;
 use crate::voice::ice::ice_servers;
 
 /// How long a typing indicator shows without renewal.
@@ -119,13 +118,8 @@ impl OpContext {
 
     /// Who sees events about a channel: everyone, or a private channel's members.
     async fn channel_audience(&self, channel_id: Id, is_private: bool) -> Result<Audience, Refusal> {
-        let private_members = if is_private {
-            let members = store::memberships::list(self.state.db.pool(), channel_id).await?;
-            Some(members.into_iter().map(|(user, _)| user).collect())
-        } else {
-            None
-        };
-        Ok(Audience::Channel { channel_id, private_members })
+        let mut conn = self.state.db.pool().acquire().await?;
+        Ok(access::audience(&mut conn, channel_id, is_private).await?)
     }
 
     async fn typing(&self, channel_id: Id) -> Result<(), Refusal> {
