@@ -26,6 +26,7 @@ pub mod state;
 pub mod store;
 pub mod validate;
 pub mod voice;
+pub mod web;
 
 use std::net::SocketAddr;
 

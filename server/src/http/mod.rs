@@ -56,7 +56,8 @@ pub fn app(state: AppState) -> Router {
         router = router.merge(dev_mailbox::router());
     }
     router
-        .fallback(|| async { HttpError::not_found("route") })
+        // Unknown `/api/*` routes still answer the JSON 404; browser routes get the web client.
+        .fallback(crate::web::fallback)
         .method_not_allowed_fallback(|| async {
             HttpError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

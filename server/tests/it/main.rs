@@ -14,3 +14,4 @@ mod notifications;
 mod read_states;
 mod smtp;
 mod users;
+mod web;
