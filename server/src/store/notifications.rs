@@ -1,1 +1,246 @@
-//! TODO-placeholder: filled by the notifications work.
+//! The mention inbox: one row per user a message calls out, and who those users are.
+
+use std::collections::BTreeSet;
+
+use cromulent_protocol::message::Mention;
+use cromulent_protocol::notification::{Notification, NotificationKind};
+use cromulent_protocol::Id;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use super::Conn;
+
+const COLUMNS: &str = "n.id, n.channel_id, n.message_id, n.actor_id, n.excerpt, n.created_at, n.read_at";
+
+/// Characters of the message kept in a notification.
+pub const EXCERPT_CHARS: usize = 140;
+
+/// Rows per multi-row insert: 100 rows of 7 parameters stay far below both databases'
+/// limits on parameters per statement.
+const INSERT_CHUNK: usize = 100;
+const PARAMS_PER_ROW: usize = 7;
+
+/// The start of a message body, for the inbox and OS notifications.
+pub fn excerpt(body: &str) -> String {
+    body.chars().take(EXCERPT_CHARS).collect()
+}
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Notification> {
+    Ok(Notification {
+        id: Id(row.try_get("id")?),
+        // The only kind so far; the column's CHECK constraint keeps it that way.
+        kind: NotificationKind::Mention,
+        channel_id: Id(row.try_get("channel_id")?),
+        message_id: Id(row.try_get("message_id")?),
+        actor_id: Id(row.try_get("actor_id")?),
+        excerpt: row.try_get("excerpt")?,
+        created_at: row.try_get("created_at")?,
+        read_at: row.try_get("read_at")?,
+    })
+}
+
+/// The channel a message was posted in, as far as who may see it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub channel_id: Id,
+    pub is_private: bool,
+}
+
+/// Every user a message's mentions reach, without its author: named users, group
+/// members, and for `@everyone` every user who may see the channel. Only users who may
+/// see the channel are notified (a private channel: its members and admins).
+///
+/// `@here` means "everyone online"; until presence exists (it arrives with the gateway)
+/// it reaches the same people as `@everyone`.
+pub async fn recipients(
+    conn: &mut Conn,
+    scope: Scope,
+    mentions: &[Mention],
+    author_id: Id,
+) -> sqlx::Result<BTreeSet<Id>> {
+    let broadcast = mentions.iter().any(|m| matches!(m, Mention::Here | Mention::Everyone));
+    let mut users = BTreeSet::new();
+    if broadcast {
+        users = viewers(conn, scope).await?;
+    } else {
+        for mention in mentions {
+            match mention {
+                Mention::User { user_id } => {
+                    users.insert(*user_id);
+                }
+                Mention::Group { group_id } => {
+                    let members: Vec<i64> =
+                        sqlx::query_scalar("SELECT user_id FROM group_memberships WHERE group_id = $1")
+                            .bind(group_id.0)
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    users.extend(members.into_iter().map(Id));
+                }
+                Mention::Here | Mention::Everyone => {}
+            }
+        }
+        if scope.is_private && !users.is_empty() {
+            let viewers = viewers(conn, scope).await?;
+            users.retain(|id| viewers.contains(id));
+        }
+    }
+    users.remove(&author_id);
+    Ok(users)
+}
+
+/// Users who may see the channel: everyone for a public one; members and admins for a
+/// private one (the rule of [`crate::access::may_see`]).
+async fn viewers(conn: &mut Conn, scope: Scope) -> sqlx::Result<BTreeSet<Id>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT u.id FROM users u WHERE $1 = 0 OR u.role = 'admin' \
+         OR EXISTS (SELECT 1 FROM channel_memberships m WHERE m.channel_id = $2 AND m.user_id = u.id)",
+    )
+    .bind(super::flag_value(scope.is_private))
+    .bind(scope.channel_id.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().map(Id).collect())
+}
+
+/// Users who already hold a notification for the message.
+pub async fn notified_users<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    message_id: Id,
+) -> sqlx::Result<BTreeSet<Id>> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT user_id FROM notifications WHERE message_id = $1")
+        .bind(message_id.0)
+        .fetch_all(ex)
+        .await?;
+    Ok(ids.into_iter().map(Id).collect())
+}
+
+/// Stores one notification per `(notification id, recipient)`, all about one message.
+pub async fn insert_many(conn: &mut Conn, template: &Notification, to: &[(Id, Id)]) -> sqlx::Result<()> {
+    for chunk in to.chunks(INSERT_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> =
+                    (1..=PARAMS_PER_ROW).map(|n| format!("${}", i * PARAMS_PER_ROW + n)).collect();
+                format!("({}, 'mention', {}, NULL)", p[..2].join(", "), p[2..].join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO notifications \
+             (id, user_id, kind, channel_id, message_id, actor_id, excerpt, created_at, read_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, user_id) in chunk {
+            query = query
+                .bind(id.0)
+                .bind(user_id.0)
+                .bind(template.channel_id.0)
+                .bind(template.message_id.0)
+                .bind(template.actor_id.0)
+                .bind(&template.excerpt)
+                .bind(template.created_at);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One page of a user's inbox.
+#[derive(Debug, Clone, Copy)]
+pub struct InboxPage {
+    pub user_id: Id,
+    /// Admins see every private channel, so their notifications there stay listed.
+    pub is_admin: bool,
+    pub unread_only: bool,
+    pub before: Option<Id>,
+    pub limit: u32,
+}
+
+/// Newest first. Notifications from private channels the user has since left are
+/// hidden: their excerpts would leak what the channel now keeps from them.
+pub async fn list<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    page: &InboxPage,
+) -> sqlx::Result<Vec<Notification>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM notifications n
+         JOIN channels c ON c.id = n.channel_id
+         LEFT JOIN channel_memberships m ON m.channel_id = n.channel_id AND m.user_id = n.user_id
+         WHERE n.user_id = $1 AND n.id < $2 AND ($3 = 0 OR n.read_at IS NULL)
+           AND (c.is_private = 0 OR m.user_id IS NOT NULL OR $4 = 1)
+         ORDER BY n.id DESC LIMIT $5"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(page.user_id.0)
+        .bind(page.before.map_or(i64::MAX, |id| id.0))
+        .bind(super::flag_value(page.unread_only))
+        .bind(super::flag_value(page.is_admin))
+        .bind(i64::from(page.limit))
+        .fetch_all(ex)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The user's own notification; someone else's is `None`.
+pub async fn find_own<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: Id,
+    user_id: Id,
+) -> sqlx::Result<Option<Notification>> {
+    let sql = format!("SELECT {COLUMNS} FROM notifications n WHERE n.id = $1 AND n.user_id = $2");
+    let row = sqlx::query(&sql).bind(id.0).bind(user_id.0).fetch_optional(ex).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Marks one of the user's notifications read (keeping the first time it was read).
+pub async fn mark_read<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: Id,
+    user_id: Id,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3",
+    )
+    .bind(now)
+    .bind(id.0)
+    .bind(user_id.0)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks read the user's notifications in a channel up to and including a message.
+pub async fn mark_read_up_to<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: Id,
+    channel_id: Id,
+    message_id: Id,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE notifications SET read_at = $1 \
+         WHERE user_id = $2 AND channel_id = $3 AND message_id <= $4 AND read_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id.0)
+    .bind(channel_id.0)
+    .bind(message_id.0)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Marks every unread notification of the user read; returns how many.
+pub async fn mark_all_read<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: Id,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query("UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
+        .bind(now)
+        .bind(user_id.0)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected())
+}
