@@ -27,12 +27,6 @@ pub struct Parsed {
     pub everyone: bool,
 }
 
-impl Parsed {
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty() && !self.here && !self.everyone
-    }
-}
-
 /// Finds the mentions in `source`.
 pub fn parse(source: &str) -> Parsed {
     let prose = without_fenced_code(source);
@@ -63,6 +57,10 @@ pub fn parse(source: &str) -> Parsed {
 }
 
 impl Parsed {
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty() && !self.here && !self.everyone
+    }
+
     fn add(&mut self, key: &str) {
         match key {
             "here" => self.here = true,

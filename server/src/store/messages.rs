@@ -179,7 +179,7 @@ pub async fn resolve_mentions(conn: &mut Conn, parsed: &Parsed) -> sqlx::Result<
             continue;
         }
         let group: Option<i64> = sqlx::query_scalar("SELECT id FROM groups WHERE name_key = $1")
-            .bind(key)
+            .bind(super::groups::name_key(key))
             .fetch_optional(&mut *conn)
             .await?;
         if let Some(id) = group {

@@ -2,6 +2,7 @@
 //! marks read.
 
 use cromulent_protocol::channel::WritePermission;
+use cromulent_protocol::group::Group;
 use cromulent_protocol::message::{Mention, Message};
 use cromulent_protocol::notification::{MarkedRead, Notification};
 use cromulent_protocol::{ErrorCode, Id};
@@ -16,28 +17,12 @@ pub async fn inbox(srv: &TestServer, user: &TestUser, query: &str) -> Vec<Notifi
     srv.get(&format!("/api/notifications{query}"), user).await.ok()
 }
 
-/// A group made in the database, so these tests do not depend on the groups API.
-async fn make_group(srv: &TestServer, name: &str, members: &[&TestUser]) -> Id {
-    let pool = srv.state.db.pool();
-    let id = srv.state.ids.next();
-    sqlx::query(
-        "INSERT INTO groups (id, name, name_key, colour, created_at) VALUES ($1, $2, $3, '#336699', 1)",
-    )
-    .bind(id.0)
-    .bind(name)
-    .bind(name.to_lowercase())
-    .execute(pool)
-    .await
-    .expect("insert group");
-    for member in members {
-        sqlx::query("INSERT INTO group_memberships (group_id, user_id) VALUES ($1, $2)")
-            .bind(id.0)
-            .bind(member.id.0)
-            .execute(pool)
-            .await
-            .expect("add group member");
-    }
-    id
+/// A group made by the admin `ann` through the groups API.
+async fn make_group(srv: &TestServer, ann: &TestUser, name: &str, members: &[&TestUser]) -> Id {
+    let member_ids: Vec<Id> = members.iter().map(|m| m.id).collect();
+    let body = json!({"name": name, "colour": "#336699", "member_ids": member_ids});
+    let group: Group = srv.post("/api/groups", ann, body).await.ok();
+    group.id
 }
 
 db_test!(
@@ -71,7 +56,7 @@ db_test!(
         let bob = srv.user("bob").await;
         let carol = srv.user("carol").await;
         let dave = srv.user("dave").await;
-        let devs = make_group(&srv, "Devs", &[&ann, &bob, &carol]).await;
+        let devs = make_group(&srv, &ann, "Devs", &[&ann, &bob, &carol]).await;
         let general = channel_id(&srv, "general").await;
         let msg = send(&srv, &ann, general, "@devs standup in 5").await;
         assert_eq!(msg.mentions, [Mention::Group { group_id: devs }], "the name resolves to the group");
@@ -94,7 +79,7 @@ db_test!(
         let bob = srv.user("bob").await;
         let carol = srv.user("carol").await;
         let dave = srv.user("dave").await;
-        make_group(&srv, "team", &[&carol, &dave]).await;
+        make_group(&srv, &ann, "team", &[&carol, &dave]).await;
         let secret = make_channel(&srv, "secret", true, WritePermission::Everyone, &[&bob, &dave]).await;
 
         let all = send(&srv, &bob, secret, "@everyone meeting").await;
