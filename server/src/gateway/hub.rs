@@ -75,6 +75,10 @@ struct HubState {
     voice: VoiceRooms,
 }
 
+/// What attaching yields: the events to send first (with their seq), and what to
+/// publish on the bus.
+pub type Attached = (Vec<(u64, Arc<str>)>, Vec<BusMessage>);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResumeError {
     #[error("unknown or expired session")]
@@ -139,7 +143,7 @@ impl Hub {
         user_id: Id,
         last_seq: u64,
         link: Link,
-    ) -> Result<(Vec<(u64, Arc<str>)>, Vec<BusMessage>), ResumeError> {
+    ) -> Result<Attached, ResumeError> {
         let mut state = self.lock();
         let slot = state
             .sessions

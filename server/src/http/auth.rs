@@ -79,7 +79,10 @@ async fn register(
     if store::users::find_by_email(&mut *tx, &email).await?.is_some() {
         return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
     }
-    if store::users::username_taken(&mut *tx, &username).await? {
+    // `@name` resolves users before groups, so a user named like a group would hide it.
+    if store::users::username_taken(&mut *tx, &username).await?
+        || store::groups::name_taken(&mut *tx, &username, None).await?
+    {
         return Err(HttpError::conflict(ErrorCode::UsernameTaken, "that username is taken"));
     }
     let first = store::users::count(&mut *tx).await? == 0;

@@ -1,6 +1,7 @@
 //! Extractors that answer bad input with our error shape instead of axum's plain text.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -11,8 +12,9 @@ use serde::Serialize;
 
 use super::error::HttpError;
 
-/// JSON in and out. Rejections become `malformed_request`, `payload_too_large` or
-/// `unsupported_media_type`.
+/// JSON in and out. A body must be a JSON object of the expected shape; anything else
+/// is `malformed_request`, a wrong content type `unsupported_media_type`, and a body
+/// over the limit `payload_too_large`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -24,22 +26,41 @@ where
     type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(HttpError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/json",
+            ));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                HttpError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    "the body is too large",
+                )
+            } else {
+                HttpError::malformed(rejection.body_text())
+            }
+        })?;
+        // serde would also read a struct from a JSON array (`[true]`); our bodies are
+        // objects, so anything else is refused before it can be misread.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(HttpError::malformed("the body must be a JSON object"));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Json)
+            .map_err(|e| HttpError::malformed(format!("invalid JSON body: {e}")))
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> HttpError {
-    let status = rejection.status();
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-        _ => ErrorCode::MalformedRequest,
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
     };
-    let status = if code == ErrorCode::MalformedRequest { StatusCode::BAD_REQUEST } else { status };
-    HttpError::new(status, code, rejection.body_text())
+    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {

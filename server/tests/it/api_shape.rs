@@ -13,6 +13,8 @@ db_test!(
         garbage.error(StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest);
         let wrong_type = srv.call_raw(Method::POST, "/api/auth/login", None, "text/plain", b"{}".to_vec()).await;
         wrong_type.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType);
+        let array = srv.call_raw(Method::POST, "/api/auth/login", None, "application/json", b"[\"a@b.c\", \"pw\"]".to_vec()).await;
+        array.error(StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest);
         let huge = format!("{{\"email\":\"{}\"}}", "a".repeat(70 * 1024));
         let big = srv.call_raw(Method::POST, "/api/auth/login", None, "application/json", huge.into_bytes()).await;
         big.error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge);

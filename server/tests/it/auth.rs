@@ -57,10 +57,18 @@ db_test!(
         register(&srv, "not-an-email", "zed", PASSWORD).await.error(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed);
         let wrong_type = srv.anonymous(Method::POST, "/api/auth/register", Some(json!({"email": 1, "username": "x", "password": PASSWORD}))).await;
         wrong_type.error(StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest);
+        let admin = srv.login("ann@example.test", first_id(&srv).await, "ann").await;
+        let group = srv.post("/api/groups", &admin, json!({"name": "mods", "colour": "#336699", "member_ids": []})).await;
+        assert!(group.status.is_success(), "{}", group.body);
+        register(&srv, "mods@example.test", "Mods", PASSWORD).await.error(StatusCode::CONFLICT, ErrorCode::UsernameTaken);
         let users = cromulent_server::store::users::list(srv.state.db.pool()).await.expect("list");
         assert_eq!(users.len(), 2, "refused registrations must not create accounts");
     }
 );
+
+async fn first_id(srv: &TestServer) -> cromulent_protocol::Id {
+    cromulent_server::store::users::list(srv.state.db.pool()).await.expect("list")[0].id
+}
 
 db_test!(
     async fn the_mailed_link_confirms_the_account_once(srv) {
