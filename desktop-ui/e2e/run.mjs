@@ -1,0 +1,147 @@
+// End to end: builds and starts a real cromulent-server serving desktop-ui/dist,
+// then drives Debian's Chromium (playwright-core, no downloaded browser) through
+// register → confirm → log in → chat live between two browsers → inbox → unread,
+// and voice between two browsers with fake audio.
+//
+// Env: CARGO_TARGET_DIR (default ~/.cache/cromulent/target), CHROMIUM (default
+// /usr/bin/chromium), E2E_SKIP_BUILD=1 to reuse a built server,
+// UPDATE_SCREENSHOTS=1 to write screenshots to docs/screenshots/ (else e2e/out/).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { suites } from './suites.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const uiDir = resolve(here, '..');
+const repo = resolve(uiDir, '..');
+const out = join(here, 'out');
+const shots = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs', 'screenshots') : join(out, 'screenshots');
+const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'cromulent', 'target');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+mkdirSync(out, { recursive: true });
+mkdirSync(shots, { recursive: true });
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function waitReady(base, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server not ready after ${ms} ms (see ${join(out, 'server.log')})`);
+}
+
+async function main() {
+  if (!existsSync(join(uiDir, 'dist', 'index.html'))) {
+    throw new Error('desktop-ui/dist is missing: run `npm run build` first');
+  }
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: apt-get install -y chromium`);
+  }
+  if (!process.env.E2E_SKIP_BUILD) {
+    console.log('building cromulent-server…');
+    const build = spawnSync('cargo', ['build', '-p', 'cromulent-server'], {
+      cwd: repo,
+      stdio: 'inherit',
+      env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+    });
+    if (build.status !== 0) throw new Error('cargo build failed');
+  }
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'cromulent-e2e-'));
+  const log = createWriteStream(join(out, 'server.log'));
+  // The embedded SQLite database in the scratch directory, whatever the caller's shell has.
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const server = spawn(join(targetDir, 'debug', 'cromulent-server'), ['serve'], {
+    cwd: repo,
+    env: {
+      ...inherited,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      WEB_DIR: join(uiDir, 'dist'),
+      PUBLIC_URL: base,
+      DEV_MAILBOX: 'true',
+      RUST_LOG: process.env.RUST_LOG || 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stdout.pipe(log);
+  server.stderr.pipe(log);
+
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+
+  let passed = 0;
+  let failed = 0;
+  try {
+    await waitReady(base, 60_000);
+    const ctx = { base, browser, shots, state: {} };
+    for (const [name, run] of suites) {
+      const started = Date.now();
+      try {
+        await run(ctx);
+        passed += 1;
+        console.log(`ok   ${name} (${Date.now() - started} ms)`);
+      } catch (e) {
+        failed += 1;
+        console.log(`FAIL ${name}\n     ${(e && e.stack) || e}`);
+        for (const key of ['a', 'b']) {
+          const page = ctx.state[key];
+          if (page) await page.screenshot({ path: join(out, `failure-${key}.png`) }).catch(() => undefined);
+        }
+        if (ctx.state.stopOnFailure !== false) {
+          // Later steps build on earlier ones; stop rather than report noise.
+          break;
+        }
+      }
+    }
+  } finally {
+    await browser.close().catch(() => undefined);
+    server.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && passed === suites.length ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

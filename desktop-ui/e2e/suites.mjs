@@ -1,0 +1,245 @@
+// The end-to-end steps, in order; later steps use the users and pages earlier ones made.
+// Each step throws on failure with a message saying what a person would have seen.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const PASSWORD = 'correct horse battery staple';
+const WAIT = { timeout: 10_000 };
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function until(what, probe, ms = 10_000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** The newest link to `/<route>/<token>` mailed to `to`, from the dev mailbox. */
+async function mailedLink(base, to, route) {
+  return until(`a ${route} mail to ${to}`, async () => {
+    const mails = await (await fetch(`${base}/dev/mailbox.json`)).json();
+    for (const mail of mails) {
+      if (mail.to !== to) continue;
+      const m = new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/${route}/[A-Za-z0-9_\\-]+`).exec(mail.body);
+      if (m) return m[0];
+    }
+    return null;
+  });
+}
+
+async function register(page, base, who) {
+  await page.goto(`${base}/register`);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Username').fill(who.username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+async function logIn(page, who) {
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+function message(page, text) {
+  return page.locator('article[data-message-id]', { hasText: text });
+}
+
+async function send(page, text) {
+  const box = page.getByTestId('composer');
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+async function openChannel(page, name) {
+  await page.locator(`a[data-channel="${name}"]`).click();
+  await page.getByRole('heading', { name: `#${name}`, exact: true }).waitFor(WAIT);
+}
+
+/** A 440 Hz tone as a WAV file, the fake microphone for the voice steps. */
+export function toneWav() {
+  const rate = 48_000;
+  const seconds = 6;
+  const n = rate * seconds;
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + n * 2, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 12_000), 44 + i * 2);
+  const path = join(tmpdir(), 'cromulent-e2e-tone.wav');
+  writeFileSync(path, buf);
+  return path;
+}
+
+export const suites = [
+  [
+    'register, confirm through the dev mailbox, arrive signed in',
+    async ({ base, browser, state }) => {
+      state.alice = { email: `alice-${Date.now()}@example.com`, username: 'alice' };
+      state.ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      state.a = await state.ctxA.newPage();
+      state.a.on('pageerror', (e) => console.log('  [alice page error]', e.message));
+      await register(state.a, base, state.alice);
+      const link = await mailedLink(base, state.alice.email, 'confirm');
+      await state.a.goto(link);
+      await state.a.getByText('Your account is confirmed.').waitFor(WAIT);
+      await state.a.getByRole('link', { name: 'Continue to log in' }).click();
+      await state.a.locator('a[data-channel="general"]').waitFor(WAIT);
+    },
+  ],
+  [
+    'a second user registers, logs out and logs in with the form',
+    async ({ base, browser, state }) => {
+      state.bob = { email: `bob-${Date.now()}@example.com`, username: 'bob' };
+      state.ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      state.b = await state.ctxB.newPage();
+      state.b.on('pageerror', (e) => console.log('  [bob page error]', e.message));
+      await register(state.b, base, state.bob);
+      const link = await mailedLink(base, state.bob.email, 'confirm');
+      await state.b.goto(link);
+      await state.b.getByText('Your account is confirmed.').waitFor(WAIT);
+      await state.b.goto(`${base}/settings`);
+      await state.b.getByRole('button', { name: 'Log out' }).click();
+      await state.b.getByRole('heading', { name: 'Log in' }).waitFor(WAIT);
+      await logIn(state.b, state.bob);
+      await state.b.locator('a[data-channel="general"]').waitFor(WAIT);
+    },
+  ],
+  [
+    'a message sent in one browser appears live in the other',
+    async ({ state }) => {
+      await openChannel(state.a, 'general');
+      await openChannel(state.b, 'general');
+      await send(state.a, 'hello from **alice**');
+      await message(state.a, 'hello from alice').waitFor(WAIT);
+      await message(state.b, 'hello from alice').waitFor(WAIT);
+      const bold = await message(state.b, 'hello from alice').locator('strong').textContent();
+      assert(bold === 'alice', `Markdown bold should render, got ${bold}`);
+    },
+  ],
+  [
+    'an edit shows live, with the edited marker',
+    async ({ state }) => {
+      const mine = message(state.a, 'hello from alice');
+      await mine.hover();
+      await mine.getByRole('button', { name: 'Edit message' }).click();
+      const box = state.a.getByLabel('Edit message');
+      await box.fill('hello again from alice');
+      await box.press('Enter');
+      await message(state.b, 'hello again from alice').getByText('(edited)').waitFor(WAIT);
+    },
+  ],
+  [
+    'a delete disappears live',
+    async ({ state }) => {
+      state.a.once('dialog', (d) => d.accept());
+      const mine = message(state.a, 'hello again from alice');
+      await mine.hover();
+      await mine.getByRole('button', { name: 'Delete message' }).click();
+      await message(state.b, 'hello again from alice').waitFor({ state: 'detached', timeout: 10_000 });
+    },
+  ],
+  [
+    'hostile Markdown stays inert',
+    async ({ state }) => {
+      await send(state.b, '<img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=1) <script>window.__pwned=1</script>');
+      const shown = message(state.a, 'onerror');
+      await shown.waitFor(WAIT);
+      assert((await shown.locator('img[src="x"]').count()) === 0, 'raw <img> must render as text');
+      assert((await shown.locator('script').count()) === 0, 'raw <script> must render as text');
+      assert((await shown.locator('a[href^="javascript"]').count()) === 0, 'javascript: links must not be links');
+      const pwned = await state.a.evaluate(() => window.__pwned);
+      assert(pwned === undefined, 'no injected code ran');
+    },
+  ],
+  [
+    'a mention lands in the inbox',
+    async ({ state }) => {
+      await state.b.getByTestId('composer').fill('@ali');
+      // The autocomplete offers alice; Enter picks her, a second Enter sends.
+      await state.b.getByRole('option', { name: /@alice/ }).waitFor(WAIT);
+      await state.b.getByTestId('composer').press('Enter');
+      await state.b.getByTestId('composer').pressSequentially('look at this');
+      await state.b.getByTestId('composer').press('Enter');
+      await message(state.a, 'look at this').waitFor(WAIT);
+      await state.a.getByTestId('inbox-count').waitFor(WAIT);
+      await state.a.getByRole('link', { name: 'Inbox' }).click();
+      const note = state.a.getByTestId('notification').first();
+      await note.waitFor(WAIT);
+      const text = await note.textContent();
+      assert(text.includes('bob') && text.includes('look at this'), `inbox entry names the actor and excerpt: ${text}`);
+      await note.click();
+      await state.a.getByRole('heading', { name: '#general', exact: true }).waitFor(WAIT);
+    },
+  ],
+  [
+    'the unread badge appears on another channel and clears on read',
+    async ({ state }) => {
+      await openChannel(state.a, 'random');
+      await send(state.b, 'news in general');
+      const badge = state.a.locator('a[data-channel="general"] [data-testid="unread-badge"]');
+      await badge.waitFor(WAIT);
+      await openChannel(state.a, 'general');
+      await message(state.a, 'news in general').waitFor(WAIT);
+      await badge.waitFor({ state: 'detached', timeout: 10_000 });
+      // The read marker reached the server: a fresh load shows no badge either.
+      await state.a.reload();
+      await openChannel(state.a, 'random');
+      await state.a.waitForTimeout(500);
+      assert((await badge.count()) === 0, 'read state survives a reload');
+    },
+  ],
+  [
+    'a reload keeps the session',
+    async ({ base, state }) => {
+      await state.a.goto(`${base}/channels`);
+      await state.a.reload();
+      await state.a.locator('a[data-channel="general"]').waitFor(WAIT);
+      assert(!(await state.a.getByRole('heading', { name: 'Log in' }).count()), 'no login screen after reload');
+    },
+  ],
+  [
+    'screenshots of the main screens, light and dark',
+    async ({ base, shots, state }) => {
+      const page = state.a;
+      await openChannel(page, 'general');
+      await send(page, 'Here is some code:\n```rust\nfn main() {\n    println!("hi");\n}\n```');
+      await page.waitForTimeout(400);
+      for (const scheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.waitForTimeout(150);
+        await page.screenshot({ path: join(shots, `main-${scheme}.png`) });
+      }
+      await page.emulateMedia({ colorScheme: 'light' });
+      await page.goto(`${base}/inbox`);
+      await page.getByTestId('notification').first().waitFor(WAIT);
+      await page.screenshot({ path: join(shots, 'inbox-light.png') });
+      const anon = await state.ctxA.browser().newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+      const login = await anon.newPage();
+      await login.goto(`${base}/login`);
+      await login.getByLabel('Email').waitFor(WAIT);
+      await login.screenshot({ path: join(shots, 'login-dark.png') });
+      await anon.close();
+      await page.goto(`${base}/channels`);
+      await page.locator('a[data-channel="general"]').waitFor(WAIT);
+    },
+  ],
+];

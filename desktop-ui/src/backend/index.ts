@@ -1,0 +1,127 @@
+// The one door between feature code and the outside world. Screens and stores talk
+// to a `Backend`; `web.ts` implements it for browsers (fetch + WebSocket), the desktop
+// app will add `tauri.ts`. Nothing else calls fetch, WebSocket or Tauri.
+
+import type { ApiError } from '../generated/ApiError';
+import type { ErrorCode } from '../generated/ErrorCode';
+import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
+import type { ChangePasswordRequest } from '../generated/ChangePasswordRequest';
+import type { ChannelListEntry } from '../generated/ChannelListEntry';
+import type { Channel } from '../generated/Channel';
+import type { ClientFrame } from '../generated/ClientFrame';
+import type { CreateChannelRequest } from '../generated/CreateChannelRequest';
+import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
+import type { FeatureFlags } from '../generated/FeatureFlags';
+import type { Group } from '../generated/Group';
+import type { Id } from '../generated/Id';
+import type { Message } from '../generated/Message';
+import type { Notification } from '../generated/Notification';
+import type { OwnUser } from '../generated/OwnUser';
+import type { ReadState } from '../generated/ReadState';
+import type { RegisterRequest } from '../generated/RegisterRequest';
+import type { RegisterResponse } from '../generated/RegisterResponse';
+import type { Role } from '../generated/Role';
+import type { ServerFrame } from '../generated/ServerFrame';
+import type { SessionInfo } from '../generated/SessionInfo';
+import type { UpdateChannelRequest } from '../generated/UpdateChannelRequest';
+import type { UpdateFeatureFlagsRequest } from '../generated/UpdateFeatureFlagsRequest';
+import type { UpdateGroupRequest } from '../generated/UpdateGroupRequest';
+import type { UpdateProfileRequest } from '../generated/UpdateProfileRequest';
+import type { User } from '../generated/User';
+
+/** A request the server refused, with its stable code. */
+export class BackendError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode | 'network';
+  readonly field: string | null;
+
+  constructor(status: number, body: ApiError | null, fallback = 'request failed') {
+    super(body?.message ?? fallback);
+    this.status = status;
+    this.code = body?.code ?? 'network';
+    this.field = body?.field ?? null;
+  }
+
+  /** Worth retrying unchanged: the network or the server hiccupped. */
+  get retryable(): boolean {
+    return this.code === 'network' || this.code === 'unavailable' || this.code === 'internal' || this.code === 'rate_limited';
+  }
+}
+
+export interface MessagePage {
+  before?: Id;
+  after?: Id;
+  around?: Id;
+  limit?: number;
+}
+
+/** Where the gateway connection stands, for the UI's connection banner. */
+export type GatewayStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+export interface GatewayHandlers {
+  /** Every frame after hello: ready, events, resumed, voice answers, errors. */
+  frame(frame: ServerFrame): void;
+  status(status: GatewayStatus): void;
+  /** The session could not be resumed (or is new): refetch everything over REST. */
+  resync(): void;
+  /** The login ended (revoked, logged out elsewhere): go back to the login screen. */
+  signedOut(): void;
+}
+
+export interface Gateway {
+  send(frame: ClientFrame): void;
+  close(): void;
+}
+
+export interface Backend {
+  /** The server's address when the UI is not served by it (desktop app); '' = same origin. */
+  readonly serverUrl: string;
+
+  register(req: RegisterRequest): Promise<RegisterResponse>;
+  confirmAccount(token: string): Promise<void>;
+  confirmEmail(token: string): Promise<void>;
+  logIn(email: string, password: string): Promise<OwnUser>;
+  logOut(): Promise<void>;
+  forgotPassword(email: string): Promise<void>;
+  resetPassword(token: string, password: string): Promise<void>;
+
+  /** The signed-in user, or null when there is no session. */
+  me(): Promise<OwnUser | null>;
+  updateProfile(req: UpdateProfileRequest): Promise<OwnUser>;
+  changePassword(req: ChangePasswordRequest): Promise<void>;
+  changeEmail(req: ChangeEmailRequest): Promise<void>;
+  listSessions(): Promise<SessionInfo[]>;
+  revokeSession(id: Id): Promise<void>;
+
+  listUsers(): Promise<User[]>;
+  setRole(userId: Id, role: Role): Promise<User>;
+
+  listChannels(): Promise<ChannelListEntry[]>;
+  createChannel(req: CreateChannelRequest): Promise<Channel>;
+  updateChannel(id: Id, req: UpdateChannelRequest): Promise<Channel>;
+  deleteChannel(id: Id): Promise<void>;
+  joinChannel(id: Id): Promise<void>;
+  leaveChannel(id: Id): Promise<void>;
+
+  /** Newest first, as the server pages them. */
+  listMessages(channelId: Id, page?: MessagePage): Promise<Message[]>;
+  sendMessage(channelId: Id, body: string, nonce: string): Promise<Message>;
+  editMessage(id: Id, body: string): Promise<Message>;
+  deleteMessage(id: Id): Promise<void>;
+  ack(channelId: Id, messageId: Id): Promise<ReadState>;
+
+  listNotifications(opts?: { unreadOnly?: boolean; before?: Id }): Promise<Notification[]>;
+  markNotificationRead(id: Id): Promise<void>;
+  markAllNotificationsRead(): Promise<void>;
+
+  listGroups(): Promise<Group[]>;
+  createGroup(req: CreateGroupRequest): Promise<Group>;
+  updateGroup(id: Id, req: UpdateGroupRequest): Promise<Group>;
+  deleteGroup(id: Id): Promise<void>;
+
+  featureFlags(): Promise<FeatureFlags>;
+  updateFeatureFlags(req: UpdateFeatureFlagsRequest): Promise<FeatureFlags>;
+
+  /** Opens the real-time connection; it reconnects and resumes by itself until closed. */
+  connect(handlers: GatewayHandlers): Gateway;
+}

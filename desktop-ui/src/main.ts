@@ -1,0 +1,13 @@
+import { mount } from 'svelte';
+import './app.css';
+import App from './App.svelte';
+import { WebBackend } from './backend/web';
+import { AppController } from './stores/app.svelte';
+import { browserMedia } from './voice/browser';
+
+const app = new AppController(new WebBackend(), browserMedia());
+
+// A handle for diagnostics from the console and for the end-to-end tests.
+(window as unknown as { cromulent: AppController }).cromulent = app;
+
+mount(App, { target: document.getElementById('app')!, props: { app } });

@@ -1,0 +1,300 @@
+// What the client knows: the ready snapshot, kept current by gateway events. Pure
+// state transitions only; talking to the server is the controller's job (app.svelte.ts).
+
+import type { ChannelListEntry } from '../generated/ChannelListEntry';
+import type { ControlFrame } from '../generated/ControlFrame';
+import type { EventFrame } from '../generated/EventFrame';
+import type { FeatureFlags } from '../generated/FeatureFlags';
+import type { Group } from '../generated/Group';
+import type { Id } from '../generated/Id';
+import type { Message } from '../generated/Message';
+import type { Notification } from '../generated/Notification';
+import type { OwnUser } from '../generated/OwnUser';
+import type { PresenceStatus } from '../generated/PresenceStatus';
+import type { User } from '../generated/User';
+import type { VoiceParticipant } from '../generated/VoiceParticipant';
+import { compareIds, maxId } from '../lib/ids';
+
+export type ReadyFrame = Extract<ControlFrame, { type: 'ready' }>;
+
+/** A message the server has not confirmed yet: shown greyed, or red with "retry". */
+export interface PendingMessage {
+  nonce: string;
+  channelId: Id;
+  body: string;
+  failed: boolean;
+  error?: string;
+}
+
+export interface ChannelHistory {
+  /** Oldest first. */
+  items: Message[];
+  /** More history exists before `items[0]`. */
+  hasMore: boolean;
+  loading: boolean;
+  /** The read marker when the channel was opened: the "new messages" divider sits after it. */
+  dividerAfter: Id | null;
+}
+
+const EMPTY_HISTORY: ChannelHistory = Object.freeze({ items: [], hasMore: true, loading: true, dividerAfter: null }) as ChannelHistory;
+
+export class ChatState {
+  me = $state<OwnUser | null>(null);
+  users = $state<Record<Id, User>>({});
+  channels = $state<ChannelListEntry[]>([]);
+  presences = $state<Record<Id, PresenceStatus>>({});
+  voiceRooms = $state<Record<Id, VoiceParticipant[]>>({});
+  flags = $state<FeatureFlags | null>(null);
+  groups = $state<Group[]>([]);
+  histories = $state<Record<Id, ChannelHistory>>({});
+  pending = $state<PendingMessage[]>([]);
+  /** channel → user → expiry (ms since epoch). */
+  typing = $state<Record<Id, Record<Id, number>>>({});
+  notifications = $state<Notification[]>([]);
+  activeChannelId = $state<Id | null>(null);
+  /** The reader is looking at the active channel (tab visible and focused). */
+  attentive = $state(true);
+
+  applyReady(frame: ReadyFrame): void {
+    this.me = frame.user;
+    const users: Record<Id, User> = {};
+    for (const u of frame.users) users[u.id] = u;
+    users[frame.user.id] = { ...frame.user };
+    this.users = users;
+    this.channels = frame.channels;
+    const presences: Record<Id, PresenceStatus> = {};
+    for (const p of frame.presences) presences[p.user_id] = p.status;
+    this.presences = presences;
+    const rooms: Record<Id, VoiceParticipant[]> = {};
+    for (const room of frame.voice_rooms) rooms[room.channel_id] = room.participants;
+    this.voiceRooms = rooms;
+    this.flags = frame.feature_flags;
+  }
+
+  channel(id: Id | null): ChannelListEntry | undefined {
+    return id ? this.channels.find((c) => c.id === id) : undefined;
+  }
+
+  /** A channel's loaded history; read-only and empty until `ensureHistory` made one. */
+  history(id: Id): ChannelHistory {
+    return this.histories[id] ?? EMPTY_HISTORY;
+  }
+
+  /** The channel's history, created on first use (never call this inside `$derived`). */
+  ensureHistory(id: Id): ChannelHistory {
+    if (!this.histories[id]) this.histories[id] = { items: [], hasMore: true, loading: false, dividerAfter: null };
+    return this.histories[id];
+  }
+
+  displayName(userId: Id): string {
+    const u = this.users[userId];
+    return u ? u.display_name || u.username : 'unknown';
+  }
+
+  /** Does this message mention the signed-in user (directly, by group, @here, @everyone)? */
+  mentionsMe(message: Message): boolean {
+    const me = this.me?.id;
+    if (!me) return false;
+    return message.mentions.some((m) => {
+      switch (m.type) {
+        case 'user':
+          return m.user_id === me;
+        case 'group':
+          return this.groups.some((g) => g.id === m.group_id && g.member_ids.includes(me));
+        default:
+          return true;
+      }
+    });
+  }
+
+  /** Merges a page of history (any order) into a channel, keeping it sorted and unique. */
+  mergeMessages(channelId: Id, page: Message[], reachedStart: boolean): void {
+    const h = this.ensureHistory(channelId);
+    const byId = new Map(h.items.map((m) => [m.id, m]));
+    for (const m of page) byId.set(m.id, m);
+    h.items = [...byId.values()].sort((a, b) => compareIds(a.id, b.id));
+    if (reachedStart) h.hasMore = false;
+  }
+
+  addPending(p: PendingMessage): void {
+    this.pending.push(p);
+  }
+
+  settlePending(nonce: string, message?: Message): void {
+    this.pending = this.pending.filter((p) => p.nonce !== nonce);
+    if (message) this.insertMessage(message);
+  }
+
+  failPending(nonce: string, error: string): void {
+    const p = this.pending.find((x) => x.nonce === nonce);
+    if (p) {
+      p.failed = true;
+      p.error = error;
+    }
+  }
+
+  private insertMessage(message: Message): boolean {
+    const h = this.histories[message.channel_id];
+    if (!h) return true;
+    if (h.items.some((m) => m.id === message.id)) return false;
+    h.items.push(message);
+    h.items.sort((a, b) => compareIds(a.id, b.id));
+    return true;
+  }
+
+  applyEvent(frame: EventFrame): void {
+    switch (frame.type) {
+      case 'message_create': {
+        const m = frame.message;
+        if (m.nonce) this.pending = this.pending.filter((p) => p.nonce !== m.nonce);
+        this.insertMessage(m);
+        this.clearTyping(m.channel_id, m.author_id);
+        const ch = this.channel(m.channel_id);
+        if (ch) {
+          ch.last_message_id = maxId(ch.last_message_id, m.id);
+          const mine = m.author_id === this.me?.id;
+          const seen = this.attentive && this.activeChannelId === m.channel_id;
+          if (mine) {
+            ch.last_read_message_id = maxId(ch.last_read_message_id, m.id);
+          } else if (!seen) {
+            ch.unread_count += 1;
+            if (this.mentionsMe(m)) ch.mention_count += 1;
+          }
+        }
+        return;
+      }
+      case 'message_update': {
+        const h = this.histories[frame.message.channel_id];
+        if (!h) return;
+        const i = h.items.findIndex((m) => m.id === frame.message.id);
+        if (i >= 0) h.items[i] = frame.message;
+        return;
+      }
+      case 'message_delete': {
+        const h = this.histories[frame.channel_id];
+        if (h) h.items = h.items.filter((m) => m.id !== frame.message_id);
+        return;
+      }
+      case 'read_state_update': {
+        const rs = frame.read_state;
+        const ch = this.channel(rs.channel_id);
+        if (!ch) return;
+        ch.last_read_message_id = rs.last_read_message_id;
+        if (!ch.last_message_id || (rs.last_read_message_id && compareIds(rs.last_read_message_id, ch.last_message_id) >= 0)) {
+          ch.unread_count = 0;
+          ch.mention_count = 0;
+        }
+        return;
+      }
+      case 'channel_create':
+      case 'channel_update': {
+        const existing = this.channel(frame.channel.id);
+        if (existing) {
+          Object.assign(existing, frame.channel);
+        } else {
+          this.channels.push({
+            ...frame.channel,
+            is_member: false,
+            last_message_id: null,
+            last_read_message_id: null,
+            unread_count: 0,
+            mention_count: 0,
+          });
+        }
+        return;
+      }
+      case 'channel_delete':
+        this.channels = this.channels.filter((c) => c.id !== frame.channel_id);
+        delete this.histories[frame.channel_id];
+        return;
+      case 'member_join':
+      case 'member_leave': {
+        const ch = this.channel(frame.channel_id);
+        if (ch && frame.user_id === this.me?.id) ch.is_member = frame.type === 'member_join';
+        return;
+      }
+      case 'notification_create':
+        if (!this.notifications.some((n) => n.id === frame.notification.id)) {
+          this.notifications.unshift(frame.notification);
+        }
+        return;
+      case 'presence_update':
+        this.presences[frame.user_id] = frame.status;
+        return;
+      case 'typing_start': {
+        if (frame.user_id === this.me?.id) return;
+        const ch = (this.typing[frame.channel_id] ??= {});
+        ch[frame.user_id] = frame.expires_at;
+        return;
+      }
+      case 'user_update':
+        this.users[frame.user.id] = frame.user;
+        if (this.me && this.me.id === frame.user.id) Object.assign(this.me, frame.user);
+        return;
+      case 'group_update': {
+        const i = this.groups.findIndex((g) => g.id === frame.group.id);
+        if (i >= 0) this.groups[i] = frame.group;
+        else this.groups.push(frame.group);
+        return;
+      }
+      case 'group_delete':
+        this.groups = this.groups.filter((g) => g.id !== frame.group_id);
+        return;
+      case 'feature_flags_update':
+        this.flags = frame.feature_flags;
+        return;
+      case 'voice_state_update': {
+        const list = (this.voiceRooms[frame.channel_id] ??= []);
+        const i = list.findIndex((p) => p.session_id === frame.participant.session_id);
+        if (frame.left) {
+          if (i >= 0) list.splice(i, 1);
+        } else if (i >= 0) {
+          list[i] = frame.participant;
+        } else {
+          list.push(frame.participant);
+        }
+        return;
+      }
+      case 'ptt_state': {
+        for (const list of Object.values(this.voiceRooms)) {
+          const p = list.find((x) => x.session_id === frame.session_id);
+          if (p) p.speaking = frame.active;
+        }
+        return;
+      }
+      default:
+        // Voice signaling (offers, answers, candidates, peers) goes to the voice engine.
+        return;
+    }
+  }
+
+  clearTyping(channelId: Id, userId: Id): void {
+    const ch = this.typing[channelId];
+    if (ch) delete ch[userId];
+  }
+
+  /** Who is typing in a channel right now. */
+  typingIn(channelId: Id, now: number): Id[] {
+    const ch = this.typing[channelId] ?? {};
+    return Object.entries(ch)
+      .filter(([, expires]) => expires > now)
+      .map(([id]) => id);
+  }
+
+  /** Marks a channel read locally up to its newest message. */
+  markRead(channelId: Id): Id | null {
+    const ch = this.channel(channelId);
+    if (!ch) return null;
+    const h = this.histories[channelId];
+    const newest = maxId(ch.last_message_id, h?.items.at(-1)?.id);
+    ch.unread_count = 0;
+    ch.mention_count = 0;
+    if (!newest || (ch.last_read_message_id && compareIds(ch.last_read_message_id, newest) >= 0)) return null;
+    ch.last_read_message_id = newest;
+    return newest;
+  }
+
+  get unreadNotifications(): number {
+    return this.notifications.filter((n) => !n.read_at).length;
+  }
+}

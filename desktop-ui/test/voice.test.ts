@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import type { ClientFrame } from '../src/generated/ClientFrame';
+import { shouldTransmit, VoiceEngine, type MediaDeps } from '../src/voice/engine.svelte';
+import { loadPrefs } from '../src/voice/prefs';
+
+class FakeTrack {
+  kind = 'audio';
+  enabled = true;
+  stop() {}
+}
+
+class FakePeer {
+  remoteDescription: unknown = null;
+  localDescription: { type: string; sdp: string } | null = null;
+  connectionState = 'new';
+  added: unknown[] = [];
+  senders: { track: FakeTrack | null; replaceTrack: (t: FakeTrack | null) => Promise<void> }[] = [];
+  onicecandidate: unknown = null;
+  ontrack: unknown = null;
+  onconnectionstatechange: unknown = null;
+  addTrack(track: FakeTrack) {
+    const sender = { track: track as FakeTrack | null, replaceTrack: async (t: FakeTrack | null) => void (sender.track = t) };
+    this.senders.push(sender);
+    return sender;
+  }
+  getSenders() {
+    return this.senders;
+  }
+  async setRemoteDescription(d: unknown) {
+    this.remoteDescription = d;
+  }
+  async setLocalDescription(d: { type: string; sdp: string }) {
+    this.localDescription = d;
+  }
+  async createOffer() {
+    return { type: 'offer', sdp: 'offer-sdp' };
+  }
+  async createAnswer() {
+    return { type: 'answer', sdp: 'answer-sdp' };
+  }
+  async addIceCandidate(c: unknown) {
+    this.added.push(c);
+  }
+  close() {}
+}
+
+function engine() {
+  const frames: ClientFrame[] = [];
+  const peers: FakePeer[] = [];
+  const track = new FakeTrack();
+  const media: MediaDeps = {
+    getUserMedia: async () => ({ getAudioTracks: () => [track], getTracks: () => [track] }) as unknown as MediaStream,
+    createPeer: () => {
+      const p = new FakePeer();
+      peers.push(p);
+      return p as unknown as RTCPeerConnection;
+    },
+    play: () => ({ setVolume() {}, setMuted() {}, setOutput() {}, stop() {} }),
+    meter: () => null,
+    chime() {},
+  };
+  const voice = new VoiceEngine((f) => frames.push(f), media);
+  return { voice, frames, peers, track };
+}
+
+describe('shouldTransmit', () => {
+  it('lets mute and deafen win over a held key', () => {
+    const base = { mode: 'ptt' as const, pttHeld: true, vadOpen: false, muted: false, deafened: false };
+    expect(shouldTransmit(base)).toBe(true);
+    expect(shouldTransmit({ ...base, muted: true })).toBe(false);
+    expect(shouldTransmit({ ...base, deafened: true })).toBe(false);
+    expect(shouldTransmit({ ...base, pttHeld: false })).toBe(false);
+    expect(shouldTransmit({ ...base, mode: 'vad', pttHeld: false, vadOpen: true })).toBe(true);
+  });
+});
+
+describe('VoiceEngine', () => {
+  it('joins, and gates the microphone with push-to-talk', async () => {
+    const { voice, frames, track } = engine();
+    await voice.join('v1');
+    expect(frames[0]).toEqual({ type: 'voice_join', channel_id: 'v1' });
+    expect(track.enabled).toBe(false);
+    voice.pttDown();
+    expect(track.enabled).toBe(true);
+    expect(frames.at(-1)).toEqual({ type: 'ptt_state', active: true });
+    voice.setMuted(true);
+    expect(track.enabled).toBe(false);
+    expect(frames.at(-1)).toEqual({ type: 'ptt_state', active: false });
+    voice.pttUp();
+    voice.pttDown();
+    expect(track.enabled).toBe(false); // still muted: mute wins
+  });
+
+  it('offers to a peer that joins, and detaches the track while silent', async () => {
+    const { voice, frames, peers } = engine();
+    await voice.join('v1');
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['stun:x'] }], self_session_id: 'me' });
+    await voice.onFrame({ seq: 1, type: 'peer_joined', channel_id: 'v1', participant: { session_id: 'p2', user_id: 'u2', muted: false, deafened: false, speaking: false, joined_at: 0 } });
+    expect(frames.at(-1)).toEqual({ type: 'sdp_offer', to: 'p2', sdp: 'offer-sdp' });
+    await Promise.resolve();
+    expect(peers[0].senders[0].track).toBeNull();
+    voice.pttDown();
+    await Promise.resolve();
+    expect(peers[0].senders[0].track).not.toBeNull();
+  });
+
+  it('queues ICE candidates that arrive before the offer, then applies them', async () => {
+    const { voice, frames, peers } = engine();
+    await voice.join('v1');
+    await voice.onFrame({ seq: 1, type: 'ice_candidate', from: 'p3', from_user_id: 'u3', candidate: { candidate: 'c1' } });
+    expect(voice.queuedFor('p3')).toBe(1);
+    await voice.onFrame({ seq: 2, type: 'sdp_offer', from: 'p3', from_user_id: 'u3', sdp: 'remote' });
+    expect(voice.queuedFor('p3')).toBe(0);
+    expect(peers[0].added).toEqual([{ candidate: 'c1' }]);
+    expect(frames.at(-1)).toEqual({ type: 'sdp_answer', to: 'p3', sdp: 'answer-sdp' });
+  });
+
+  it('deafening mutes, and leaving closes everything', async () => {
+    const { voice, frames } = engine();
+    await voice.join('v1');
+    voice.setDeafened(true);
+    voice.pttDown();
+    expect(voice.transmitting).toBe(false);
+    voice.leave();
+    expect(frames.at(-1)).toEqual({ type: 'voice_leave' });
+    expect(voice.channelId).toBeNull();
+  });
+});
+
+describe('voice prefs', () => {
+  it('fall back to defaults on missing or broken storage', () => {
+    expect(loadPrefs({ getItem: () => null }).mode).toBe('ptt');
+    expect(loadPrefs({ getItem: () => '{not json' }).pttKey).toBe('F8');
+    expect(loadPrefs({ getItem: () => '{"mode":"vad"}' }).mode).toBe('vad');
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { BackendError } from '../src/backend/index';
+import { WebBackend } from '../src/backend/web';
+
+type Call = { url: string; init: RequestInit };
+
+function fakeFetch(reply: (call: Call) => { status: number; body?: unknown }) {
+  const calls: Call[] = [];
+  const fetch = async (url: string, init: RequestInit = {}) => {
+    const call = { url, init };
+    calls.push(call);
+    const { status, body } = reply(call);
+    return new Response(body === undefined ? null : JSON.stringify(body), { status });
+  };
+  return { calls, fetch };
+}
+
+const location = { protocol: 'https:', host: 'chat.example' };
+
+describe('WebBackend', () => {
+  it('logs in with the cookie session endpoint, same-origin credentials only', async () => {
+    const f = fakeFetch(() => ({ status: 200, body: { user: { id: '1', username: 'a' } } }));
+    const b = new WebBackend({ fetch: f.fetch, location });
+    const me = await b.logIn('a@example.com', 'pw');
+    expect(me.id).toBe('1');
+    expect(f.calls[0].url).toBe('/api/auth/session');
+    expect(f.calls[0].init.method).toBe('POST');
+    expect(f.calls[0].init.credentials).toBe('same-origin');
+    expect(JSON.parse(String(f.calls[0].init.body))).toEqual({ email: 'a@example.com', password: 'pw' });
+  });
+
+  it('turns error bodies into BackendError with the stable code', async () => {
+    const f = fakeFetch(() => ({ status: 401, body: { code: 'invalid_credentials', message: 'wrong' } }));
+    const b = new WebBackend({ fetch: f.fetch, location });
+    const err = await b.logIn('a', 'b').catch((e) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.code).toBe('invalid_credentials');
+    expect(err.status).toBe(401);
+    expect(err.retryable).toBe(false);
+  });
+
+  it('reports an unreachable server as a retryable network error', async () => {
+    const b = new WebBackend({ fetch: () => Promise.reject(new TypeError('failed')), location });
+    const err = await b.listChannels().catch((e) => e);
+    expect(err.code).toBe('network');
+    expect(err.retryable).toBe(true);
+  });
+
+  it('answers null for me() without a session instead of throwing', async () => {
+    const f = fakeFetch(() => ({ status: 401, body: { code: 'unauthorized', message: 'no' } }));
+    expect(await new WebBackend({ fetch: f.fetch, location }).me()).toBeNull();
+  });
+
+  it('sends the nonce with a message and pages history with query parameters', async () => {
+    const f = fakeFetch(() => ({ status: 200, body: [] }));
+    const b = new WebBackend({ fetch: f.fetch, location });
+    await b.sendMessage('7', 'hi', 'n1');
+    expect(JSON.parse(String(f.calls[0].init.body))).toEqual({ body: 'hi', nonce: 'n1' });
+    await b.listMessages('7', { before: '99', limit: 50 });
+    expect(f.calls[1].url).toBe('/api/channels/7/messages?before=99&limit=50');
+  });
+
+  it('accepts empty 204 bodies', async () => {
+    const f = fakeFetch(() => ({ status: 204 }));
+    await expect(new WebBackend({ fetch: f.fetch, location }).deleteMessage('5')).resolves.toBeUndefined();
+    expect(f.calls[0].init.method).toBe('DELETE');
+  });
+
+  it('builds the gateway URL from the page origin', () => {
+    expect(new WebBackend({ location }).gatewayUrl()).toBe('wss://chat.example/api/gateway');
+    expect(new WebBackend({ location: { protocol: 'http:', host: 'localhost:4000' } }).gatewayUrl()).toBe('ws://localhost:4000/api/gateway');
+    expect(new WebBackend({ serverUrl: 'https://other.example/', location }).gatewayUrl()).toBe('wss://other.example/api/gateway');
+  });
+});
