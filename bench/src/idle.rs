@@ -1,0 +1,117 @@
+//! Server memory per idle gateway connection: `connections` sockets, each identified
+//! (one account's access token shared by all; the server allows many sessions per
+//! account) and heartbeating, then the server's VmRSS growth divided by the count.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::watch;
+
+use crate::api::Api;
+use crate::crowd::{self, Crowd};
+use crate::report::{print_reproduce, print_table, thousands};
+use crate::server::{DbKind, Launch, Server, ServerArgs};
+
+#[derive(Debug, Clone, Args)]
+pub struct IdleArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+    /// Accounts the connections are spread over (each gets its own sessions).
+    #[arg(long, default_value_t = 1)]
+    pub accounts: usize,
+    /// Loopback source addresses to spread the client sockets over.
+    #[arg(long, default_value_t = 50)]
+    pub spread: u8,
+    /// The server's heartbeat interval (GATEWAY_HEARTBEAT_MS), short so that several
+    /// heartbeats happen while the connections are held.
+    #[arg(long, default_value_t = 5_000)]
+    pub heartbeat_ms: u64,
+    /// Seconds to hold every connection open after the last one is ready.
+    #[arg(long, default_value_t = 15)]
+    pub hold_secs: u64,
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub db: DbKind,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
+    let launch = Launch {
+        db: args.db,
+        env: vec![
+            ("GATEWAY_HEARTBEAT_MS".into(), args.heartbeat_ms.to_string()),
+            ("GATEWAY_MAX_CONNECTIONS".into(), (args.connections + 100).to_string()),
+        ],
+    };
+    let server = Server::start(&args.server, &launch)?;
+    let api = Api::new(server.base_url(), None)?;
+    let mut tokens = Vec::new();
+    for a in 0..args.accounts.max(1) {
+        tokens.push(api.new_account(&format!("idle{a}")).await?.access_token);
+    }
+    let mut crowd = Crowd {
+        addr: server.addr,
+        path: "/api/gateway".into(),
+        tokens,
+        count: 20,
+        spread: args.spread,
+        handshakes: 64,
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    let alive = Arc::new(AtomicUsize::new(0));
+    // Warm-up: a few connections come and go so lazily built state is not counted.
+    {
+        let (warm_tx, warm_stop) = watch::channel(false);
+        let warm_alive = Arc::new(AtomicUsize::new(0));
+        let mut warm =
+            crowd::gather(&crowd, move |r| crowd::idle(r, warm_alive.clone(), warm_stop.clone())).await;
+        let _ = warm_tx.send(true);
+        while warm.tasks.join_next().await.is_some() {}
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let rss_before = server.rss_kib()?;
+
+    crowd.count = args.connections;
+    let session_alive = alive.clone();
+    let mut gathered =
+        crowd::gather(&crowd, move |r| crowd::idle(r, session_alive.clone(), stop.clone())).await;
+    if let Some(e) = gathered.first_error.take() {
+        if gathered.opened == 0 {
+            return Err(e.context("no gateway connection could be opened"));
+        }
+        eprintln!("stopped opening after {} connections: {e:#}", gathered.opened);
+    }
+    let mut rss_peak = 0;
+    for _ in 0..args.hold_secs {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rss_peak = rss_peak.max(server.rss_kib()?);
+    }
+    let rss_after = server.rss_kib()?;
+    let still = alive.load(Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    while gathered.tasks.join_next().await.is_some() {}
+
+    let per_conn = |kib: u64| kib.saturating_sub(rss_before) as f64 / still.max(1) as f64;
+    print_table(
+        &[
+            "connections open (asked)",
+            "server RSS before MiB",
+            "after MiB",
+            "KiB per connection",
+            "peak KiB/conn",
+            "held s",
+        ],
+        &[vec![
+            format!("{} ({})", thousands(still as f64), thousands(args.connections as f64)),
+            format!("{:.1}", rss_before as f64 / 1024.0),
+            format!("{:.1}", rss_after as f64 / 1024.0),
+            format!("{:.2}", per_conn(rss_after)),
+            format!("{:.2}", per_conn(rss_peak)),
+            args.hold_secs.to_string(),
+        ]],
+    );
+    print_reproduce("gateway-bench");
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The server under test: a release `cromulent-server` process this crate starts with a
+//! fresh data directory (and a fresh PostgreSQL database when asked), and what
+//! `/proc/<pid>` says about its memory and CPU time.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            DbKind::Sqlite => "SQLite",
+            DbKind::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// How to start the server; shared by every scenario.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The server binary; default `$CARGO_TARGET_DIR/release/cromulent-server`.
+    #[arg(long, env = "CROMULENT_SERVER_BIN")]
+    pub server_bin: Option<PathBuf>,
+    /// PostgreSQL superuser URL without a database; a fresh database is created in it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    pub postgres: String,
+    /// Keep the data directory (and PostgreSQL database) after the run.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// A running server process; killed (and its data removed) when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `postgres://…/<db>` when on PostgreSQL.
+    pub database_url: Option<String>,
+    postgres_db: Option<(String, String)>,
+    keep: bool,
+}
+
+/// Settings for one server start.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub db: DbKind,
+    /// Extra environment, e.g. `GATEWAY_HEARTBEAT_MS`.
+    pub env: Vec<(String, String)>,
+}
+
+impl Server {
+    pub fn start(args: &ServerArgs, launch: &Launch) -> anyhow::Result<Self> {
+        let bin = match &args.server_bin {
+            Some(bin) => bin.clone(),
+            None => default_server_bin()?,
+        };
+        let port = free_port()?;
+        let stamp = format!("{}-{}", std::process::id(), unix_ms());
+        let data_dir = std::env::temp_dir().join(format!("cromulent-bench-{stamp}"));
+        std::fs::create_dir_all(&data_dir).context("creating the data directory")?;
+        let (database_url, postgres_db) = match launch.db {
+            DbKind::Sqlite => (None, None),
+            DbKind::Postgres => {
+                let name = format!("cromulent_bench_{}", stamp.replace('-', "_"));
+                psql(&args.postgres, "postgres", &format!("CREATE DATABASE {name}"))?;
+                let url = format!("{}/{name}", args.postgres.trim_end_matches('/'));
+                (Some(url), Some((args.postgres.clone(), name)))
+            }
+        };
+        let log = std::fs::File::create(data_dir.join("server.log")).context("creating the server log")?;
+        let mut command = Command::new(&bin);
+        command
+            .arg("serve")
+            .env("PORT", port.to_string())
+            .env("BIND", "127.0.0.1")
+            .env("DATA_DIR", &data_dir)
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = &database_url {
+            command.env("DATABASE_URL", url);
+        }
+        for (k, v) in &launch.env {
+            command.env(k, v);
+        }
+        let child = command.spawn().with_context(|| format!("starting {}", bin.display()))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let server = Server { child, addr, data_dir, database_url, postgres_db, keep: args.keep };
+        server.wait_ready(Duration::from_secs(60))?;
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("cromulent.db")
+    }
+
+    fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if std::net::TcpStream::connect(self.addr).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default();
+        bail!("the server did not listen on {} within {limit:?}; its log:\n{log}", self.addr)
+    }
+
+    /// Resident memory of the server, from `/proc/<pid>/status`.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        proc_rss_kib(self.pid())
+    }
+
+    /// User plus system CPU time the server has used so far.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        proc_cpu_time(self.pid())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if self.keep {
+            eprintln!("kept {}", self.data_dir.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some((admin, name)) = &self.postgres_db {
+            if let Err(e) = psql(admin, "postgres", &format!("DROP DATABASE IF EXISTS {name}")) {
+                eprintln!("could not drop {name}: {e:#}");
+            }
+        }
+    }
+}
+
+fn default_server_bin() -> anyhow::Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
+    let bin = target.join("release").join("cromulent-server");
+    if !bin.exists() {
+        bail!("{} is missing: run `cargo build --release -p cromulent-server`", bin.display());
+    }
+    Ok(bin)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+/// Runs one SQL statement (or script) with `psql` against `db` on the server at `admin_url`.
+pub fn psql(admin_url: &str, db: &str, sql: &str) -> anyhow::Result<String> {
+    let url = format!("{}/{db}", admin_url.trim_end_matches('/'));
+    let out = Command::new("psql")
+        .args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql])
+        .output()
+        .context("running psql")?;
+    if !out.status.success() {
+        bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Runs SQL with the `sqlite3` command-line shell on the file `db`.
+pub fn sqlite3(db: &Path, sql: &str) -> anyhow::Result<String> {
+    let out = Command::new("sqlite3")
+        .arg("-cmd")
+        .arg(".timeout 30000")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .context("running sqlite3")?;
+    if !out.status.success() {
+        bail!("sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+pub fn proc_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc status")?;
+    parse_vm_rss(&status).context("no VmRSS line")
+}
+
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+pub fn proc_cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading /proc stat")?;
+    let ticks = parse_cpu_ticks(&stat).context("unexpected /proc/<pid>/stat")?;
+    Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64))
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name in
+/// parentheses may hold spaces, so fields are counted after its closing parenthesis.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// Cores this machine has, for "per core" figures.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime_even_when_the_name_has_spaces() {
+        let stat = "4242 (cromulent server) S 1 4242 4242 0 -1 4194560 1200 0 0 0 \
+                    150 25 0 0 20 0 9 0 12345 1000000 2500";
+        assert_eq!(parse_cpu_ticks(stat), Some(175), "utime 150 + stime 25");
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn rss_comes_from_the_vmrss_line_in_kib() {
+        let status = "Name:\tcromulent-serv\nVmPeak:\t  900 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
+        assert_eq!(parse_vm_rss(status), Some(12345));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None, "kernel threads have no VmRSS");
+    }
+}
