@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod admin_cli;
+pub mod announce;
 pub mod auth;
 pub mod bus;
 pub mod config;

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
+use crate::announce;
 use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
@@ -136,7 +137,7 @@ async fn create_channel(
         store::memberships::add(&mut *tx, channel.id, caller.id(), now).await?;
     }
     tx.commit().await?;
-    // Gateway: announce `channel` (channel_create) to whoever may see it.
+    announce::channel_created(&state, &channel).await;
     tracing::info!(channel_id = %channel.id, by = %caller.id(), "channel created");
     Ok((StatusCode::CREATED, Json(channel)))
 }
@@ -160,6 +161,7 @@ async fn update_channel(
     let mut channel =
         store::channels::find(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("channel"))?.channel;
     let was_default = channel.is_default;
+    let was_private = channel.is_private;
     if let Some(name) = name {
         if store::channels::name_taken(&mut *tx, &name, Some(id)).await? {
             return Err(name_conflict());
@@ -178,8 +180,7 @@ async fn update_channel(
         store::memberships::add_everyone(&mut *tx, id, now_ms()).await?;
     }
     tx.commit().await?;
-    // Gateway: announce `channel` (channel_update); a change of `is_private` changes
-    // who may see it, so the audience is recomputed from the new value.
+    announce::channel_updated(&state, &channel, was_private).await;
     Ok(Json(channel))
 }
 
@@ -196,10 +197,11 @@ async fn delete_channel(
     let mut tx = state.db.begin_write().await?;
     let channel =
         store::channels::find(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("channel"))?.channel;
+    // Who may see it, read while the memberships still exist.
+    let audience = access::audience(&mut tx, id, channel.is_private).await?;
     store::channels::delete(&mut *tx, id).await?;
     tx.commit().await?;
-    // Gateway: announce channel_delete for `channel.id`; for a private channel the
-    // audience (its members) must be read before the delete above.
+    announce::channel_deleted(&state, id, audience).await;
     tracing::info!(channel_id = %channel.id, name = %channel.name, by = %caller.id(), "channel deleted");
     Ok(Json(Accepted { ok: true }))
 }

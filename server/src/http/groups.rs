@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
+use crate::announce;
 use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
@@ -114,7 +115,7 @@ async fn create_group(
     store::groups::set_members(&mut tx, id, &member_ids).await?;
     tx.commit().await?;
     let group = Group { id, name, colour, member_ids };
-    // Gateway: announce group_update with `group`.
+    announce::group_updated(&state, group.clone()).await;
     Ok((StatusCode::CREATED, Json(group)))
 }
 
@@ -144,7 +145,7 @@ async fn update_group(
     group.colour = colour.unwrap_or(group.colour);
     store::groups::update(&mut *tx, id, &group.name, &group.colour).await?;
     tx.commit().await?;
-    // Gateway: announce group_update with `group`.
+    announce::group_updated(&state, group.clone()).await;
     Ok(Json(group))
 }
 
@@ -163,7 +164,7 @@ async fn delete_group(
         return Err(HttpError::not_found("group"));
     }
     tx.commit().await?;
-    // Gateway: announce group_delete for `id`.
+    announce::group_deleted(&state, id).await;
     Ok(Json(Accepted { ok: true }))
 }
 

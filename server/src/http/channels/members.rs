@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access;
+use crate::announce;
 use crate::auth::{AdminCaller, Caller};
 use crate::http::error::{HttpError, HttpResult};
 use crate::http::extract::{Json, Path};
@@ -72,7 +73,9 @@ async fn join_channel(
     }
     let (member, added) = add(&mut tx, id, caller.id()).await?;
     tx.commit().await?;
-    // Gateway: when `added`, announce member_join for `member`.
+    if added {
+        announce::member_joined(&state, &channel.channel.channel, member.user_id).await;
+    }
     tracing::debug!(channel_id = %id, user_id = %member.user_id, added, "joined channel");
     Ok(Json(member))
 }
@@ -87,20 +90,26 @@ async fn leave_channel(
     Path(id): Path<Id>,
 ) -> HttpResult<Json<Accepted>> {
     let mut tx = state.db.begin_write().await?;
-    access::visible_channel(&mut tx, &caller, id).await?;
+    let channel = access::visible_channel(&mut tx, &caller, id).await?;
     let removed = store::memberships::remove(&mut *tx, id, caller.id()).await?;
     tx.commit().await?;
-    // Gateway: when `removed`, announce member_leave for the caller (and, for a private
-    // channel, channel_delete to them: they no longer see it).
+    if removed {
+        announce::member_left(&state, &channel.channel.channel, caller.id()).await;
+    }
     tracing::debug!(channel_id = %id, user_id = %caller.id(), removed, "left channel");
     Ok(Json(Accepted { ok: true }))
 }
 
 /// The channel and user an admin names, or `404` for either.
-async fn channel_and_user(tx: &mut Tx, channel_id: Id, user_id: Id) -> HttpResult<()> {
-    store::channels::find(&mut **tx, channel_id).await?.ok_or_else(|| HttpError::not_found("channel"))?;
+async fn channel_and_user(
+    tx: &mut Tx,
+    channel_id: Id,
+    user_id: Id,
+) -> HttpResult<cromulent_protocol::channel::Channel> {
+    let channel =
+        store::channels::find(&mut **tx, channel_id).await?.ok_or_else(|| HttpError::not_found("channel"))?;
     store::users::find_by_id(&mut **tx, user_id).await?.ok_or_else(|| HttpError::not_found("user"))?;
-    Ok(())
+    Ok(channel.channel)
 }
 
 /// Add a user to any channel, private ones included (admins). Adding a member again is
@@ -116,11 +125,12 @@ async fn add_member(
     Path((id, user_id)): Path<(Id, Id)>,
 ) -> HttpResult<Json<ChannelMember>> {
     let mut tx = state.db.begin_write().await?;
-    channel_and_user(&mut tx, id, user_id).await?;
+    let channel = channel_and_user(&mut tx, id, user_id).await?;
     let (member, added) = add(&mut tx, id, user_id).await?;
     tx.commit().await?;
-    // Gateway: when `added`, announce member_join for `member` (and channel_create to
-    // the new member of a private channel).
+    if added {
+        announce::member_joined(&state, &channel, user_id).await;
+    }
     tracing::debug!(channel_id = %id, user_id = %user_id, added, "member added");
     Ok(Json(member))
 }
@@ -137,12 +147,12 @@ async fn remove_member(
     Path((id, user_id)): Path<(Id, Id)>,
 ) -> HttpResult<Json<Accepted>> {
     let mut tx = state.db.begin_write().await?;
-    channel_and_user(&mut tx, id, user_id).await?;
+    let channel = channel_and_user(&mut tx, id, user_id).await?;
     if !store::memberships::remove(&mut *tx, id, user_id).await? {
         return Err(HttpError::not_found("membership"));
     }
     tx.commit().await?;
-    // Gateway: announce member_leave for (`id`, `user_id`).
+    announce::member_left(&state, &channel, user_id).await;
     tracing::debug!(channel_id = %id, user_id = %user_id, "member removed");
     Ok(Json(Accepted { ok: true }))
 }
