@@ -52,6 +52,10 @@ pub enum Event {
     NotificationCreate {
         notification: Notification,
     },
+    /// Notifications were marked read on another device: one, or all when `None`.
+    NotificationsRead {
+        notification_id: Option<Id>,
+    },
     PresenceUpdate {
         user_id: Id,
         status: PresenceStatus,

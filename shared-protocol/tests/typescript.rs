@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cromulent_protocol::{auth, channel, feature_flag, gateway, group, message, notification, user, voice, ApiError};
+use cromulent_protocol::{
+    auth, channel, feature_flag, gateway, group, message, notification, user, voice, ApiError,
+};
 use ts_rs::{Config, TS};
 
 fn generated_dir() -> PathBuf {

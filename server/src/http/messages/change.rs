@@ -1,10 +1,13 @@
-//! What a committed write changed: the seam where the real-time gateway plugs in.
+//! What a committed write changed, and publishing it to the real-time gateway.
 
 use cromulent_protocol::channel::ReadState;
+use cromulent_protocol::event::Event;
 use cromulent_protocol::message::Message;
 use cromulent_protocol::notification::Notification;
 use cromulent_protocol::Id;
 
+use crate::access;
+use crate::bus::Audience;
 use crate::state::AppState;
 use crate::store::notifications::Scope;
 
@@ -53,11 +56,57 @@ pub enum Marked {
 }
 
 /// Tells the rest of the system about a committed change. Only after commit: a change
-/// that was rolled back must never reach a client.
-///
-/// This is where the gateway plugs in: `state.bus.publish(BusMessage::Event(..))` with
-/// message events for whoever may see `scope`'s channel, and notifications and read
-/// state for their own user's sessions. Until then the change is only logged.
-pub async fn announce(_state: &AppState, change: Change) {
-    tracing::debug!(?change, "committed");
+/// that was rolled back must never reach a client. Message events go to whoever may see
+/// the channel (its audience is read now, so a member removed a moment ago no longer
+/// hears from it); notifications and read state go to their own user's sessions.
+pub async fn announce(state: &AppState, change: Change) {
+    let result: sqlx::Result<()> = async {
+        match change {
+            Change::MessageCreated { message, scope, notified } => {
+                let audience = channel_audience(state, scope).await?;
+                state.bus.event(audience, Event::MessageCreate { message }).await;
+                notify(state, notified).await;
+            }
+            Change::MessageUpdated { message, scope, notified } => {
+                let audience = channel_audience(state, scope).await?;
+                state.bus.event(audience, Event::MessageUpdate { message }).await;
+                notify(state, notified).await;
+            }
+            Change::MessageDeleted { message_id, scope } => {
+                let audience = channel_audience(state, scope).await?;
+                let channel_id = scope.channel_id;
+                state.bus.event(audience, Event::MessageDelete { channel_id, message_id }).await;
+            }
+            Change::ReadStateMoved { user_id, read_state } => {
+                let own = Audience::Users { user_ids: vec![user_id] };
+                state.bus.event(own, Event::ReadStateUpdate { read_state }).await;
+            }
+            Change::NotificationsRead { user_id, which } => {
+                let notification_id = match which {
+                    Marked::One(id) => Some(id),
+                    Marked::All => None,
+                };
+                let own = Audience::Users { user_ids: vec![user_id] };
+                state.bus.event(own, Event::NotificationsRead { notification_id }).await;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        // The write is committed; clients that miss the event catch up over REST.
+        tracing::error!(error = %e, "could not announce a change");
+    }
+}
+
+async fn channel_audience(state: &AppState, scope: Scope) -> sqlx::Result<Audience> {
+    let mut conn = state.db.pool().acquire().await?;
+    access::audience(&mut conn, scope.channel_id, scope.is_private).await
+}
+
+async fn notify(state: &AppState, notified: Vec<Notified>) {
+    for Notified { user_id, notification } in notified {
+        let own = Audience::Users { user_ids: vec![user_id] };
+        state.bus.event(own, Event::NotificationCreate { notification }).await;
+    }
 }
