@@ -426,6 +426,11 @@ impl Hub {
         }
     }
 
+    /// Users with a session anywhere that is not offline (what `@here` reaches).
+    pub fn online_users(&self) -> std::collections::BTreeSet<Id> {
+        self.lock().presence.all().into_iter().map(|p| p.user_id).collect()
+    }
+
     pub fn presences(&self) -> Vec<Presence> {
         self.lock().presence.all()
     }

@@ -200,8 +200,9 @@ async fn notify(
     already: &BTreeSet<Id>,
     now: i64,
 ) -> sqlx::Result<Vec<Notified>> {
+    let online = state.gateway.hub.online_users();
     let recipients =
-        store::notifications::recipients(conn, scope, &message.mentions, message.author_id).await?;
+        store::notifications::recipients(conn, scope, &message.mentions, message.author_id, &online).await?;
     let to: Vec<(Id, Id)> = recipients.difference(already).map(|&user| (state.ids.next(), user)).collect();
     let template = Notification {
         id: Id(0),

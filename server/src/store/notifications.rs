@@ -47,44 +47,39 @@ pub struct Scope {
 }
 
 /// Every user a message's mentions reach, without its author: named users, group
-/// members, and for `@everyone` every user who may see the channel. Only users who may
-/// see the channel are notified (a private channel: its members and admins).
-///
-/// `@here` means "everyone online"; until presence exists (it arrives with the gateway)
-/// it reaches the same people as `@everyone`.
+/// members, `@here` = whoever may see the channel and is `online` now, `@everyone` =
+/// whoever may see the channel. Only users who may see the channel are notified (a
+/// private channel: its members and admins).
 pub async fn recipients(
     conn: &mut Conn,
     scope: Scope,
     mentions: &[Mention],
     author_id: Id,
+    online: &BTreeSet<Id>,
 ) -> sqlx::Result<BTreeSet<Id>> {
-    let broadcast = mentions.iter().any(|m| matches!(m, Mention::Here | Mention::Everyone));
+    if mentions.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let viewers = viewers(conn, scope).await?;
     let mut users = BTreeSet::new();
-    if broadcast {
-        users = viewers(conn, scope).await?;
-    } else {
-        for mention in mentions {
-            match mention {
-                Mention::User { user_id } => {
-                    users.insert(*user_id);
-                }
-                Mention::Group { group_id } => {
-                    let members: Vec<i64> =
-                        sqlx::query_scalar("SELECT user_id FROM group_memberships WHERE group_id = $1")
-                            .bind(group_id.0)
-                            .fetch_all(&mut *conn)
-                            .await?;
-                    users.extend(members.into_iter().map(Id));
-                }
-                Mention::Here | Mention::Everyone => {}
+    for mention in mentions {
+        match mention {
+            Mention::User { user_id } => {
+                users.insert(*user_id);
             }
-        }
-        if scope.is_private && !users.is_empty() {
-            let viewers = viewers(conn, scope).await?;
-            users.retain(|id| viewers.contains(id));
+            Mention::Group { group_id } => {
+                let members: Vec<i64> =
+                    sqlx::query_scalar("SELECT user_id FROM group_memberships WHERE group_id = $1")
+                        .bind(group_id.0)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                users.extend(members.into_iter().map(Id));
+            }
+            Mention::Here => users.extend(viewers.intersection(online).copied()),
+            Mention::Everyone => users.extend(viewers.iter().copied()),
         }
     }
-    users.remove(&author_id);
+    users.retain(|id| viewers.contains(id) && *id != author_id);
     Ok(users)
 }
 

@@ -118,3 +118,22 @@ async fn public_changes_reach_everyone() {
         .ok::<serde_json::Value>();
     b.wait_for_event(|e| matches!(e, Event::GroupUpdate { group } if group.name == "crew"), WAIT).await;
 }
+
+#[tokio::test]
+async fn here_reaches_only_those_online() {
+    let srv = TestServer::start(Database::Sqlite).await;
+    let ann = srv.user("ann").await;
+    let bob = srv.user("bob").await;
+    let carol = srv.user("carol").await;
+    let mut b = srv.connect(&bob).await;
+    let mut a = srv.connect(&ann).await;
+    a.wait_for_event(|e| matches!(e, Event::PresenceUpdate { user_id, .. } if *user_id == ann.id), WAIT)
+        .await;
+    let channel = general(&b);
+    srv.post(&format!("/api/channels/{channel}/messages"), &ann, json!({"body": "@here standup"}))
+        .await
+        .ok::<Message>();
+    b.wait_for_event(|e| matches!(e, Event::NotificationCreate { .. }), WAIT).await;
+    let carols: Vec<serde_json::Value> = srv.get("/api/notifications", &carol).await.ok();
+    assert!(carols.is_empty(), "carol is offline, so @here does not reach her: {carols:?}");
+}

@@ -90,7 +90,7 @@ db_test!(
 
         send(&srv, &bob, secret, "@here and @carol and @team").await;
         assert!(inbox(&srv, &carol, "").await.is_empty(), "naming an outsider does not leak the channel to her");
-        assert_eq!(inbox(&srv, &dave, "").await.len(), 2, "@here reaches the channel's members like @everyone");
+        assert_eq!(inbox(&srv, &dave, "").await.len(), 2, "dave, a member, is reached through @team");
         assert!(inbox(&srv, &bob, "").await.is_empty(), "never the author");
 
         let general = channel_id(&srv, "general").await;
