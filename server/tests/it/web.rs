@@ -26,7 +26,7 @@ async fn get(server: &TestServer, path: &str) -> (StatusCode, reqwest::header::H
     (status, headers, resp.text().await.expect("body"))
 }
 
-fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: reqwest::header::HeaderName) -> &'a str {
+fn header(headers: &reqwest::header::HeaderMap, name: reqwest::header::HeaderName) -> &str {
     headers.get(&name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
