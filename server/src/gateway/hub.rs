@@ -227,29 +227,9 @@ impl Hub {
                 self.apply_voice(&mut state, change);
                 Vec::new()
             }
-            BusMessage::EndLogin { login_id } => {
-                let ended: Vec<Id> = state
-                    .sessions
-                    .iter()
-                    .filter(|(_, s)| s.login_id == *login_id)
-                    .map(|(id, _)| *id)
-                    .collect();
-                ended
-                    .into_iter()
-                    .flat_map(|id| self.remove(&mut state, id, close_code::SESSION_REVOKED))
-                    .collect()
-            }
+            BusMessage::EndLogin { login_id } => self.end_sessions(&mut state, |s| s.login_id == *login_id),
             BusMessage::EndUserLogins { user_id, keep_login } => {
-                let ended: Vec<Id> = state
-                    .sessions
-                    .iter()
-                    .filter(|(_, s)| s.user_id == *user_id && Some(s.login_id) != *keep_login)
-                    .map(|(id, _)| *id)
-                    .collect();
-                ended
-                    .into_iter()
-                    .flat_map(|id| self.remove(&mut state, id, close_code::SESSION_REVOKED))
-                    .collect()
+                self.end_sessions(&mut state, |s| s.user_id == *user_id && Some(s.login_id) != *keep_login)
             }
             BusMessage::RoleChange { user_id, is_admin } => {
                 let sessions: Vec<Id> = state.by_user.get(user_id).into_iter().flatten().copied().collect();
@@ -261,6 +241,12 @@ impl Hub {
                 Vec::new()
             }
         }
+    }
+
+    /// Closes and forgets every session `ended` picks: their login is over.
+    fn end_sessions(&self, state: &mut HubState, ended: impl Fn(&Slot) -> bool) -> Vec<BusMessage> {
+        let ids: Vec<Id> = state.sessions.iter().filter(|(_, s)| ended(s)).map(|(id, _)| *id).collect();
+        ids.into_iter().flat_map(|id| self.remove(state, id, close_code::SESSION_REVOKED)).collect()
     }
 
     fn remove(&self, state: &mut HubState, session_id: Id, code: u16) -> Vec<BusMessage> {

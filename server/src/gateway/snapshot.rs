@@ -10,23 +10,12 @@ use crate::http::error::HttpResult;
 use crate::state::AppState;
 use crate::store;
 
-pub fn channel_entry(v: store::channels::VisibleChannel) -> ChannelListEntry {
-    ChannelListEntry {
-        channel: v.row.channel,
-        is_member: v.is_member,
-        last_message_id: v.row.last_message_id,
-        last_read_message_id: v.last_read_message_id,
-        unread_count: v.unread_count,
-        mention_count: v.mention_count,
-    }
-}
-
 pub async fn ready(state: &AppState, caller: &Caller, session_id: Id) -> HttpResult<ControlFrame> {
     let pool = state.db.pool();
     let channels: Vec<ChannelListEntry> = store::channels::list_visible(pool, caller.id(), caller.is_admin())
         .await?
         .into_iter()
-        .map(channel_entry)
+        .map(store::channels::VisibleChannel::into_entry)
         .collect();
     let users = store::users::list(pool).await?.iter().map(|u| u.to_public()).collect();
     let hub = &state.gateway.hub;

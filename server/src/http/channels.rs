@@ -31,17 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(members::router())
 }
 
-fn to_entry(v: VisibleChannel) -> ChannelListEntry {
-    ChannelListEntry {
-        channel: v.row.channel,
-        is_member: v.is_member,
-        last_message_id: v.row.last_message_id,
-        last_read_message_id: v.last_read_message_id,
-        unread_count: v.unread_count,
-        mention_count: v.mention_count,
-    }
-}
-
 /// Trimmed and lower-cased; letters, digits, `-` and `_`, so a name reads as `#name`.
 fn channel_name(raw: &str) -> HttpResult<String> {
     let name = raw.trim().to_lowercase();
@@ -82,7 +71,7 @@ async fn list_channels(
     caller: Caller,
 ) -> HttpResult<Json<Vec<ChannelListEntry>>> {
     let rows = store::channels::list_visible(state.db.pool(), caller.id(), caller.is_admin()).await?;
-    Ok(Json(rows.into_iter().map(to_entry).collect()))
+    Ok(Json(rows.into_iter().map(VisibleChannel::into_entry).collect()))
 }
 
 /// One channel as it appears in the caller's list. A private channel the caller is not
@@ -100,7 +89,7 @@ async fn get_channel(
     let entry = store::channels::find_visible(&mut *conn, caller.id(), caller.is_admin(), id)
         .await?
         .ok_or_else(|| HttpError::not_found("channel"))?;
-    Ok(Json(to_entry(entry)))
+    Ok(Json(entry.into_entry()))
 }
 
 /// Create a channel (admins). A default channel takes every user in; a private one

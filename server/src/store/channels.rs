@@ -166,6 +166,20 @@ impl VisibleChannel {
     }
 }
 
+impl VisibleChannel {
+    /// The caller's view of the channel, as listed on the wire.
+    pub fn into_entry(self) -> cromulent_protocol::channel::ChannelListEntry {
+        cromulent_protocol::channel::ChannelListEntry {
+            channel: self.row.channel,
+            is_member: self.is_member,
+            last_message_id: self.row.last_message_id,
+            last_read_message_id: self.last_read_message_id,
+            unread_count: self.unread_count,
+            mention_count: self.mention_count,
+        }
+    }
+}
+
 /// Every channel `user_id` may see, with unread and mention counts, in one query.
 /// Public channels are visible to all; private ones to their members, and to admins.
 pub async fn list_visible<'e>(

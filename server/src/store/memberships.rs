@@ -9,8 +9,8 @@ pub async fn add<'e>(
     channel_id: Id,
     user_id: Id,
     now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "INSERT INTO channel_memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3) \
          ON CONFLICT (channel_id, user_id) DO NOTHING",
     )
@@ -19,7 +19,7 @@ pub async fn add<'e>(
     .bind(now)
     .execute(ex)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn remove<'e>(
@@ -73,26 +73,6 @@ pub async fn add_everyone<'e>(
     .execute(ex)
     .await?;
     Ok(())
-}
-
-/// Adds a member and says whether they were new (false: already a member), so the
-/// caller announces only real changes.
-pub async fn add_new<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    channel_id: Id,
-    user_id: Id,
-    now: i64,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO channel_memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (channel_id, user_id) DO NOTHING",
-    )
-    .bind(channel_id.0)
-    .bind(user_id.0)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// When `user_id` joined the channel, if they are a member.

@@ -31,7 +31,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// Adds `user_id` and returns the membership; `bool` says whether it is new.
 async fn add(tx: &mut Tx, channel_id: Id, user_id: Id) -> HttpResult<(ChannelMember, bool)> {
-    let added = store::memberships::add_new(&mut **tx, channel_id, user_id, now_ms()).await?;
+    let added = store::memberships::add(&mut **tx, channel_id, user_id, now_ms()).await?;
     let joined_at = store::memberships::joined_at(&mut **tx, channel_id, user_id)
         .await?
         .ok_or_else(HttpError::internal)?;
