@@ -77,10 +77,11 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; NORMAL sync is
-                        // durable across process crashes in WAL mode.
+                        // WAL lets readers run beside the one writer. FULL sync makes
+                        // every acknowledged commit survive a power cut too, not only a
+                        // process crash: an acknowledged message is never lost.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute(&*format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")).await?;
                     }

@@ -6,6 +6,7 @@ mod harness;
 mod api_shape;
 mod auth;
 mod channels;
+mod durability;
 mod cluster;
 mod feature_flags;
 mod gateway;

@@ -1,0 +1,110 @@
+//! An acknowledged message survives the server being killed outright.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use cromulent_protocol::auth::{LoginResponse, RefreshResponse};
+use cromulent_protocol::channel::ChannelListEntry;
+use cromulent_protocol::message::Message;
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+use crate::harness::{TempDir, PASSWORD};
+
+async fn start(dir: &TempDir, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_cromulent-server"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATA_DIR", &dir.0)
+        .env("PORT", port.to_string())
+        .env("BIND", "127.0.0.1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server binary starts");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[tokio::test]
+async fn an_acknowledged_message_survives_a_kill() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut server = start(&dir, port).await;
+
+    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
+    post("/api/auth/register", json!({"email": "ann@example.test", "username": "ann", "password": PASSWORD}))
+        .await
+        .expect("register");
+    let login: LoginResponse =
+        post("/api/auth/login", json!({"email": "ann@example.test", "password": PASSWORD}))
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+    let tokens: RefreshResponse = post("/api/auth/refresh", json!({"refresh_token": login.refresh_token}))
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    let auth = format!("Bearer {}", tokens.access_token);
+    let channels: Vec<ChannelListEntry> = http
+        .get(format!("{base}/api/channels"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("channels")
+        .json()
+        .await
+        .expect("json");
+    let general = channels.iter().find(|c| c.channel.name == "general").expect("general").channel.id;
+    let sent: Message = http
+        .post(format!("{base}/api/channels/{general}/messages"))
+        .header("authorization", &auth)
+        .json(&json!({"body": "written before the crash", "nonce": "durable-1"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+
+    // SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
+    server.start_kill().expect("kill");
+    server.wait().await.expect("reaped");
+    let _restarted = start(&dir, port).await;
+    let history: Vec<Message> = http
+        .get(format!("{base}/api/channels/{general}/messages"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        history.iter().any(|m| m.id == sent.id),
+        "the acknowledged message must still be there: {history:?}"
+    );
+}
