@@ -11,6 +11,7 @@ mod cluster;
 mod feature_flags;
 mod gateway;
 mod gateway_events;
+mod gateway_voice;
 mod groups;
 mod messages;
 mod notifications;

@@ -1,0 +1,195 @@
+//! Voice rooms over the gateway: join refusals, point-to-point signaling, push-to-talk,
+//! mute and deafen, moving between devices, leaving when a session dies.
+
+use std::time::Duration;
+
+use cromulent_protocol::channel::ChannelKind;
+use cromulent_protocol::event::Event;
+use cromulent_protocol::gateway::{ClientFrame, ControlFrame};
+use cromulent_protocol::{ErrorCode, Id};
+use serde_json::json;
+
+use crate::gateway::{channel_id, make_channel};
+use crate::gateway_client::WAIT;
+use crate::harness::{Database, TestServer};
+
+const QUIET: Duration = Duration::from_millis(400);
+
+#[tokio::test]
+async fn voice_join_refusals_are_typed() {
+    let srv = TestServer::start(Database::Sqlite).await;
+    let ann = srv.user("ann").await;
+    let bob = srv.user("bob").await;
+    let hidden_voice = make_channel(&srv, "staff-voice", ChannelKind::Voice, true, &[ann.id]).await;
+    let lonely_voice = make_channel(&srv, "lobby", ChannelKind::Voice, false, &[]).await;
+    let mut b = srv.connect(&bob).await;
+    let general = channel_id(&b, "general");
+    let voice = channel_id(&b, "voice-main");
+
+    b.send(ClientFrame::VoiceJoin { channel_id: general }).await;
+    assert_eq!(b.expect_error("voice_join").await, ErrorCode::ValidationFailed, "not a voice channel");
+    b.send(ClientFrame::VoiceJoin { channel_id: Id(7) }).await;
+    assert_eq!(b.expect_error("voice_join").await, ErrorCode::NotFound);
+    b.send(ClientFrame::VoiceJoin { channel_id: hidden_voice }).await;
+    assert_eq!(b.expect_error("voice_join").await, ErrorCode::NotFound, "a private room stays hidden");
+    b.send(ClientFrame::VoiceJoin { channel_id: lonely_voice }).await;
+    assert_eq!(b.expect_error("voice_join").await, ErrorCode::Forbidden, "members only");
+    b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    b.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    assert_eq!(b.expect_error("voice_join").await, ErrorCode::Conflict, "already joined from this session");
+
+    let flags = cromulent_protocol::feature_flag::UpdateFeatureFlagsRequest {
+        voice: Some(false),
+        ..Default::default()
+    };
+    let mut conn = srv.state.db.pool().acquire().await.expect("conn");
+    cromulent_server::store::feature_flags::update(&mut conn, &flags, 0).await.expect("flags");
+    b.send(ClientFrame::VoiceLeave).await;
+    b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    assert_eq!(b.expect_error("voice_join").await, ErrorCode::FeatureDisabled);
+    b.send(ClientFrame::VoiceLeave).await;
+    assert_eq!(b.expect_error("voice_leave").await, ErrorCode::NotFound, "not in a room any more");
+}
+
+#[tokio::test]
+async fn signaling_goes_only_to_the_named_peer_in_the_same_room() {
+    let srv = TestServer::start_with(Database::Sqlite, |c| c.gateway_heartbeat_ms = 1000).await;
+    let ann = srv.user("ann").await;
+    let bob = srv.user("bob").await;
+    let carol = srv.user("carol").await;
+    let dave = srv.user("dave").await;
+    let mut a = srv.connect(&ann).await;
+    let mut b = srv.connect(&bob).await;
+    let mut c = srv.connect(&carol).await;
+    let mut d = srv.connect(&dave).await;
+    let voice = channel_id(&a, "voice-main");
+
+    a.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    a.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    match b.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await {
+        ControlFrame::VoiceJoined { room, self_session_id, .. } => {
+            assert_eq!(self_session_id, b.session_id);
+            assert!(
+                room.participants.iter().any(|p| p.session_id == a.session_id),
+                "the roster has ann: {room:?}"
+            );
+        }
+        _ => unreachable!(),
+    }
+    let joined = a.wait_for_event(|e| matches!(e, Event::PeerJoined { .. }), WAIT).await;
+    assert!(
+        matches!(joined, Event::PeerJoined { participant, .. } if participant.session_id == b.session_id)
+    );
+    c.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    c.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+
+    a.send(ClientFrame::SdpOffer { to: b.session_id, sdp: "v=0 offer".into() }).await;
+    let offer = b.wait_for_event(|e| matches!(e, Event::SdpOffer { .. }), WAIT).await;
+    assert_eq!(offer, Event::SdpOffer { from: a.session_id, from_user_id: ann.id, sdp: "v=0 offer".into() });
+    b.send(ClientFrame::SdpAnswer { to: a.session_id, sdp: "v=0 answer".into() }).await;
+    a.wait_for_event(|e| matches!(e, Event::SdpAnswer { from, .. } if *from == b.session_id), WAIT).await;
+    a.send(ClientFrame::IceCandidate {
+        to: b.session_id,
+        candidate: json!({"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host"}),
+    })
+    .await;
+    b.wait_for_event(|e| matches!(e, Event::IceCandidate { .. }), WAIT).await;
+    let signaling = |e: &Event| {
+        matches!(e, Event::SdpOffer { .. } | Event::SdpAnswer { .. } | Event::IceCandidate { .. })
+    };
+    c.expect_no_event(signaling, QUIET).await;
+    d.expect_no_event(signaling, Duration::ZERO).await;
+
+    // Dave is in no room: nobody may signal him, and he may signal nobody.
+    a.send(ClientFrame::SdpOffer { to: d.session_id, sdp: "x".into() }).await;
+    assert_eq!(a.expect_error("sdp_offer").await, ErrorCode::NotFound);
+    d.send(ClientFrame::SdpOffer { to: a.session_id, sdp: "x".into() }).await;
+    assert_eq!(d.expect_error("sdp_offer").await, ErrorCode::NotFound);
+    d.expect_no_event(signaling, QUIET).await;
+
+    // Push-to-talk reaches the room; mute always wins; deafen implies mute.
+    a.send(ClientFrame::PttState { active: true }).await;
+    let ptt = c.wait_for_event(|e| matches!(e, Event::PttState { .. }), WAIT).await;
+    assert_eq!(ptt, Event::PttState { session_id: a.session_id, user_id: ann.id, active: true });
+    a.send(ClientFrame::SetMute { muted: true }).await;
+    c.wait_for_event(|e| matches!(e, Event::PttState { active: false, .. }), WAIT).await;
+    a.send(ClientFrame::PttState { active: true }).await;
+    let update = c
+        .wait_for_event(|e| matches!(e, Event::VoiceStateUpdate { participant, .. } if participant.session_id == a.session_id && participant.muted), WAIT)
+        .await;
+    assert!(
+        matches!(update, Event::VoiceStateUpdate { ref participant, .. } if !participant.speaking),
+        "muted means silent"
+    );
+    b.send(ClientFrame::SetDeafen { deafened: true }).await;
+    let deaf = c
+        .wait_for_event(|e| matches!(e, Event::VoiceStateUpdate { participant, .. } if participant.session_id == b.session_id && participant.deafened), WAIT)
+        .await;
+    assert!(
+        matches!(deaf, Event::VoiceStateUpdate { ref participant, .. } if participant.muted),
+        "deafen implies mute"
+    );
+
+    // A session that dies leaves its room once the heartbeat timeout has passed.
+    let bob_session = b.session_id;
+    b.kill();
+    let left = a.wait_for_event(|e| matches!(e, Event::PeerLeft { .. }), Duration::from_secs(10)).await;
+    assert!(matches!(left, Event::PeerLeft { session_id, .. } if session_id == bob_session));
+}
+
+#[tokio::test]
+async fn voice_updates_need_a_room_and_a_second_device_moves_the_user() {
+    let srv = TestServer::start(Database::Sqlite).await;
+    let ann = srv.user("ann").await;
+    let bob = srv.user("bob").await;
+    let mut laptop = srv.connect(&bob).await;
+    let mut phone = srv.connect(&bob).await;
+    let mut a = srv.connect(&ann).await;
+    let voice = channel_id(&a, "voice-main");
+    for (frame, op) in [
+        (ClientFrame::PttState { active: true }, "ptt_state"),
+        (ClientFrame::SetMute { muted: true }, "set_mute"),
+        (ClientFrame::SetDeafen { deafened: true }, "set_deafen"),
+        (ClientFrame::VoiceLeave, "voice_leave"),
+    ] {
+        laptop.send(frame).await;
+        assert_eq!(laptop.expect_error(op).await, ErrorCode::NotFound, "{op} needs a voice room");
+    }
+    a.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    a.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    laptop.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    laptop.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    let laptop_session = laptop.session_id;
+    a.wait_for_event(
+        |e| matches!(e, Event::PeerJoined { participant, .. } if participant.session_id == laptop_session),
+        WAIT,
+    )
+    .await;
+
+    // Joining from the phone moves bob: the laptop's place in the room is given up.
+    phone.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    phone.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    a.wait_for_event(
+        |e| matches!(e, Event::PeerLeft { session_id, .. } if *session_id == laptop_session),
+        WAIT,
+    )
+    .await;
+    a.wait_for_event(
+        |e| matches!(e, Event::PeerJoined { participant, .. } if participant.session_id == phone.session_id),
+        WAIT,
+    )
+    .await;
+    laptop.send(ClientFrame::PttState { active: true }).await;
+    assert_eq!(
+        laptop.expect_error("ptt_state").await,
+        ErrorCode::NotFound,
+        "the laptop is no longer in the room"
+    );
+    a.expect_no_event(
+        |e| matches!(e, Event::PttState { session_id, .. } if *session_id == laptop_session),
+        QUIET,
+    )
+    .await;
+}
