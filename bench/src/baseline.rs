@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use crate::server::proc_cpu_time;
+use crate::server::{proc_cpu_time, proc_rss_kib};
 
 /// Frames a slow connection may fall behind before it skips some.
 const BACKLOG: usize = 1024;
@@ -90,6 +90,10 @@ impl BaselineProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        proc_rss_kib(self.pid())
     }
 
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {

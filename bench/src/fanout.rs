@@ -277,6 +277,8 @@ async fn recipient(
 ) {
     let mut samples = Samples::with_capacity(expect);
     let mut reported = false;
+    // BENCH_TRACE_FRAMES=1 prints what the first recipient receives, to debug a run.
+    let trace = std::env::var_os("BENCH_TRACE_FRAMES").is_some();
     let period = ready.heartbeat.unwrap_or(Duration::from_secs(3600));
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
@@ -289,6 +291,9 @@ async fn recipient(
             }
             next = ready.ws.next() => match next {
                 Some(Ok(WsMessage::Text(text))) => {
+                    if trace && ready.index == 0 {
+                        eprintln!("recipient 0 got {}", text.as_str());
+                    }
                     if let Some(stamp) = ws::stamp_of(text.as_str()) {
                         samples.record_micros(clock.now_micros().saturating_sub(stamp));
                         if samples.len() == expect && !reported {

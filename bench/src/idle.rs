@@ -1,6 +1,7 @@
 //! Server memory per idle gateway connection: `connections` sockets, each identified
 //! (one account's access token shared by all; the server allows many sessions per
-//! account) and heartbeating, then the server's VmRSS growth divided by the count.
+//! account) and heartbeating, then the server's VmRSS growth divided by the count;
+//! then the same count of idle connections to the bare broadcast server, for the floor.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use clap::Args;
 use tokio::sync::watch;
 
 use crate::api::Api;
+use crate::baseline::BaselineProcess;
 use crate::crowd::{self, Crowd};
 use crate::report::{print_reproduce, print_table, thousands};
 use crate::server::{DbKind, Launch, Server, ServerArgs};
@@ -93,25 +95,95 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     while gathered.tasks.join_next().await.is_some() {}
 
-    let per_conn = |kib: u64| kib.saturating_sub(rss_before) as f64 / still.max(1) as f64;
+    drop(server);
+    let ours =
+        Memory { label: "cromulent", asked: args.connections, open: still, rss_before, rss_after, rss_peak };
+
+    let base = baseline(&args).await?;
     print_table(
         &[
+            "server",
             "connections open (asked)",
-            "server RSS before MiB",
+            "RSS before MiB",
             "after MiB",
             "KiB per connection",
             "peak KiB/conn",
-            "held s",
         ],
-        &[vec![
-            format!("{} ({})", thousands(still as f64), thousands(args.connections as f64)),
-            format!("{:.1}", rss_before as f64 / 1024.0),
-            format!("{:.1}", rss_after as f64 / 1024.0),
-            format!("{:.2}", per_conn(rss_after)),
-            format!("{:.2}", per_conn(rss_peak)),
-            args.hold_secs.to_string(),
-        ]],
+        &[ours.row(), base.row()],
+    );
+    println!(
+        "\nRatio ours / baseline, KiB per connection: {:.2} (held {} s)",
+        ours.per_conn(ours.rss_after) / base.per_conn(base.rss_after),
+        args.hold_secs
     );
     print_reproduce("gateway-bench");
     Ok(())
+}
+
+/// Memory of one server around opening the connections.
+struct Memory {
+    label: &'static str,
+    asked: usize,
+    open: usize,
+    rss_before: u64,
+    rss_after: u64,
+    rss_peak: u64,
+}
+
+impl Memory {
+    fn per_conn(&self, kib: u64) -> f64 {
+        kib.saturating_sub(self.rss_before) as f64 / self.open.max(1) as f64
+    }
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.label.into(),
+            format!("{} ({})", thousands(self.open as f64), thousands(self.asked as f64)),
+            format!("{:.1}", self.rss_before as f64 / 1024.0),
+            format!("{:.1}", self.rss_after as f64 / 1024.0),
+            format!("{:.2}", self.per_conn(self.rss_after)),
+            format!("{:.2}", self.per_conn(self.rss_peak)),
+        ]
+    }
+}
+
+/// The same number of idle connections to the bare broadcast server, whose WebSocket
+/// buffers are set like the gateway's: the floor tokio and tungstenite impose.
+async fn baseline(args: &IdleArgs) -> anyhow::Result<Memory> {
+    let process = BaselineProcess::start()?;
+    let crowd = Crowd {
+        addr: process.addr,
+        path: "/".into(),
+        tokens: vec![],
+        count: args.connections,
+        spread: args.spread,
+        handshakes: 64,
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before = process.rss_kib()?;
+    let (stop_tx, stop) = watch::channel(false);
+    let alive = Arc::new(AtomicUsize::new(0));
+    let session_alive = alive.clone();
+    let mut gathered =
+        crowd::gather(&crowd, move |r| crowd::idle(r, session_alive.clone(), stop.clone())).await;
+    if let Some(e) = gathered.first_error.take() {
+        eprintln!("baseline: stopped opening after {} connections: {e:#}", gathered.opened);
+    }
+    let mut rss_peak = 0;
+    for _ in 0..args.hold_secs {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rss_peak = rss_peak.max(process.rss_kib()?);
+    }
+    let rss_after = process.rss_kib()?;
+    let open = alive.load(Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    while gathered.tasks.join_next().await.is_some() {}
+    Ok(Memory {
+        label: "bare tokio-tungstenite",
+        asked: args.connections,
+        open,
+        rss_before,
+        rss_after,
+        rss_peak,
+    })
 }
