@@ -42,6 +42,9 @@ async function register(page, base, who) {
   await page.getByLabel('Username').fill(who.username);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
+  // Registration ends signed in, or asking to confirm first: wait for either, so
+  // leaving the page cannot cut the login short.
+  await page.locator('a[data-channel="general"]').or(page.getByText('Check your inbox')).first().waitFor(WAIT);
 }
 
 async function logIn(page, who) {
@@ -95,6 +98,7 @@ export const suites = [
     async ({ base, browser, state }) => {
       state.alice = { email: `alice-${Date.now()}@example.com`, username: 'alice' };
       state.ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      state.ctxA.setDefaultTimeout(10_000);
       state.a = await state.ctxA.newPage();
       state.a.on('pageerror', (e) => console.log('  [alice page error]', e.message));
       await register(state.a, base, state.alice);
@@ -110,6 +114,7 @@ export const suites = [
     async ({ base, browser, state }) => {
       state.bob = { email: `bob-${Date.now()}@example.com`, username: 'bob' };
       state.ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      state.ctxB.setDefaultTimeout(10_000);
       state.b = await state.ctxB.newPage();
       state.b.on('pageerror', (e) => console.log('  [bob page error]', e.message));
       await register(state.b, base, state.bob);
@@ -240,6 +245,58 @@ export const suites = [
       await anon.close();
       await page.goto(`${base}/channels`);
       await page.locator('a[data-channel="general"]').waitFor(WAIT);
+    },
+  ],
+  [
+    'voice: two browsers hear each other while the key is held, nothing while released, mute beats the key',
+    async ({ shots, state }) => {
+      const { a, b } = state;
+      const stats = (page) => page.evaluate(() => window.cromulent.voice.stats());
+      await a.locator('[data-voice-channel="voice-main"]').click();
+      await a.getByText('Voice connected').waitFor(WAIT);
+      await b.locator('[data-voice-channel="voice-main"]').click();
+      await b.getByText('Voice connected').waitFor(WAIT);
+      await until('both peers connected', async () => (await stats(a)).connected >= 1 && (await stats(b)).connected >= 1, 20_000);
+
+      // Released: nothing leaves alice's browser.
+      const idle0 = await stats(b);
+      await a.waitForTimeout(1500);
+      const idle1 = await stats(b);
+      assert(idle1.packetsReceived - idle0.packetsReceived < 5, `bob received ${idle1.packetsReceived - idle0.packetsReceived} packets while alice was silent`);
+
+      // Held: bob receives Opus audio with energy, and sees alice speaking.
+      await a.locator('body').click({ position: { x: 700, y: 300 } });
+      await a.keyboard.down('F8');
+      await b.locator('li.speaking[data-voice-user="alice"]').waitFor(WAIT);
+      const talk0 = await stats(b);
+      await a.waitForTimeout(2000);
+      const talk1 = await stats(b);
+      await a.keyboard.up('F8');
+      assert(talk1.packetsReceived - talk0.packetsReceived > 40, `bob received only ${talk1.packetsReceived - talk0.packetsReceived} packets in 2 s of talk`);
+      assert(talk1.energy > talk0.energy, 'the received audio has energy (the tone), not silence');
+      assert(talk1.codecs.includes('audio/opus'), `Opus negotiated: ${talk1.codecs}`);
+
+      // Muted: holding the key sends nothing.
+      await a.getByRole('button', { name: 'Mute' }).click();
+      await a.locator('body').click({ position: { x: 700, y: 300 } });
+      await a.keyboard.down('F8');
+      const mute0 = await stats(b);
+      await a.waitForTimeout(1500);
+      const mute1 = await stats(b);
+      await a.keyboard.up('F8');
+      assert(mute1.packetsReceived - mute0.packetsReceived < 5, 'mute wins over push-to-talk');
+
+      // And the other way round, with the on-screen button.
+      const hold = b.getByRole('button', { name: 'Hold to talk' });
+      const box = await hold.boundingBox();
+      const heard0 = await stats(a);
+      await b.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await b.mouse.down();
+      await b.waitForTimeout(1500);
+      const heard1 = await stats(a);
+      await b.mouse.up();
+      assert(heard1.packetsReceived - heard0.packetsReceived > 30, 'alice hears bob while he holds the on-screen button');
+      await a.screenshot({ path: join(shots, 'voice-light.png') });
     },
   ],
 ];

@@ -202,7 +202,8 @@ export class VoiceEngine {
   }
 
   /** Inbound and outbound audio counters over all peers, from `getStats` (diagnostics, tests). */
-  async stats(): Promise<{ packetsReceived: number; packetsSent: number; codecs: string[]; connected: number }> {
+  async stats(): Promise<{ packetsReceived: number; packetsSent: number; energy: number; codecs: string[]; connected: number }> {
+    let energy = 0;
     let packetsReceived = 0;
     let packetsSent = 0;
     const codecs = new Set<string>();
@@ -210,13 +211,16 @@ export class VoiceEngine {
     for (const p of this.peers.values()) {
       if (p.pc.connectionState === 'connected') connected += 1;
       const report = await p.pc.getStats();
-      report.forEach((s: { type: string; kind?: string; packetsReceived?: number; packetsSent?: number; mimeType?: string }) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') packetsReceived += s.packetsReceived ?? 0;
+      report.forEach((s: { type: string; kind?: string; packetsReceived?: number; packetsSent?: number; mimeType?: string; totalAudioEnergy?: number }) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+          packetsReceived += s.packetsReceived ?? 0;
+          energy += s.totalAudioEnergy ?? 0;
+        }
         if (s.type === 'outbound-rtp' && s.kind === 'audio') packetsSent += s.packetsSent ?? 0;
         if (s.type === 'codec' && s.mimeType) codecs.add(s.mimeType.toLowerCase());
       });
     }
-    return { packetsReceived, packetsSent, codecs: [...codecs], connected };
+    return { packetsReceived, packetsSent, energy, codecs: [...codecs], connected };
   }
 
   /** For tests: how many candidates wait for a peer's remote description. */
