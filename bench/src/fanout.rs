@@ -97,13 +97,14 @@ impl Publisher {
             Publisher::Socket(ws) => {
                 // The frame our gateway would send, so both carry the same bytes.
                 let message = Message {
-                    id: Id(i as i64 + 1),
-                    channel_id: Id(1),
-                    author_id: Id(2),
+                    // Ids of a real server's length, so frames have the same size.
+                    id: Id(119_223_121_155_719_168 + i as i64),
+                    channel_id: Id(119_223_115_820_564_480),
+                    author_id: Id(119_223_116_378_406_912),
                     body,
                     nonce: Some(format!("fanout-{i}")),
                     mentions: vec![],
-                    created_at: 1_764_000_000_000,
+                    created_at: 1_795_650_607_142,
                     edited_at: None,
                 };
                 let frame = EventFrame { seq: i as u64 + 1, event: Event::MessageCreate { message } };

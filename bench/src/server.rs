@@ -38,6 +38,15 @@ pub struct ServerArgs {
     /// Keep the data directory (and PostgreSQL database) after the run.
     #[arg(long)]
     pub keep: bool,
+    /// Extra environment for the server, `KEY=VALUE`, repeatable (e.g. to try a setting).
+    #[arg(long = "server-env", value_parser = parse_env_pair)]
+    pub server_env: Vec<(String, String)>,
+}
+
+fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{raw}: not KEY=VALUE"))
 }
 
 /// A running server process; killed (and its data removed) when dropped.
@@ -92,7 +101,7 @@ impl Server {
         if let Some(url) = &database_url {
             command.env("DATABASE_URL", url);
         }
-        for (k, v) in &launch.env {
+        for (k, v) in launch.env.iter().chain(&args.server_env) {
             command.env(k, v);
         }
         let child = command.spawn().with_context(|| format!("starting {}", bin.display()))?;
