@@ -299,4 +299,48 @@ export const suites = [
       await a.screenshot({ path: join(shots, 'voice-light.png') });
     },
   ],
+  [
+    'an admin requires email confirmation; a new user must confirm before logging in',
+    async ({ base, browser, state }) => {
+      await state.a.goto(`${base}/admin`);
+      const flag = state.a.getByLabel('Email confirmation required');
+      await flag.waitFor(WAIT);
+      if (!(await flag.isChecked())) await flag.click();
+      await until('the flag to be saved', async () => (await (await state.a.evaluate(() => window.cromulent.chat.flags)).email_confirmation) === true);
+      const carol = { email: `carol-${Date.now()}@example.com`, username: 'carol' };
+      const ctx = await browser.newContext();
+      ctx.setDefaultTimeout(10_000);
+      const c = await ctx.newPage();
+      await register(c, base, carol);
+      await c.getByText('Check your inbox').waitFor(WAIT);
+      await c.goto(`${base}/login`);
+      await logIn(c, carol);
+      await c.getByText('Confirm your email first').waitFor(WAIT);
+      await c.goto(await mailedLink(base, carol.email, 'confirm'));
+      await c.getByText('Your account is confirmed.').waitFor(WAIT);
+      await c.getByRole('link', { name: 'Continue to log in' }).click();
+      await logIn(c, carol);
+      await c.locator('a[data-channel="general"]').waitFor(WAIT);
+      state.carol = { ctx, page: c };
+    },
+  ],
+  [
+    'settings list sessions, and revoking one signs that browser out',
+    async ({ base, browser, state }) => {
+      const other = await browser.newContext();
+      other.setDefaultTimeout(10_000);
+      const o = await other.newPage();
+      await o.goto(`${base}/login`);
+      await logIn(o, state.bob);
+      await o.locator('a[data-channel="general"]').waitFor(WAIT);
+      await state.b.goto(`${base}/settings`);
+      const rows = state.b.getByTestId('session-row');
+      await until('two sessions listed', async () => (await rows.count()) >= 2);
+      const notCurrent = rows.filter({ hasNotText: 'this one' }).first();
+      await notCurrent.getByRole('button', { name: 'Revoke' }).click();
+      await o.getByRole('heading', { name: 'Log in' }).waitFor({ timeout: 15_000 });
+      await other.close();
+      await state.b.goto(`${base}/channels`);
+    },
+  ],
 ];

@@ -147,6 +147,7 @@ export class AppController {
       }
     }
     if (h.items.length === 0) await this.loadLatest(id);
+    else await this.catchUp(id);
     await this.ack(id);
   }
 
@@ -158,6 +159,26 @@ export class AppController {
       this.chat.mergeMessages(id, page, page.length < PAGE_SIZE);
     } finally {
       h.loading = false;
+    }
+  }
+
+  /** Fetches what arrived after the newest loaded message (e.g. while the socket was down). */
+  async catchUp(id: Id): Promise<void> {
+    const newest = this.chat.history(id).items.at(-1)?.id;
+    if (!newest) return;
+    try {
+      const page = await this.backend.listMessages(id, { after: newest, limit: 100 });
+      this.chat.mergeMessages(id, page, false);
+    } catch {
+      // Live events still arrive; the next open tries again.
+    }
+  }
+
+  async refreshNotifications(): Promise<void> {
+    try {
+      this.chat.notifications = await this.backend.listNotifications();
+    } catch {
+      // Keep what the gateway delivered.
     }
   }
 
