@@ -20,6 +20,8 @@ if [ -f desktop-ui/package.json ]; then
     npm ci --no-audit --no-fund || npm install --no-audit --no-fund
     npm run build
   )
+  # The release binary embeds desktop-ui/dist; make sure cargo embeds this build.
+  touch server/src/web.rs
 fi
 
 banner "Building cromulent-server (release)"

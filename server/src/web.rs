@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// same folder from disk at run time; in release builds the bytes are in the binary.
 /// A missing folder (UI not built) embeds nothing instead of failing the build.
 #[derive(rust_embed::Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../desktop-ui/dist/"]
+#[folder = "../desktop-ui/dist/"]
 #[allow_missing = true]
 struct Embedded;
 
