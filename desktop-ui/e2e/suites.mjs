@@ -206,6 +206,12 @@ export const suites = [
       await message(state.a, 'news in general').waitFor(WAIT);
       await badge.waitFor({ state: 'detached', timeout: 10_000 });
       // The read marker reached the server: a fresh load shows no badge either.
+      await until('the server to count general as read', () =>
+        state.a.evaluate(async () => {
+          const list = await (await fetch('/api/channels')).json();
+          return list.find((c) => c.name === 'general').unread_count === 0;
+        }),
+      );
       await state.a.reload();
       await openChannel(state.a, 'random');
       await state.a.waitForTimeout(500);
