@@ -232,11 +232,14 @@ async fn drive(
     pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut samples = Samples::with_capacity(open * expect);
     let mut finished = 0;
+    let mut sends = Samples::with_capacity(expect);
     for i in 0..expect {
         if args.interval_ms > 0 {
             pace.tick().await;
         }
+        let t0 = Instant::now();
         publisher.publish(i, clock).await?;
+        sends.record(t0.elapsed());
         while let Ok(s) = done_rx.try_recv() {
             samples.merge(s);
             finished += 1;
@@ -264,6 +267,10 @@ async fn drive(
         samples.merge(s);
     }
     let delivered = samples.len();
+    if let Some(s) = sends.summary() {
+        // Part of every send→receive latency: for ours a REST round trip with a commit.
+        eprintln!("{label}: send call p50 {} ms, p99 {} ms", ms(s.p50), ms(s.p99));
+    }
     Ok(Outcome { label, open, delivered, expected: open * expect, wall, cpu, send_rate, samples })
 }
 
