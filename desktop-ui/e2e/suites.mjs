@@ -163,6 +163,14 @@ export const suites = [
     },
   ],
   [
+    'typing shows in the other browser',
+    async ({ state }) => {
+      await state.b.getByTestId('composer').pressSequentially('thinking');
+      await state.a.getByText('bob is typing…').waitFor(WAIT);
+      await state.b.getByTestId('composer').fill('');
+    },
+  ],
+  [
     'hostile Markdown stays inert',
     async ({ state }) => {
       await send(state.b, '<img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=1) <script>window.__pwned=1</script>');

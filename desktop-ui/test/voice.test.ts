@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ClientFrame } from '../src/generated/ClientFrame';
 import { shouldTransmit, VoiceEngine, type MediaDeps } from '../src/voice/engine.svelte';
 import { loadPrefs } from '../src/voice/prefs';
@@ -44,7 +44,7 @@ class FakePeer {
   close() {}
 }
 
-function engine() {
+function engine(level: (() => number) | null = null) {
   const frames: ClientFrame[] = [];
   const peers: FakePeer[] = [];
   const track = new FakeTrack();
@@ -56,7 +56,7 @@ function engine() {
       return p as unknown as RTCPeerConnection;
     },
     play: () => ({ setVolume() {}, setMuted() {}, setOutput() {}, stop() {} }),
-    meter: () => null,
+    meter: () => level,
     chime() {},
   };
   const voice = new VoiceEngine((f) => frames.push(f), media);
@@ -124,6 +124,54 @@ describe('VoiceEngine', () => {
     voice.leave();
     expect(frames.at(-1)).toEqual({ type: 'voice_leave' });
     expect(voice.channelId).toBeNull();
+  });
+});
+
+describe('VoiceEngine recovery and voice activity', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('restarts ICE from the offering side when the connection fails', async () => {
+    const { voice, frames, peers } = engine();
+    await voice.join('v1');
+    await voice.onFrame({ seq: 1, type: 'peer_joined', channel_id: 'v1', participant: { session_id: 'p2', user_id: 'u2', muted: false, deafened: false, speaking: false, joined_at: 0 } });
+    const offers = () => frames.filter((f) => f.type === 'sdp_offer').length;
+    expect(offers()).toBe(1);
+    const pc = peers[0] as unknown as { connectionState: string; onconnectionstatechange: () => void; createOffer: (o?: { iceRestart?: boolean }) => Promise<unknown> };
+    let restart: boolean | undefined;
+    const original = pc.createOffer.bind(pc);
+    pc.createOffer = (o) => {
+      restart = o?.iceRestart;
+      return original(o);
+    };
+    pc.connectionState = 'failed';
+    pc.onconnectionstatechange();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(offers()).toBe(2);
+    expect(restart).toBe(true);
+  });
+
+  it('opens the microphone on voice activity above the threshold, with a short hangover', async () => {
+    vi.useFakeTimers();
+    let db = -90;
+    const { voice, frames, track } = engine(() => db);
+    voice.prefs = { ...voice.prefs, mode: 'vad', vadThresholdDb: -45 };
+    await voice.join('v1');
+    vi.advanceTimersByTime(100);
+    expect(track.enabled).toBe(false);
+    db = -20;
+    vi.advanceTimersByTime(100);
+    expect(track.enabled).toBe(true);
+    expect(frames.at(-1)).toEqual({ type: 'ptt_state', active: true });
+    db = -90;
+    vi.advanceTimersByTime(200);
+    expect(track.enabled).toBe(true); // hangover: no chopping between words
+    vi.advanceTimersByTime(600);
+    expect(track.enabled).toBe(false);
+    voice.setMuted(true);
+    db = -20;
+    vi.advanceTimersByTime(200);
+    expect(track.enabled).toBe(false); // mute wins over voice activity too
+    voice.leave();
   });
 });
 
