@@ -4,8 +4,9 @@ import App from './App.svelte';
 import { WebBackend } from './backend/web';
 import { AppController } from './stores/app.svelte';
 import { browserMedia } from './voice/browser';
+import { savedServerAddress } from './lib/server-address';
 
-const app = new AppController(new WebBackend(), browserMedia());
+const app = new AppController(new WebBackend({ serverUrl: savedServerAddress() }), browserMedia());
 
 // A handle for diagnostics from the console and for the end-to-end tests.
 (window as unknown as { cromulent: AppController }).cromulent = app;

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { needsServerAddress, saveServerAddress } from '../src/lib/server-address';
+
+describe('server address', () => {
+  it('is asked for only when the UI was not served over http(s)', () => {
+    expect(needsServerAddress({ protocol: 'https:' })).toBe(false);
+    expect(needsServerAddress({ protocol: 'tauri:' })).toBe(true);
+  });
+
+  it('normalises to an origin and refuses other schemes', () => {
+    expect(saveServerAddress('chat.example.org/some/path')).toBe('https://chat.example.org');
+    expect(saveServerAddress('http://10.0.0.2:4000/')).toBe('http://10.0.0.2:4000');
+    expect(saveServerAddress('javascript:alert(1)')).toBeNull();
+  });
+});
