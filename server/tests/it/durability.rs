@@ -1,4 +1,5 @@
-//! An acknowledged message survives the server being killed outright.
+//! An acknowledged message survives the server being killed outright, and SIGTERM
+//! stops the server promptly even with clients connected.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,6 +20,8 @@ async fn start(dir: &TempDir, port: u16) -> Child {
         .env("DATA_DIR", &dir.0)
         .env("PORT", port.to_string())
         .env("BIND", "127.0.0.1")
+        // Tests run side by side: the built-in TURN server takes any free UDP port.
+        .env("TURN_PORT", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)
@@ -107,4 +110,23 @@ async fn an_acknowledged_message_survives_a_kill() {
         history.iter().any(|m| m.id == sent.id),
         "the acknowledged message must still be there: {history:?}"
     );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_the_server_promptly_with_clients_connected() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let mut server = start(&dir, port).await;
+    let url = format!("ws://127.0.0.1:{port}/api/gateway");
+    let (_socket, _) = tokio_tungstenite::connect_async(url).await.expect("a gateway client connects");
+    let pid = server.id().expect("running");
+    let status =
+        std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(15), server.wait())
+        .await
+        .expect("the server stops within 15 s of SIGTERM, open sockets or not")
+        .expect("reaped");
+    assert!(exit.success(), "a graceful stop exits with 0, got {exit:?}");
 }
