@@ -69,11 +69,14 @@ pub struct BaselineProcess {
 }
 
 impl BaselineProcess {
-    pub fn start() -> anyhow::Result<Self> {
+    /// `env` is what `--server-env` gave the real server, so allocator settings apply to
+    /// both sides of a comparison.
+    pub fn start(env: &[(String, String)]) -> anyhow::Result<Self> {
         let port = StdListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let exe = std::env::current_exe().context("finding this binary")?;
         let child = Command::new(exe)
             .args(["baseline-server", "--port", &port.to_string()])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .spawn()
             .context("starting the baseline server")?;

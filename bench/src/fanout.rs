@@ -186,7 +186,7 @@ async fn ours(args: &FanoutArgs, clock: Clock) -> anyhow::Result<Outcome> {
 }
 
 async fn baseline(args: &FanoutArgs, clock: Clock) -> anyhow::Result<Outcome> {
-    let process = BaselineProcess::start()?;
+    let process = BaselineProcess::start(&args.server.server_env)?;
     let crowd = Crowd {
         addr: process.addr,
         path: "/".into(),

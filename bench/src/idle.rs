@@ -150,7 +150,7 @@ impl Memory {
 /// The same number of idle connections to the bare broadcast server, whose WebSocket
 /// buffers are set like the gateway's: the floor tokio and tungstenite impose.
 async fn baseline(args: &IdleArgs) -> anyhow::Result<Memory> {
-    let process = BaselineProcess::start()?;
+    let process = BaselineProcess::start(&args.server.server_env)?;
     let crowd = Crowd {
         addr: process.addr,
         path: "/".into(),
