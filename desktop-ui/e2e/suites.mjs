@@ -227,6 +227,35 @@ export const suites = [
     },
   ],
   [
+    'history pages back when scrolling up, with the new-messages divider',
+    async ({ state }) => {
+      const total = await state.a.evaluate(async () => {
+        const channels = await (await fetch('/api/channels')).json();
+        const random = channels.find((c) => c.name === 'random');
+        let sent = 0;
+        for (let i = 0; i < 70; i++) {
+          const r = await fetch(`/api/channels/${random.id}/messages`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ body: `history ${i}`, nonce: `hist-${i}` }),
+          });
+          if (r.ok) sent++;
+          else if (r.status === 429) await new Promise((res) => setTimeout(res, 1000 * Number(r.headers.get('Retry-After') ?? 1)));
+        }
+        return sent;
+      });
+      assert(total >= 60, `only ${total} history messages were accepted`);
+      await openChannel(state.b, 'random');
+      await state.b.getByTestId('new-divider').waitFor(WAIT);
+      await message(state.b, `history ${total - 1}`).waitFor(WAIT);
+      await until('the start of #random after scrolling up', async () => {
+        await state.b.locator('[role="log"]').evaluate((el) => (el.scrollTop = 0));
+        return (await state.b.getByText('This is the start of the channel.').count()) > 0;
+      });
+      await message(state.b, 'history 0').first().waitFor(WAIT);
+    },
+  ],
+  [
     'a reload keeps the session',
     async ({ base, state }) => {
       await state.a.goto(`${base}/channels`);

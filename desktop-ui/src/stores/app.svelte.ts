@@ -136,7 +136,8 @@ export class AppController {
     this.chat.activeChannelId = id;
     const ch = this.chat.channel(id);
     const h = this.chat.ensureHistory(id);
-    if (ch && ch.unread_count > 0) h.dividerAfter = ch.last_read_message_id;
+    // Never read: everything loaded is new, so the divider goes above the first message.
+    if (ch && ch.unread_count > 0) h.dividerAfter = ch.last_read_message_id ?? '0';
     else h.dividerAfter = null;
     if (ch && !ch.is_member && ch.kind === 'text') {
       try {
