@@ -11,6 +11,8 @@ cd "$REPO_ROOT"
 banner "Prerequisites: build tools, Rust, PostgreSQL, NATS, Python's aiosmtpd"
 ensure_build_tools
 have psql || apt_install postgresql-client
+# coturn brings turnutils_uclient, the independent TURN client of the relay tests.
+have turnutils_uclient || apt_install coturn
 ensure_rust
 ensure_rust_components
 

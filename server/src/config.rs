@@ -117,6 +117,77 @@ pub struct Config {
     /// Serve the web client from this folder instead of the embedded copy (development).
     #[arg(long, env = "WEB_DIR", global = true)]
     pub web_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub turn: TurnConfig,
+}
+
+/// The built-in STUN/TURN relay and the credentials handed to voice clients.
+#[derive(Debug, Clone, Args)]
+pub struct TurnConfig {
+    /// Run the built-in STUN/TURN server (UDP).
+    #[arg(long, env = "TURN_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub turn_enabled: bool,
+
+    /// Address the TURN server listens on and relays from.
+    #[arg(long, env = "TURN_BIND", default_value = "0.0.0.0", global = true)]
+    pub turn_bind: IpAddr,
+
+    /// UDP port of the TURN server; 0 picks a free one.
+    #[arg(long, env = "TURN_PORT", default_value_t = 3478, global = true)]
+    pub turn_port: u16,
+
+    /// Address put in relay candidates and TURN URLs; set it to the public address when
+    /// the server is behind NAT. Unset: TURN_BIND, or when that is 0.0.0.0 the address
+    /// of the interface that routes to the internet (127.0.0.1 on a machine without one).
+    #[arg(long, env = "TURN_PUBLIC_IP", global = true)]
+    pub turn_public_ip: Option<IpAddr>,
+
+    /// Host name in the TURN URLs handed to clients. Unset: TURN_PUBLIC_IP (or its default).
+    #[arg(long, env = "TURN_HOST", global = true)]
+    pub turn_host: Option<String>,
+
+    /// Lowest UDP port for relayed traffic; 0 lets the system pick (tests).
+    #[arg(long, env = "TURN_RELAY_PORT_MIN", default_value_t = 49152, global = true)]
+    pub turn_relay_port_min: u16,
+
+    /// Highest UDP port for relayed traffic.
+    #[arg(long, env = "TURN_RELAY_PORT_MAX", default_value_t = 65535, global = true)]
+    pub turn_relay_port_max: u16,
+
+    /// Shared secret for TURN REST credentials (coturn's `static-auth-secret`).
+    /// Unset: derived from SECRET_KEY_BASE.
+    #[arg(long, env = "TURN_SECRET", hide_env_values = true, global = true)]
+    pub turn_secret: Option<String>,
+
+    /// How long handed-out TURN credentials work.
+    #[arg(long, env = "TURN_TTL_SECS", default_value_t = 3600, global = true)]
+    pub turn_ttl_secs: u64,
+
+    /// TURN URLs handed to clients instead of the built-in server's, e.g. an external
+    /// coturn with `use-auth-secret` (comma separated `turn:host:3478?transport=udp`).
+    #[arg(long, env = "TURN_URLS", value_delimiter = ',', global = true)]
+    pub turn_urls: Vec<String>,
+
+    /// Realm of the built-in server.
+    #[arg(long, env = "TURN_REALM", default_value = "cromulent", global = true)]
+    pub turn_realm: String,
+
+    /// Relay to loopback peers (127.0.0.0/8, ::1). For tests only.
+    #[arg(long, env = "TURN_ALLOW_LOOPBACK_PEERS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub turn_allow_loopback_peers: bool,
+
+    /// Relay to private and link-local peers (RFC 1918, fc00::/7, 169.254/16, fe80::/10).
+    #[arg(long, env = "TURN_ALLOW_PRIVATE_PEERS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub turn_allow_private_peers: bool,
+
+    /// Live relay allocations per user.
+    #[arg(long, env = "TURN_USER_QUOTA", default_value_t = 10, global = true)]
+    pub turn_user_quota: usize,
+
+    /// Live relay allocations on this node.
+    #[arg(long, env = "TURN_TOTAL_QUOTA", default_value_t = 1000, global = true)]
+    pub turn_total_quota: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -25,6 +25,7 @@ pub mod secret;
 pub mod seed;
 pub mod state;
 pub mod store;
+pub mod turn;
 pub mod validate;
 pub mod voice;
 pub mod web;
@@ -77,7 +78,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     gateway_config.replay_events = config.gateway_replay_events.max(1);
     let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox);
-    Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway }))
+    let turn = std::sync::Arc::new(turn::Turn::start(&config.turn, &secret).await?);
+    Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway, turn }))
 }
 
 /// Serves until a shutdown signal, then finishes in-flight requests.

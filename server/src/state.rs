@@ -16,6 +16,7 @@ use crate::gateway::Gateway;
 use crate::ids::IdGenerator;
 use crate::mail::Mailer;
 use crate::store::{self, Db};
+use crate::turn::Turn;
 
 /// Failed logins allowed per account, and per client address, in one window.
 const LOGIN_FAILURES_PER_ACCOUNT: u32 = 10;
@@ -33,6 +34,7 @@ pub struct Parts {
     pub mailer: Mailer,
     pub bus: Bus,
     pub gateway: Arc<Gateway>,
+    pub turn: Arc<Turn>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ pub struct Inner {
     pub mailer: Mailer,
     pub bus: Bus,
     pub gateway: Arc<Gateway>,
+    /// The STUN/TURN relay and its credentials.
+    pub turn: Arc<Turn>,
     pub throttles: Throttles,
     pub public_url: String,
 }
@@ -62,7 +66,7 @@ pub struct Throttles {
 
 impl AppState {
     pub fn new(parts: Parts) -> Self {
-        let Parts { config, db, secret_key_base, mailer, bus, gateway } = parts;
+        let Parts { config, db, secret_key_base, mailer, bus, gateway, turn } = parts;
         let public_url = config.public_url();
         Self(Arc::new(Inner {
             ids: IdGenerator::new(config.node_id),
@@ -72,6 +76,7 @@ impl AppState {
             mailer,
             bus,
             gateway,
+            turn,
             throttles: Throttles {
                 login_per_account: Throttle::new(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW),
                 login_per_ip: Throttle::new(LOGIN_FAILURES_PER_IP, LOGIN_WINDOW),

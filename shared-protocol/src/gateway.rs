@@ -11,7 +11,7 @@ use crate::channel::ChannelListEntry;
 use crate::error::ErrorCode;
 use crate::feature_flag::FeatureFlags;
 use crate::user::{OwnUser, User};
-use crate::voice::{IceServer, VoiceRoom};
+use crate::voice::{IceServer, IceTransportPolicy, VoiceRoom};
 use crate::Id;
 
 pub use crate::event::Event;
@@ -172,6 +172,9 @@ pub enum ControlFrame {
     VoiceJoined {
         room: VoiceRoom,
         ice_servers: Vec<IceServer>,
+        /// `relay` when this user or an admin chose relay-only voice.
+        #[serde(default)]
+        ice_transport_policy: IceTransportPolicy,
         /// This connection's peer id in the room (its gateway session id).
         self_session_id: Id,
     },

@@ -37,3 +37,93 @@ pub struct IceServer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
+
+/// For `RTCPeerConnection`'s `iceTransportPolicy`. `relay` keeps every candidate on the
+/// TURN relay, so peers never learn each other's addresses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    #[default]
+    All,
+    Relay,
+}
+
+/// `GET /api/voice/ice-servers`: what `voice_joined` carries, for clients that set up
+/// a connection before joining.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IceServersResponse {
+    pub ice_servers: Vec<IceServer>,
+    pub ice_transport_policy: IceTransportPolicy,
+    /// When the TURN credentials stop working; fetch new ones before then.
+    pub expires_at: Timestamp,
+}
+
+/// A user's own voice choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct VoicePreferences {
+    /// Only relayed connections for me: peers see the server's address, never mine.
+    pub relay_only: bool,
+    /// An admin forces relay-only for everyone, whatever `relay_only` says.
+    pub forced_by_admin: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
+pub struct UpdateVoicePreferencesRequest {
+    #[serde(default)]
+    pub relay_only: Option<bool>,
+}
+
+/// Server-wide voice settings (admins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct VoiceSettings {
+    /// Every client gets `ice_transport_policy: relay`.
+    pub force_relay: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
+pub struct UpdateVoiceSettingsRequest {
+    #[serde(default)]
+    pub force_relay: Option<bool>,
+}
+
+/// One step of the relay self-test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SelfTestStep {
+    pub ok: bool,
+    /// What was seen, e.g. the mapped or relayed address, or why it failed.
+    pub detail: String,
+    pub elapsed_ms: u64,
+}
+
+/// `POST /api/admin/voice/self-test`: the server allocates through its own TURN relay
+/// with fresh credentials and reports each step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SelfTestReport {
+    /// All of the steps below that ran succeeded.
+    pub ok: bool,
+    /// The TURN address that was tested (`host:port`).
+    pub server: String,
+    pub stun_binding: SelfTestStep,
+    pub allocation: SelfTestStep,
+    pub relay_round_trip: SelfTestStep,
+    /// A relay to a denied address (loopback) is refused, unless the settings allow it.
+    pub peer_filter: SelfTestStep,
+}

@@ -52,6 +52,12 @@ fn export(cfg: &Config) {
         notification::Notification,
         feature_flag::UpdateFeatureFlagsRequest,
         voice::IceServer,
+        voice::IceServersResponse,
+        voice::VoicePreferences,
+        voice::UpdateVoicePreferencesRequest,
+        voice::VoiceSettings,
+        voice::UpdateVoiceSettingsRequest,
+        voice::SelfTestReport,
     );
 }
 

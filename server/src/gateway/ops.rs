@@ -15,7 +15,6 @@ use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
 use crate::http::error::HttpError;
 use crate::ids::now_ms;
 use crate::state::AppState;
-use crate::voice::ice::ice_servers;
 
 /// How long a typing indicator shows without renewal.
 const TYPING_TTL_MS: i64 = 8_000;
@@ -186,9 +185,11 @@ impl OpContext {
         let mut room = hub.voice_room(channel_id);
         room.participants.retain(|p| p.user_id != self.caller.id());
         room.participants.push(me.clone());
+        let ice = crate::voice::ice::for_user(&self.state, self.caller.id()).await?;
         let joined = ControlFrame::VoiceJoined {
             room,
-            ice_servers: ice_servers(&self.state.config.stun_urls),
+            ice_servers: ice.ice_servers,
+            ice_transport_policy: ice.ice_transport_policy,
             self_session_id: self.session_id,
         };
         self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;

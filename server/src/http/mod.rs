@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod read_states;
 pub mod sessions;
 pub mod users;
+pub mod voice;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -45,6 +46,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(groups::router())
         .merge(notifications::router())
         .merge(feature_flags::router())
+        .merge(voice::router())
 }
 
 /// The whole application: API, gateway, probes, dev mailbox (when on) and the document.

@@ -185,6 +185,10 @@ impl TestServer {
         config.secret_key_base = None;
         config.smtp.host = None;
         config.pool_size = 5;
+        // Many servers run at once: each TURN relay on loopback and a free port.
+        config.turn.turn_bind = std::net::Ipv4Addr::LOCALHOST.into();
+        config.turn.turn_port = 0;
+        config.turn.turn_relay_port_min = 0;
         adjust(&mut config);
         let state = cromulent_server::build_state(config).await.expect("server state");
         let app = cromulent_server::app(state.clone());

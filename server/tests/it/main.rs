@@ -17,5 +17,6 @@ mod messages;
 mod notifications;
 mod read_states;
 mod smtp;
+mod turn;
 mod users;
 mod web;

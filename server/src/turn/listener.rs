@@ -1,0 +1,219 @@
+//! The TURN server's UDP socket, wrapped so each request is looked at before the `turn`
+//! crate handles it: permissions and channels to denied peers are refused with 403,
+//! allocations past a quota with 486, and credential failures are counted. The crate
+//! has no hook for any of this, but it reads every datagram through this socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
+use stun::error_code::{ErrorCode, ErrorCodeAttribute, CODE_ALLOC_QUOTA_REACHED, CODE_FORBIDDEN};
+use stun::integrity::MessageIntegrity;
+use stun::message::{
+    Getter, Message, MessageType, Setter, CLASS_ERROR_RESPONSE, CLASS_INDICATION, CLASS_REQUEST,
+    METHOD_ALLOCATE, METHOD_BINDING, METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_SEND,
+};
+use stun::textattrs::TextAttribute;
+use tokio::net::UdpSocket;
+use turn::proto::peeraddr::PeerAddress;
+use webrtc_util::Conn;
+
+use super::credentials::RestUsername;
+use super::metrics::Refusal;
+use super::policy::QuotaExceeded;
+use super::Shared;
+
+/// The message type of an Allocate success response, as it appears on the wire.
+const ALLOCATE_SUCCESS: [u8; 2] = [0x01, 0x03];
+
+pub struct GuardedListener {
+    socket: UdpSocket,
+    shared: Arc<Shared>,
+}
+
+/// What to do with one datagram.
+enum Verdict {
+    Pass,
+    /// Answer it ourselves; the crate never sees it.
+    Answer(Vec<u8>),
+    Drop,
+}
+
+impl GuardedListener {
+    pub fn new(socket: UdpSocket, shared: Arc<Shared>) -> Self {
+        Self { socket, shared }
+    }
+
+    fn inspect(&self, datagram: &[u8]) -> Verdict {
+        // ChannelData (first two bits 01) goes only to peers with a channel, and a
+        // channel to a denied peer is never bound.
+        if datagram.first().is_some_and(|b| b & 0xc0 == 0x40) || !stun::message::is_message(datagram) {
+            return Verdict::Pass;
+        }
+        let mut m = Message::new();
+        if m.unmarshal_binary(datagram).is_err() {
+            return Verdict::Pass;
+        }
+        match (m.typ.class, m.typ.method) {
+            (CLASS_REQUEST, METHOD_BINDING) => {
+                self.shared.metrics.binding_request();
+                Verdict::Pass
+            }
+            (CLASS_REQUEST, METHOD_ALLOCATE) => self.inspect_allocate(&m),
+            (CLASS_REQUEST, METHOD_CREATE_PERMISSION | METHOD_CHANNEL_BIND) => match self.denied_peer(&m) {
+                Some(refusal) => {
+                    self.shared.metrics.refused(refusal);
+                    Verdict::Answer(self.error(&m, CODE_FORBIDDEN, "Forbidden: peer address denied"))
+                }
+                None => Verdict::Pass,
+            },
+            (CLASS_INDICATION, METHOD_SEND) => match self.denied_peer(&m) {
+                Some(refusal) => {
+                    self.shared.metrics.refused(refusal);
+                    Verdict::Drop
+                }
+                None => Verdict::Pass,
+            },
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// Counts credential failures (the crate refuses them itself) and applies quotas to
+    /// authenticated requests; names the owner for the relay socket about to be made.
+    fn inspect_allocate(&self, m: &Message) -> Verdict {
+        *self.shared.pending_owner.lock().expect("owner lock") = None;
+        if !m.contains(ATTR_MESSAGE_INTEGRITY) {
+            return Verdict::Pass; // the crate answers with a 401 challenge
+        }
+        let Some(username) = username(m) else { return Verdict::Pass };
+        let Some(parsed) = RestUsername::parse(&username) else {
+            self.shared.metrics.refused(Refusal::BadCredentials);
+            return Verdict::Pass;
+        };
+        if parsed.expires_at < unix_now() {
+            self.shared.metrics.refused(Refusal::Expired);
+            return Verdict::Pass;
+        }
+        let key = self.shared.auth_key(&username);
+        if MessageIntegrity(key).check(&mut m.clone()).is_err() {
+            self.shared.metrics.refused(Refusal::BadCredentials);
+            return Verdict::Pass;
+        }
+        let owner = parsed.user_id.map_or(username, |id| id.to_string());
+        match self.shared.quotas.check(&owner) {
+            Ok(()) => {
+                *self.shared.pending_owner.lock().expect("owner lock") = Some(owner);
+                Verdict::Pass
+            }
+            Err(why) => {
+                self.shared.metrics.refused(match why {
+                    QuotaExceeded::User => Refusal::UserQuota,
+                    QuotaExceeded::Total => Refusal::TotalQuota,
+                });
+                Verdict::Answer(self.error(m, CODE_ALLOC_QUOTA_REACHED, "Allocation Quota Reached"))
+            }
+        }
+    }
+
+    /// The first peer address in `m` that policy refuses.
+    fn denied_peer(&self, m: &Message) -> Option<Refusal> {
+        for attr in m.attributes.0.iter().filter(|a| a.typ == ATTR_XOR_PEER_ADDRESS) {
+            let mut one = Message::new();
+            one.transaction_id = m.transaction_id;
+            one.add(ATTR_XOR_PEER_ADDRESS, &attr.value);
+            let mut peer = PeerAddress::default();
+            if peer.get_from(&one).is_err() {
+                continue; // malformed: the crate answers 400
+            }
+            if let Err(range) = self.shared.policy.check(SocketAddr::new(peer.ip, peer.port)) {
+                tracing::debug!(peer = %peer, range = range.label(), "relay to a denied peer refused");
+                return Some(Refusal::PeerDenied(range));
+            }
+        }
+        None
+    }
+
+    /// An error response to `m`, signed when its username is one of ours.
+    fn error(&self, m: &Message, code: ErrorCode, reason: &str) -> Vec<u8> {
+        let mut setters: Vec<Box<dyn Setter>> = vec![
+            Box::new(m.transaction_id),
+            Box::new(MessageType::new(m.typ.method, CLASS_ERROR_RESPONSE)),
+            Box::new(ErrorCodeAttribute { code, reason: reason.as_bytes().to_vec() }),
+        ];
+        if let Some(username) = username(m).filter(|_| m.contains(ATTR_MESSAGE_INTEGRITY)) {
+            setters.push(Box::new(MessageIntegrity(self.shared.auth_key(&username))));
+        }
+        let mut out = Message::new();
+        match out.build(&setters) {
+            Ok(()) => out.raw,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not build a TURN error response");
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn username(m: &Message) -> Option<String> {
+    let mut attr = TextAttribute::new(ATTR_USERNAME, String::new());
+    attr.get_from(m).ok()?;
+    Some(attr.text)
+}
+
+pub(super) fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[async_trait]
+impl Conn for GuardedListener {
+    async fn connect(&self, addr: SocketAddr) -> webrtc_util::Result<()> {
+        Ok(self.socket.connect(addr).await?)
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        Ok(self.recv_from(buf).await?.0)
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        loop {
+            let (n, from) = self.socket.recv_from(buf).await?;
+            match self.inspect(&buf[..n]) {
+                Verdict::Pass => return Ok((n, from)),
+                Verdict::Answer(reply) if !reply.is_empty() => {
+                    let _ = self.socket.send_to(&reply, from).await;
+                }
+                Verdict::Answer(_) | Verdict::Drop => {}
+            }
+        }
+    }
+
+    async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
+        Ok(self.socket.send(buf).await?)
+    }
+
+    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
+        // Allocations are counted when granted: the crate may make and drop relay
+        // sockets while probing for a port.
+        if buf.len() >= 20 && buf[..2] == ALLOCATE_SUCCESS && stun::message::is_message(buf) {
+            self.shared.metrics.allocation();
+        }
+        Ok(self.socket.send_to(buf, target).await?)
+    }
+
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        Ok(self.socket.local_addr()?)
+    }
+
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    async fn close(&self) -> webrtc_util::Result<()> {
+        Ok(())
+    }
+
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
+    }
+}

@@ -1,0 +1,298 @@
+//! The built-in STUN/TURN relay against a real, independent TURN client (coturn's
+//! `turnutils_uclient`): credentials from the API work, wrong and expired ones do not,
+//! denied peers are refused, quotas hold; relay-only mode reaches `voice_joined`; the
+//! admin self-test and the `/metrics` counters.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Output;
+use std::time::Duration;
+
+use base64::Engine;
+use cromulent_protocol::gateway::{ClientFrame, ControlFrame};
+use cromulent_protocol::voice::{IceServer, IceServersResponse, IceTransportPolicy, SelfTestReport};
+use cromulent_server::config::Config;
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::gateway::channel_id;
+use crate::gateway_client::WAIT;
+use crate::harness::{Database, TestServer, TestUser};
+
+const SECRET: &str = "a turn secret shared with coturn";
+
+/// Our TURN on a free port of 127.0.0.1, advertising 127.0.0.1 in relay candidates.
+fn local_turn(config: &mut Config, allow_loopback: bool) {
+    config.turn.turn_enabled = true;
+    config.turn.turn_bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    config.turn.turn_port = 0;
+    config.turn.turn_public_ip = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    config.turn.turn_relay_port_min = 0;
+    config.turn.turn_secret = Some(SECRET.into());
+    config.turn.turn_allow_loopback_peers = allow_loopback;
+}
+
+async fn start(allow_loopback: bool) -> TestServer {
+    TestServer::start_with(Database::Sqlite, |c| local_turn(c, allow_loopback)).await
+}
+
+fn turn_port(srv: &TestServer) -> u16 {
+    srv.state.turn.local_addr().expect("the built-in TURN server runs").port()
+}
+
+/// The TURN entry of the caller's ICE servers.
+async fn turn_entry(srv: &TestServer, user: &TestUser) -> IceServer {
+    let reply: IceServersResponse = srv.get("/api/voice/ice-servers", user).await.ok();
+    reply
+        .ice_servers
+        .into_iter()
+        .find(|s| s.urls.iter().any(|u| u.starts_with("turn:")))
+        .expect("a TURN server is handed out")
+}
+
+/// Runs `turnutils_uclient` against our server; `args` come before the server address.
+async fn uclient(srv: &TestServer, args: &[&str]) -> Output {
+    let port = turn_port(srv).to_string();
+    let mut all: Vec<&str> = vec!["-p", &port, "-n", "5", "-l", "120", "-m", "1"];
+    all.extend_from_slice(args);
+    all.push("127.0.0.1");
+    let run = tokio::process::Command::new("turnutils_uclient").args(&all).kill_on_drop(true).output();
+    match tokio::time::timeout(Duration::from_secs(30), run).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => panic!(
+            "turnutils_uclient must be installed (Debian package coturn; scripts/test.sh installs it): {e}"
+        ),
+        Err(_) => panic!("turnutils_uclient did not finish within 30 s"),
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+async fn metrics(srv: &TestServer) -> String {
+    let resp = srv.http.get(srv.url("/metrics")).send().await.expect("metrics answer");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.text().await.expect("body")
+}
+
+/// The value of one exposition line, e.g. `cromulent_turn_allocations_total`.
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .expect("a number")
+}
+
+fn rest_password(username: &str) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(username.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn uclient_relays_through_our_turn_with_credentials_from_the_api() {
+    let srv = start(true).await;
+    let ann = srv.user("ann").await;
+    let turn = turn_entry(&srv, &ann).await;
+    let (user, pass) = (turn.username.expect("username"), turn.credential.expect("credential"));
+    // -y: two clients allocate and send to each other's relayed address.
+    let out = uclient(&srv, &["-y", "-u", &user, "-w", &pass]).await;
+    let log = text(&out);
+    assert!(out.status.success(), "an allocation with our credentials must work:\n{log}");
+    // Two clients, each an RTP and an RTCP allocation, five messages each.
+    let totals = "start_mclient: tot_send_msgs=20, tot_recv_msgs=20";
+    assert!(log.contains(totals), "every message must come back through the relay:\n{log}");
+    assert!(log.contains("Total lost packets 0 "), "nothing lost on loopback:\n{log}");
+
+    let m = metrics(&srv).await;
+    assert!(metric(&m, "cromulent_turn_allocations_total") >= 2, "both clients allocated:\n{m}");
+    assert!(
+        metric(&m, "cromulent_turn_relayed_bytes_total{direction=\"to_peer\"}") >= 10 * 120,
+        "relayed payload is counted:\n{m}"
+    );
+    assert_eq!(metric(&m, "cromulent_turn_refusals_total{reason=\"bad_credentials\"}"), 0, "{m}");
+}
+
+#[tokio::test]
+async fn wrong_and_expired_credentials_are_refused() {
+    let srv = start(true).await;
+    let ann = srv.user("ann").await;
+    let turn = turn_entry(&srv, &ann).await;
+    let user = turn.username.expect("username");
+    let out = uclient(&srv, &["-y", "-u", &user, "-w", "not-the-password"]).await;
+    assert!(!out.status.success(), "a wrong password must not allocate:\n{}", text(&out));
+
+    let expired = format!("{}:{}", now_secs() - 60, ann.id);
+    let out = uclient(&srv, &["-y", "-u", &expired, "-w", &rest_password(&expired)]).await;
+    assert!(!out.status.success(), "an expired (but well signed) name must not allocate:\n{}", text(&out));
+
+    let out = uclient(&srv, &["-y", "-u", &ann.id.to_string(), "-W", "some other secret"]).await;
+    assert!(!out.status.success(), "credentials from another secret must not allocate:\n{}", text(&out));
+
+    let m = metrics(&srv).await;
+    assert!(metric(&m, "cromulent_turn_refusals_total{reason=\"bad_credentials\"}") >= 2, "{m}");
+    assert!(metric(&m, "cromulent_turn_refusals_total{reason=\"expired\"}") >= 1, "{m}");
+    assert_eq!(metric(&m, "cromulent_turn_allocations_total"), 0, "no allocation was granted:\n{m}");
+}
+
+#[tokio::test]
+async fn the_shared_secret_works_as_coturn_use_auth_secret() {
+    let srv = start(true).await;
+    let ann = srv.user("ann").await;
+    // -W: the client derives `expiry:user` and its password from the secret itself,
+    // exactly as with coturn's use-auth-secret.
+    let out = uclient(&srv, &["-y", "-u", &ann.id.to_string(), "-W", SECRET]).await;
+    assert!(out.status.success(), "the REST scheme as coturn's tools compute it must work:\n{}", text(&out));
+}
+
+#[tokio::test]
+async fn a_peer_in_a_denied_range_is_refused() {
+    let srv = start(false).await;
+    let ann = srv.user("ann").await;
+    let turn = turn_entry(&srv, &ann).await;
+    let (user, pass) = (turn.username.expect("username"), turn.credential.expect("credential"));
+    let out = uclient(&srv, &["-e", "127.0.0.1", "-r", "9", "-u", &user, "-w", &pass]).await;
+    let log = text(&out);
+    assert!(!out.status.success(), "relaying to loopback must be refused:\n{log}");
+    assert!(log.contains("403"), "the refusal is a 403 Forbidden:\n{log}");
+    let m = metrics(&srv).await;
+    assert!(
+        metric(&m, "cromulent_turn_refusals_total{reason=\"peer_denied\",range=\"loopback\"}") >= 1,
+        "{m}"
+    );
+    assert_eq!(metric(&m, "cromulent_turn_relayed_bytes_total{direction=\"to_peer\"}"), 0, "{m}");
+}
+
+#[tokio::test]
+async fn allocations_past_the_user_quota_are_refused() {
+    let srv = TestServer::start_with(Database::Sqlite, |c| {
+        local_turn(c, true);
+        c.turn.turn_user_quota = 1;
+    })
+    .await;
+    let ann = srv.user("ann").await;
+    // -y needs two allocations for the same user.
+    let out = uclient(&srv, &["-y", "-u", &ann.id.to_string(), "-W", SECRET]).await;
+    let log = text(&out);
+    assert!(!out.status.success(), "a second live allocation is over the quota:\n{log}");
+    assert!(log.contains("486"), "the refusal is 486 Allocation Quota Reached:\n{log}");
+    let m = metrics(&srv).await;
+    assert!(metric(&m, "cromulent_turn_refusals_total{reason=\"user_quota\"}") >= 1, "{m}");
+}
+
+#[tokio::test]
+async fn ice_server_credentials_follow_the_turn_rest_scheme() {
+    let srv = start(false).await;
+    let ann = srv.user("ann").await;
+    let reply = srv.anonymous(Method::GET, "/api/voice/ice-servers", None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "credentials only for signed-in users");
+
+    let reply: IceServersResponse = srv.get("/api/voice/ice-servers", &ann).await.ok();
+    let port = turn_port(&srv);
+    let stun = reply.ice_servers.iter().find(|s| s.username.is_none()).expect("a STUN entry");
+    assert!(stun.urls.contains(&format!("stun:127.0.0.1:{port}")), "our STUN: {stun:?}");
+    let turn = turn_entry(&srv, &ann).await;
+    assert_eq!(turn.urls, vec![format!("turn:127.0.0.1:{port}?transport=udp")]);
+    let username = turn.username.expect("username");
+    let (expiry, user) = username.split_once(':').expect("expiry:user_id");
+    assert_eq!(user, ann.id.to_string(), "the user is named in the credential");
+    let expiry: u64 = expiry.parse().expect("Unix seconds");
+    let lifetime = expiry.abs_diff(now_secs() + 3600);
+    assert!(lifetime <= 5, "one hour by default, got {expiry} at {}", now_secs());
+    assert_eq!(turn.credential.expect("credential"), rest_password(&username), "base64 HMAC-SHA1");
+    assert_eq!(reply.expires_at, i64::try_from(expiry).expect("fits") * 1000);
+    assert_eq!(reply.ice_transport_policy, IceTransportPolicy::All, "no relay-only chosen");
+
+    // An external coturn instead: its URLs, the same credentials.
+    let srv = TestServer::start_with(Database::Sqlite, |c| {
+        local_turn(c, false);
+        c.turn.turn_urls = vec!["turn:turn.example.test:3478?transport=udp".into()];
+        c.turn.turn_ttl_secs = 600;
+    })
+    .await;
+    let bob = srv.user("bob").await;
+    let turn = turn_entry(&srv, &bob).await;
+    assert_eq!(turn.urls, vec!["turn:turn.example.test:3478?transport=udp".to_owned()]);
+    let username = turn.username.expect("username");
+    assert_eq!(turn.credential.expect("credential"), rest_password(&username));
+    let expiry: u64 = username.split_once(':').expect("expiry").0.parse().expect("secs");
+    assert!(expiry.abs_diff(now_secs() + 600) <= 5, "TURN_TTL_SECS sets the lifetime");
+
+    // TURN switched off by the feature flag: STUN only.
+    srv.patch("/api/admin/feature_flags", &bob, json!({"turn": false})).await.ok::<serde_json::Value>();
+    let reply: IceServersResponse = srv.get("/api/voice/ice-servers", &bob).await.ok();
+    assert!(reply.ice_servers.iter().all(|s| s.username.is_none()), "no TURN when the flag is off");
+}
+
+crate::db_test! {
+    async fn relay_only_mode_reaches_voice_joined(srv) {
+        let ann = srv.user("ann").await; // admin
+        let bob = srv.user("bob").await;
+        let cy = srv.user("cy").await;
+        let prefs = srv.patch("/api/voice/preferences", &bob, json!({"relay_only": true})).await;
+        assert_eq!(prefs.body, json!({"relay_only": true, "forced_by_admin": false}));
+
+        assert_eq!(joined_policy(&srv, &bob).await, IceTransportPolicy::Relay, "bob chose relay-only");
+        assert_eq!(joined_policy(&srv, &cy).await, IceTransportPolicy::All, "cy did not");
+
+        let refused = srv.patch("/api/admin/voice/settings", &cy, json!({"force_relay": true})).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "only admins force relay");
+        let set = srv.patch("/api/admin/voice/settings", &ann, json!({"force_relay": true})).await;
+        assert_eq!(set.body, json!({"force_relay": true}));
+        assert_eq!(joined_policy(&srv, &cy).await, IceTransportPolicy::Relay, "forced for everyone");
+        let prefs = srv.get("/api/voice/preferences", &cy).await;
+        assert_eq!(prefs.body, json!({"relay_only": false, "forced_by_admin": true}));
+        let ice: IceServersResponse = srv.get("/api/voice/ice-servers", &cy).await.ok();
+        assert_eq!(ice.ice_transport_policy, IceTransportPolicy::Relay, "the REST answer agrees");
+    }
+}
+
+/// Joins `voice-main` on a fresh connection and returns the policy in `voice_joined`.
+async fn joined_policy(srv: &TestServer, user: &TestUser) -> IceTransportPolicy {
+    let mut gw = srv.connect(user).await;
+    let voice = channel_id(&gw, "voice-main");
+    gw.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    match gw.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await {
+        ControlFrame::VoiceJoined { ice_transport_policy, ice_servers, .. } => {
+            assert!(
+                ice_servers.iter().any(|s| s.username.is_some()),
+                "voice_joined carries TURN credentials: {ice_servers:?}"
+            );
+            ice_transport_policy
+        }
+        other => panic!("expected voice_joined, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_self_test_allocates_relays_and_checks_the_peer_filter() {
+    let srv = start(false).await;
+    let ann = srv.user("ann").await;
+    let bob = srv.user("bob").await;
+    let refused = srv.post("/api/admin/voice/self-test", &bob, json!({})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "members may not run it");
+    let reply = srv.call(Method::POST, "/api/admin/voice/self-test", None, None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    let report: SelfTestReport = srv.post("/api/admin/voice/self-test", &ann, json!({})).await.ok();
+    assert!(report.ok, "every step must pass on a healthy server: {report:#?}");
+    assert!(report.stun_binding.detail.contains("127.0.0.1"), "{report:#?}");
+    assert!(report.allocation.detail.contains("127.0.0.1"), "relayed on the public address: {report:#?}");
+    assert!(report.peer_filter.detail.contains("403"), "loopback refused: {report:#?}");
+    let m = metrics(&srv).await;
+    assert!(metric(&m, "cromulent_turn_allocations_total") >= 1, "{m}");
+    assert!(metric(&m, "cromulent_turn_binding_requests_total") >= 1, "{m}");
+    assert!(metric(&m, "cromulent_turn_relayed_bytes_total{direction=\"from_peer\"}") > 0, "{m}");
+
+    // With TURN off there is nothing to test, and the report says so.
+    let off = TestServer::start_with(Database::Sqlite, |c| c.turn.turn_enabled = false).await;
+    let admin = off.user("ann").await;
+    let report: SelfTestReport = off.post("/api/admin/voice/self-test", &admin, json!({})).await.ok();
+    assert!(!report.ok && report.allocation.detail.contains("TURN_ENABLED"), "{report:#?}");
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}
