@@ -3,6 +3,7 @@ import type { ChannelListEntry } from "./ChannelListEntry";
 import type { ErrorCode } from "./ErrorCode";
 import type { FeatureFlags } from "./FeatureFlags";
 import type { IceServer } from "./IceServer";
+import type { IceTransportPolicy } from "./IceTransportPolicy";
 import type { Id } from "./Id";
 import type { OwnUser } from "./OwnUser";
 import type { Presence } from "./Presence";
@@ -13,6 +14,10 @@ import type { VoiceRoom } from "./VoiceRoom";
  * Frames without a sequence number: session control and op results.
  */
 export type ControlFrame = { "type": "hello", heartbeat_interval_ms: number, session_id: Id, protocol_version: number, } | { "type": "ready", session_id: Id, user: OwnUser, users: Array<User>, channels: Array<ChannelListEntry>, presences: Array<Presence>, voice_rooms: Array<VoiceRoom>, feature_flags: FeatureFlags, } | { "type": "resumed", last_seq: number, } | { "type": "invalid_session" } | { "type": "heartbeat_ack" } | { "type": "voice_joined", room: VoiceRoom, ice_servers: Array<IceServer>, 
+/**
+ * `relay` when this user or an admin chose relay-only voice.
+ */
+ice_transport_policy: IceTransportPolicy, 
 /**
  * This connection's peer id in the room (its gateway session id).
  */
