@@ -47,10 +47,12 @@ class FakePeer {
 function engine(level: (() => number) | null = null) {
   const frames: ClientFrame[] = [];
   const peers: FakePeer[] = [];
+  const configs: RTCConfiguration[] = [];
   const track = new FakeTrack();
   const media: MediaDeps = {
     getUserMedia: async () => ({ getAudioTracks: () => [track], getTracks: () => [track] }) as unknown as MediaStream,
-    createPeer: () => {
+    createPeer: (config) => {
+      configs.push(config);
       const p = new FakePeer();
       peers.push(p);
       return p as unknown as RTCPeerConnection;
@@ -60,7 +62,7 @@ function engine(level: (() => number) | null = null) {
     chime() {},
   };
   const voice = new VoiceEngine((f) => frames.push(f), media);
-  return { voice, frames, peers, track };
+  return { voice, frames, peers, track, configs };
 }
 
 describe('shouldTransmit', () => {
@@ -94,7 +96,7 @@ describe('VoiceEngine', () => {
   it('offers to a peer that joins, and detaches the track while silent', async () => {
     const { voice, frames, peers } = engine();
     await voice.join('v1');
-    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['stun:x'] }], self_session_id: 'me' });
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['stun:x'] }], ice_transport_policy: 'all', self_session_id: 'me' });
     await voice.onFrame({ seq: 1, type: 'peer_joined', channel_id: 'v1', participant: { session_id: 'p2', user_id: 'u2', muted: false, deafened: false, speaking: false, joined_at: 0 } });
     expect(frames.at(-1)).toEqual({ type: 'sdp_offer', to: 'p2', sdp: 'offer-sdp' });
     await Promise.resolve();
@@ -102,6 +104,14 @@ describe('VoiceEngine', () => {
     voice.pttDown();
     await Promise.resolve();
     expect(peers[0].senders[0].track).not.toBeNull();
+  });
+
+  it('uses the ICE servers and the relay-only policy the server hands out', async () => {
+    const { voice, configs } = engine();
+    await voice.join('v1');
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['turn:t'], username: 'u', credential: 'c' }], ice_transport_policy: 'relay', self_session_id: 'me' });
+    await voice.onFrame({ seq: 1, type: 'peer_joined', channel_id: 'v1', participant: { session_id: 'p2', user_id: 'u2', muted: false, deafened: false, speaking: false, joined_at: 0 } });
+    expect(configs[0]).toEqual({ iceServers: [{ urls: ['turn:t'], username: 'u', credential: 'c' }], iceTransportPolicy: 'relay' });
   });
 
   it('queues ICE candidates that arrive before the offer, then applies them', async () => {

@@ -25,6 +25,7 @@ export class AppController {
   status = $state<GatewayStatus>('connecting');
   private gateway: Gateway | null = null;
   private lastTypingSent = Number.NEGATIVE_INFINITY;
+  private presence: 'online' | 'idle' = 'online';
   private readonly listeners = new Set<FrameListener>();
 
   readonly voice: VoiceEngine;
@@ -272,6 +273,13 @@ export class AppController {
     const now = Date.now();
     for (const n of this.chat.notifications) n.read_at ??= now;
     await this.backend.markAllNotificationsRead().catch(() => undefined);
+  }
+
+  /** Away while the tab is hidden, back when it shows; the server decides offline. */
+  setPresence(status: 'online' | 'idle'): void {
+    if (status === this.presence) return;
+    this.presence = status;
+    this.send({ type: 'set_presence', status });
   }
 
   setAttentive(attentive: boolean): void {

@@ -57,6 +57,7 @@ export class VoiceEngine {
   private peers = new Map<Id, Peer>();
   private local: MediaStream | null = null;
   private iceServers: RTCIceServer[] = [];
+  private iceTransportPolicy: RTCIceTransportPolicy = 'all';
   private vadTimer: ReturnType<typeof setInterval> | null = null;
   private lastLoud = 0;
   private sentActive = false;
@@ -151,6 +152,8 @@ export class VoiceEngine {
       if (frame.type === 'voice_joined') {
         this.selfSessionId = frame.self_session_id;
         this.iceServers = frame.ice_servers.map(toRtcIceServer);
+        // `relay` keeps our address from peers: only TURN candidates are gathered.
+        this.iceTransportPolicy = frame.ice_transport_policy;
         this.media.chime('join');
       } else if (frame.type === 'error' && frame.op.startsWith('voice')) {
         this.error = frame.message;
@@ -231,7 +234,7 @@ export class VoiceEngine {
   private ensurePeer(sessionId: Id, userId: Id, offerer: boolean): Peer {
     const existing = this.peers.get(sessionId);
     if (existing) return existing;
-    const pc = this.media.createPeer({ iceServers: this.iceServers });
+    const pc = this.media.createPeer({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
     const peer: Peer = { sessionId, userId, pc, queued: [], offerer, sink: null };
     this.peers.set(sessionId, peer);
     const track = this.local?.getAudioTracks()[0];
