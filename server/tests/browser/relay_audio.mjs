@@ -1,0 +1,267 @@
+// Voice through the built-in TURN relay only: two RTCPeerConnections in headless
+// Chromium, each with the ICE servers and credentials its own user gets from
+// GET /api/voice/ice-servers and iceTransportPolicy "relay", send a 440 Hz tone from a
+// fake microphone. Passes when the receiver hears the tone, the selected candidate pair
+// is relay on both ends, and the server's /metrics counted the relayed bytes.
+// A second run with loopback peers denied must fail to connect (the peer filter works
+// for real WebRTC traffic too).
+//
+// Self-contained: starts its own cromulent-server (built binary), needs Debian's
+// chromium, and playwright-core from desktop-ui/node_modules (npm ci there).
+//   node server/tests/browser/relay_audio.mjs [path/to/cromulent-server]
+// Env: CARGO_TARGET_DIR (default ~/.cache/cromulent/target), CHROMIUM (/usr/bin/chromium).
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const { chromium } = createRequire(join(repo, 'desktop-ui', 'package.json'))('playwright-core');
+const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'cromulent', 'target');
+const binary = process.argv[2] || join(targetDir, 'debug', 'cromulent-server');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery staple';
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** A 48 kHz mono 16-bit WAV of a sine at `hz`, half scale. */
+function toneWav(hz, seconds) {
+  const rate = 48_000;
+  const samples = rate * seconds;
+  const wav = Buffer.alloc(44 + samples * 2);
+  wav.write('RIFF', 0);
+  wav.writeUInt32LE(36 + samples * 2, 4);
+  wav.write('WAVEfmt ', 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20); // PCM
+  wav.writeUInt16LE(1, 22); // mono
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write('data', 36);
+  wav.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) {
+    wav.writeInt16LE(Math.round(16_000 * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + i * 2);
+  }
+  return wav;
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function startServer(scratch, allowLoopback) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const child = spawn(binary, ['serve'], {
+    env: {
+      ...inherited,
+      PORT: String(port),
+      BIND: '127.0.0.1',
+      DATA_DIR: mkdtempSync(join(scratch, 'data-')),
+      PUBLIC_URL: base,
+      DEV_MAILBOX: 'true',
+      TURN_BIND: '127.0.0.1',
+      TURN_PORT: '0',
+      TURN_PUBLIC_IP: '127.0.0.1',
+      TURN_RELAY_PORT_MIN: '0',
+      TURN_ALLOW_LOOPBACK_PEERS: String(allowLoopback),
+      RUST_LOG: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return { base, child };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  child.kill('SIGTERM');
+  throw new Error(`${binary} did not become ready on ${base}`);
+}
+
+async function post(url, body, token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  const json = await r.json();
+  assert(r.ok, `${url}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Registers `name` and returns an access token. */
+async function signIn(base, name) {
+  const email = `${name}@example.test`;
+  await post(`${base}/api/auth/register`, { email, username: name, password: PASSWORD });
+  const login = await post(`${base}/api/auth/login`, {
+    email,
+    password: PASSWORD,
+    device_name: 'relay test',
+    device_type: 'test',
+  });
+  const refreshed = await post(`${base}/api/auth/refresh`, { refresh_token: login.refresh_token });
+  return refreshed.access_token;
+}
+
+async function iceFor(base, token) {
+  const r = await fetch(`${base}/api/voice/ice-servers`, { headers: { authorization: `Bearer ${token}` } });
+  assert(r.ok, `ice-servers: ${r.status}`);
+  return r.json();
+}
+
+/** Runs in the page: a sender with the fake microphone and a receiver, relay only. */
+async function callInPage({ iceA, iceB, waitMs }) {
+  const config = (ice) => ({
+    iceServers: ice.ice_servers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
+    iceTransportPolicy: 'relay',
+  });
+  const a = new RTCPeerConnection(config(iceA));
+  const b = new RTCPeerConnection(config(iceB));
+  const gathered = { a: [], b: [] };
+  a.onicecandidate = (e) => e.candidate && (gathered.a.push(e.candidate.type), b.addIceCandidate(e.candidate));
+  b.onicecandidate = (e) => e.candidate && (gathered.b.push(e.candidate.type), a.addIceCandidate(e.candidate));
+  const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+  a.addTrack(mic.getAudioTracks()[0], mic);
+  const received = new Promise((ok) => (b.ontrack = (e) => ok(e.streams[0] || new MediaStream([e.track]))));
+  await a.setLocalDescription(await a.createOffer());
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription(await b.createAnswer());
+  await a.setRemoteDescription(b.localDescription);
+
+  const connected = await new Promise((ok) => {
+    const check = () => {
+      if (b.iceConnectionState === 'connected' || b.iceConnectionState === 'completed') ok(true);
+      if (b.iceConnectionState === 'failed') ok(false);
+    };
+    b.oniceconnectionstatechange = check;
+    setTimeout(() => ok(false), waitMs);
+    check();
+  });
+  const result = { connected, gathered, pair: null, toneRatio: 0 };
+  if (!connected) return result;
+
+  const stream = await received;
+  // Received audio reaches WebAudio only when also attached to a media element.
+  const audio = new Audio();
+  audio.muted = true;
+  audio.srcObject = stream;
+  await audio.play().catch(() => {});
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 4096;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  const hz = ctx.sampleRate / analyser.fftSize;
+  let best = 0;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    analyser.getFloatFrequencyData(bins);
+    const at = (f) => bins[Math.round(f / hz)];
+    // dB at 440 Hz against a quiet band far from it.
+    best = Math.max(best, at(440) - at(2500));
+  }
+  result.toneRatio = best;
+
+  const stats = await b.getStats();
+  stats.forEach((s) => {
+    if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
+      result.pair = {
+        local: stats.get(s.localCandidateId)?.candidateType,
+        remote: stats.get(s.remoteCandidateId)?.candidateType,
+      };
+    }
+  });
+  a.close();
+  b.close();
+  return result;
+}
+
+async function metric(base, series) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  assert(line, `no ${series} in /metrics`);
+  return Number(line.split(' ')[1]);
+}
+
+async function run(browser, scratch, allowLoopback) {
+  const { base, child } = await startServer(scratch, allowLoopback);
+  try {
+    const annToken = await signIn(base, 'ann');
+    const bobToken = await signIn(base, 'bob');
+    const [iceA, iceB] = [await iceFor(base, annToken), await iceFor(base, bobToken)];
+    const page = await browser.newPage();
+    await page.goto(`${base}/healthz`);
+    const result = await page.evaluate(callInPage, { iceA, iceB, waitMs: allowLoopback ? 15_000 : 6_000 });
+    await page.close();
+    result.relayedBytes = await metric(base, 'cromulent_turn_relayed_bytes_total{direction="to_peer"}');
+    return result;
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function main() {
+  const scratch = mkdtempSync(join(tmpdir(), 'cromulent-relay-'));
+  const tone = join(scratch, 'tone.wav');
+  writeFileSync(tone, toneWav(440, 30));
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    ignoreDefaultArgs: ['--mute-audio'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${tone}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  try {
+    const ok = await run(browser, scratch, true);
+    console.log('relay allowed:', JSON.stringify(ok));
+    assert(ok.connected, 'ICE must connect through the relay');
+    assert(ok.gathered.a.every((t) => t === 'relay') && ok.gathered.a.length > 0, 'only relay candidates');
+    assert(ok.pair && ok.pair.local === 'relay' && ok.pair.remote === 'relay', 'the selected pair is relay/relay');
+    assert(ok.toneRatio > 20, `the 440 Hz tone must be heard (got ${ok.toneRatio.toFixed(1)} dB over the noise)`);
+    assert(ok.relayedBytes > 10_000, `the server relayed the audio (${ok.relayedBytes} bytes)`);
+
+    const denied = await run(browser, scratch, false);
+    console.log('loopback peers denied:', JSON.stringify(denied));
+    assert(!denied.connected, 'with loopback peers denied, relay-to-relay on loopback must not connect');
+    assert(denied.relayedBytes === 0, 'nothing was relayed to a denied peer');
+    console.log('1 passed, 0 failed');
+  } finally {
+    await browser.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});
