@@ -113,7 +113,9 @@ impl Turn {
             return Ok(turn);
         }
         let bind = SocketAddr::new(config.turn_bind, config.turn_port);
-        let socket = UdpSocket::bind(bind).await.with_context(|| format!("binding TURN to udp {bind}"))?;
+        let socket = UdpSocket::bind(bind).await.with_context(|| {
+            format!("binding the TURN server to udp {bind} (set TURN_PORT, or TURN_ENABLED=false to run without it)")
+        })?;
         let local = socket.local_addr().context("TURN socket address")?;
         let public_ip = config.turn_public_ip.unwrap_or_else(|| default_public_ip(config.turn_bind));
         let server = Server::new(ServerConfig {
