@@ -280,6 +280,16 @@ export const suites = [
       await page.goto(`${base}/inbox`);
       await page.getByTestId('notification').first().waitFor(WAIT);
       await page.screenshot({ path: join(shots, 'inbox-light.png') });
+      await page.goto(`${base}/admin`);
+      await page.getByLabel('Email confirmation required').waitFor(WAIT);
+      await page.getByRole('button', { name: 'Run relay self-test' }).click();
+      await page.getByText(/Relay works|Relay problem/).waitFor({ timeout: 20_000 });
+      await page.screenshot({ path: join(shots, 'admin-light.png') });
+      await page.goto(`${base}/settings`);
+      await page.getByLabel('Voice mode').waitFor(WAIT);
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.screenshot({ path: join(shots, 'settings-dark.png') });
+      await page.emulateMedia({ colorScheme: 'light' });
       const anon = await state.ctxA.browser().newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
       const login = await anon.newPage();
       await login.goto(`${base}/login`);

@@ -28,6 +28,11 @@ import type { UpdateFeatureFlagsRequest } from '../generated/UpdateFeatureFlagsR
 import type { UpdateGroupRequest } from '../generated/UpdateGroupRequest';
 import type { UpdateProfileRequest } from '../generated/UpdateProfileRequest';
 import type { User } from '../generated/User';
+import type { SelfTestReport } from '../generated/SelfTestReport';
+import type { UpdateVoicePreferencesRequest } from '../generated/UpdateVoicePreferencesRequest';
+import type { UpdateVoiceSettingsRequest } from '../generated/UpdateVoiceSettingsRequest';
+import type { VoicePreferences } from '../generated/VoicePreferences';
+import type { VoiceSettings } from '../generated/VoiceSettings';
 
 /** A request the server refused, with its stable code. */
 export class BackendError extends Error {
@@ -121,6 +126,13 @@ export interface Backend {
 
   featureFlags(): Promise<FeatureFlags>;
   updateFeatureFlags(req: UpdateFeatureFlagsRequest): Promise<FeatureFlags>;
+
+  voicePreferences(): Promise<VoicePreferences>;
+  updateVoicePreferences(req: UpdateVoicePreferencesRequest): Promise<VoicePreferences>;
+  voiceSettings(): Promise<VoiceSettings>;
+  updateVoiceSettings(req: UpdateVoiceSettingsRequest): Promise<VoiceSettings>;
+  /** The server tests its own TURN relay (admins). */
+  voiceSelfTest(): Promise<SelfTestReport>;
 
   /** Opens the real-time connection; it reconnects and resumes by itself until closed. */
   connect(handlers: GatewayHandlers): Gateway;

@@ -15,6 +15,9 @@ import type { RegisterResponse } from '../generated/RegisterResponse';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionLoginResponse } from '../generated/SessionLoginResponse';
 import type { User } from '../generated/User';
+import type { SelfTestReport } from '../generated/SelfTestReport';
+import type { VoicePreferences } from '../generated/VoicePreferences';
+import type { VoiceSettings } from '../generated/VoiceSettings';
 import { GatewayConnection, type SocketLike } from './gateway';
 import { BackendError, type Backend, type Gateway, type GatewayHandlers, type MessagePage } from './index';
 
@@ -198,6 +201,22 @@ export class WebBackend implements Backend {
   }
   updateFeatureFlags(req: object) {
     return this.request<FeatureFlags>('PATCH', '/api/admin/feature_flags', req);
+  }
+
+  voicePreferences() {
+    return this.request<VoicePreferences>('GET', '/api/voice/preferences');
+  }
+  updateVoicePreferences(req: object) {
+    return this.request<VoicePreferences>('PATCH', '/api/voice/preferences', req);
+  }
+  voiceSettings() {
+    return this.request<VoiceSettings>('GET', '/api/admin/voice/settings');
+  }
+  updateVoiceSettings(req: object) {
+    return this.request<VoiceSettings>('PATCH', '/api/admin/voice/settings', req);
+  }
+  voiceSelfTest() {
+    return this.request<SelfTestReport>('POST', '/api/admin/voice/self-test');
   }
 
   gatewayUrl(): string {
