@@ -75,9 +75,9 @@ async function main() {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
   let server = null;
   let base = '';
-  for (let attempt = 0; attempt < 5 && !server; attempt++) {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
+  /** Starts the server on `port`; resolves to the child once /readyz answers, else null. */
+  async function start(port) {
+    const url = `http://127.0.0.1:${port}`;
     const child = spawn(join(targetDir, 'debug', 'cromulent-server'), ['serve'], {
       cwd: repo,
       env: {
@@ -86,7 +86,7 @@ async function main() {
         BIND: '127.0.0.1',
         DATA_DIR: dataDir,
         WEB_DIR: join(uiDir, 'dist'),
-        PUBLIC_URL: base,
+        PUBLIC_URL: url,
         DEV_MAILBOX: 'true',
         RUST_LOG: process.env.RUST_LOG || 'warn',
       },
@@ -95,16 +95,19 @@ async function main() {
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
     const exited = new Promise((r) => child.once('exit', () => r('exited')));
-    const ready = waitReady(base, 60_000).then(
+    const ready = waitReady(url, 60_000).then(
       () => 'ready',
       () => 'timeout',
     );
-    if ((await Promise.race([ready, exited])) === 'ready') {
-      server = child;
-    } else {
-      child.kill('SIGTERM');
-      console.log(`server on ${base} did not start; trying another port`);
-    }
+    if ((await Promise.race([ready, exited])) === 'ready') return child;
+    child.kill('SIGTERM');
+    return null;
+  }
+  for (let attempt = 0; attempt < 5 && !server; attempt++) {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    server = await start(port);
+    if (!server) console.log(`server on ${base} did not start; trying another port`);
   }
   if (!server) throw new Error(`the server did not start (see ${join(out, 'server.log')})`);
 
@@ -129,7 +132,21 @@ async function main() {
   let passed = 0;
   let failed = 0;
   try {
-    const ctx = { base, browser, shots, state: {} };
+    const ctx = {
+      base,
+      browser,
+      shots,
+      state: {},
+      /** Stops the server (SIGTERM) and starts it again on the same port and data. */
+      async restartServer(downMs = 1500) {
+        const stopped = new Promise((r) => server.once('exit', r));
+        server.kill('SIGTERM');
+        await stopped;
+        await new Promise((r) => setTimeout(r, downMs));
+        server = await start(Number(new URL(base).port));
+        if (!server) throw new Error('the server did not come back');
+      },
+    };
     for (const [name, run] of suites) {
       const started = Date.now();
       try {

@@ -265,6 +265,21 @@ export const suites = [
     },
   ],
   [
+    'after a server restart both browsers reconnect and chat goes on live',
+    async ({ state, restartServer }) => {
+      await openChannel(state.a, 'general');
+      await openChannel(state.b, 'general');
+      await restartServer();
+      // The old sessions are gone with the process: identify afresh, refetch, carry on.
+      await until('both gateways ready again', async () =>
+        (await state.a.evaluate(() => window.cromulent.status)) === 'ready' && (await state.b.evaluate(() => window.cromulent.status)) === 'ready',
+        30_000,
+      );
+      await send(state.b, 'back after the restart');
+      await message(state.a, 'back after the restart').waitFor(WAIT);
+    },
+  ],
+  [
     'screenshots of the main screens, light and dark',
     async ({ base, shots, state }) => {
       const page = state.a;
