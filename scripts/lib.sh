@@ -182,8 +182,16 @@ python_with_aiosmtpd() {
   echo /usr/bin/python3
 }
 
-# Node.js and npm for desktop-ui, from Debian's packages when missing.
+# Node.js and npm for desktop-ui, from Debian's packages when missing. Vite 7 needs
+# Node 20.19 or newer; older distributions ship an older Node, so say so plainly.
 ensure_node() {
-  have npm && return 0
-  apt_install nodejs npm
+  have npm || apt_install nodejs npm
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+           process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+    || die "desktop-ui needs Node.js 20.19 or newer (found $(node --version)); install a newer Node.js"
+}
+
+# Debian's Chromium for the web client's end-to-end tests (never a downloaded browser).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
 }

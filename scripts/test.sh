@@ -37,15 +37,18 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 banner "cargo test (SQLite and PostgreSQL, generated TypeScript types)"
 cargo test --workspace --all-features --locked "$@"
 
-# ---- desktop-ui: runs as soon as desktop-ui/package.json exists ---------------------
+# ---- desktop-ui: type checks, unit tests, build, end to end in Debian's Chromium -----
 if [ -f desktop-ui/package.json ]; then
-  banner "desktop-ui: npm ci, npm run check, npm test"
+  banner "desktop-ui: npm ci, check, unit tests, build, end-to-end (Chromium)"
   ensure_node
+  ensure_chromium
   (
     cd desktop-ui
     npm ci --no-audit --no-fund
     npm run check
     npm test
+    npm run build
+    npm run e2e
   )
 fi
 # --------------------------------------------------------------------------------------
