@@ -129,6 +129,10 @@ pub struct TurnConfig {
     #[arg(long, env = "TURN_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub turn_enabled: bool,
 
+    /// Also take TURN over TCP on TURN_PORT, for clients whose networks block UDP.
+    #[arg(long, env = "TURN_TCP", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub turn_tcp: bool,
+
     /// Address the TURN server listens on and relays from.
     #[arg(long, env = "TURN_BIND", default_value = "0.0.0.0", global = true)]
     pub turn_bind: IpAddr,

@@ -4,7 +4,7 @@
 //! has no hook for any of this, but it reads every datagram through this socket.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
@@ -27,13 +27,24 @@ use super::Shared;
 /// The message type of an Allocate success response, as it appears on the wire.
 const ALLOCATE_SUCCESS: [u8; 2] = [0x01, 0x03];
 
-pub struct GuardedListener {
-    socket: UdpSocket,
+/// The Allocate owner handed from a listener's guard to its relay generator. The crate
+/// handles one request per listener at a time, so the relay socket made while handling
+/// an Allocate belongs to the owner named for it.
+pub type OwnerSlot = Arc<Mutex<Option<String>>>;
+
+/// The checks in front of the crate, for one listener (UDP socket or TCP mux).
+pub struct Guard {
     shared: Arc<Shared>,
+    owner: OwnerSlot,
 }
 
-/// What to do with one datagram.
-enum Verdict {
+pub struct GuardedListener {
+    socket: UdpSocket,
+    guard: Guard,
+}
+
+/// What to do with one message.
+pub enum Verdict {
     Pass,
     /// Answer it ourselves; the crate never sees it.
     Answer(Vec<u8>),
@@ -41,11 +52,25 @@ enum Verdict {
 }
 
 impl GuardedListener {
-    pub fn new(socket: UdpSocket, shared: Arc<Shared>) -> Self {
-        Self { socket, shared }
+    pub fn new(socket: UdpSocket, guard: Guard) -> Self {
+        Self { socket, guard }
+    }
+}
+
+impl Guard {
+    pub fn new(shared: Arc<Shared>, owner: OwnerSlot) -> Self {
+        Self { shared, owner }
     }
 
-    fn inspect(&self, datagram: &[u8]) -> Verdict {
+    /// Allocations are counted when granted: the crate may make and drop relay sockets
+    /// while probing for a port.
+    pub fn outgoing(&self, buf: &[u8]) {
+        if buf.len() >= 20 && buf[..2] == ALLOCATE_SUCCESS && stun::message::is_message(buf) {
+            self.shared.metrics.allocation();
+        }
+    }
+
+    pub fn inspect(&self, datagram: &[u8]) -> Verdict {
         // ChannelData (first two bits 01) goes only to peers with a channel, and a
         // channel to a denied peer is never bound.
         if datagram.first().is_some_and(|b| b & 0xc0 == 0x40) || !stun::message::is_message(datagram) {
@@ -82,7 +107,7 @@ impl GuardedListener {
     /// Counts credential failures (the crate refuses them itself) and applies quotas to
     /// authenticated requests; names the owner for the relay socket about to be made.
     fn inspect_allocate(&self, m: &Message) -> Verdict {
-        *self.shared.pending_owner.lock().expect("owner lock") = None;
+        *self.owner.lock().expect("owner lock") = None;
         if !m.contains(ATTR_MESSAGE_INTEGRITY) {
             return Verdict::Pass; // the crate answers with a 401 challenge
         }
@@ -103,7 +128,7 @@ impl GuardedListener {
         let owner = parsed.user_id.map_or(username, |id| id.to_string());
         match self.shared.quotas.check(&owner) {
             Ok(()) => {
-                *self.shared.pending_owner.lock().expect("owner lock") = Some(owner);
+                *self.owner.lock().expect("owner lock") = Some(owner);
                 Verdict::Pass
             }
             Err(why) => {
@@ -178,7 +203,7 @@ impl Conn for GuardedListener {
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
         loop {
             let (n, from) = self.socket.recv_from(buf).await?;
-            match self.inspect(&buf[..n]) {
+            match self.guard.inspect(&buf[..n]) {
                 Verdict::Pass => return Ok((n, from)),
                 Verdict::Answer(reply) if !reply.is_empty() => {
                     let _ = self.socket.send_to(&reply, from).await;
@@ -193,11 +218,7 @@ impl Conn for GuardedListener {
     }
 
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
-        // Allocations are counted when granted: the crate may make and drop relay
-        // sockets while probing for a port.
-        if buf.len() >= 20 && buf[..2] == ALLOCATE_SUCCESS && stun::message::is_message(buf) {
-            self.shared.metrics.allocation();
-        }
+        self.guard.outgoing(buf);
         Ok(self.socket.send_to(buf, target).await?)
     }
 

@@ -13,10 +13,11 @@ pub mod policy;
 pub mod privacy;
 pub mod relay;
 pub mod self_test;
+pub mod tcp;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -38,9 +39,6 @@ pub struct Shared {
     pub policy: Arc<PeerPolicy>,
     pub quotas: Arc<Quotas>,
     pub metrics: Arc<TurnMetrics>,
-    /// The owner of the Allocate request being handled. The crate handles one request
-    /// per listener at a time, so the relay socket made for it is that owner's.
-    pub pending_owner: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -70,6 +68,8 @@ pub struct Turn {
     ttl: Duration,
     /// The built-in server's address, when it runs.
     local: Option<SocketAddr>,
+    /// Where it takes TURN over TCP, when it does.
+    local_tcp: Option<SocketAddr>,
     /// `stun:` URL of the built-in server (empty when it is off).
     stun_urls: Vec<String>,
     /// `turn:` URLs handed to clients with credentials: TURN_URLS or the built-in one.
@@ -99,12 +99,12 @@ impl Turn {
             )),
             quotas: Arc::new(Quotas::new(config.turn_user_quota, config.turn_total_quota)),
             metrics: Arc::new(TurnMetrics::default()),
-            pending_owner: Mutex::new(None),
         });
         let mut turn = Turn {
             shared,
             ttl: Duration::from_secs(config.turn_ttl_secs.max(60)),
             local: None,
+            local_tcp: None,
             stun_urls: Vec::new(),
             turn_urls: config.turn_urls.clone(),
             _server: None,
@@ -118,17 +118,37 @@ impl Turn {
         })?;
         let local = socket.local_addr().context("TURN socket address")?;
         let public_ip = config.turn_public_ip.unwrap_or_else(|| default_public_ip(config.turn_bind));
+        let relay_ports = |owner: listener::OwnerSlot| {
+            Box::new(relay::RelayPorts {
+                bind: config.turn_bind,
+                public_ip,
+                min: config.turn_relay_port_min,
+                max: config.turn_relay_port_max,
+                shared: Arc::clone(&turn.shared),
+                owner,
+            })
+        };
+        let guard =
+            |owner: &listener::OwnerSlot| listener::Guard::new(Arc::clone(&turn.shared), Arc::clone(owner));
+        let owner = listener::OwnerSlot::default();
+        let mut conn_configs = vec![ConnConfig {
+            conn: Arc::new(listener::GuardedListener::new(socket, guard(&owner))),
+            relay_addr_generator: relay_ports(owner),
+        }];
+        let mut tcp_port = None;
+        if config.turn_tcp {
+            // The same port as UDP when one is set; any free one otherwise (tests).
+            let tcp_bind = SocketAddr::new(config.turn_bind, config.turn_port);
+            let tcp = tokio::net::TcpListener::bind(tcp_bind).await.with_context(|| {
+                format!("binding the TURN server to tcp {tcp_bind} (or set TURN_TCP=false)")
+            })?;
+            let owner = listener::OwnerSlot::default();
+            let mux = tcp::TcpMux::start(tcp, guard(&owner)).context("TURN over TCP")?;
+            tcp_port = Some(mux.port());
+            conn_configs.push(ConnConfig { conn: Arc::new(mux), relay_addr_generator: relay_ports(owner) });
+        }
         let server = Server::new(ServerConfig {
-            conn_configs: vec![ConnConfig {
-                conn: Arc::new(listener::GuardedListener::new(socket, Arc::clone(&turn.shared))),
-                relay_addr_generator: Box::new(relay::RelayPorts {
-                    bind: config.turn_bind,
-                    public_ip,
-                    min: config.turn_relay_port_min,
-                    max: config.turn_relay_port_max,
-                    shared: Arc::clone(&turn.shared),
-                }),
-            }],
+            conn_configs,
             realm: config.turn_realm.clone(),
             auth_handler: Arc::new(RestAuth(Arc::clone(&turn.shared))),
             channel_bind_timeout: Duration::ZERO,
@@ -145,10 +165,14 @@ impl Turn {
         turn.stun_urls = vec![format!("stun:{host}:{port}")];
         if turn.turn_urls.is_empty() {
             turn.turn_urls = vec![format!("turn:{host}:{port}?transport=udp")];
+            if let Some(tcp_port) = tcp_port {
+                turn.turn_urls.push(format!("turn:{host}:{tcp_port}?transport=tcp"));
+            }
         }
         turn.local = Some(local);
+        turn.local_tcp = tcp_port.map(|p| SocketAddr::new(local.ip(), p));
         turn._server = Some(server);
-        tracing::info!(%local, %public_ip, "STUN/TURN relay listening (udp)");
+        tracing::info!(%local, tcp = ?tcp_port, %public_ip, "STUN/TURN relay listening");
         Ok(turn)
     }
 
@@ -168,6 +192,11 @@ impl Turn {
     /// Where the built-in server listens, when it runs.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local
+    }
+
+    /// Where the built-in server takes TURN over TCP, when it does.
+    pub fn local_tcp_addr(&self) -> Option<SocketAddr> {
+        self.local_tcp
     }
 
     pub fn stun_urls(&self) -> &[String] {

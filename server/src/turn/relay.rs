@@ -10,6 +10,7 @@ use tokio::net::UdpSocket;
 use turn::relay::RelayAddressGenerator;
 use webrtc_util::Conn;
 
+use super::listener::OwnerSlot;
 use super::policy::Slot;
 use super::Shared;
 
@@ -23,6 +24,8 @@ pub struct RelayPorts {
     pub min: u16,
     pub max: u16,
     pub shared: Arc<Shared>,
+    /// Filled by this listener's guard for the Allocate being handled.
+    pub owner: OwnerSlot,
 }
 
 impl RelayPorts {
@@ -63,7 +66,7 @@ impl RelayAddressGenerator for RelayPorts {
         }
         // The listener checked the quota and named the owner for this very request. The
         // crate may call here more than once per request (probing for an even port).
-        let owner = self.shared.pending_owner.lock().expect("owner lock").clone();
+        let owner = self.owner.lock().expect("owner lock").clone();
         let owner = owner.ok_or_else(|| turn::Error::Other("allocation without a checked owner".into()))?;
         let slot = self.shared.quotas.take(&owner).map_err(|_| turn::Error::Other("quota reached".into()))?;
         let socket =

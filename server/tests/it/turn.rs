@@ -52,8 +52,11 @@ async fn turn_entry(srv: &TestServer, user: &TestUser) -> IceServer {
 
 /// Runs `turnutils_uclient` against our server; `args` come before the server address.
 async fn uclient(srv: &TestServer, args: &[&str]) -> Output {
-    let port = turn_port(srv).to_string();
-    let mut all: Vec<&str> = vec!["-p", &port, "-n", "5", "-l", "120", "-m", "1"];
+    uclient_at(&turn_port(srv).to_string(), args).await
+}
+
+async fn uclient_at(port: &str, args: &[&str]) -> Output {
+    let mut all: Vec<&str> = vec!["-p", port, "-n", "5", "-l", "120", "-m", "1"];
     all.extend_from_slice(args);
     all.push("127.0.0.1");
     let run = tokio::process::Command::new("turnutils_uclient").args(&all).kill_on_drop(true).output();
@@ -113,6 +116,20 @@ async fn uclient_relays_through_our_turn_with_credentials_from_the_api() {
         "relayed payload is counted:\n{m}"
     );
     assert_eq!(metric(&m, "cromulent_turn_refusals_total{reason=\"bad_credentials\"}"), 0, "{m}");
+}
+
+#[tokio::test]
+async fn uclient_relays_over_tcp_to_our_turn() {
+    let srv = start(true).await;
+    let ann = srv.user("ann").await;
+    let port = srv.state.turn.local_tcp_addr().expect("TURN over TCP").port().to_string();
+    // -t: the client talks TURN over TCP; the relay still sends UDP to the peers.
+    let out = uclient_at(&port, &["-t", "-y", "-u", &ann.id.to_string(), "-W", SECRET]).await;
+    let log = text(&out);
+    assert!(out.status.success(), "an allocation over TCP must work:\n{log}");
+    assert!(log.contains("start_mclient: tot_send_msgs=20, tot_recv_msgs=20"), "all relayed:\n{log}");
+    let m = metrics(&srv).await;
+    assert!(metric(&m, "cromulent_turn_allocations_total") >= 2, "{m}");
 }
 
 #[tokio::test]
@@ -194,7 +211,14 @@ async fn ice_server_credentials_follow_the_turn_rest_scheme() {
     let stun = reply.ice_servers.iter().find(|s| s.username.is_none()).expect("a STUN entry");
     assert!(stun.urls.contains(&format!("stun:127.0.0.1:{port}")), "our STUN: {stun:?}");
     let turn = turn_entry(&srv, &ann).await;
-    assert_eq!(turn.urls, vec![format!("turn:127.0.0.1:{port}?transport=udp")]);
+    let tcp_port = srv.state.turn.local_tcp_addr().expect("TURN over TCP runs by default").port();
+    assert_eq!(
+        turn.urls,
+        vec![
+            format!("turn:127.0.0.1:{port}?transport=udp"),
+            format!("turn:127.0.0.1:{tcp_port}?transport=tcp")
+        ]
+    );
     let username = turn.username.expect("username");
     let (expiry, user) = username.split_once(':').expect("expiry:user_id");
     assert_eq!(user, ann.id.to_string(), "the user is named in the credential");

@@ -1,0 +1,203 @@
+//! TURN over TCP (RFC 5766 §2.1) for clients whose networks block UDP: every TCP
+//! connection is framed into STUN messages and ChannelData and merged into one
+//! datagram-like socket for the `turn` crate, keyed by the client's address. Relaying
+//! to peers stays UDP.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use webrtc_util::Conn;
+
+use super::listener::{Guard, Verdict};
+
+/// Open TCP connections this listener keeps; more are closed at once.
+const MAX_CONNECTIONS: usize = 4096;
+/// Frames waiting for the crate, from all connections.
+const INBOUND_QUEUE: usize = 1024;
+/// Frames waiting to be written to one client; past that it is too slow and is dropped.
+const OUTBOUND_QUEUE: usize = 256;
+
+type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+pub struct TcpMux {
+    local: SocketAddr,
+    inbound: tokio::sync::Mutex<mpsc::Receiver<(Vec<u8>, SocketAddr)>>,
+    writers: Writers,
+    guard: Guard,
+    accept: JoinHandle<()>,
+}
+
+impl Drop for TcpMux {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+impl TcpMux {
+    pub fn start(listener: TcpListener, guard: Guard) -> io::Result<Self> {
+        let local = listener.local_addr()?;
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        let writers: Writers = Arc::default();
+        let accept = tokio::spawn(accept_loop(listener, tx, Arc::clone(&writers)));
+        Ok(Self { local, inbound: tokio::sync::Mutex::new(rx), writers, guard, accept })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local.port()
+    }
+
+    /// Queues `frame` for the client at `to`; false when it is gone or too slow.
+    fn write(&self, frame: Vec<u8>, to: SocketAddr) -> bool {
+        let writer = self.writers.lock().expect("writers lock").get(&to).cloned();
+        writer.is_some_and(|w| w.try_send(frame).is_ok())
+    }
+}
+
+async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<(Vec<u8>, SocketAddr)>, writers: Writers) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "TURN over TCP: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        {
+            let mut writers = writers.lock().expect("writers lock");
+            if writers.len() >= MAX_CONNECTIONS {
+                continue; // dropping the stream closes it
+            }
+            writers.insert(peer, out_tx);
+        }
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        tokio::spawn(write_frames(write, out_rx));
+        tokio::spawn(read_frames(read, peer, tx.clone(), Arc::clone(&writers)));
+    }
+}
+
+/// Reads STUN messages (20-byte header + length) and ChannelData (4-byte header +
+/// length, padded to 4 over TCP) until the client closes or sends garbage.
+async fn read_frames(
+    mut read: OwnedReadHalf,
+    peer: SocketAddr,
+    tx: mpsc::Sender<(Vec<u8>, SocketAddr)>,
+    writers: Writers,
+) {
+    let mut head = [0u8; 4];
+    while read.read_exact(&mut head).await.is_ok() {
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let (rest, keep) = match head[0] & 0xc0 {
+            0x00 => (16 + len, 20 + len),
+            0x40 => ((len + 3) & !3, 4 + len),
+            _ => break,
+        };
+        let mut frame = vec![0u8; 4 + rest];
+        frame[..4].copy_from_slice(&head);
+        if read.read_exact(&mut frame[4..]).await.is_err() {
+            break;
+        }
+        frame.truncate(keep);
+        if tx.send((frame, peer)).await.is_err() {
+            break;
+        }
+    }
+    writers.lock().expect("writers lock").remove(&peer);
+}
+
+async fn write_frames(mut write: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+    while let Some(frame) = rx.recv().await {
+        if write.write_all(&frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+/// ChannelData over TCP is padded to a multiple of four bytes.
+fn pad_channel_data(buf: &[u8]) -> Vec<u8> {
+    let mut frame = buf.to_vec();
+    if buf.first().is_some_and(|b| b & 0xc0 == 0x40) {
+        frame.resize((buf.len() + 3) & !3, 0);
+    }
+    frame
+}
+
+#[async_trait]
+impl Conn for TcpMux {
+    async fn connect(&self, _addr: SocketAddr) -> webrtc_util::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported).into())
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        Ok(self.recv_from(buf).await?.0)
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        let mut inbound = self.inbound.lock().await;
+        loop {
+            let (frame, from) =
+                inbound.recv().await.ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
+            match self.guard.inspect(&frame) {
+                Verdict::Pass if frame.len() <= buf.len() => {
+                    buf[..frame.len()].copy_from_slice(&frame);
+                    return Ok((frame.len(), from));
+                }
+                Verdict::Answer(reply) if !reply.is_empty() => {
+                    self.write(reply, from);
+                }
+                Verdict::Pass | Verdict::Answer(_) | Verdict::Drop => {}
+            }
+        }
+    }
+
+    async fn send(&self, _buf: &[u8]) -> webrtc_util::Result<usize> {
+        Err(io::Error::from(io::ErrorKind::NotConnected).into())
+    }
+
+    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
+        self.guard.outgoing(buf);
+        // A client that left or cannot keep up loses the frame, as over UDP.
+        self.write(pad_channel_data(buf), target);
+        Ok(buf.len())
+    }
+
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    async fn close(&self) -> webrtc_util::Result<()> {
+        self.accept.abort();
+        Ok(())
+    }
+
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_data_is_padded_and_stun_is_not() {
+        assert_eq!(pad_channel_data(&[0x40, 0x00, 0x00, 0x01, 0xaa]), vec![0x40, 0, 0, 1, 0xaa, 0, 0, 0]);
+        let stun = [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3];
+        assert_eq!(pad_channel_data(&stun), stun.to_vec(), "STUN messages are already aligned");
+    }
+}
