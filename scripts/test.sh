@@ -49,6 +49,8 @@ if [ -f desktop-ui/package.json ]; then
     npm test
     npm run build
     npm run e2e
+    # Voice through the built-in TURN relay only (iceTransportPolicy: relay).
+    node ../server/tests/browser/relay_audio.mjs
   )
 fi
 # --------------------------------------------------------------------------------------
