@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,6 +25,11 @@ const MAX_CONNECTIONS: usize = 4096;
 const INBOUND_QUEUE: usize = 1024;
 /// Frames waiting to be written to one client; past that it is too slow and is dropped.
 const OUTBOUND_QUEUE: usize = 256;
+
+/// How long a new connection may stay silent before its first message.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than any refresh interval (allocations last 10 minutes unless refreshed).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(11 * 60);
 
 type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
 
@@ -67,7 +73,7 @@ async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<(Vec<u8>, SocketAdd
             Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "TURN over TCP: accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
@@ -95,7 +101,10 @@ async fn read_frames(
     writers: Writers,
 ) {
     let mut head = [0u8; 4];
-    while read.read_exact(&mut head).await.is_ok() {
+    // A connection must speak TURN at once, and then keep its allocation alive.
+    let mut wait = FIRST_FRAME_TIMEOUT;
+    while let Ok(Ok(_)) = tokio::time::timeout(wait, read.read_exact(&mut head)).await {
+        wait = IDLE_TIMEOUT;
         let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
         let (rest, keep) = match head[0] & 0xc0 {
             0x00 => (16 + len, 20 + len),
