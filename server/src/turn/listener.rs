@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
-use stun::error_code::{ErrorCode, ErrorCodeAttribute, CODE_ALLOC_QUOTA_REACHED, CODE_FORBIDDEN};
+use stun::error_code::{
+    ErrorCode, ErrorCodeAttribute, CODE_ALLOC_QUOTA_REACHED, CODE_BAD_REQUEST, CODE_FORBIDDEN,
+};
 use stun::integrity::MessageIntegrity;
 use stun::message::{
     Getter, Message, MessageType, Setter, CLASS_ERROR_RESPONSE, CLASS_INDICATION, CLASS_REQUEST,
@@ -70,7 +72,7 @@ impl Guard {
         }
     }
 
-    pub fn inspect(&self, datagram: &[u8]) -> Verdict {
+    pub fn inspect(&self, datagram: &[u8], from: SocketAddr) -> Verdict {
         // ChannelData (first two bits 01) goes only to peers with a channel, and a
         // channel to a denied peer is never bound.
         if datagram.first().is_some_and(|b| b & 0xc0 == 0x40) || !stun::message::is_message(datagram) {
@@ -80,12 +82,19 @@ impl Guard {
         if m.unmarshal_binary(datagram).is_err() {
             return Verdict::Pass;
         }
+        let mut caller = None;
+        if m.typ.class == CLASS_REQUEST && m.typ.method != METHOD_BINDING {
+            match self.authenticate(&m, from) {
+                Ok(found) => caller = found,
+                Err(verdict) => return verdict,
+            }
+        }
         match (m.typ.class, m.typ.method) {
             (CLASS_REQUEST, METHOD_BINDING) => {
                 self.shared.metrics.binding_request();
                 Verdict::Pass
             }
-            (CLASS_REQUEST, METHOD_ALLOCATE) => self.inspect_allocate(&m),
+            (CLASS_REQUEST, METHOD_ALLOCATE) => self.inspect_allocate(&m, caller),
             (CLASS_REQUEST, METHOD_CREATE_PERMISSION | METHOD_CHANNEL_BIND) => match self.denied_peer(&m) {
                 Some(refusal) => {
                     self.shared.metrics.refused(refusal);
@@ -104,27 +113,41 @@ impl Guard {
         }
     }
 
-    /// Counts credential failures (the crate refuses them itself) and applies quotas to
-    /// authenticated requests; names the owner for the relay socket about to be made.
-    fn inspect_allocate(&self, m: &Message) -> Verdict {
-        *self.owner.lock().expect("owner lock") = None;
+    /// The crate remembers every nonce it hands out and forgets one only when it comes
+    /// back stale, so only two kinds of request reach it: unauthenticated ones within
+    /// the challenge budget (it answers 401 with a nonce), and ones with valid
+    /// credentials. Forged traffic is answered here and cannot grow its nonce table
+    /// faster than the budget.
+    fn authenticate(&self, m: &Message, from: SocketAddr) -> Result<Option<(String, RestUsername)>, Verdict> {
         if !m.contains(ATTR_MESSAGE_INTEGRITY) {
-            return Verdict::Pass; // the crate answers with a 401 challenge
+            if self.shared.challenges.allow(from.ip()) {
+                return Ok(None);
+            }
+            self.shared.metrics.refused(Refusal::ChallengeRate);
+            return Err(Verdict::Drop);
         }
-        let Some(username) = username(m) else { return Verdict::Pass };
-        let Some(parsed) = RestUsername::parse(&username) else {
-            self.shared.metrics.refused(Refusal::BadCredentials);
-            return Verdict::Pass;
+        let refuse = |why| {
+            self.shared.metrics.refused(why);
+            Err(Verdict::Answer(self.error_unsigned(m, CODE_BAD_REQUEST, "Bad Request: wrong credentials")))
         };
+        let Some(username) = username(m) else { return refuse(Refusal::BadCredentials) };
+        let Some(parsed) = RestUsername::parse(&username) else { return refuse(Refusal::BadCredentials) };
         if parsed.expires_at < unix_now() {
-            self.shared.metrics.refused(Refusal::Expired);
-            return Verdict::Pass;
+            return refuse(Refusal::Expired);
         }
-        let key = self.shared.auth_key(&username);
-        if MessageIntegrity(key).check(&mut m.clone()).is_err() {
-            self.shared.metrics.refused(Refusal::BadCredentials);
-            return Verdict::Pass;
+        if MessageIntegrity(self.shared.auth_key(&username)).check(&mut m.clone()).is_err() {
+            return refuse(Refusal::BadCredentials);
         }
+        Ok(Some((username, parsed)))
+    }
+
+    /// Applies the quotas to an authenticated Allocate and names the owner of the relay
+    /// socket about to be made.
+    fn inspect_allocate(&self, m: &Message, caller: Option<(String, RestUsername)>) -> Verdict {
+        *self.owner.lock().expect("owner lock") = None;
+        let Some((username, parsed)) = caller else {
+            return Verdict::Pass; // the crate answers with a 401 challenge
+        };
         let owner = parsed.user_id.map_or(username, |id| id.to_string());
         match self.shared.quotas.check(&owner) {
             Ok(()) => {
@@ -161,21 +184,31 @@ impl Guard {
 
     /// An error response to `m`, signed when its username is one of ours.
     fn error(&self, m: &Message, code: ErrorCode, reason: &str) -> Vec<u8> {
-        let mut setters: Vec<Box<dyn Setter>> = vec![
-            Box::new(m.transaction_id),
-            Box::new(MessageType::new(m.typ.method, CLASS_ERROR_RESPONSE)),
-            Box::new(ErrorCodeAttribute { code, reason: reason.as_bytes().to_vec() }),
-        ];
-        if let Some(username) = username(m).filter(|_| m.contains(ATTR_MESSAGE_INTEGRITY)) {
-            setters.push(Box::new(MessageIntegrity(self.shared.auth_key(&username))));
-        }
-        let mut out = Message::new();
-        match out.build(&setters) {
-            Ok(()) => out.raw,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not build a TURN error response");
-                Vec::new()
-            }
+        let key =
+            username(m).filter(|_| m.contains(ATTR_MESSAGE_INTEGRITY)).map(|u| self.shared.auth_key(&u));
+        error_response(m, code, reason, key)
+    }
+
+    fn error_unsigned(&self, m: &Message, code: ErrorCode, reason: &str) -> Vec<u8> {
+        error_response(m, code, reason, None)
+    }
+}
+
+fn error_response(m: &Message, code: ErrorCode, reason: &str, key: Option<Vec<u8>>) -> Vec<u8> {
+    let mut setters: Vec<Box<dyn Setter>> = vec![
+        Box::new(m.transaction_id),
+        Box::new(MessageType::new(m.typ.method, CLASS_ERROR_RESPONSE)),
+        Box::new(ErrorCodeAttribute { code, reason: reason.as_bytes().to_vec() }),
+    ];
+    if let Some(key) = key {
+        setters.push(Box::new(MessageIntegrity(key)));
+    }
+    let mut out = Message::new();
+    match out.build(&setters) {
+        Ok(()) => out.raw,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not build a TURN error response");
+            Vec::new()
         }
     }
 }
@@ -203,7 +236,7 @@ impl Conn for GuardedListener {
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
         loop {
             let (n, from) = self.socket.recv_from(buf).await?;
-            match self.guard.inspect(&buf[..n]) {
+            match self.guard.inspect(&buf[..n], from) {
                 Verdict::Pass => return Ok((n, from)),
                 Verdict::Answer(reply) if !reply.is_empty() => {
                     let _ = self.socket.send_to(&reply, from).await;

@@ -14,9 +14,11 @@ pub enum Refusal {
     PeerDenied(DeniedRange),
     UserQuota,
     TotalQuota,
+    /// An unauthenticated request past the challenge budget (see `ChallengeBudget`).
+    ChallengeRate,
 }
 
-const REASONS: usize = 4 + DeniedRange::ALL.len();
+const REASONS: usize = 5 + DeniedRange::ALL.len();
 
 impl Refusal {
     fn index(self) -> usize {
@@ -25,8 +27,9 @@ impl Refusal {
             Refusal::Expired => 1,
             Refusal::UserQuota => 2,
             Refusal::TotalQuota => 3,
+            Refusal::ChallengeRate => 4,
             Refusal::PeerDenied(range) => {
-                4 + DeniedRange::ALL.iter().position(|r| *r == range).expect("every range is listed")
+                5 + DeniedRange::ALL.iter().position(|r| *r == range).expect("every range is listed")
             }
         }
     }
@@ -37,7 +40,8 @@ impl Refusal {
             1 => ("expired", None),
             2 => ("user_quota", None),
             3 => ("total_quota", None),
-            n => ("peer_denied", Some(DeniedRange::ALL[n - 4].label())),
+            4 => ("challenge_rate", None),
+            n => ("peer_denied", Some(DeniedRange::ALL[n - 5].label())),
         }
     }
 }

@@ -30,7 +30,7 @@ use turn::server::Server;
 use crate::config::TurnConfig;
 use credentials::{Credentials, RestUsername, TurnSecret};
 use metrics::TurnMetrics;
-use policy::{PeerPolicy, Quotas};
+use policy::{ChallengeBudget, PeerPolicy, Quotas};
 
 /// What the listener, the relay sockets and the auth check share.
 pub struct Shared {
@@ -39,6 +39,7 @@ pub struct Shared {
     pub policy: Arc<PeerPolicy>,
     pub quotas: Arc<Quotas>,
     pub metrics: Arc<TurnMetrics>,
+    pub challenges: ChallengeBudget,
 }
 
 impl Shared {
@@ -99,6 +100,7 @@ impl Turn {
             )),
             quotas: Arc::new(Quotas::new(config.turn_user_quota, config.turn_total_quota)),
             metrics: Arc::new(TurnMetrics::default()),
+            challenges: ChallengeBudget::default(),
         });
         let mut turn = Turn {
             shared,

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Why a peer address is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +207,76 @@ impl Drop for Slot {
     }
 }
 
+/// Unauthenticated requests (401 challenges) per second, per source address and on the
+/// node. Each one leaves a nonce in the `turn` crate that it never forgets, so their rate
+/// bounds how fast forged traffic can grow its memory; a client needs one or two per
+/// allocation.
+const CHALLENGES_PER_IP: f64 = 5.0;
+const CHALLENGE_BURST_PER_IP: f64 = 20.0;
+const CHALLENGES_PER_NODE: f64 = 50.0;
+const CHALLENGE_BURST_PER_NODE: f64 = 200.0;
+/// Source addresses remembered before idle ones are forgotten.
+const REMEMBERED_SOURCES: usize = 10_000;
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Self {
+        Self { tokens: burst, at: now }
+    }
+
+    fn refill(&mut self, rate: f64, burst: f64, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.at = now;
+    }
+}
+
+/// Token buckets for unauthenticated requests.
+#[derive(Debug)]
+pub struct ChallengeBudget {
+    buckets: Mutex<(Bucket, HashMap<IpAddr, Bucket>)>,
+}
+
+impl Default for ChallengeBudget {
+    fn default() -> Self {
+        let now = Instant::now();
+        Self { buckets: Mutex::new((Bucket::full(CHALLENGE_BURST_PER_NODE, now), HashMap::new())) }
+    }
+}
+
+impl ChallengeBudget {
+    /// Takes one challenge for `ip`, if both its bucket and the node's have one.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        self.allow_at(ip, Instant::now())
+    }
+
+    fn allow_at(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut guard = self.buckets.lock().expect("challenge lock");
+        let (node, sources) = &mut *guard;
+        node.refill(CHALLENGES_PER_NODE, CHALLENGE_BURST_PER_NODE, now);
+        if sources.len() >= REMEMBERED_SOURCES {
+            // Full buckets carry no information: forget them.
+            sources.retain(|_, b| {
+                b.refill(CHALLENGES_PER_IP, CHALLENGE_BURST_PER_IP, now);
+                b.tokens < CHALLENGE_BURST_PER_IP
+            });
+        }
+        let source = sources.entry(ip).or_insert_with(|| Bucket::full(CHALLENGE_BURST_PER_IP, now));
+        source.refill(CHALLENGES_PER_IP, CHALLENGE_BURST_PER_IP, now);
+        if node.tokens < 1.0 || source.tokens < 1.0 {
+            return false;
+        }
+        node.tokens -= 1.0;
+        source.tokens -= 1.0;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +322,21 @@ mod tests {
         assert_eq!(policy.check(addr("10.0.0.1:10")), Err(DeniedRange::Private), "only that port");
         drop(guard);
         assert_eq!(policy.check(addr("10.0.0.1:9")), Err(DeniedRange::Private), "until the guard ends");
+    }
+
+    #[test]
+    fn challenges_are_rationed_per_source_and_per_node() {
+        let budget = ChallengeBudget::default();
+        let start = Instant::now();
+        let ip = |n: u8| IpAddr::from([203, 0, 113, n]);
+        let granted = (0..100).filter(|_| budget.allow_at(ip(1), start)).count();
+        assert_eq!(granted, 20, "one source gets its burst, then waits");
+        let later = start + std::time::Duration::from_secs(1);
+        let granted = (0..100).filter(|_| budget.allow_at(ip(1), later)).count();
+        assert_eq!(granted, 5, "and then its rate");
+        let granted =
+            (2..=40).flat_map(|n| (0..20).map(move |_| n)).filter(|n| budget.allow_at(ip(*n), later)).count();
+        assert!(granted <= 200 + 50, "many sources together stay within the node's budget, got {granted}");
     }
 
     #[test]

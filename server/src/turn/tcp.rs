@@ -157,7 +157,7 @@ impl Conn for TcpMux {
         loop {
             let (frame, from) =
                 inbound.recv().await.ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
-            match self.guard.inspect(&frame) {
+            match self.guard.inspect(&frame, from) {
                 Verdict::Pass if frame.len() <= buf.len() => {
                     buf[..frame.len()].copy_from_slice(&frame);
                     return Ok((frame.len(), from));
