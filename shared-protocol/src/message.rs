@@ -75,3 +75,27 @@ pub struct ListMessagesQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
+
+/// What a page says about itself (Open Graph, else `<title>` and the description meta),
+/// fetched by the server for `GET /api/link_preview`. Every field is plain text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LinkPreview {
+    /// The address asked about, as given.
+    pub url: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// An absolute http(s) address; clients load it as an image only.
+    pub image_url: Option<String>,
+    pub site_name: Option<String>,
+}
+
+/// The query of `GET /api/link_preview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct LinkPreviewQuery {
+    /// An http or https address.
+    pub url: String,
+}

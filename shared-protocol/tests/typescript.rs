@@ -47,6 +47,7 @@ fn export(cfg: &Config) {
         channel::AckRequest,
         message::SendMessageRequest,
         message::EditMessageRequest,
+        message::LinkPreview,
         group::CreateGroupRequest,
         group::UpdateGroupRequest,
         notification::Notification,
