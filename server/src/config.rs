@@ -120,6 +120,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub turn: TurnConfig,
+
+    /// Let link previews fetch pages on loopback (127.0.0.0/8, ::1). For tests only.
+    #[arg(long, env = "LINK_PREVIEW_ALLOW_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub link_preview_allow_loopback: bool,
 }
 
 /// The built-in STUN/TURN relay and the credentials handed to voice clients.

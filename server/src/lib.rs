@@ -19,6 +19,7 @@ pub mod config;
 pub mod gateway;
 pub mod http;
 pub mod ids;
+pub mod link_preview;
 pub mod mail;
 pub mod mention;
 pub mod secret;

@@ -14,6 +14,7 @@ use crate::bus::Bus;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::ids::IdGenerator;
+use crate::link_preview::LinkPreviews;
 use crate::mail::Mailer;
 use crate::store::{self, Db};
 use crate::turn::Turn;
@@ -55,6 +56,8 @@ pub struct Inner {
     pub turn: Arc<Turn>,
     pub throttles: Throttles,
     pub public_url: String,
+    /// The link preview fetcher and its cache.
+    pub link_previews: LinkPreviews,
 }
 
 #[derive(Debug)]
@@ -83,6 +86,7 @@ impl AppState {
                 mail_per_address: Throttle::new(MAILS_PER_ADDRESS, MAIL_WINDOW),
             },
             public_url,
+            link_previews: LinkPreviews::new(config.link_preview_allow_loopback),
             config,
             db,
         }))

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod feature_flags;
 pub mod groups;
 pub mod health;
+pub mod link_previews;
 pub mod messages;
 pub mod notifications;
 pub mod openapi;
@@ -47,6 +48,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(notifications::router())
         .merge(feature_flags::router())
         .merge(voice::router())
+        .merge(link_previews::router())
 }
 
 /// The whole application: API, gateway, probes, dev mailbox (when on) and the document.

@@ -13,6 +13,7 @@ mod gateway;
 mod gateway_events;
 mod gateway_voice;
 mod groups;
+mod link_previews;
 mod messages;
 mod notifications;
 mod read_states;
