@@ -14,6 +14,7 @@ import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
 import type { FeatureFlags } from '../generated/FeatureFlags';
 import type { Group } from '../generated/Group';
 import type { Id } from '../generated/Id';
+import type { LinkPreview } from '../generated/LinkPreview';
 import type { Message } from '../generated/Message';
 import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
@@ -126,6 +127,9 @@ export interface Backend {
 
   featureFlags(): Promise<FeatureFlags>;
   updateFeatureFlags(req: UpdateFeatureFlagsRequest): Promise<FeatureFlags>;
+
+  /** The server's summary of an http(s) page (when the `link_previews` flag is on). */
+  linkPreview(url: string): Promise<LinkPreview>;
 
   voicePreferences(): Promise<VoicePreferences>;
   updateVoicePreferences(req: UpdateVoicePreferencesRequest): Promise<VoicePreferences>;

@@ -7,6 +7,7 @@ import type { ChannelListEntry } from '../generated/ChannelListEntry';
 import type { FeatureFlags } from '../generated/FeatureFlags';
 import type { Group } from '../generated/Group';
 import type { Id } from '../generated/Id';
+import type { LinkPreview } from '../generated/LinkPreview';
 import type { Message } from '../generated/Message';
 import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
@@ -201,6 +202,10 @@ export class WebBackend implements Backend {
   }
   updateFeatureFlags(req: object) {
     return this.request<FeatureFlags>('PATCH', '/api/admin/feature_flags', req);
+  }
+
+  linkPreview(url: string) {
+    return this.request<LinkPreview>('GET', `/api/link_preview?${new URLSearchParams({ url })}`);
   }
 
   voicePreferences() {

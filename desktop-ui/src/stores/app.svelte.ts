@@ -8,6 +8,7 @@ import type { Id } from '../generated/Id';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ServerFrame } from '../generated/ServerFrame';
 import { newNonce } from '../lib/ids';
+import { LinkPreviewMemo } from '../lib/link-preview';
 import { VoiceEngine, type MediaDeps } from '../voice/engine.svelte';
 import { ChatState } from './chat.svelte';
 
@@ -29,6 +30,8 @@ export class AppController {
   private readonly listeners = new Set<FrameListener>();
 
   readonly voice: VoiceEngine;
+  /** Link previews shown under messages, one request per address. */
+  readonly linkPreviews: LinkPreviewMemo;
 
   constructor(
     readonly backend: Backend,
@@ -36,6 +39,7 @@ export class AppController {
     private readonly nonce: () => string = newNonce,
   ) {
     this.voice = new VoiceEngine((frame) => this.send(frame), media);
+    this.linkPreviews = new LinkPreviewMemo(backend);
   }
 
   async boot(): Promise<void> {
