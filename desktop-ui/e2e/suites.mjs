@@ -2,6 +2,7 @@
 // Each step throws on failure with a message saying what a person would have seen.
 
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -390,6 +391,44 @@ export const suites = [
       await logIn(c, carol);
       await c.locator('a[data-channel="general"]').waitFor(WAIT);
       state.carol = { ctx, page: c };
+    },
+  ],
+  [
+    'link previews: the admin turns them on and a link in a message gets a text-only card',
+    async ({ base, shots, state }) => {
+      const page = `<html><head><title>Fallback</title>
+        <meta property="og:title" content="Cromulent &lt;img src=x onerror=alert(1)&gt; news">
+        <meta property="og:description" content="Embiggens the smallest man">
+        <meta property="og:site_name" content="Springfield Shopper"></head><body></body></html>`;
+      const site = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(page);
+      });
+      await new Promise((ok) => site.listen(0, '127.0.0.1', ok));
+      const url = `http://127.0.0.1:${site.address().port}/article`;
+      try {
+        const { a, b } = state;
+        await a.goto(`${base}/admin`);
+        const toggle = a.getByLabel('Link previews');
+        await toggle.waitFor(WAIT);
+        if (!(await toggle.isChecked())) await toggle.click();
+        await until('the flag saved', async () => toggle.isChecked());
+        await a.goto(`${base}/channels`);
+        await openChannel(a, 'general');
+        await openChannel(b, 'general');
+        await send(a, `worth a read ${url}`);
+        const card = message(b, 'worth a read').locator('a.link-preview');
+        await card.waitFor(WAIT);
+        const text = await card.innerText();
+        assert(text.includes('Springfield Shopper') && text.includes('Embiggens the smallest man'), `card shows site and description: ${text}`);
+        assert(text.includes('Cromulent <img src=x onerror=alert(1)> news'), `the title is shown as text: ${text}`);
+        assert((await card.locator('img').count()) === 0, 'markup in a title never becomes an element (and there is no og:image)');
+        assert((await card.getAttribute('href')) === url, 'the card links to the page');
+        assert((await card.getAttribute('rel')) === 'noopener noreferrer' && (await card.getAttribute('target')) === '_blank', 'the page opens in a new tab without an opener');
+        await b.screenshot({ path: join(shots, 'link-preview-light.png') });
+      } finally {
+        site.close();
+      }
     },
   ],
   [
