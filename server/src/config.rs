@@ -137,6 +137,19 @@ pub struct TurnConfig {
     #[arg(long, env = "TURN_TCP", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub turn_tcp: bool,
 
+    /// TURN over TLS (`turns:`) port, served when TURN_TLS_CERT and TURN_TLS_KEY are set;
+    /// 0 picks a free one.
+    #[arg(long, env = "TURN_TLS_PORT", default_value_t = 5349, global = true)]
+    pub turn_tls_port: u16,
+
+    /// PEM certificate chain for TURN over TLS (e.g. the web server's certificate).
+    #[arg(long, env = "TURN_TLS_CERT", global = true)]
+    pub turn_tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key for TURN_TLS_CERT.
+    #[arg(long, env = "TURN_TLS_KEY", global = true)]
+    pub turn_tls_key: Option<std::path::PathBuf>,
+
     /// Address the TURN server listens on and relays from.
     #[arg(long, env = "TURN_BIND", default_value = "0.0.0.0", global = true)]
     pub turn_bind: IpAddr,

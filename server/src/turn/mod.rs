@@ -71,6 +71,8 @@ pub struct Turn {
     local: Option<SocketAddr>,
     /// Where it takes TURN over TCP, when it does.
     local_tcp: Option<SocketAddr>,
+    /// Where it takes TURN over TLS, when it does.
+    local_tls: Option<SocketAddr>,
     /// `stun:` URL of the built-in server (empty when it is off).
     stun_urls: Vec<String>,
     /// `turn:` URLs handed to clients with credentials: TURN_URLS or the built-in one.
@@ -107,6 +109,7 @@ impl Turn {
             ttl: Duration::from_secs(config.turn_ttl_secs.max(60)),
             local: None,
             local_tcp: None,
+            local_tls: None,
             stun_urls: Vec::new(),
             turn_urls: config.turn_urls.clone(),
             _server: None,
@@ -145,8 +148,20 @@ impl Turn {
                 format!("binding the TURN server to tcp {tcp_bind} (or set TURN_TCP=false)")
             })?;
             let owner = listener::OwnerSlot::default();
-            let mux = tcp::TcpMux::start(tcp, guard(&owner)).context("TURN over TCP")?;
+            let mux = tcp::TcpMux::start(tcp, None, guard(&owner)).context("TURN over TCP")?;
             tcp_port = Some(mux.port());
+            conn_configs.push(ConnConfig { conn: Arc::new(mux), relay_addr_generator: relay_ports(owner) });
+        }
+        let mut tls_port = None;
+        if let (Some(cert), Some(key)) = (&config.turn_tls_cert, &config.turn_tls_key) {
+            let acceptor = tcp::tls_acceptor(cert, key)?;
+            let tls_bind = SocketAddr::new(config.turn_bind, config.turn_tls_port);
+            let listener = tokio::net::TcpListener::bind(tls_bind)
+                .await
+                .with_context(|| format!("binding the TURN server to tcp {tls_bind} for TLS"))?;
+            let owner = listener::OwnerSlot::default();
+            let mux = tcp::TcpMux::start(listener, Some(acceptor), guard(&owner)).context("TURN over TLS")?;
+            tls_port = Some(mux.port());
             conn_configs.push(ConnConfig { conn: Arc::new(mux), relay_addr_generator: relay_ports(owner) });
         }
         let server = Server::new(ServerConfig {
@@ -170,11 +185,15 @@ impl Turn {
             if let Some(tcp_port) = tcp_port {
                 turn.turn_urls.push(format!("turn:{host}:{tcp_port}?transport=tcp"));
             }
+            if let Some(tls_port) = tls_port {
+                turn.turn_urls.push(format!("turns:{host}:{tls_port}?transport=tcp"));
+            }
         }
         turn.local = Some(local);
         turn.local_tcp = tcp_port.map(|p| SocketAddr::new(local.ip(), p));
+        turn.local_tls = tls_port.map(|p| SocketAddr::new(local.ip(), p));
         turn._server = Some(server);
-        tracing::info!(%local, tcp = ?tcp_port, %public_ip, "STUN/TURN relay listening");
+        tracing::info!(%local, tcp = ?tcp_port, tls = ?tls_port, %public_ip, "STUN/TURN relay listening");
         Ok(turn)
     }
 
@@ -199,6 +218,11 @@ impl Turn {
     /// Where the built-in server takes TURN over TCP, when it does.
     pub fn local_tcp_addr(&self) -> Option<SocketAddr> {
         self.local_tcp
+    }
+
+    /// Where the built-in server takes TURN over TLS, when it does.
+    pub fn local_tls_addr(&self) -> Option<SocketAddr> {
+        self.local_tls
     }
 
     pub fn stun_urls(&self) -> &[String] {

@@ -1,4 +1,4 @@
-//! TURN over TCP (RFC 5766 §2.1) for clients whose networks block UDP: every TCP
+//! TURN over TCP and TLS (RFC 5766 §2.1) for clients whose networks block UDP: every
 //! connection is framed into STUN messages and ChannelData and merged into one
 //! datagram-like socket for the `turn` crate, keyed by the client's address. Relaying
 //! to peers stays UDP.
@@ -6,15 +6,17 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use webrtc_util::Conn;
 
 use super::listener::{Guard, Verdict};
@@ -48,11 +50,12 @@ impl Drop for TcpMux {
 }
 
 impl TcpMux {
-    pub fn start(listener: TcpListener, guard: Guard) -> io::Result<Self> {
+    /// Serves `listener`, with TLS when `tls` is given.
+    pub fn start(listener: TcpListener, tls: Option<TlsAcceptor>, guard: Guard) -> io::Result<Self> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
         let writers: Writers = Arc::default();
-        let accept = tokio::spawn(accept_loop(listener, tx, Arc::clone(&writers)));
+        let accept = tokio::spawn(accept_loop(listener, tls, tx, Arc::clone(&writers)));
         Ok(Self { local, inbound: tokio::sync::Mutex::new(rx), writers, guard, accept })
     }
 
@@ -67,7 +70,12 @@ impl TcpMux {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<(Vec<u8>, SocketAddr)>, writers: Writers) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    tx: mpsc::Sender<(Vec<u8>, SocketAddr)>,
+    writers: Writers,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -77,28 +85,44 @@ async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<(Vec<u8>, SocketAdd
                 continue;
             }
         };
-        let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
-        {
-            let mut writers = writers.lock().expect("writers lock");
-            if writers.len() >= MAX_CONNECTIONS {
-                continue; // dropping the stream closes it
-            }
-            writers.insert(peer, out_tx);
+        if writers.lock().expect("writers lock").len() >= MAX_CONNECTIONS {
+            continue; // dropping the stream closes it
         }
         let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
-        tokio::spawn(write_frames(write, out_rx));
-        tokio::spawn(read_frames(read, peer, tx.clone(), Arc::clone(&writers)));
+        let (tx, writers, tls) = (tx.clone(), Arc::clone(&writers), tls.clone());
+        tokio::spawn(async move {
+            match tls {
+                None => serve(stream, peer, tx, writers).await,
+                Some(tls) => match tokio::time::timeout(FIRST_FRAME_TIMEOUT, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => serve(stream, peer, tx, writers).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TURN over TLS: handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TURN over TLS: handshake timed out"),
+                },
+            }
+        });
     }
+}
+
+/// One client connection until it closes: its frames go to the crate, the crate's
+/// answers and relayed data come back through its writer.
+async fn serve<S>(stream: S, peer: SocketAddr, tx: mpsc::Sender<(Vec<u8>, SocketAddr)>, writers: Writers)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+    writers.lock().expect("writers lock").insert(peer, out_tx);
+    let (read, write) = tokio::io::split(stream);
+    tokio::spawn(write_frames(write, out_rx));
+    read_frames(read, peer, tx).await;
+    writers.lock().expect("writers lock").remove(&peer);
 }
 
 /// Reads STUN messages (20-byte header + length) and ChannelData (4-byte header +
 /// length, padded to 4 over TCP) until the client closes or sends garbage.
 async fn read_frames(
-    mut read: OwnedReadHalf,
+    mut read: impl AsyncRead + Unpin,
     peer: SocketAddr,
     tx: mpsc::Sender<(Vec<u8>, SocketAddr)>,
-    writers: Writers,
 ) {
     let mut head = [0u8; 4];
     // A connection must speak TURN at once, and then keep its allocation alive.
@@ -121,16 +145,35 @@ async fn read_frames(
             break;
         }
     }
-    writers.lock().expect("writers lock").remove(&peer);
 }
 
-async fn write_frames(mut write: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+async fn write_frames(mut write: impl AsyncWrite + Unpin, mut rx: mpsc::Receiver<Vec<u8>>) {
     while let Some(frame) = rx.recv().await {
         if write.write_all(&frame).await.is_err() {
             break;
         }
     }
     let _ = write.shutdown().await;
+}
+
+/// A TLS acceptor from PEM files: the certificate chain and its private key.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::{crypto, ServerConfig};
+
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading TURN_TLS_CERT {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading TURN_TLS_KEY {}", key.display()))?;
+    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the TURN TLS certificate and key do not fit together")?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// ChannelData over TCP is padded to a multiple of four bytes.

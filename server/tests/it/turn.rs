@@ -133,6 +133,38 @@ async fn uclient_relays_over_tcp_to_our_turn() {
 }
 
 #[tokio::test]
+async fn uclient_relays_over_tls_to_our_turn() {
+    let certs = crate::harness::TempDir::new();
+    let (cert, key) = (certs.0.join("cert.pem"), certs.0.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args(["-subj", "/CN=127.0.0.1", "-days", "1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes a test certificate");
+    assert!(made.status.success(), "openssl: {}", String::from_utf8_lossy(&made.stderr));
+    let srv = TestServer::start_with(Database::Sqlite, |c| {
+        local_turn(c, true);
+        c.turn.turn_tls_port = 0;
+        c.turn.turn_tls_cert = Some(cert.clone());
+        c.turn.turn_tls_key = Some(key.clone());
+    })
+    .await;
+    let ann = srv.user("ann").await;
+    let port = srv.state.turn.local_tls_addr().expect("TURN over TLS with a certificate").port();
+    let turn = turn_entry(&srv, &ann).await;
+    assert!(turn.urls.contains(&format!("turns:127.0.0.1:{port}?transport=tcp")), "{:?}", turn.urls);
+    // -t -S: the client talks TURN over TLS (-S alone would be DTLS).
+    let out =
+        uclient_at(&port.to_string(), &["-t", "-S", "-y", "-u", &ann.id.to_string(), "-W", SECRET]).await;
+    let log = text(&out);
+    assert!(out.status.success(), "an allocation over TLS must work:\n{log}");
+    assert!(log.contains("start_mclient: tot_send_msgs=20, tot_recv_msgs=20"), "all relayed:\n{log}");
+}
+
+#[tokio::test]
 async fn wrong_and_expired_credentials_are_refused() {
     let srv = start(true).await;
     let ann = srv.user("ann").await;
