@@ -124,6 +124,8 @@ pub struct SelfTestReport {
     pub stun_binding: SelfTestStep,
     pub allocation: SelfTestStep,
     pub relay_round_trip: SelfTestStep,
+    /// An allocation over the TCP listener (passes as skipped when TURN_TCP is off).
+    pub tcp_allocation: SelfTestStep,
     /// A relay to a denied address (loopback) is refused, unless the settings allow it.
     pub peer_filter: SelfTestStep,
 }

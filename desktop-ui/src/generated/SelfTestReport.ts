@@ -15,6 +15,10 @@ ok: boolean,
  */
 server: string, stun_binding: SelfTestStep, allocation: SelfTestStep, relay_round_trip: SelfTestStep, 
 /**
+ * An allocation over the TCP listener (passes as skipped when TURN_TCP is off).
+ */
+tcp_allocation: SelfTestStep, 
+/**
  * A relay to a denied address (loopback) is refused, unless the settings allow it.
  */
 peer_filter: SelfTestStep, };

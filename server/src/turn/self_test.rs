@@ -9,10 +9,14 @@ use std::time::{Duration, Instant};
 
 use cromulent_protocol::voice::{SelfTestReport, SelfTestStep};
 use cromulent_protocol::Id;
-use tokio::net::UdpSocket;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::Mutex;
 use turn::client::{Client, ClientConfig};
 use webrtc_util::Conn;
 
+use super::tcp::{pad_channel_data, read_frame};
 use super::Turn;
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(4);
@@ -52,22 +56,18 @@ pub async fn run(turn: &Turn, user_id: Id) -> SelfTestReport {
             stun_binding: not_run(off),
             allocation: not_run(off),
             relay_round_trip: not_run(off),
+            tcp_allocation: not_run(off),
             peer_filter: not_run(off),
         };
     };
-    let server = if local.ip().is_unspecified() {
-        let ip =
-            if local.is_ipv4() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V6(Ipv6Addr::LOCALHOST) };
-        SocketAddr::new(ip, local.port())
-    } else {
-        local
-    };
+    let server = loopback_if_any(local);
     let mut report = SelfTestReport {
         ok: false,
         server: server.to_string(),
         stun_binding: not_run("no client socket"),
         allocation: not_run("no client socket"),
         relay_round_trip: not_run("no allocation"),
+        tcp_allocation: not_run("no client socket"),
         peer_filter: not_run("no allocation"),
     };
     let client = match connect(turn, server, user_id).await {
@@ -96,8 +96,13 @@ pub async fn run(turn: &Turn, user_id: Id) -> SelfTestReport {
         Err(e) => report.allocation = step(started, Err(e)),
     }
     let _ = client.close().await;
-    report.ok =
-        report.stun_binding.ok && report.allocation.ok && report.relay_round_trip.ok && report.peer_filter.ok;
+    let started = Instant::now();
+    report.tcp_allocation = step(started, tcp_allocation(turn, user_id).await);
+    report.ok = report.stun_binding.ok
+        && report.allocation.ok
+        && report.relay_round_trip.ok
+        && report.tcp_allocation.ok
+        && report.peer_filter.ok;
     report
 }
 
@@ -121,6 +126,106 @@ async fn connect(turn: &Turn, server: SocketAddr, user_id: Id) -> Result<Client,
     .map_err(|e| format!("TURN client: {e}"))?;
     client.listen().await.map_err(|e| format!("TURN client: {e}"))?;
     Ok(client)
+}
+
+/// An allocation through the TCP listener, as a client behind a UDP-blocking firewall.
+async fn tcp_allocation(turn: &Turn, user_id: Id) -> Result<String, String> {
+    let Some(listener) = turn.local_tcp_addr() else {
+        return Ok("skipped: TURN_TCP=false".into());
+    };
+    let server = loopback_if_any(listener);
+    let stream = within("TCP connect", TcpStream::connect(server)).await?;
+    let local = stream.local_addr().map_err(|e| e.to_string())?;
+    let (read, write) = stream.into_split();
+    let conn = TcpClient { server, local, read: Mutex::new(read), write: Mutex::new(write) };
+    let credentials = turn.credentials(user_id);
+    let client = Client::new(ClientConfig {
+        stun_serv_addr: server.to_string(),
+        turn_serv_addr: server.to_string(),
+        username: credentials.username,
+        password: credentials.password,
+        realm: turn.realm().to_owned(),
+        software: "cromulent self-test".into(),
+        rto_in_ms: 0,
+        conn: Arc::new(conn),
+        vnet: None,
+    })
+    .await
+    .map_err(|e| format!("TURN client: {e}"))?;
+    client.listen().await.map_err(|e| format!("TURN client: {e}"))?;
+    let result = match within("allocate over TCP", client.allocate()).await {
+        Ok(relay) => {
+            let relayed = relay.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string());
+            let _ = relay.close().await;
+            Ok(format!("relayed address {relayed} via tcp {server}"))
+        }
+        Err(e) => Err(e),
+    };
+    let _ = client.close().await;
+    result
+}
+
+fn loopback_if_any(addr: SocketAddr) -> SocketAddr {
+    if !addr.ip().is_unspecified() {
+        return addr;
+    }
+    let ip = if addr.is_ipv4() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V6(Ipv6Addr::LOCALHOST) };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The client side of TURN over TCP: frames out, frames in, all from the one server.
+struct TcpClient {
+    server: SocketAddr,
+    local: SocketAddr,
+    read: Mutex<OwnedReadHalf>,
+    write: Mutex<OwnedWriteHalf>,
+}
+
+#[async_trait::async_trait]
+impl Conn for TcpClient {
+    async fn connect(&self, _addr: SocketAddr) -> webrtc_util::Result<()> {
+        Ok(())
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        Ok(self.recv_from(buf).await?.0)
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        let mut read = self.read.lock().await;
+        let frame = read_frame(&mut *read, STEP_TIMEOUT * 4)
+            .await
+            .filter(|f| f.len() <= buf.len())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        buf[..frame.len()].copy_from_slice(&frame);
+        Ok((frame.len(), self.server))
+    }
+
+    async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
+        self.send_to(buf, self.server).await
+    }
+
+    async fn send_to(&self, buf: &[u8], _target: SocketAddr) -> webrtc_util::Result<usize> {
+        self.write.lock().await.write_all(&pad_channel_data(buf)).await?;
+        Ok(buf.len())
+    }
+
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        Some(self.server)
+    }
+
+    async fn close(&self) -> webrtc_util::Result<()> {
+        let _ = self.write.lock().await.shutdown().await;
+        Ok(())
+    }
+
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
+    }
 }
 
 /// Relay -> echo socket -> relay's advertised address -> back to us.

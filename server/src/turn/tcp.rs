@@ -117,34 +117,41 @@ where
     writers.lock().expect("writers lock").remove(&peer);
 }
 
-/// Reads STUN messages (20-byte header + length) and ChannelData (4-byte header +
-/// length, padded to 4 over TCP) until the client closes or sends garbage.
 async fn read_frames(
     mut read: impl AsyncRead + Unpin,
     peer: SocketAddr,
     tx: mpsc::Sender<(Vec<u8>, SocketAddr)>,
 ) {
-    let mut head = [0u8; 4];
     // A connection must speak TURN at once, and then keep its allocation alive.
     let mut wait = FIRST_FRAME_TIMEOUT;
-    while let Ok(Ok(_)) = tokio::time::timeout(wait, read.read_exact(&mut head)).await {
+    while let Some(frame) = read_frame(&mut read, wait).await {
         wait = IDLE_TIMEOUT;
-        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
-        let (rest, keep) = match head[0] & 0xc0 {
-            0x00 => (16 + len, 20 + len),
-            0x40 => ((len + 3) & !3, 4 + len),
-            _ => break,
-        };
-        let mut frame = vec![0u8; 4 + rest];
-        frame[..4].copy_from_slice(&head);
-        if read.read_exact(&mut frame[4..]).await.is_err() {
-            break;
-        }
-        frame.truncate(keep);
         if tx.send((frame, peer)).await.is_err() {
             break;
         }
     }
+}
+
+/// Reads one STUN message (20-byte header + length) or ChannelData (4-byte header +
+/// length, padded to 4 over TCP; the padding is dropped). `None` when the stream ends,
+/// stays silent for `wait`, or carries something else.
+pub(super) async fn read_frame(read: &mut (impl AsyncRead + Unpin), wait: Duration) -> Option<Vec<u8>> {
+    let frame = async {
+        let mut head = [0u8; 4];
+        read.read_exact(&mut head).await.ok()?;
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let (rest, keep) = match head[0] & 0xc0 {
+            0x00 => (16 + len, 20 + len),
+            0x40 => ((len + 3) & !3, 4 + len),
+            _ => return None,
+        };
+        let mut frame = vec![0u8; 4 + rest];
+        frame[..4].copy_from_slice(&head);
+        read.read_exact(&mut frame[4..]).await.ok()?;
+        frame.truncate(keep);
+        Some(frame)
+    };
+    tokio::time::timeout(wait, frame).await.ok()?
 }
 
 async fn write_frames(mut write: impl AsyncWrite + Unpin, mut rx: mpsc::Receiver<Vec<u8>>) {
@@ -177,7 +184,7 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 }
 
 /// ChannelData over TCP is padded to a multiple of four bytes.
-fn pad_channel_data(buf: &[u8]) -> Vec<u8> {
+pub(super) fn pad_channel_data(buf: &[u8]) -> Vec<u8> {
     let mut frame = buf.to_vec();
     if buf.first().is_some_and(|b| b & 0xc0 == 0x40) {
         frame.resize((buf.len() + 3) & !3, 0);

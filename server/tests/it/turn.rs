@@ -338,6 +338,7 @@ async fn the_self_test_allocates_relays_and_checks_the_peer_filter() {
     assert!(report.stun_binding.detail.contains("127.0.0.1"), "{report:#?}");
     assert!(report.allocation.detail.contains("127.0.0.1"), "relayed on the public address: {report:#?}");
     assert!(report.peer_filter.detail.contains("403"), "loopback refused: {report:#?}");
+    assert!(report.tcp_allocation.detail.contains("via tcp"), "allocated over TCP too: {report:#?}");
     let m = metrics(&srv).await;
     assert!(metric(&m, "cromulent_turn_allocations_total") >= 1, "{m}");
     assert!(metric(&m, "cromulent_turn_binding_requests_total") >= 1, "{m}");
