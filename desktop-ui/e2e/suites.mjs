@@ -229,12 +229,12 @@ export const suites = [
   ],
   [
     'history pages back when scrolling up, with the new-messages divider',
-    async ({ state }) => {
+    async ({ shots, state }) => {
       const total = await state.a.evaluate(async () => {
         const channels = await (await fetch('/api/channels')).json();
         const random = channels.find((c) => c.name === 'random');
         let sent = 0;
-        for (let i = 0; i < 70; i++) {
+        for (let i = 0; i < 130; i++) {
           const r = await fetch(`/api/channels/${random.id}/messages`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json' },
@@ -245,15 +245,46 @@ export const suites = [
         }
         return sent;
       });
-      assert(total >= 60, `only ${total} history messages were accepted`);
+      assert(total >= 120, `only ${total} history messages were accepted`);
       await openChannel(state.b, 'random');
-      await state.b.getByTestId('new-divider').waitFor(WAIT);
       await message(state.b, `history ${total - 1}`).waitFor(WAIT);
+      // The divider sits above the first unread message, far up: only rows near the
+      // viewport are rendered, so it shows up on the way up.
+      let divider = false;
+      // Scroll up the way a reader does: the message at the top of the view moves
+      // back steadily, with no jump when an older page is prepended above it.
+      const topMessage = () =>
+        state.b.locator('[role="log"]').evaluate((list) => {
+          const top = list.getBoundingClientRect().top;
+          for (const el of list.querySelectorAll('article[data-message-id]')) {
+            if (el.getBoundingClientRect().bottom > top + 1) return Number(/history (\d+)/.exec(el.textContent ?? '')?.[1] ?? -1);
+          }
+          return -1;
+        });
+      let last = await topMessage();
+      for (let step = 0; step < 200 && last !== 0; step++) {
+        await state.b.locator('[role="log"]').evaluate((el) => el.scrollBy(0, -300));
+        await state.b.waitForTimeout(60);
+        const now = await topMessage();
+        divider ||= (await state.b.getByTestId('new-divider').count()) > 0;
+        if (now < 0) break;
+        assert(now <= last && last - now <= 25, `the top message went from history ${last} to history ${now} on one 300 px step`);
+        last = now;
+      }
       await until('the start of #random after scrolling up', async () => {
         await state.b.locator('[role="log"]').evaluate((el) => (el.scrollTop = 0));
+        divider ||= (await state.b.getByTestId('new-divider').count()) > 0;
         return (await state.b.getByText('This is the start of the channel.').count()) > 0;
       });
       await message(state.b, 'history 0').first().waitFor(WAIT);
+      if (!divider) await state.b.getByTestId('new-divider').waitFor(WAIT);
+      // The list is windowed: all the history is loaded, but only the rows near the
+      // viewport are in the DOM.
+      const rendered = await state.b.locator('article[data-message-id]').count();
+      assert(rendered > 0 && rendered < total / 2, `${rendered} message rows rendered for ${total} messages`);
+      await state.b.screenshot({ path: join(shots, 'history-top-light.png') });
+      await state.b.locator('[role="log"]').evaluate((el) => (el.scrollTop = el.scrollHeight));
+      await message(state.b, `history ${total - 1}`).waitFor(WAIT);
     },
   ],
   [
