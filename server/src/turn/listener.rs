@@ -148,6 +148,10 @@ impl Guard {
         let Some((username, parsed)) = caller else {
             return Verdict::Pass; // the crate answers with a 401 challenge
         };
+        if !self.shared.accepting.load(std::sync::atomic::Ordering::Relaxed) {
+            self.shared.metrics.refused(Refusal::Disabled);
+            return Verdict::Answer(self.error(m, CODE_FORBIDDEN, "Forbidden: the relay is switched off"));
+        }
         let owner = parsed.user_id.map_or(username, |id| id.to_string());
         match self.shared.quotas.check(&owner) {
             Ok(()) => {

@@ -16,9 +16,11 @@ pub enum Refusal {
     TotalQuota,
     /// An unauthenticated request past the challenge budget (see `ChallengeBudget`).
     ChallengeRate,
+    /// An allocation while the admin's `turn` feature flag is off.
+    Disabled,
 }
 
-const REASONS: usize = 5 + DeniedRange::ALL.len();
+const REASONS: usize = 6 + DeniedRange::ALL.len();
 
 impl Refusal {
     fn index(self) -> usize {
@@ -28,8 +30,9 @@ impl Refusal {
             Refusal::UserQuota => 2,
             Refusal::TotalQuota => 3,
             Refusal::ChallengeRate => 4,
+            Refusal::Disabled => 5,
             Refusal::PeerDenied(range) => {
-                5 + DeniedRange::ALL.iter().position(|r| *r == range).expect("every range is listed")
+                6 + DeniedRange::ALL.iter().position(|r| *r == range).expect("every range is listed")
             }
         }
     }
@@ -41,7 +44,8 @@ impl Refusal {
             2 => ("user_quota", None),
             3 => ("total_quota", None),
             4 => ("challenge_rate", None),
-            n => ("peer_denied", Some(DeniedRange::ALL[n - 5].label())),
+            5 => ("disabled", None),
+            n => ("peer_denied", Some(DeniedRange::ALL[n - 6].label())),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod tcp;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub struct Shared {
     pub quotas: Arc<Quotas>,
     pub metrics: Arc<TurnMetrics>,
     pub challenges: ChallengeBudget,
+    /// The admin's `turn` feature flag: off refuses new allocations.
+    pub accepting: AtomicBool,
 }
 
 impl Shared {
@@ -103,6 +106,7 @@ impl Turn {
             quotas: Arc::new(Quotas::new(config.turn_user_quota, config.turn_total_quota)),
             metrics: Arc::new(TurnMetrics::default()),
             challenges: ChallengeBudget::default(),
+            accepting: AtomicBool::new(true),
         });
         let mut turn = Turn {
             shared,
@@ -197,6 +201,17 @@ impl Turn {
         Ok(turn)
     }
 
+    /// Whether new allocations are granted (the `turn` feature flag).
+    pub fn set_accepting(&self, on: bool) {
+        if self.shared.accepting.swap(on, Ordering::Relaxed) != on {
+            tracing::info!(on, "TURN relay allocations switched");
+        }
+    }
+
+    pub fn is_accepting(&self) -> bool {
+        self.shared.accepting.load(Ordering::Relaxed)
+    }
+
     /// Fresh credentials for `user_id`, good for the configured lifetime.
     pub fn credentials(&self, user_id: Id) -> Credentials {
         self.shared.secret.issue(user_id, listener::unix_now() + self.ttl.as_secs())
@@ -245,6 +260,28 @@ impl Turn {
     pub fn render_metrics(&self) -> String {
         self.shared.metrics.render(self.shared.quotas.live_total())
     }
+}
+
+/// How often the relay rereads the `turn` feature flag. Polling the database keeps every
+/// node in step without a message of its own.
+const FLAG_POLL: Duration = Duration::from_secs(5);
+
+/// Keeps the relay's `accepting` switch in step with the admin's `turn` feature flag.
+pub fn follow_flag(
+    turn: Arc<Turn>,
+    db: crate::store::Db,
+    defaults: cromulent_protocol::feature_flag::FeatureFlags,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FLAG_POLL);
+        loop {
+            tick.tick().await;
+            match crate::store::feature_flags::load(db.pool(), defaults).await {
+                Ok(flags) => turn.set_accepting(flags.turn),
+                Err(e) => tracing::debug!(error = %e, "reading the turn flag"),
+            }
+        }
+    });
 }
 
 /// The bind address, or when that is "any", the address of the interface that routes

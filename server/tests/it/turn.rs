@@ -232,6 +232,36 @@ async fn allocations_past_the_user_quota_are_refused() {
 }
 
 #[tokio::test]
+async fn the_turn_flag_switches_the_relay() {
+    let srv = start(true).await;
+    let ann = srv.user("ann").await;
+    let id = ann.id.to_string();
+    srv.patch("/api/admin/feature_flags", &ann, json!({"turn": false})).await.ok::<serde_json::Value>();
+    wait_until(|| !srv.state.turn.is_accepting()).await;
+    let out = uclient(&srv, &["-y", "-u", &id, "-W", SECRET]).await;
+    assert!(!out.status.success(), "no new allocations with the flag off:\n{}", text(&out));
+    assert!(text(&out).contains("403"), "refused as forbidden:\n{}", text(&out));
+    let m = metrics(&srv).await;
+    assert!(metric(&m, "cromulent_turn_refusals_total{reason=\"disabled\"}") >= 1, "{m}");
+
+    srv.patch("/api/admin/feature_flags", &ann, json!({"turn": true})).await.ok::<serde_json::Value>();
+    wait_until(|| srv.state.turn.is_accepting()).await;
+    let out = uclient(&srv, &["-y", "-u", &id, "-W", SECRET]).await;
+    assert!(out.status.success(), "allocations again with the flag back on:\n{}", text(&out));
+}
+
+/// The relay rereads the flag every few seconds.
+async fn wait_until(cond: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the relay did not follow the turn flag within 10 s");
+}
+
+#[tokio::test]
 async fn ice_server_credentials_follow_the_turn_rest_scheme() {
     let srv = start(false).await;
     let ann = srv.user("ann").await;
