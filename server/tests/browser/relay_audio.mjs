@@ -171,24 +171,33 @@ async function callInPage({ iceA, iceB, waitMs }) {
   const bins = new Float32Array(analyser.frequencyBinCount);
   const hz = ctx.sampleRate / analyser.fftSize;
   let best = 0;
-  for (let i = 0; i < 40; i++) {
+  // Audio may take a few seconds to flow on a busy machine: listen up to 10 s.
+  for (let i = 0; i < 100 && best <= 40; i++) {
     await new Promise((r) => setTimeout(r, 100));
     analyser.getFloatFrequencyData(bins);
-    const at = (f) => bins[Math.round(f / hz)];
+    // Silence reads as -Infinity dB.
+    const at = (f) => (Number.isFinite(bins[Math.round(f / hz)]) ? bins[Math.round(f / hz)] : -200);
     // dB at 440 Hz against a quiet band far from it.
     best = Math.max(best, at(440) - at(2500));
   }
   result.toneRatio = best;
 
   const stats = await b.getStats();
+  // The pair the transport uses; any succeeded pair when the browser does not say.
+  let pairId = null;
   stats.forEach((s) => {
-    if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-      result.pair = {
-        local: stats.get(s.localCandidateId)?.candidateType,
-        remote: stats.get(s.remoteCandidateId)?.candidateType,
-      };
-    }
+    if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
   });
+  stats.forEach((s) => {
+    if (!pairId && s.type === 'candidate-pair' && s.state === 'succeeded') pairId = s.id;
+  });
+  const pair = pairId && stats.get(pairId);
+  if (pair) {
+    result.pair = {
+      local: stats.get(pair.localCandidateId)?.candidateType,
+      remote: stats.get(pair.remoteCandidateId)?.candidateType,
+    };
+  }
   a.close();
   b.close();
   return result;
@@ -247,7 +256,7 @@ async function main() {
     assert(ok.gathered.a.every((t) => t === 'relay') && ok.gathered.a.length > 0, 'only relay candidates');
     assert(ok.pair && ok.pair.local === 'relay' && ok.pair.remote === 'relay', 'the selected pair is relay/relay');
     assert(ok.toneRatio > 20, `the 440 Hz tone must be heard (got ${ok.toneRatio.toFixed(1)} dB over the noise)`);
-    assert(ok.relayedBytes > 10_000, `the server relayed the audio (${ok.relayedBytes} bytes)`);
+    assert(ok.relayedBytes > 2_000, `the server relayed the audio (${ok.relayedBytes} bytes)`);
 
     const denied = await run(browser, scratch, false);
     console.log('loopback peers denied:', JSON.stringify(denied));
