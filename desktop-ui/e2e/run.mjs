@@ -88,6 +88,8 @@ async function main() {
         WEB_DIR: join(uiDir, 'dist'),
         PUBLIC_URL: url,
         DEV_MAILBOX: 'true',
+        // The built-in TURN relay on free ports, so runs side by side do not collide.
+        TURN_PORT: '0',
         // The link preview suite serves its page on 127.0.0.1.
         LINK_PREVIEW_ALLOW_LOOPBACK: 'true',
         RUST_LOG: process.env.RUST_LOG || 'warn',
