@@ -132,11 +132,18 @@ impl Guard {
         };
         let Some(username) = username(m) else { return refuse(Refusal::BadCredentials) };
         let Some(parsed) = RestUsername::parse(&username) else { return refuse(Refusal::BadCredentials) };
-        if parsed.expires_at < unix_now() {
+        let expired = parsed.expires_at < unix_now();
+        // Expiry limits when an allocation may be made, not how long a call may last:
+        // refreshes, permissions and channels of an allocation go on with the name it
+        // was made with (as long as the signature holds).
+        if expired && m.typ.method == METHOD_ALLOCATE {
             return refuse(Refusal::Expired);
         }
         if MessageIntegrity(self.shared.auth_key(&username)).check(&mut m.clone()).is_err() {
             return refuse(Refusal::BadCredentials);
+        }
+        if expired {
+            self.shared.grace(from);
         }
         Ok(Some((username, parsed)))
     }
@@ -273,5 +280,111 @@ impl Conn for GuardedListener {
 
     fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use cromulent_protocol::Id;
+    use stun::agent::TransactionId;
+    use stun::attributes::{ATTR_NONCE, ATTR_REALM};
+    use stun::message::METHOD_REFRESH;
+
+    use super::super::credentials::TurnSecret;
+    use super::super::metrics::TurnMetrics;
+    use super::super::policy::{ChallengeBudget, PeerPolicy, Quotas};
+    use super::*;
+
+    const REALM: &str = "cromulent";
+
+    fn guard() -> Guard {
+        let shared = Arc::new(Shared {
+            secret: TurnSecret::new("s3cret"),
+            realm: REALM.into(),
+            policy: Arc::new(PeerPolicy::new(false, false)),
+            quotas: Arc::new(Quotas::new(10, 100)),
+            metrics: Arc::new(TurnMetrics::default()),
+            challenges: ChallengeBudget::default(),
+            accepting: std::sync::atomic::AtomicBool::new(true),
+            graced: Mutex::new(std::collections::HashSet::new()),
+        });
+        Guard::new(shared, OwnerSlot::default())
+    }
+
+    /// A signed request as a client would send it.
+    fn request(
+        method: stun::message::Method,
+        expires_at: u64,
+        password: Option<&str>,
+        peer: Option<SocketAddr>,
+    ) -> Vec<u8> {
+        let secret = TurnSecret::new("s3cret");
+        let creds = secret.issue(Id(7), expires_at);
+        let password = password.map_or(creds.password.clone(), str::to_owned);
+        let mut setters: Vec<Box<dyn Setter>> =
+            vec![Box::new(TransactionId::new()), Box::new(MessageType::new(method, CLASS_REQUEST))];
+        if let Some(peer) = peer {
+            setters.push(Box::new(PeerAddress { ip: peer.ip(), port: peer.port() }));
+        }
+        setters.push(Box::new(TextAttribute::new(ATTR_USERNAME, creds.username.clone())));
+        setters.push(Box::new(TextAttribute::new(ATTR_REALM, REALM.into())));
+        setters.push(Box::new(TextAttribute::new(ATTR_NONCE, "nonce".into())));
+        setters.push(Box::new(MessageIntegrity::new_long_term_integrity(
+            creds.username,
+            REALM.into(),
+            password,
+        )));
+        let mut m = Message::new();
+        m.build(&setters).expect("a valid message");
+        m.raw
+    }
+
+    fn error_code(reply: &[u8]) -> u16 {
+        let mut m = Message::new();
+        m.unmarshal_binary(reply).expect("a STUN reply");
+        let mut code = ErrorCodeAttribute::default();
+        code.get_from(&m).expect("an error code");
+        code.code.0
+    }
+
+    const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)), 40000);
+
+    #[test]
+    fn expired_credentials_may_keep_an_allocation_but_not_make_one() {
+        let guard = guard();
+        let past = unix_now() - 60;
+        match guard.inspect(&request(METHOD_ALLOCATE, past, None, None), CLIENT) {
+            Verdict::Answer(reply) => {
+                assert_eq!(error_code(&reply), 400, "no new allocation on expired credentials")
+            }
+            _ => panic!("an expired Allocate must be answered here"),
+        }
+        assert!(matches!(guard.inspect(&request(METHOD_REFRESH, past, None, None), CLIENT), Verdict::Pass));
+        assert!(guard.shared.take_grace(CLIENT), "the crate is told to accept this one request");
+        assert!(!guard.shared.take_grace(CLIENT), "and only that one");
+        assert!(
+            matches!(
+                guard.inspect(&request(METHOD_REFRESH, past, Some("forged"), None), CLIENT),
+                Verdict::Answer(_)
+            ),
+            "an expired name still needs the right signature"
+        );
+        assert!(!guard.shared.take_grace(CLIENT));
+    }
+
+    #[test]
+    fn permissions_to_denied_peers_get_403_with_the_request_id() {
+        let guard = guard();
+        let future = unix_now() + 600;
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
+        let raw = request(METHOD_CREATE_PERMISSION, future, None, Some(loopback));
+        let Verdict::Answer(reply) = guard.inspect(&raw, CLIENT) else { panic!("must be refused here") };
+        assert_eq!(error_code(&reply), 403);
+        assert_eq!(reply[8..20], raw[8..20], "the answer carries the request's transaction id");
+        let public = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8)), 9);
+        let raw = request(METHOD_CREATE_PERMISSION, future, None, Some(public));
+        assert!(matches!(guard.inspect(&raw, CLIENT), Verdict::Pass), "public peers go to the crate");
     }
 }

@@ -15,10 +15,11 @@ pub mod relay;
 pub mod self_test;
 pub mod tcp;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -43,9 +44,29 @@ pub struct Shared {
     pub challenges: ChallengeBudget,
     /// The admin's `turn` feature flag: off refuses new allocations.
     pub accepting: AtomicBool,
+    /// Clients whose request in flight may use expired credentials (not an Allocate;
+    /// the guard checked the signature).
+    graced: Mutex<HashSet<SocketAddr>>,
 }
 
+/// Graced clients remembered at most; a request always follows its grace at once, so
+/// more means leftovers.
+const GRACED_MAX: usize = 1024;
+
 impl Shared {
+    /// Lets the request from `src` now being handed to the crate use expired credentials.
+    pub fn grace(&self, src: SocketAddr) {
+        let mut graced = self.graced.lock().expect("grace lock");
+        if graced.len() >= GRACED_MAX {
+            graced.clear();
+        }
+        graced.insert(src);
+    }
+
+    fn take_grace(&self, src: SocketAddr) -> bool {
+        self.graced.lock().expect("grace lock").remove(&src)
+    }
+
     /// The long-term credential key (MD5 of `username:realm:password`).
     pub fn auth_key(&self, username: &str) -> Vec<u8> {
         generate_auth_key(username, &self.realm, &self.secret.password(username))
@@ -56,10 +77,10 @@ impl Shared {
 struct RestAuth(Arc<Shared>);
 
 impl AuthHandler for RestAuth {
-    fn auth_handle(&self, username: &str, _realm: &str, _src: SocketAddr) -> Result<Vec<u8>, turn::Error> {
+    fn auth_handle(&self, username: &str, _realm: &str, src: SocketAddr) -> Result<Vec<u8>, turn::Error> {
         let parsed = RestUsername::parse(username)
             .ok_or_else(|| turn::Error::Other("not a TURN REST username".into()))?;
-        if parsed.expires_at < listener::unix_now() {
+        if parsed.expires_at < listener::unix_now() && !self.0.take_grace(src) {
             return Err(turn::Error::Other("expired credentials".into()));
         }
         Ok(self.0.auth_key(username))
@@ -107,6 +128,7 @@ impl Turn {
             metrics: Arc::new(TurnMetrics::default()),
             challenges: ChallengeBudget::default(),
             accepting: AtomicBool::new(true),
+            graced: Mutex::new(HashSet::new()),
         });
         let mut turn = Turn {
             shared,
