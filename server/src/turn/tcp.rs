@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +23,8 @@ use super::listener::{Guard, Verdict};
 
 /// Open TCP connections this listener keeps; more are closed at once.
 const MAX_CONNECTIONS: usize = 4096;
+/// Open TCP connections from one address (a household or office behind one NAT).
+const MAX_CONNECTIONS_PER_IP: usize = 64;
 /// Frames waiting for the crate, from all connections.
 const INBOUND_QUEUE: usize = 1024;
 /// Frames waiting to be written to one client; past that it is too slow and is dropped.
@@ -76,6 +78,7 @@ async fn accept_loop(
     tx: mpsc::Sender<(Vec<u8>, SocketAddr)>,
     writers: Writers,
 ) {
+    let open = Arc::new(OpenConnections::default());
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -85,9 +88,9 @@ async fn accept_loop(
                 continue;
             }
         };
-        if writers.lock().expect("writers lock").len() >= MAX_CONNECTIONS {
-            continue; // dropping the stream closes it
-        }
+        // Counted from accept, so connections still in their TLS handshake count too;
+        // dropping the stream closes it.
+        let Some(admitted) = open.admit(peer.ip()) else { continue };
         let _ = stream.set_nodelay(true);
         let (tx, writers, tls) = (tx.clone(), Arc::clone(&writers), tls.clone());
         tokio::spawn(async move {
@@ -99,7 +102,48 @@ async fn accept_loop(
                     Err(_) => tracing::debug!(%peer, "TURN over TLS: handshake timed out"),
                 },
             }
+            drop(admitted);
         });
+    }
+}
+
+/// Open connections per source address and in all, each counted until its guard drops.
+#[derive(Default)]
+struct OpenConnections(Mutex<(usize, HashMap<IpAddr, usize>)>);
+
+struct Admitted {
+    open: Arc<OpenConnections>,
+    ip: IpAddr,
+}
+
+impl OpenConnections {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
+        let mut guard = self.0.lock().expect("connections lock");
+        let (total, by_ip) = &mut *guard;
+        let mine = by_ip.entry(ip).or_insert(0);
+        if *total >= MAX_CONNECTIONS || *mine >= MAX_CONNECTIONS_PER_IP {
+            if *mine == 0 {
+                by_ip.remove(&ip);
+            }
+            return None;
+        }
+        *mine += 1;
+        *total += 1;
+        Some(Admitted { open: Arc::clone(self), ip })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut guard = self.open.0.lock().expect("connections lock");
+        let (total, by_ip) = &mut *guard;
+        *total = total.saturating_sub(1);
+        if let Some(mine) = by_ip.get_mut(&self.ip) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                by_ip.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -252,6 +296,18 @@ impl Conn for TcpMux {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_are_limited_per_address_until_they_close() {
+        let open = Arc::new(OpenConnections::default());
+        let ip = IpAddr::from([198, 51, 100, 1]);
+        let held: Vec<_> =
+            (0..MAX_CONNECTIONS_PER_IP).map(|_| open.admit(ip).expect("under the limit")).collect();
+        assert!(open.admit(ip).is_none(), "one address may not take more");
+        assert!(open.admit(IpAddr::from([198, 51, 100, 2])).is_some(), "another address may");
+        drop(held);
+        assert!(open.admit(ip).is_some(), "closed connections free their places");
+    }
 
     #[test]
     fn channel_data_is_padded_and_stun_is_not() {
