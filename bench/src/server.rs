@@ -95,6 +95,8 @@ impl Server {
             .env("BIND", "127.0.0.1")
             .env("DATA_DIR", &data_dir)
             .env("RUST_LOG", "warn")
+            // Benchmarks run beside other servers: the built-in TURN relay takes free ports.
+            .env("TURN_PORT", "0")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(log);
