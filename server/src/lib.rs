@@ -1,14 +1,16 @@
 //! Cromulent's server: one binary with the HTTP API, the real-time gateway, voice
-//! signaling and mail.
+//! signaling, the STUN/TURN relay, mail and the web client.
 //!
-//! A request enters through [`http`], whose extractors turn credentials into a
-//! [`auth::Caller`] and bad input into the one error shape; handlers check rights, then
-//! run the queries in [`store`] (SQLite or PostgreSQL, one set of SQL) inside a
-//! transaction, publish what changed on the [`bus`], and hand outgoing mail to [`mail`].
+//! A request enters through [`http`], whose extractors turn credentials into an
+//! [`auth::Caller`] and bad input into the one error shape; handlers check rights
+//! ([`access`]), run the queries in [`store`] (SQLite or PostgreSQL, one set of SQL) in a
+//! transaction, then [`announce`] what changed on the [`bus`] and hand mail to [`mail`].
 //! The [`gateway`] hub takes bus messages to every WebSocket session allowed to see
-//! them; [`voice`] keeps the rooms that gateway signaling runs in. [`state::AppState`] carries the
-//! long-lived parts; [`run`] wires them from a [`config::Config`] and serves until
-//! SIGTERM or Ctrl-C.
+//! them; [`voice`] keeps the rooms that gateway signaling runs in and [`turn`] relays
+//! their media when peers cannot reach each other. [`web`] serves the built client,
+//! [`link_preview`] fetches pages for previews without reaching private networks.
+//! [`state::AppState`] carries the long-lived parts; [`run`] wires them from a
+//! [`config::Config`] and serves until SIGTERM or Ctrl-C.
 
 pub mod access;
 pub mod admin_cli;
