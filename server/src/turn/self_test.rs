@@ -110,6 +110,16 @@ async fn connect(turn: &Turn, server: SocketAddr, user_id: Id) -> Result<Client,
     let any =
         if server.is_ipv4() { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V6(Ipv6Addr::UNSPECIFIED) };
     let socket = UdpSocket::bind(SocketAddr::new(any, 0)).await.map_err(|e| format!("client socket: {e}"))?;
+    client_over(turn, server, user_id, Arc::new(socket)).await
+}
+
+/// A TURN client with fresh credentials for `user_id`, talking to `server` over `conn`.
+async fn client_over(
+    turn: &Turn,
+    server: SocketAddr,
+    user_id: Id,
+    conn: Arc<dyn webrtc_util::Conn + Send + Sync>,
+) -> Result<Client, String> {
     let credentials = turn.credentials(user_id);
     let client = Client::new(ClientConfig {
         stun_serv_addr: server.to_string(),
@@ -119,7 +129,7 @@ async fn connect(turn: &Turn, server: SocketAddr, user_id: Id) -> Result<Client,
         realm: turn.realm().to_owned(),
         software: "cromulent self-test".into(),
         rto_in_ms: 0,
-        conn: Arc::new(socket),
+        conn,
         vnet: None,
     })
     .await
@@ -138,21 +148,7 @@ async fn tcp_allocation(turn: &Turn, user_id: Id) -> Result<String, String> {
     let local = stream.local_addr().map_err(|e| e.to_string())?;
     let (read, write) = stream.into_split();
     let conn = TcpClient { server, local, read: Mutex::new(read), write: Mutex::new(write) };
-    let credentials = turn.credentials(user_id);
-    let client = Client::new(ClientConfig {
-        stun_serv_addr: server.to_string(),
-        turn_serv_addr: server.to_string(),
-        username: credentials.username,
-        password: credentials.password,
-        realm: turn.realm().to_owned(),
-        software: "cromulent self-test".into(),
-        rto_in_ms: 0,
-        conn: Arc::new(conn),
-        vnet: None,
-    })
-    .await
-    .map_err(|e| format!("TURN client: {e}"))?;
-    client.listen().await.map_err(|e| format!("TURN client: {e}"))?;
+    let client = client_over(turn, server, user_id, Arc::new(conn)).await?;
     let result = match within("allocate over TCP", client.allocate()).await {
         Ok(relay) => {
             let relayed = relay.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string());
