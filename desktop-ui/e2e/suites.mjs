@@ -6,6 +6,8 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
+import { toneWav as sineWav } from './chromium.mjs';
+
 const PASSWORD = 'correct horse battery staple';
 const WAIT = { timeout: 10_000 };
 
@@ -71,25 +73,8 @@ async function openChannel(page, name) {
 
 /** A 440 Hz tone as a WAV file, the fake microphone for the voice steps. */
 export function toneWav() {
-  const rate = 48_000;
-  const seconds = 6;
-  const n = rate * seconds;
-  const buf = Buffer.alloc(44 + n * 2);
-  buf.write('RIFF', 0);
-  buf.writeUInt32LE(36 + n * 2, 4);
-  buf.write('WAVEfmt ', 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36);
-  buf.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 12_000), 44 + i * 2);
   const path = join(tmpdir(), 'cromulent-e2e-tone.wav');
-  writeFileSync(path, buf);
+  writeFileSync(path, sineWav(440, 6, 12_000));
   return path;
 }
 

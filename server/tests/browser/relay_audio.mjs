@@ -19,6 +19,8 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { chromiumArgs, toneWav } from '../../../desktop-ui/e2e/chromium.mjs';
+
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const { chromium } = createRequire(join(repo, 'desktop-ui', 'package.json'))('playwright-core');
 const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'cromulent', 'target');
@@ -28,29 +30,6 @@ const PASSWORD = 'correct horse battery staple';
 
 function assert(cond, message) {
   if (!cond) throw new Error(message);
-}
-
-/** A 48 kHz mono 16-bit WAV of a sine at `hz`, half scale. */
-function toneWav(hz, seconds) {
-  const rate = 48_000;
-  const samples = rate * seconds;
-  const wav = Buffer.alloc(44 + samples * 2);
-  wav.write('RIFF', 0);
-  wav.writeUInt32LE(36 + samples * 2, 4);
-  wav.write('WAVEfmt ', 8);
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20); // PCM
-  wav.writeUInt16LE(1, 22); // mono
-  wav.writeUInt32LE(rate, 24);
-  wav.writeUInt32LE(rate * 2, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write('data', 36);
-  wav.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) {
-    wav.writeInt16LE(Math.round(16_000 * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + i * 2);
-  }
-  return wav;
 }
 
 function freePort() {
@@ -230,24 +209,12 @@ async function run(browser, scratch, allowLoopback) {
 async function main() {
   const scratch = mkdtempSync(join(tmpdir(), 'cromulent-relay-'));
   const tone = join(scratch, 'tone.wav');
-  writeFileSync(tone, toneWav(440, 30));
+  writeFileSync(tone, toneWav(440, 30, 16_000));
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     ignoreDefaultArgs: ['--mute-audio'],
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${tone}`,
-      '--autoplay-policy=no-user-gesture-required',
-    ],
+    args: chromiumArgs(tone),
   });
   try {
     const ok = await run(browser, scratch, true);
