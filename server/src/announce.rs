@@ -21,18 +21,6 @@ async fn audience_of(state: &AppState, channel: &Channel) -> sqlx::Result<Audien
     access::audience(&mut conn, channel.id, channel.is_private).await
 }
 
-/// Users (not admins) who are not members of a channel: they cannot see it if private.
-async fn outsiders(state: &AppState, channel_id: Id) -> sqlx::Result<Vec<Id>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM users WHERE role <> 'admin' \
-         AND id NOT IN (SELECT user_id FROM channel_memberships WHERE channel_id = $1)",
-    )
-    .bind(channel_id.0)
-    .fetch_all(state.db.pool())
-    .await?;
-    Ok(ids.into_iter().map(Id).collect())
-}
-
 /// Logs instead of failing the request: the write is committed either way, and a
 /// client that missed an event catches up over REST.
 fn log_failure(what: &str, result: sqlx::Result<()>) {
@@ -57,7 +45,7 @@ pub async fn channel_updated(state: &AppState, channel: &Channel, was_private: b
         let audience = audience_of(state, channel).await?;
         state.bus.event(audience, Event::ChannelUpdate { channel: channel.clone() }).await;
         if channel.is_private != was_private {
-            let user_ids = outsiders(state, channel.id).await?;
+            let user_ids = store::memberships::outsiders(state.db.pool(), channel.id).await?;
             let event = if channel.is_private {
                 Event::ChannelDelete { channel_id: channel.id }
             } else {

@@ -18,7 +18,8 @@ use super::extract::Json;
 use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
-use crate::turn::{privacy, self_test};
+use crate::store::voice_privacy as privacy;
+use crate::turn::self_test;
 use crate::voice::ice;
 
 pub fn router() -> OpenApiRouter<AppState> {

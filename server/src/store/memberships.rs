@@ -87,3 +87,16 @@ pub async fn joined_at<'e>(
         .fetch_optional(ex)
         .await
 }
+
+/// Users, admins aside, who are not members of a channel: if it is private they cannot
+/// see it.
+pub async fn outsiders<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id) -> sqlx::Result<Vec<Id>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE role <> 'admin' \
+         AND id NOT IN (SELECT user_id FROM channel_memberships WHERE channel_id = $1)",
+    )
+    .bind(channel_id.0)
+    .fetch_all(ex)
+    .await?;
+    Ok(ids.into_iter().map(Id).collect())
+}

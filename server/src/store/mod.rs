@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod read_states;
 pub mod sessions;
 pub mod users;
+pub mod voice_privacy;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -10,7 +10,6 @@ pub mod credentials;
 pub mod listener;
 pub mod metrics;
 pub mod policy;
-pub mod privacy;
 pub mod relay;
 pub mod self_test;
 pub mod tcp;

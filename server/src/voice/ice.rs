@@ -4,7 +4,8 @@ use cromulent_protocol::voice::{IceServer, IceTransportPolicy};
 use cromulent_protocol::{Id, Timestamp};
 
 use crate::state::AppState;
-use crate::turn::{privacy, Turn};
+use crate::store::voice_privacy as privacy;
+use crate::turn::Turn;
 
 /// What a client needs to set up its peer connections.
 #[derive(Debug, Clone, PartialEq)]

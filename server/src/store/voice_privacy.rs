@@ -1,9 +1,9 @@
-//! Relay-only voice, stored: each user's own choice and the admin's switch for everyone.
+//! Relay-only voice preferences: each user's own choice and the admin's switch for everyone.
 
 use cromulent_protocol::Id;
 use sqlx::{Any, Executor};
 
-use crate::store::{flag, flag_value};
+use super::{flag, flag_value};
 
 const FORCE_RELAY: &str = "force_relay";
 
@@ -61,7 +61,7 @@ pub async fn set_force_relay<'e>(
 }
 
 /// Both settings for one user in one read: `(relay_only, forced_by_admin)`.
-pub async fn for_user(conn: &mut crate::store::Conn, user_id: Id) -> sqlx::Result<(bool, bool)> {
+pub async fn for_user(conn: &mut super::Conn, user_id: Id) -> sqlx::Result<(bool, bool)> {
     let own = relay_only(&mut *conn, user_id).await?;
     let forced = force_relay(&mut *conn).await?;
     Ok((own, forced))
