@@ -1,0 +1,1 @@
+//! Push-to-talk key sources.
