@@ -195,3 +195,15 @@ ensure_node() {
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }
+
+# What the native client and the desktop app build against and test with: ALSA (cpal),
+# cmake (the bundled libopus), a PulseAudio null sink instead of a sound card, a private
+# Secret Service (gnome-keyring) and the kernel keyring, an X server with xdotool for
+# global keys, WebKitGTK and its WebDriver for the Tauri app, sox for test tones.
+ensure_desktop_deps() {
+  apt_install cmake libasound2-dev libasound2-plugins alsa-utils pulseaudio sox \
+    keyutils dbus dbus-x11 gnome-keyring libsecret-tools \
+    xvfb xauth xdotool x11-utils imagemagick iproute2 \
+    libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev \
+    libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev libxtst-dev webkit2gtk-driver
+}

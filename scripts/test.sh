@@ -13,6 +13,7 @@ ensure_build_tools
 have psql || apt_install postgresql-client
 # coturn brings turnutils_uclient, the independent TURN client of the relay tests.
 have turnutils_uclient || apt_install coturn
+ensure_desktop_deps
 ensure_rust
 ensure_rust_components
 
