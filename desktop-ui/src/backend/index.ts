@@ -1,6 +1,6 @@
 // The one door between feature code and the outside world. Screens and stores talk
 // to a `Backend`; `web.ts` implements it for browsers (fetch + WebSocket), the desktop
-// app will add `tauri.ts`. Nothing else calls fetch, WebSocket or Tauri.
+// app has `tauri.ts`. Nothing else calls fetch, WebSocket or Tauri.
 
 import type { ApiError } from '../generated/ApiError';
 import type { ErrorCode } from '../generated/ErrorCode';
@@ -140,4 +140,9 @@ export interface Backend {
 
   /** Opens the real-time connection; it reconnects and resumes by itself until closed. */
   connect(handlers: GatewayHandlers): Gateway;
+}
+
+/** True inside the desktop app's webview, where `tauri.ts` replaces `web.ts`. */
+export function inTauri(w: object = globalThis): boolean {
+  return '__TAURI_INTERNALS__' in w;
 }

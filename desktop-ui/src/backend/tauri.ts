@@ -1,0 +1,273 @@
+// The desktop app's Backend. REST, the gateway, tokens and voice run natively in the
+// app (`desktop/app`, over `cromulent-client`); this file only invokes its commands and
+// listens to its events. Tokens never come here: login returns the user, REST calls
+// are made by the app with the access token attached.
+//
+// REST paths are the web backend's: `TauriBackend` extends `WebBackend` with a `fetch`
+// that goes through the app's `api` command, and replaces what differs — login, logout,
+// automatic login and the gateway.
+
+import type { ClientFrame } from '../generated/ClientFrame';
+import type { OwnUser } from '../generated/OwnUser';
+import type { ServerFrame } from '../generated/ServerFrame';
+import type { ApiError } from '../generated/ApiError';
+import { backoffMs } from './gateway';
+import { BackendError, type Gateway, type GatewayHandlers, type GatewayStatus } from './index';
+import { WebBackend } from './web';
+import type { AudioSink, MediaDeps } from '../voice/engine.svelte';
+
+/** `invoke` from `@tauri-apps/api/core`, injectable for tests. */
+export type Invoke = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
+/** `listen` from `@tauri-apps/api/event`, reduced to the payload; resolves to an unlisten. */
+export type Listen = <T>(event: string, handler: (payload: T) => void) => Promise<() => void>;
+
+export interface TauriDeps {
+  invoke: Invoke;
+  listen: Listen;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  random?: () => number;
+}
+
+/** What the app's `api` command answers with when a call fails. */
+interface CallFailure {
+  status: number;
+  body: ApiError | null;
+  message: string;
+}
+
+/** The app's voice state (`voice://state`). */
+export interface NativeVoiceState {
+  channel_id: string | null;
+  muted: boolean;
+  deafened: boolean;
+  ptt_held: boolean;
+  transmitting: boolean;
+}
+
+/** What settings show about global push-to-talk. */
+export interface PttStatus {
+  backend: 'global' | 'portal' | 'evdev' | 'command';
+  reason: string;
+  key: string;
+  error: string | null;
+  command_socket: string | null;
+}
+
+/** The real `invoke`/`listen`, loaded only inside the app. */
+export async function tauriDeps(): Promise<TauriDeps> {
+  const [{ invoke }, { listen }] = await Promise.all([import('@tauri-apps/api/core'), import('@tauri-apps/api/event')]);
+  return {
+    invoke: (cmd, args) => invoke(cmd, args),
+    listen: (event, handler) => listen(event, (e) => handler(e.payload as never)),
+  };
+}
+
+function failure(e: unknown): BackendError {
+  if (e && typeof e === 'object' && 'status' in e && 'message' in e) {
+    const f = e as CallFailure;
+    return new BackendError(f.status, f.body, f.message);
+  }
+  return new BackendError(0, null, typeof e === 'string' ? e : 'the app could not do that');
+}
+
+export class TauriBackend extends WebBackend {
+  private readonly deps: TauriDeps;
+
+  constructor(deps: TauriDeps, serverUrl: string) {
+    // `this` does not exist until super() returns; the fetch only runs after that.
+    const self: { backend: TauriBackend | null } = { backend: null };
+    super({
+      serverUrl,
+      // `location` only matters for same-origin gateway URLs, which the app never uses.
+      location: { protocol: 'https:', host: 'localhost' },
+      fetch: (url, init) => (self.backend as TauriBackend).proxy(url, init),
+    });
+    self.backend = this;
+    this.deps = deps;
+  }
+
+  /** A fetch that the app performs: same answers as the server's, no token in sight. */
+  private async proxy(url: string, init: RequestInit = {}): Promise<Response> {
+    const path = url.startsWith(this.serverUrl) ? url.slice(this.serverUrl.length) : url;
+    const body = typeof init.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+    const call = { method: init.method ?? 'GET', path, body };
+    try {
+      const value = await this.deps.invoke<unknown>('api', { server: this.serverUrl, call });
+      return new Response(JSON.stringify(value ?? null), { status: 200 });
+    } catch (e) {
+      const f = failure(e);
+      // Status 0: not reached. WebBackend turns a thrown fetch into its network error.
+      if (f.status === 0) throw f;
+      return new Response(JSON.stringify({ code: f.code, message: f.message, field: f.field }), { status: f.status });
+    }
+  }
+
+  private async call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+    try {
+      return await this.deps.invoke<T>(cmd, args);
+    } catch (e) {
+      throw failure(e);
+    }
+  }
+
+  override logIn(email: string, password: string): Promise<OwnUser> {
+    return this.call<OwnUser>('login', { server: this.serverUrl, email, password });
+  }
+
+  override async logOut(): Promise<void> {
+    await this.call('logout');
+  }
+
+  /** Automatic login: the app trades the refresh token in the OS keyring. */
+  override async me(): Promise<OwnUser | null> {
+    if (!this.serverUrl) return null;
+    return this.call<OwnUser | null>('resume', { server: this.serverUrl });
+  }
+
+  override connect(handlers: GatewayHandlers): Gateway {
+    return new NativeGateway(this.deps, handlers);
+  }
+
+  voiceState(): Promise<NativeVoiceState> {
+    return this.call('voice_state');
+  }
+
+  pttStatus(): Promise<PttStatus | null> {
+    return this.call('ptt_status');
+  }
+
+  setPttKey(key: string): Promise<void> {
+    return this.call('ptt_set_key', { key });
+  }
+
+  onVoiceState(handler: (s: NativeVoiceState) => void): Promise<() => void> {
+    return this.deps.listen('voice://state', handler);
+  }
+}
+
+/** The app's gateway as the UI sees it: frames and states arrive as Tauri events. */
+class NativeGateway implements Gateway {
+  private unlisten: Array<() => void> = [];
+  private closed = false;
+  private up = false;
+  private attempt = 0;
+  private readonly outbox: ClientFrame[] = [];
+
+  constructor(
+    private readonly deps: TauriDeps,
+    private readonly handlers: GatewayHandlers,
+  ) {
+    handlers.status('connecting');
+    void this.start();
+  }
+
+  private async start(): Promise<void> {
+    const subscriptions = await Promise.all([
+      this.deps.listen<ServerFrame>('gateway://frame', (f) => this.handlers.frame(f)),
+      this.deps.listen<GatewayStatus>('gateway://status', (s) => this.handlers.status(s)),
+      this.deps.listen<null>('gateway://resync', () => this.handlers.resync()),
+      this.deps.listen<null>('gateway://signed_out', () => this.handlers.signedOut()),
+    ]);
+    this.unlisten = subscriptions;
+    if (this.closed) return this.dropListeners();
+    await this.open();
+  }
+
+  /** Listeners first, then connect: the ready frame cannot slip past. */
+  private async open(): Promise<void> {
+    try {
+      await this.deps.invoke('gateway_connect');
+    } catch {
+      if (this.closed) return;
+      // Unreachable for now: try again like the web gateway, with jittered backoff.
+      this.handlers.status('reconnecting');
+      const delay = backoffMs(this.attempt++, this.deps.random ?? Math.random);
+      (this.deps.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms)))(() => void this.open(), delay);
+      return;
+    }
+    this.up = true;
+    this.attempt = 0;
+    for (const frame of this.outbox.splice(0)) this.send(frame);
+  }
+
+  send(frame: ClientFrame): void {
+    if (!this.up) {
+      if (this.outbox.length < 100) this.outbox.push(frame);
+      return;
+    }
+    void this.deps.invoke('gateway_send', { frame }).catch(() => undefined);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.up = false;
+    this.dropListeners();
+    void this.deps.invoke('gateway_close').catch(() => undefined);
+    this.handlers.status('closed');
+  }
+
+  private dropListeners(): void {
+    for (const stop of this.unlisten.splice(0)) stop();
+  }
+}
+
+/** The voice panel's part of the engine that the app's state is mirrored into. */
+export interface VoiceControls {
+  muted: boolean;
+  deafened: boolean;
+  pttHeld: boolean;
+  transmitting: boolean;
+  prefs: { pttKey: string };
+  setMuted(muted: boolean): void;
+  setDeafened(deafened: boolean): void;
+  updatePrefs(change: { pttKey?: string }): void;
+}
+
+/**
+ * Voice in the app is native: the window's engine still drives joins, mute and
+ * in-window push-to-talk (its frames go to the app, which runs the gate), but it has
+ * no microphone or peer connections of its own. This mirrors the app's state — tray
+ * mute, global push-to-talk — back into the panel, and hands key changes to the app.
+ */
+export async function attachNativeVoice(backend: TauriBackend, voice: VoiceControls): Promise<void> {
+  const mirror = (s: NativeVoiceState) => {
+    if (s.muted !== voice.muted) voice.setMuted(s.muted);
+    if (s.deafened !== voice.deafened) voice.setDeafened(s.deafened);
+    voice.pttHeld = s.ptt_held;
+    voice.transmitting = s.transmitting;
+  };
+  await backend.onVoiceState(mirror);
+  const status = await backend.pttStatus().catch(() => null);
+  if (status && status.key !== voice.prefs.pttKey) voice.updatePrefs({ pttKey: status.key });
+  const update = voice.updatePrefs.bind(voice);
+  voice.updatePrefs = (change) => {
+    update(change);
+    if (change.pttKey) void backend.setPttKey(change.pttKey).catch(() => undefined);
+  };
+}
+
+/** Media for the window's engine inside the app: audio lives in the app, not here. */
+export function nativeVoiceMedia(chime: (kind: 'join' | 'leave') => void): MediaDeps {
+  const silent: AudioSink = { setVolume() {}, setMuted() {}, setOutput() {}, stop() {} };
+  return {
+    getUserMedia: async () =>
+      typeof MediaStream === 'undefined' ? ({ getTracks: () => [], getAudioTracks: () => [] } as unknown as MediaStream) : new MediaStream(),
+    createPeer: () => {
+      throw new Error('voice connections are made by the app');
+    },
+    play: () => silent,
+    meter: () => null,
+    chime,
+  };
+}
+
+/** The backend for the app: the server in use is the last one chosen, in the app's config. */
+export async function createTauriBackend(saved: string): Promise<TauriBackend> {
+  const deps = await tauriDeps();
+  let server = saved;
+  if (!server) {
+    const config = await deps.invoke<{ current: string | null }>('config').catch(() => null);
+    server = config?.current ?? '';
+  }
+  return new TauriBackend(deps, server);
+}

@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import { BackendError, inTauri, type GatewayStatus } from '../src/backend/index';
+import { attachNativeVoice, TauriBackend, type NativeVoiceState, type TauriDeps } from '../src/backend/tauri';
+import type { ServerFrame } from '../src/generated/ServerFrame';
+
+type Call = { cmd: string; args?: Record<string, unknown> };
+
+/** The app's side of invoke/listen, answering from `reply` and recording everything. */
+function fakeApp(reply: (call: Call) => unknown = () => null) {
+  const calls: Call[] = [];
+  const handlers = new Map<string, Array<(payload: unknown) => void>>();
+  const deps: TauriDeps = {
+    invoke: async <T>(cmd: string, args?: Record<string, unknown>) => {
+      calls.push({ cmd, args });
+      const answer = reply({ cmd, args });
+      if (answer instanceof Error) throw (answer as Error & { payload: unknown }).payload ?? answer.message;
+      return answer as T;
+    },
+    listen: async <T>(event: string, handler: (payload: T) => void) => {
+      const list = handlers.get(event) ?? [];
+      list.push(handler as (p: unknown) => void);
+      handlers.set(event, list);
+      return () => handlers.set(event, (handlers.get(event) ?? []).filter((h) => h !== handler));
+    },
+    setTimeout: () => 0,
+    random: () => 0.5,
+  };
+  const emit = (event: string, payload: unknown) => handlers.get(event)?.forEach((h) => h(payload));
+  return { calls, deps, emit, listeners: (event: string) => handlers.get(event)?.length ?? 0 };
+}
+
+function refusal(payload: unknown): Error {
+  return Object.assign(new Error('refused'), { payload });
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+const SERVER = 'http://127.0.0.1:4000';
+
+describe('TauriBackend', () => {
+  it('knows when it runs inside the app', () => {
+    expect(inTauri({ __TAURI_INTERNALS__: {} })).toBe(true);
+    expect(inTauri({})).toBe(false);
+  });
+
+  it('sends REST calls through the app, which attaches the token', async () => {
+    const app = fakeApp(({ cmd }) => (cmd === 'api' ? [{ channel: { id: '1', name: 'general' } }] : null));
+    const b = new TauriBackend(app.deps, SERVER);
+    const list = await b.listChannels();
+    expect(list).toHaveLength(1);
+    expect(app.calls).toEqual([{ cmd: 'api', args: { server: SERVER, call: { method: 'GET', path: '/api/channels', body: undefined } } }]);
+  });
+
+  it('passes request bodies as JSON values, not strings', async () => {
+    const app = fakeApp(() => ({ id: '9', body: 'hi' }));
+    const b = new TauriBackend(app.deps, SERVER);
+    await b.sendMessage('5', 'hi', 'n1');
+    const call = app.calls[0].args?.call as { method: string; path: string; body: unknown };
+    expect(call).toEqual({ method: 'POST', path: '/api/channels/5/messages', body: { body: 'hi', nonce: 'n1' } });
+  });
+
+  it('turns the app-reported server refusal into a BackendError with the stable code', async () => {
+    const app = fakeApp(() => refusal({ status: 403, body: { code: 'forbidden', message: 'not yours' }, message: 'not yours' }));
+    const b = new TauriBackend(app.deps, SERVER);
+    const err = await b.deleteChannel('5').catch((e) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(403);
+    expect(err.code).toBe('forbidden');
+  });
+
+  it('reports an unreachable server as a retryable network error', async () => {
+    const app = fakeApp(() => refusal({ status: 0, body: null, message: 'cannot reach the server' }));
+    const err = await new TauriBackend(app.deps, SERVER).listChannels().catch((e) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.retryable).toBe(true);
+  });
+
+  it('logs in natively and gets only the user back', async () => {
+    const app = fakeApp(({ cmd }) => (cmd === 'login' ? { id: '1', username: 'ada' } : null));
+    const me = await new TauriBackend(app.deps, SERVER).logIn('ada@example.test', 'pw');
+    expect(me).toEqual({ id: '1', username: 'ada' });
+    expect(app.calls[0]).toEqual({ cmd: 'login', args: { server: SERVER, email: 'ada@example.test', password: 'pw' } });
+  });
+
+  it('keeps the login refusal code so the login screen can explain it', async () => {
+    const app = fakeApp(() => refusal({ status: 401, body: { code: 'invalid_credentials', message: 'wrong' }, message: 'wrong' }));
+    const err = await new TauriBackend(app.deps, SERVER).logIn('a', 'b').catch((e) => e);
+    expect(err.code).toBe('invalid_credentials');
+  });
+
+  it('logs in automatically from the keyring, and not at all without a server', async () => {
+    const app = fakeApp(({ cmd }) => (cmd === 'resume' ? { id: '1' } : null));
+    expect(await new TauriBackend(app.deps, SERVER).me()).toEqual({ id: '1' });
+    expect(await new TauriBackend(app.deps, '').me()).toBeNull();
+    expect(app.calls.filter((c) => c.cmd === 'resume')).toHaveLength(1);
+  });
+});
+
+describe('the app gateway', () => {
+  function connect(reply?: (call: Call) => unknown) {
+    const app = fakeApp(reply);
+    const seen: { frames: ServerFrame[]; status: GatewayStatus[]; resync: number; signedOut: number } = {
+      frames: [],
+      status: [],
+      resync: 0,
+      signedOut: 0,
+    };
+    const gw = new TauriBackend(app.deps, SERVER).connect({
+      frame: (f) => seen.frames.push(f),
+      status: (s) => seen.status.push(s),
+      resync: () => (seen.resync += 1),
+      signedOut: () => (seen.signedOut += 1),
+    });
+    return { app, gw, seen };
+  }
+
+  it('listens before connecting, so the ready frame cannot be missed', async () => {
+    const { app } = connect();
+    await flush();
+    const connectAt = app.calls.findIndex((c) => c.cmd === 'gateway_connect');
+    expect(connectAt).toBe(0);
+    expect(app.listeners('gateway://frame')).toBe(1);
+  });
+
+  it('forwards frames and connection changes to the handlers', async () => {
+    const { app, seen } = connect();
+    await flush();
+    app.emit('gateway://status', 'ready');
+    app.emit('gateway://frame', { type: 'heartbeat_ack' });
+    app.emit('gateway://resync', null);
+    app.emit('gateway://signed_out', null);
+    expect(seen.status).toEqual(['connecting', 'ready']);
+    expect(seen.frames).toEqual([{ type: 'heartbeat_ack' }]);
+    expect(seen.resync).toBe(1);
+    expect(seen.signedOut).toBe(1);
+  });
+
+  it('holds frames sent before the connection is up, then sends them in order', async () => {
+    let release: () => void = () => undefined;
+    const { app, gw } = connect(({ cmd }) => (cmd === 'gateway_connect' ? new Promise<void>((r) => (release = r)) : null));
+    gw.send({ type: 'voice_join', channel_id: '3' });
+    gw.send({ type: 'set_mute', muted: true });
+    await flush();
+    expect(app.calls.filter((c) => c.cmd === 'gateway_send')).toHaveLength(0);
+    release();
+    await flush();
+    const sent = app.calls.filter((c) => c.cmd === 'gateway_send').map((c) => c.args?.frame);
+    expect(sent).toEqual([{ type: 'voice_join', channel_id: '3' }, { type: 'set_mute', muted: true }]);
+  });
+
+  it('retries when the server cannot be reached yet', async () => {
+    let attempts = 0;
+    const { seen } = connect(({ cmd }) => {
+      if (cmd === 'gateway_connect') attempts += 1;
+      return cmd === 'gateway_connect' ? refusal('could not connect') : null;
+    });
+    await flush();
+    expect(attempts).toBe(1);
+    expect(seen.status).toContain('reconnecting');
+  });
+
+  it('stops listening when closed', async () => {
+    const { app, gw, seen } = connect();
+    await flush();
+    gw.close();
+    app.emit('gateway://frame', { type: 'heartbeat_ack' });
+    expect(seen.frames).toHaveLength(0);
+    expect(app.calls.some((c) => c.cmd === 'gateway_close')).toBe(true);
+    expect(seen.status.at(-1)).toBe('closed');
+  });
+});
+
+describe('native voice mirror', () => {
+  it('follows the tray and global push-to-talk, and hands key changes to the app', async () => {
+    const app = fakeApp(({ cmd }) => (cmd === 'ptt_status' ? { backend: 'global', reason: 'X11', key: 'ControlLeft', error: null, command_socket: null } : null));
+    const backend = new TauriBackend(app.deps, SERVER);
+    const voice = {
+      muted: false,
+      deafened: false,
+      pttHeld: false,
+      transmitting: false,
+      prefs: { pttKey: 'F8' },
+      setMuted(m: boolean) {
+        this.muted = m;
+      },
+      setDeafened(d: boolean) {
+        this.deafened = d;
+      },
+      updatePrefs(change: { pttKey?: string }) {
+        if (change.pttKey) this.prefs.pttKey = change.pttKey;
+      },
+    };
+    await attachNativeVoice(backend, voice);
+    expect(voice.prefs.pttKey).toBe('ControlLeft');
+
+    const state: NativeVoiceState = { channel_id: '3', muted: true, deafened: false, ptt_held: true, transmitting: false };
+    app.emit('voice://state', state);
+    expect(voice.muted).toBe(true);
+    expect(voice.pttHeld).toBe(true);
+    expect(voice.transmitting).toBe(false);
+
+    voice.updatePrefs({ pttKey: 'F9' });
+    await flush();
+    expect(app.calls.at(-1)).toEqual({ cmd: 'ptt_set_key', args: { key: 'F9' } });
+  });
+});
