@@ -1,1 +1,3 @@
 //! Voice engine.
+
+pub mod audio;

@@ -1,0 +1,313 @@
+//! The capture thread: microphone to Opus frames for the async side.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc as async_mpsc;
+
+use super::backend::{open_input, AudioInput};
+use super::codec::{EncoderSettings, VoiceEncoder};
+use super::config::{AudioConfig, TransmitMode};
+use super::denoise::NoiseSuppressor;
+use super::meter::{VoiceDetector, FLOOR_DBFS};
+use super::resample::Resampler;
+use super::{AudioError, FRAME_DURATION, FRAME_SAMPLES, SAMPLE_RATE};
+
+/// Frames the async side may fall behind (1 s) before new ones are dropped.
+const QUEUE_FRAMES: usize = 50;
+const THREAD_NAME: &str = "cromulent-capture";
+
+/// One 20 ms Opus frame, ready to be sent as an RTP payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedFrame {
+    pub payload: Bytes,
+    /// Samples at 48 kHz the frame covers (always [`FRAME_SAMPLES`]): the RTP timestamp
+    /// advance.
+    pub samples: u32,
+    /// Whether the gate was open. Closed-gate frames carry encoded silence and are still
+    /// sent, so the RTP clock runs on without gaps (see [`super::codec`]).
+    pub voice: bool,
+    /// The first voice frame after a closed gate: the RTP marker bit.
+    pub talkspurt_start: bool,
+}
+
+impl EncodedFrame {
+    pub fn duration(&self) -> Duration {
+        FRAME_DURATION
+    }
+}
+
+/// The receiving end of the capture thread's frames, for the task that writes RTP.
+#[derive(Debug)]
+pub struct CaptureFrames {
+    receiver: async_mpsc::Receiver<EncodedFrame>,
+}
+
+impl CaptureFrames {
+    /// The next frame; `None` once capture has stopped.
+    pub async fn recv(&mut self) -> Option<EncodedFrame> {
+        self.receiver.recv().await
+    }
+
+    /// The next frame from a non-async thread (tests, benches); `None` once stopped.
+    pub fn blocking_recv(&mut self) -> Option<EncodedFrame> {
+        self.receiver.blocking_recv()
+    }
+}
+
+/// Switches and meters shared between the [`Capture`] handle and its thread.
+#[derive(Debug, Default)]
+struct Controls {
+    stop: AtomicBool,
+    transmit: AtomicBool,
+    muted: AtomicBool,
+    voice_activation: AtomicBool,
+    noise_suppression: AtomicBool,
+    level_bits: AtomicU32,
+    voice_active: AtomicBool,
+    gate_open: AtomicBool,
+    dropped_frames: AtomicU64,
+}
+
+/// A running microphone pipeline. Dropping it stops the thread.
+#[derive(Debug)]
+pub struct Capture {
+    controls: Arc<Controls>,
+    thread: Option<JoinHandle<Result<(), AudioError>>>,
+}
+
+impl Capture {
+    /// Opens the input and starts the capture thread. Frames come out of the returned
+    /// [`CaptureFrames`] every 20 ms, as long as the [`Capture`] lives.
+    pub fn start(config: &AudioConfig) -> Result<(Capture, CaptureFrames), AudioError> {
+        let controls = Arc::new(Controls::default());
+        controls.noise_suppression.store(config.noise_suppression, Ordering::Relaxed);
+        controls
+            .voice_activation
+            .store(config.transmit_mode == TransmitMode::VoiceActivation, Ordering::Relaxed);
+        controls.level_bits.store(FLOOR_DBFS.to_bits(), Ordering::Relaxed);
+        let (sender, receiver) = async_mpsc::channel(QUEUE_FRAMES);
+        let (ready_sender, ready) = mpsc::sync_channel(1);
+        let thread_controls = Arc::clone(&controls);
+        let config = config.clone();
+        let thread = std::thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || {
+                let opened = open_input(&config.input).and_then(|input| {
+                    let processor = CaptureProcessor::new(&config)?;
+                    Ok((input, processor))
+                });
+                match opened {
+                    Ok((input, processor)) => {
+                        // The receiver only goes away if `start` itself is gone.
+                        let _ = ready_sender.send(Ok(()));
+                        run(input, processor, &thread_controls, &sender)
+                    }
+                    Err(error) => {
+                        let _ = ready_sender.send(Err(error));
+                        Ok(())
+                    }
+                }
+            })
+            .map_err(|source| AudioError::Thread { name: THREAD_NAME, source })?;
+        ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
+        Ok((Capture { controls, thread: Some(thread) }, CaptureFrames { receiver }))
+    }
+
+    /// Push-to-talk: opens (true) or closes the gate. Mute still wins.
+    pub fn set_transmit(&self, transmit: bool) {
+        self.controls.transmit.store(transmit, Ordering::Relaxed);
+    }
+
+    /// Mute closes the gate whatever push-to-talk or voice activation say.
+    pub fn set_muted(&self, muted: bool) {
+        self.controls.muted.store(muted, Ordering::Relaxed);
+    }
+
+    /// Voice activation: detected voice opens the gate too.
+    pub fn set_voice_activation(&self, enabled: bool) {
+        self.controls.voice_activation.store(enabled, Ordering::Relaxed);
+    }
+
+    pub fn set_noise_suppression(&self, enabled: bool) {
+        self.controls.noise_suppression.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Microphone level of the last frame after noise suppression, in dBFS.
+    pub fn level_dbfs(&self) -> f32 {
+        f32::from_bits(self.controls.level_bits.load(Ordering::Relaxed))
+    }
+
+    /// Whether voice is detected (with hangover), gate open or not.
+    pub fn voice_active(&self) -> bool {
+        self.controls.voice_active.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last frame went out as voice.
+    pub fn transmitting(&self) -> bool {
+        self.controls.gate_open.load(Ordering::Relaxed)
+    }
+
+    /// Frames dropped because the async side did not keep up.
+    pub fn dropped_frames(&self) -> u64 {
+        self.controls.dropped_frames.load(Ordering::Relaxed)
+    }
+
+    /// Stops the thread and reports how it ended.
+    pub fn stop(mut self) -> Result<(), AudioError> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), AudioError> {
+        self.controls.stop.store(true, Ordering::Relaxed);
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Err(error) = self.join() {
+            tracing::warn!(%error, "capture ended with an error");
+        }
+    }
+}
+
+fn run(
+    mut input: Box<dyn AudioInput>,
+    mut processor: CaptureProcessor,
+    controls: &Controls,
+    sender: &async_mpsc::Sender<EncodedFrame>,
+) -> Result<(), AudioError> {
+    let mut resampler = Resampler::new(input.sample_rate(), SAMPLE_RATE);
+    let mut raw = vec![0.0_f32; 8192];
+    let mut pending: Vec<f32> = Vec::with_capacity(4 * FRAME_SAMPLES);
+    let mut frame = [0.0_f32; FRAME_SAMPLES];
+    while !controls.stop.load(Ordering::Relaxed) {
+        let count = input.read(&mut raw)?;
+        if input.sample_rate() != resampler.input_rate() {
+            // The device was replaced by one with another rate.
+            resampler = Resampler::new(input.sample_rate(), SAMPLE_RATE);
+        }
+        resampler.process(&raw[..count], &mut pending);
+        while pending.len() >= FRAME_SAMPLES {
+            frame.copy_from_slice(&pending[..FRAME_SAMPLES]);
+            pending.drain(..FRAME_SAMPLES);
+            let gate = GateInputs {
+                transmit: controls.transmit.load(Ordering::Relaxed),
+                muted: controls.muted.load(Ordering::Relaxed),
+                voice_activation: controls.voice_activation.load(Ordering::Relaxed),
+                noise_suppression: controls.noise_suppression.load(Ordering::Relaxed),
+            };
+            let encoded = processor.process(&mut frame, gate)?;
+            controls.level_bits.store(processor.level_dbfs().to_bits(), Ordering::Relaxed);
+            controls.voice_active.store(processor.voice_active(), Ordering::Relaxed);
+            controls.gate_open.store(encoded.voice, Ordering::Relaxed);
+            match sender.try_send(encoded) {
+                Ok(()) => {}
+                Err(async_mpsc::error::TrySendError::Full(_)) => {
+                    controls.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                }
+                // Nobody listens any more: capture has no purpose left.
+                Err(async_mpsc::error::TrySendError::Closed(_)) => return Ok(()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The switches that decide one frame's fate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GateInputs {
+    pub transmit: bool,
+    pub muted: bool,
+    pub voice_activation: bool,
+    pub noise_suppression: bool,
+}
+
+impl GateInputs {
+    /// Mute wins over everything; otherwise push-to-talk or detected voice opens.
+    pub fn open(self, voice_active: bool) -> bool {
+        !self.muted && (self.transmit || (self.voice_activation && voice_active))
+    }
+}
+
+/// The per-frame work of capture — noise suppression, metering, gate, Opus — apart from
+/// the thread, so benchmarks measure exactly what runs every 20 ms.
+pub struct CaptureProcessor {
+    suppressor: NoiseSuppressor,
+    detector: VoiceDetector,
+    encoder: VoiceEncoder,
+    silence: [f32; FRAME_SAMPLES],
+    was_open: bool,
+}
+
+impl CaptureProcessor {
+    pub fn new(config: &AudioConfig) -> Result<Self, AudioError> {
+        let settings =
+            EncoderSettings { bitrate: config.bitrate, expected_loss_percent: config.expected_loss_percent };
+        Ok(Self {
+            suppressor: NoiseSuppressor::new(),
+            detector: VoiceDetector::new(config.vad_threshold_dbfs),
+            encoder: VoiceEncoder::new(settings)?,
+            silence: [0.0; FRAME_SAMPLES],
+            was_open: false,
+        })
+    }
+
+    /// Processes one 48 kHz frame in place and encodes it (or silence, gate closed).
+    pub fn process(
+        &mut self,
+        frame: &mut [f32; FRAME_SAMPLES],
+        gate: GateInputs,
+    ) -> Result<EncodedFrame, AudioError> {
+        if gate.noise_suppression {
+            self.suppressor.process(frame);
+        }
+        let voice_active = self.detector.update(frame);
+        let open = gate.open(voice_active);
+        let payload = if open { self.encoder.encode(frame)? } else { self.encoder.encode(&self.silence)? };
+        let encoded = EncodedFrame {
+            payload: Bytes::copy_from_slice(payload),
+            samples: FRAME_SAMPLES as u32,
+            voice: open,
+            talkspurt_start: open && !self.was_open,
+        };
+        self.was_open = open;
+        Ok(encoded)
+    }
+
+    pub fn level_dbfs(&self) -> f32 {
+        self.detector.level_dbfs()
+    }
+
+    pub fn voice_active(&self) -> bool {
+        self.detector.active()
+    }
+
+    /// The encoder's look-ahead in samples at 48 kHz, for the latency budget.
+    pub fn codec_lookahead(&mut self) -> Result<u32, AudioError> {
+        self.encoder.lookahead()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mute_wins_over_push_to_talk_and_voice_activation() {
+        let muted = GateInputs { transmit: true, muted: true, voice_activation: true, ..Default::default() };
+        assert!(!muted.open(true), "muted must close the gate even with PTT held and voice present");
+        let ptt = GateInputs { transmit: true, ..Default::default() };
+        assert!(ptt.open(false), "PTT opens the gate without voice");
+        let vad = GateInputs { voice_activation: true, ..Default::default() };
+        assert!(vad.open(true) && !vad.open(false), "voice activation follows the detector");
+        assert!(!GateInputs::default().open(true), "with PTT mode and no key, voice alone does not transmit");
+    }
+}

@@ -1,0 +1,47 @@
+//! The native audio pipeline: microphone to Opus frames, Opus frames to speaker.
+//!
+//! Two halves, each on its own named `std::thread` (never on tokio):
+//!
+//! - [`Capture`]: input backend → [`resample`] to 48 kHz mono → [`denoise`] (RNNoise,
+//!   switchable) → [`meter`] (level in dBFS, voice activity with hangover) → gate
+//!   (push-to-talk or voice activation; mute always wins) → [`codec`] (Opus, 20 ms,
+//!   in-band FEC) → [`EncodedFrame`]s, read by the async side from [`CaptureFrames`].
+//! - [`Playback`]: per remote peer a [`PeerSink`] that takes RTP payloads from the
+//!   async side → [`jitter`] buffer (adaptive depth, reorder, late drop) → Opus decode
+//!   (FEC of the next packet when one is missing, PLC when nothing is there) →
+//!   per-user volume → [`mixer`] (sum with soft clipping) → deafen → resample to the
+//!   device rate → output backend.
+//!
+//! Backends sit behind [`backend::AudioInput`] / [`backend::AudioOutput`]: cpal devices
+//! for people, WAV files and silence for tests and bots, which need no sound card.
+//! cpal callbacks only copy samples through preallocated `rtrb` ring buffers.
+//! [`analysis`] holds tone generation and frequency checks that tests reuse.
+
+pub mod analysis;
+pub mod backend;
+mod capture;
+pub mod codec;
+mod config;
+pub mod denoise;
+mod error;
+pub mod jitter;
+pub mod meter;
+pub mod mixer;
+mod pacer;
+mod playback;
+pub mod resample;
+
+pub use backend::{list_devices, DeviceInfo, Devices};
+pub use capture::{Capture, CaptureFrames, CaptureProcessor, EncodedFrame, GateInputs};
+pub use config::{AudioConfig, InputChoice, OutputChoice, TransmitMode};
+pub use error::AudioError;
+pub use playback::{PeerSink, PeerStats, Playback};
+
+use std::time::Duration;
+
+/// The pipeline's internal sample rate: what Opus and WebRTC use for voice.
+pub const SAMPLE_RATE: u32 = 48_000;
+/// Samples in one 20 ms Opus frame at [`SAMPLE_RATE`] (mono).
+pub const FRAME_SAMPLES: usize = 960;
+/// Duration of one Opus frame.
+pub const FRAME_DURATION: Duration = Duration::from_millis(20);

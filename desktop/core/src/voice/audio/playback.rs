@@ -1,0 +1,282 @@
+//! The playback thread: remote peers' Opus packets to one mixed output.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use super::backend::{open_output, AudioOutput};
+use super::codec::VoiceDecoder;
+use super::config::AudioConfig;
+use super::jitter::{JitterBuffer, JitterStats};
+use super::meter::{VoiceDetector, FLOOR_DBFS};
+use super::mixer::{add_scaled, soft_clip};
+use super::resample::Resampler;
+use super::{AudioError, FRAME_SAMPLES, SAMPLE_RATE};
+
+const THREAD_NAME: &str = "cromulent-playback";
+
+/// What one peer shares between its [`PeerSink`], the [`Playback`] handle and the thread.
+#[derive(Debug)]
+struct PeerShared {
+    /// Locked for one insert (async side) or one pop (playback thread) at a time: short
+    /// sections, and never inside a device callback.
+    buffer: Mutex<JitterBuffer>,
+    volume_bits: AtomicU32,
+    speaking: AtomicBool,
+    level_bits: AtomicU32,
+}
+
+impl PeerShared {
+    fn new() -> Self {
+        Self {
+            buffer: Mutex::new(JitterBuffer::new()),
+            volume_bits: AtomicU32::new(1.0_f32.to_bits()),
+            speaking: AtomicBool::new(false),
+            level_bits: AtomicU32::new(FLOOR_DBFS.to_bits()),
+        }
+    }
+
+    fn buffer(&self) -> MutexGuard<'_, JitterBuffer> {
+        // A panic while holding this lock leaves a consistent buffer (every method
+        // finishes its bookkeeping before it can panic), so a poisoned lock is still usable.
+        self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Where the async side puts one remote peer's RTP packets. Cheap to clone; pushing never
+/// blocks on the audio thread for more than an insert.
+#[derive(Debug, Clone)]
+pub struct PeerSink {
+    shared: Arc<PeerShared>,
+    epoch: Instant,
+}
+
+impl PeerSink {
+    /// Queues an RTP packet: its sequence number, timestamp (48 kHz) and Opus payload.
+    /// Reordered, duplicate and late packets are handled by the jitter buffer.
+    pub fn push(&self, sequence: u16, timestamp: u32, payload: &[u8]) {
+        let now = self.epoch.elapsed();
+        self.shared.buffer().push(sequence, timestamp, payload, now);
+    }
+}
+
+/// A peer's stream health, for diagnostics and tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeerStats {
+    pub jitter: JitterStats,
+    pub depth: usize,
+    pub target_depth: usize,
+    pub jitter_ms: f32,
+    pub level_dbfs: f32,
+}
+
+enum Command {
+    Add(String, Arc<PeerShared>),
+    Remove(String),
+}
+
+/// The running speaker pipeline. Dropping it stops the thread; [`Playback::finish`] also
+/// reports whether the output (a WAV file) was written completely.
+#[derive(Debug)]
+pub struct Playback {
+    peers: Mutex<HashMap<String, Arc<PeerShared>>>,
+    commands: mpsc::Sender<Command>,
+    stop: Arc<AtomicBool>,
+    deafened: Arc<AtomicBool>,
+    epoch: Instant,
+    thread: Option<JoinHandle<Result<(), AudioError>>>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Add(key, _) => write!(f, "Add({key})"),
+            Command::Remove(key) => write!(f, "Remove({key})"),
+        }
+    }
+}
+
+impl Playback {
+    /// Opens the output and starts the playback thread, which plays silence until peers
+    /// are added.
+    pub fn start(config: &AudioConfig) -> Result<Playback, AudioError> {
+        let (commands, receiver) = mpsc::channel();
+        let (ready_sender, ready) = mpsc::sync_channel(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let deafened = Arc::new(AtomicBool::new(false));
+        let thread_state = ThreadState {
+            commands: receiver,
+            stop: Arc::clone(&stop),
+            deafened: Arc::clone(&deafened),
+            vad_threshold_dbfs: config.vad_threshold_dbfs,
+        };
+        let output_choice = config.output.clone();
+        let thread = std::thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || match open_output(&output_choice) {
+                Ok(output) => {
+                    let _ = ready_sender.send(Ok(()));
+                    thread_state.run(output)
+                }
+                Err(error) => {
+                    let _ = ready_sender.send(Err(error));
+                    Ok(())
+                }
+            })
+            .map_err(|source| AudioError::Thread { name: THREAD_NAME, source })?;
+        ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
+        Ok(Playback {
+            peers: Mutex::new(HashMap::new()),
+            commands,
+            stop,
+            deafened,
+            epoch: Instant::now(),
+            thread: Some(thread),
+        })
+    }
+
+    /// Starts mixing a remote peer (replacing one with the same key) and returns where
+    /// its packets go.
+    pub fn add_peer(&self, key: &str) -> PeerSink {
+        let shared = Arc::new(PeerShared::new());
+        self.peers().insert(key.to_owned(), Arc::clone(&shared));
+        // The thread only stops when this handle is finished or dropped.
+        let _ = self.commands.send(Command::Add(key.to_owned(), Arc::clone(&shared)));
+        PeerSink { shared, epoch: self.epoch }
+    }
+
+    pub fn remove_peer(&self, key: &str) {
+        self.peers().remove(key);
+        let _ = self.commands.send(Command::Remove(key.to_owned()));
+    }
+
+    /// A peer's volume as a factor (1.0 = as sent, 0.0 = silent, up to 4.0). Returns
+    /// whether the peer exists.
+    pub fn set_volume(&self, key: &str, volume: f32) -> bool {
+        let volume = if volume.is_finite() { volume.clamp(0.0, 4.0) } else { 1.0 };
+        match self.peers().get(key) {
+            Some(peer) => {
+                peer.volume_bits.store(volume.to_bits(), Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Deafened: nothing reaches the output (peers keep being decoded, so undeafening is
+    /// instant and speaking indicators keep working).
+    pub fn set_deafened(&self, deafened: bool) {
+        self.deafened.store(deafened, Ordering::Relaxed);
+    }
+
+    /// Whether the peer's decoded audio currently carries voice.
+    pub fn speaking(&self, key: &str) -> bool {
+        self.peers().get(key).is_some_and(|peer| peer.speaking.load(Ordering::Relaxed))
+    }
+
+    pub fn peer_stats(&self, key: &str) -> Option<PeerStats> {
+        let peer = self.peers().get(key).cloned()?;
+        let level_dbfs = f32::from_bits(peer.level_bits.load(Ordering::Relaxed));
+        let buffer = peer.buffer();
+        Some(PeerStats {
+            jitter: buffer.stats(),
+            depth: buffer.depth(),
+            target_depth: buffer.target_depth(),
+            jitter_ms: buffer.jitter().as_secs_f32() * 1000.0,
+            level_dbfs,
+        })
+    }
+
+    /// Stops playback and closes the output; for a WAV output this finalizes the file.
+    pub fn finish(mut self) -> Result<(), AudioError> {
+        self.join()
+    }
+
+    fn peers(&self) -> MutexGuard<'_, HashMap<String, Arc<PeerShared>>> {
+        self.peers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn join(&mut self) -> Result<(), AudioError> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Playback {
+    fn drop(&mut self) {
+        if let Err(error) = self.join() {
+            tracing::warn!(%error, "playback ended with an error");
+        }
+    }
+}
+
+/// A peer as the playback thread sees it.
+struct PeerStream {
+    key: String,
+    shared: Arc<PeerShared>,
+    decoder: VoiceDecoder,
+    detector: VoiceDetector,
+}
+
+struct ThreadState {
+    commands: mpsc::Receiver<Command>,
+    stop: Arc<AtomicBool>,
+    deafened: Arc<AtomicBool>,
+    vad_threshold_dbfs: f32,
+}
+
+impl ThreadState {
+    fn run(self, mut output: Box<dyn AudioOutput>) -> Result<(), AudioError> {
+        let mut peers: Vec<PeerStream> = Vec::new();
+        let mut mix = [0.0_f32; FRAME_SAMPLES];
+        let mut decoded = [0.0_f32; FRAME_SAMPLES];
+        let mut resampler = Resampler::new(SAMPLE_RATE, output.sample_rate());
+        let mut device_samples: Vec<f32> = Vec::with_capacity(8 * FRAME_SAMPLES);
+        while !self.stop.load(Ordering::Relaxed) {
+            self.apply_commands(&mut peers)?;
+            mix.fill(0.0);
+            for peer in &mut peers {
+                let playout = peer.shared.buffer().pop();
+                peer.decoder.decode(&playout, &mut decoded);
+                let speaking = peer.detector.update(&decoded);
+                peer.shared.speaking.store(speaking, Ordering::Relaxed);
+                peer.shared.level_bits.store(peer.detector.level_dbfs().to_bits(), Ordering::Relaxed);
+                let volume = f32::from_bits(peer.shared.volume_bits.load(Ordering::Relaxed));
+                add_scaled(&mut mix, &decoded, volume);
+            }
+            soft_clip(&mut mix);
+            if self.deafened.load(Ordering::Relaxed) {
+                mix.fill(0.0);
+            }
+            if resampler.output_rate() != output.sample_rate() {
+                // The device was replaced by one with another rate.
+                resampler = Resampler::new(SAMPLE_RATE, output.sample_rate());
+            }
+            device_samples.clear();
+            resampler.process(&mix, &mut device_samples);
+            // Blocks until the device (or the real-time clock of a file) takes the frame.
+            output.write(&device_samples)?;
+        }
+        output.finish()
+    }
+
+    fn apply_commands(&self, peers: &mut Vec<PeerStream>) -> Result<(), AudioError> {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Add(key, shared) => {
+                    peers.retain(|peer| peer.key != key);
+                    let decoder = VoiceDecoder::new()?;
+                    let detector = VoiceDetector::new(self.vad_threshold_dbfs);
+                    peers.push(PeerStream { key, shared, decoder, detector });
+                }
+                Command::Remove(key) => peers.retain(|peer| peer.key != key),
+            }
+        }
+        Ok(())
+    }
+}

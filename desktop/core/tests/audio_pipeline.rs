@@ -1,0 +1,157 @@
+//! The audio pipeline end to end with WAV backends: a tone file is captured, encoded,
+//! carried over a lossy in-process "network" into playback, and the output file is
+//! checked for the tone.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cromulent_client::voice::audio::{
+    analysis, AudioConfig, Capture, InputChoice, OutputChoice, PeerStats, Playback, FRAME_SAMPLES,
+};
+
+/// Seconds of tone in the input file.
+const TONE_SECONDS: f64 = 1.5;
+/// Frames carried from capture to playback: the tone plus a little after it.
+const FRAMES: usize = 90;
+
+/// A temporary directory removed at the end of the test.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("cromulent-audio-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir is writable");
+        Scratch(dir)
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Run {
+    transmit: bool,
+    muted: bool,
+    /// Drop every tenth packet: 10 % loss, deterministic.
+    drop_every_tenth: bool,
+    /// Deliver packet 4k+1 after 4k+2: reordering on the way.
+    reorder: bool,
+}
+
+/// Captures `input` (a WAV file), sends the frames through the sink of a playback writing
+/// `output`, and returns the played samples at 48 kHz with the peer's stream stats.
+fn carry(input: &Path, output: &Path, run: &Run) -> (Vec<f32>, PeerStats) {
+    let config = AudioConfig {
+        input: InputChoice::Wav(input.to_owned()),
+        output: OutputChoice::Wav(output.to_owned()),
+        // A pure tone is the kind of stationary sound RNNoise removes; this test is about
+        // transport, so it sends the tone as is.
+        noise_suppression: false,
+        ..AudioConfig::default()
+    };
+    let playback = Playback::start(&config).expect("WAV output opens");
+    let sink = playback.add_peer("peer");
+    let (capture, mut frames) = Capture::start(&config).expect("WAV input opens");
+    capture.set_transmit(run.transmit);
+    capture.set_muted(run.muted);
+    let mut held = None;
+    for index in 0..FRAMES {
+        let frame = frames.blocking_recv().expect("capture delivers a frame every 20 ms");
+        assert_eq!(frame.samples as usize, FRAME_SAMPLES, "frames are 20 ms at 48 kHz");
+        let sequence = index as u16;
+        let timestamp = (index * FRAME_SAMPLES) as u32;
+        if run.drop_every_tenth && index % 10 == 5 {
+            continue;
+        }
+        if run.reorder && index % 4 == 1 {
+            held = Some((sequence, timestamp, frame.payload));
+            continue;
+        }
+        sink.push(sequence, timestamp, &frame.payload);
+        if let Some((sequence, timestamp, payload)) = held.take() {
+            sink.push(sequence, timestamp, &payload);
+        }
+    }
+    capture.stop().expect("capture ends cleanly");
+    // Let the jitter buffer drain before closing the file.
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = playback.peer_stats("peer").expect("the peer was added");
+    playback.finish().expect("WAV output is finalized");
+    let (rate, samples) = analysis::read_wav(output).expect("the output WAV is readable");
+    assert_eq!(rate, 48_000, "WAV output is 48 kHz");
+    (samples, stats)
+}
+
+/// A 440 Hz tone at 44.1 kHz stereo, so the input is resampled and downmixed on the way.
+fn tone_file(dir: &Scratch) -> PathBuf {
+    let path = dir.path("tone.wav");
+    let mono = analysis::sine(440.0, 44_100, TONE_SECONDS, 0.5);
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).expect("tone file is writable");
+    for sample in mono {
+        let value = (sample * 32_767.0) as i16;
+        writer.write_sample(value).expect("write left");
+        writer.write_sample(value).expect("write right");
+    }
+    writer.finalize().expect("tone file is finalized");
+    path
+}
+
+#[test]
+fn a_tone_survives_ten_percent_loss_and_reordering_without_gaps() {
+    let dir = Scratch::new("loss");
+    let input = tone_file(&dir);
+    let run = Run { transmit: true, muted: false, drop_every_tenth: true, reorder: true };
+    let (played, stats) = carry(&input, &dir.path("out.wav"), &run);
+    let onset = analysis::onset(&played, 48_000, -30.0).expect("the tone must reach the output");
+    let start = (onset.as_secs_f64() * 48_000.0) as usize;
+    let tone = &played[start..(start + 48_000).min(played.len())];
+    let frequency = analysis::dominant_frequency(tone, 48_000, 100.0, 4000.0);
+    assert!(
+        (frequency - 440.0).abs() <= 3.0,
+        "the output's dominant frequency must be 440 Hz, found {frequency}"
+    );
+    let purity = analysis::tone_purity(tone, 48_000, 440.0);
+    assert!(purity > 0.7, "concealment must not bury the tone in artifacts, purity {purity}");
+    let gap = analysis::longest_gap(&played, 48_000, -30.0);
+    assert!(
+        gap <= Duration::from_millis(40),
+        "lost packets must be concealed, not heard as dropouts: gap {gap:?}"
+    );
+    assert!(
+        stats.jitter.recovered + stats.jitter.concealed >= 5,
+        "the 9 lost packets were filled in: {stats:?}"
+    );
+    assert!(stats.jitter.recovered >= 1, "in-band FEC recovered at least one loss: {stats:?}");
+}
+
+#[test]
+fn a_closed_gate_sends_silence() {
+    let dir = Scratch::new("gate");
+    let input = tone_file(&dir);
+    let run = Run { transmit: false, muted: false, drop_every_tenth: false, reorder: false };
+    let (played, _) = carry(&input, &dir.path("out.wav"), &run);
+    let level = analysis::rms_dbfs(&played);
+    assert!(level < -60.0, "without push-to-talk nothing of the tone may be heard, level {level} dBFS");
+}
+
+#[test]
+fn mute_wins_over_push_to_talk() {
+    let dir = Scratch::new("mute");
+    let input = tone_file(&dir);
+    let run = Run { transmit: true, muted: true, drop_every_tenth: false, reorder: false };
+    let (played, _) = carry(&input, &dir.path("out.wav"), &run);
+    let level = analysis::rms_dbfs(&played);
+    assert!(level < -60.0, "muted with PTT held must send silence, level {level} dBFS");
+}
