@@ -1,3 +1,472 @@
-//! Voice engine.
+//! The native voice engine: what the browser client does with `RTCPeerConnection` and
+//! WebAudio, done in Rust so the desktop app (whose Linux webview has no WebRTC) and the
+//! `cromulent` command can talk with browsers.
+//!
+//! - [`audio`]: capture and playback threads (devices or WAV files, Opus, jitter buffers).
+//! - [`mesh`]: one WebRTC peer connection per remote participant, signaled over the gateway.
+//! - [`VoiceEngine`] (here): owns both for one voice room, decides when the microphone
+//!   transmits (push-to-talk mode, mute wins), tells the server (`ptt_state`, `set_mute`,
+//!   `set_deafen`) and keeps a state snapshot for the UI.
+//!
+//! The engine never touches the gateway itself: it is given a function that sends
+//! [`ClientFrame`]s and is fed every [`ServerFrame`]. Audio runs on the audio module's own
+//! threads; the engine's async parts (mesh, frame forwarding) run on the caller's tokio
+//! runtime. The handle is `Clone + Send + Sync`, so a UI can keep one and call it from
+//! anywhere.
 
 pub mod audio;
+pub mod mesh;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, ServerFrame};
+use cromulent_protocol::Id;
+use tokio::sync::mpsc;
+
+use audio::{AudioConfig, AudioError, Capture, CaptureFrames, InputChoice, OutputChoice, PeerSink, Playback};
+use mesh::{InboundStream, Mesh, MeshConfig, OutgoingFrame, PeerStatus, RemoteAudio, Signal};
+
+/// Frames queued between capture and the mesh (1 s); older ones are dropped, not delayed.
+const OUTGOING_QUEUE: usize = 50;
+
+/// When the microphone transmits. Mute and deafen always win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PttMode {
+    /// Open microphone.
+    Always,
+    /// Listen only.
+    Never,
+    /// While push-to-talk is held ([`VoiceEngine::ptt_down`] / [`VoiceEngine::ptt_up`]).
+    #[default]
+    Key,
+    /// While voice is detected on the microphone.
+    VoiceActivity,
+}
+
+/// Why a voice operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VoiceError {
+    /// The microphone or speaker pipeline would not start or ended badly.
+    #[error("audio: {0}")]
+    Audio(#[from] AudioError),
+    /// `join` needs a tokio runtime for the mesh.
+    #[error("the voice engine must be used inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// How the engine starts its audio and network parts.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub audio: AudioConfig,
+    pub mesh: MeshConfig,
+    pub mode: PttMode,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { audio: AudioConfig::default(), mesh: MeshConfig::default(), mode: PttMode::Key }
+    }
+}
+
+/// A remote participant as the UI shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerView {
+    pub session_id: Id,
+    pub user_id: Id,
+    /// The WebRTC connection state, in the browser's words (`connecting`, `connected`, …).
+    pub connection: String,
+    /// Their decoded audio carries voice right now.
+    pub speaking: bool,
+    /// They announced transmission (`ptt_state`), whether or not audio arrived yet.
+    pub transmitting: bool,
+    pub volume: f32,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    /// Packets the jitter buffer had to conceal (lost or late).
+    pub concealed: u64,
+}
+
+/// Everything the UI needs to draw the voice panel.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VoiceState {
+    pub channel_id: Option<Id>,
+    pub self_session_id: Option<Id>,
+    pub mode: PttMode,
+    pub ptt_held: bool,
+    pub muted: bool,
+    pub deafened: bool,
+    /// Our microphone is going out right now.
+    pub transmitting: bool,
+    /// Microphone level in dBFS (for a meter).
+    pub input_level_dbfs: f32,
+    pub peers: Vec<PeerView>,
+    /// The last voice error the server reported (e.g. joining a room one may not).
+    pub error: Option<String>,
+}
+
+/// The voice engine handle. Cheap to clone; every clone drives the same engine.
+#[derive(Clone)]
+pub struct VoiceEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    signal: Signal,
+    config: Mutex<EngineConfig>,
+    controls: Mutex<Controls>,
+    call: Mutex<Option<Call>>,
+    /// The playback pipeline, shared with the mesh's track readers.
+    playback: Arc<PlaybackSlot>,
+    transmitting: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+struct Controls {
+    mode: PttMode,
+    ptt_held: bool,
+    muted: bool,
+    deafened: bool,
+    volumes: HashMap<Id, f32>,
+    self_session_id: Option<Id>,
+    /// Remote sessions that announced transmission.
+    remote_ptt: HashMap<Id, bool>,
+    error: Option<String>,
+}
+
+/// One joined voice room: the running pipelines and the mesh.
+struct Call {
+    channel_id: Id,
+    capture: Capture,
+    mesh: Mesh,
+    forward: tokio::task::JoinHandle<()>,
+}
+
+impl VoiceEngine {
+    /// An idle engine; `signal` sends frames to the gateway.
+    pub fn new(config: EngineConfig, signal: Signal) -> Self {
+        let controls = Controls { mode: config.mode, ..Controls::default() };
+        Self {
+            inner: Arc::new(Inner {
+                signal,
+                config: Mutex::new(config),
+                controls: Mutex::new(controls),
+                call: Mutex::new(None),
+                playback: Arc::new(PlaybackSlot::default()),
+                transmitting: Arc::new(AtomicBool::new(false)),
+            }),
+        }
+    }
+
+    /// Opens the microphone and speaker, starts the mesh and asks the server to join.
+    /// Joining another room leaves the current one first.
+    pub async fn join(&self, channel_id: Id) -> Result<(), VoiceError> {
+        if self.channel_id() == Some(channel_id) {
+            return Ok(());
+        }
+        self.leave()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| VoiceError::NoRuntime)?;
+        let config = lock(&self.inner.config).clone();
+        // Both pipelines start their own threads; opening devices may block a moment.
+        let (capture, frames, playback) = {
+            let audio = config.audio.clone();
+            tokio::task::spawn_blocking(move || -> Result<_, AudioError> {
+                let playback = Playback::start(&audio)?;
+                let (capture, frames) = Capture::start(&audio)?;
+                Ok((capture, frames, playback))
+            })
+            .await
+            .map_err(|_| VoiceError::Audio(AudioError::ThreadGone { name: "voice join" }))??
+        };
+        *lock(&self.inner.playback.playback) = Some(playback);
+
+        let (audio_tx, audio_rx) = mpsc::channel(OUTGOING_QUEUE);
+        let remote: Arc<dyn RemoteAudio> = self.inner.playback.clone();
+        let mesh = Mesh::start(config.mesh.clone(), self.inner.signal.clone(), remote, audio_rx);
+        let forward = runtime.spawn(forward_frames(
+            frames,
+            audio_tx,
+            self.inner.signal.clone(),
+            self.inner.transmitting.clone(),
+        ));
+        *lock(&self.inner.call) = Some(Call { channel_id, capture, mesh, forward });
+        lock(&self.inner.controls).error = None;
+        self.apply_gate();
+        (self.inner.signal)(ClientFrame::VoiceJoin { channel_id });
+        Ok(())
+    }
+
+    /// Leaves the room: tells the server, closes every peer connection, stops capture and
+    /// playback (finalizing a WAV output). Leaving while not in a room does nothing.
+    pub fn leave(&self) -> Result<(), VoiceError> {
+        let Some(call) = lock(&self.inner.call).take() else { return Ok(()) };
+        (self.inner.signal)(ClientFrame::VoiceLeave);
+        call.mesh.leave();
+        call.forward.abort();
+        let captured = call.capture.stop();
+        let played = match lock(&self.inner.playback.playback).take() {
+            Some(playback) => playback.finish(),
+            None => Ok(()),
+        };
+        self.inner.transmitting.store(false, Ordering::Relaxed);
+        {
+            let mut controls = lock(&self.inner.controls);
+            controls.self_session_id = None;
+            controls.remote_ptt.clear();
+            controls.ptt_held = false;
+        }
+        captured?;
+        played?;
+        Ok(())
+    }
+
+    pub fn channel_id(&self) -> Option<Id> {
+        lock(&self.inner.call).as_ref().map(|c| c.channel_id)
+    }
+
+    /// Feeds a frame from the gateway. Frames that are not about voice are ignored.
+    pub fn handle(&self, frame: &ServerFrame) {
+        match frame {
+            ServerFrame::Control(ControlFrame::VoiceJoined { self_session_id, .. }) => {
+                lock(&self.inner.controls).self_session_id = Some(*self_session_id);
+            }
+            ServerFrame::Control(ControlFrame::Error { op, message, .. }) if op.starts_with("voice") => {
+                lock(&self.inner.controls).error = Some(message.clone());
+            }
+            ServerFrame::Event(e) => match &e.event {
+                Event::PttState { session_id, active, .. } => {
+                    lock(&self.inner.controls).remote_ptt.insert(*session_id, *active);
+                }
+                Event::PeerLeft { session_id, .. } => {
+                    lock(&self.inner.controls).remote_ptt.remove(session_id);
+                    self.inner.playback.remove(*session_id);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.mesh.handle(frame);
+        }
+    }
+
+    pub fn ptt_down(&self) {
+        lock(&self.inner.controls).ptt_held = true;
+        self.apply_gate();
+    }
+
+    pub fn ptt_up(&self) {
+        lock(&self.inner.controls).ptt_held = false;
+        self.apply_gate();
+    }
+
+    pub fn set_mode(&self, mode: PttMode) {
+        lock(&self.inner.controls).mode = mode;
+        lock(&self.inner.config).mode = mode;
+        self.apply_gate();
+    }
+
+    /// Mute closes the microphone whatever the mode says; unmuting also undeafens.
+    pub fn set_muted(&self, muted: bool) {
+        let undeafen = {
+            let mut controls = lock(&self.inner.controls);
+            controls.muted = muted;
+            !muted && controls.deafened
+        };
+        if undeafen {
+            self.set_deafened(false);
+        }
+        (self.inner.signal)(ClientFrame::SetMute { muted });
+        self.apply_gate();
+    }
+
+    /// Deafen silences every peer and closes the microphone; undeafening leaves mute as it was.
+    pub fn set_deafened(&self, deafened: bool) {
+        lock(&self.inner.controls).deafened = deafened;
+        if let Some(playback) = lock(&self.inner.playback.playback).as_ref() {
+            playback.set_deafened(deafened);
+        }
+        (self.inner.signal)(ClientFrame::SetDeafen { deafened });
+        self.apply_gate();
+    }
+
+    /// A user's volume as a factor (1.0 as sent, 0.0 silent, up to 4.0), for all their sessions.
+    pub fn set_volume(&self, user_id: Id, volume: f32) {
+        lock(&self.inner.controls).volumes.insert(user_id, volume);
+        self.inner.playback.set_volume(user_id, volume);
+    }
+
+    pub fn set_noise_suppression(&self, enabled: bool) {
+        lock(&self.inner.config).audio.noise_suppression = enabled;
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.capture.set_noise_suppression(enabled);
+        }
+    }
+
+    /// The devices to use from the next join on (a device that is missing falls back to the
+    /// default one when the pipeline opens).
+    pub fn set_devices(&self, input: InputChoice, output: OutputChoice) {
+        let mut config = lock(&self.inner.config);
+        config.audio.input = input;
+        config.audio.output = output;
+    }
+
+    /// The state for the UI, read fresh.
+    pub fn snapshot(&self) -> VoiceState {
+        let controls = lock(&self.inner.controls);
+        let call = lock(&self.inner.call);
+        let peers = call.as_ref().map(|c| c.mesh.peers()).unwrap_or_default();
+        let peers = peers
+            .into_iter()
+            .map(|p: PeerStatus| {
+                let (speaking, concealed) = self.inner.playback.peer_audio(p.session_id);
+                PeerView {
+                    session_id: p.session_id,
+                    user_id: p.user_id,
+                    connection: p.state,
+                    speaking,
+                    transmitting: controls.remote_ptt.get(&p.session_id).copied().unwrap_or(false),
+                    volume: controls.volumes.get(&p.user_id).copied().unwrap_or(1.0),
+                    packets_received: p.packets_received,
+                    packets_sent: p.packets_sent,
+                    concealed,
+                }
+            })
+            .collect();
+        VoiceState {
+            channel_id: call.as_ref().map(|c| c.channel_id),
+            self_session_id: controls.self_session_id,
+            mode: controls.mode,
+            ptt_held: controls.ptt_held,
+            muted: controls.muted,
+            deafened: controls.deafened,
+            transmitting: self.inner.transmitting.load(Ordering::Relaxed),
+            input_level_dbfs: call.as_ref().map_or(f32::NEG_INFINITY, |c| c.capture.level_dbfs()),
+            peers,
+            error: controls.error.clone(),
+        }
+    }
+
+    /// The one place that decides whether the microphone may transmit.
+    fn apply_gate(&self) {
+        let controls = lock(&self.inner.controls);
+        let blocked = controls.muted || controls.deafened;
+        let (transmit, voice_activation) = match controls.mode {
+            PttMode::Always => (true, false),
+            PttMode::Never => (false, false),
+            PttMode::Key => (controls.ptt_held, false),
+            PttMode::VoiceActivity => (false, true),
+        };
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.capture.set_muted(blocked);
+            call.capture.set_transmit(transmit);
+            call.capture.set_voice_activation(voice_activation);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.get_mut().ok().and_then(Option::take) {
+            call.forward.abort();
+            call.mesh.leave();
+        }
+    }
+}
+
+/// Capture → mesh. Frames with the gate closed are not sent at all (as the browser
+/// detaches its track), but they keep the frame clock running, so RTP timestamps jump
+/// over the pause. Announces each change of transmission with `ptt_state`.
+async fn forward_frames(
+    mut frames: CaptureFrames,
+    out: mpsc::Sender<OutgoingFrame>,
+    signal: Signal,
+    transmitting: Arc<AtomicBool>,
+) {
+    let mut index: u64 = 0;
+    let mut announced = false;
+    while let Some(frame) = frames.recv().await {
+        if frame.voice != announced {
+            announced = frame.voice;
+            transmitting.store(announced, Ordering::Relaxed);
+            signal(ClientFrame::PttState { active: announced });
+        }
+        if frame.voice {
+            let outgoing =
+                OutgoingFrame { index, talk_spurt_start: frame.talkspurt_start, payload: frame.payload };
+            // A full queue means the network side is stuck; a late frame is worth nothing.
+            let _ = out.try_send(outgoing);
+        }
+        index += u64::from(frame.samples / mesh::rtp::SAMPLES_PER_FRAME).max(1);
+    }
+}
+
+/// The playback pipeline while in a room, and the peers it mixes (keyed by session id).
+#[derive(Default)]
+struct PlaybackSlot {
+    playback: Mutex<Option<Playback>>,
+    /// Session → user, for per-user volumes.
+    users: Mutex<HashMap<Id, Id>>,
+    volumes: Mutex<HashMap<Id, f32>>,
+}
+
+impl PlaybackSlot {
+    fn remove(&self, session_id: Id) {
+        lock(&self.users).remove(&session_id);
+        if let Some(playback) = lock(&self.playback).as_ref() {
+            playback.remove_peer(&session_id.to_string());
+        }
+    }
+
+    fn set_volume(&self, user_id: Id, volume: f32) {
+        lock(&self.volumes).insert(user_id, volume);
+        let users = lock(&self.users).clone();
+        if let Some(playback) = lock(&self.playback).as_ref() {
+            for (session, _) in users.iter().filter(|(_, user)| **user == user_id) {
+                playback.set_volume(&session.to_string(), volume);
+            }
+        }
+    }
+
+    fn peer_audio(&self, session_id: Id) -> (bool, u64) {
+        let playback = lock(&self.playback);
+        let Some(playback) = playback.as_ref() else { return (false, 0) };
+        let key = session_id.to_string();
+        let concealed = playback.peer_stats(&key).map_or(0, |s| s.jitter.concealed);
+        (playback.speaking(&key), concealed)
+    }
+}
+
+impl RemoteAudio for PlaybackSlot {
+    fn open(&self, session_id: Id, user_id: Id) -> Box<dyn InboundStream> {
+        lock(&self.users).insert(session_id, user_id);
+        let volume = lock(&self.volumes).get(&user_id).copied();
+        let key = session_id.to_string();
+        let sink = lock(&self.playback).as_ref().map(|playback| {
+            let sink = playback.add_peer(&key);
+            if let Some(volume) = volume {
+                playback.set_volume(&key, volume);
+            }
+            sink
+        });
+        Box::new(Inbound(sink))
+    }
+}
+
+/// One remote track's packets into its jitter buffer (nowhere once we left).
+struct Inbound(Option<PeerSink>);
+
+impl InboundStream for Inbound {
+    fn push(&mut self, sequence: u16, timestamp: u32, payload: &[u8]) {
+        if let Some(sink) = &self.0 {
+            sink.push(sequence, timestamp, payload);
+        }
+    }
+}
+
+/// The engine's locks guard plain state that stays consistent even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
