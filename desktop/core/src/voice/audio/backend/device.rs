@@ -199,7 +199,7 @@ where
             callback_flags.losses.fetch_add((data.len() - fits) as u64, Ordering::Relaxed);
         }
     };
-    device.build_input_stream(config.clone(), on_data, stream_error(flags), None)
+    device.build_input_stream(*config, on_data, stream_error(flags), None)
 }
 
 impl AudioInput for DeviceInput {
@@ -319,7 +319,7 @@ where
             callback_flags.losses.fetch_add(1, Ordering::Relaxed);
         }
     };
-    device.build_output_stream(config.clone(), on_data, stream_error(flags), None)
+    device.build_output_stream(*config, on_data, stream_error(flags), None)
 }
 
 impl AudioOutput for DeviceOutput {
