@@ -1,1 +1,11 @@
-//! Token storage.
+//! Token storage: the refresh token in the OS keyring, in a type that never prints it.
+//!
+//! [`Secret`] wraps every token and password; [`TokenStore`] keeps the refresh token in
+//! a keyring probed at start ([`TokenStore::open_default`]), or refuses with
+//! [`StoreError::NoSecureStore`] when no safe store exists.
+
+mod secret;
+mod store;
+
+pub use secret::{Secret, Sensitive};
+pub use store::{Backend, StoreError, TokenKey, TokenStore};

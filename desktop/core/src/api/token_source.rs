@@ -1,0 +1,94 @@
+//! Short-lived access tokens traded from the long-lived refresh token, shared by the
+//! REST client and the gateway.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{ApiError, Client};
+use crate::tokens::Secret;
+
+/// Refresh early, so a token does not expire between being handed out and being used.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+
+/// Where a rotated refresh token is kept. Every refresh spends the old token and returns
+/// a new one, so the new one must be saved each time or the next start cannot log in.
+pub trait RefreshTokenSink: Send + Sync + 'static {
+    /// Saves the replacement refresh token.
+    fn save(&self, refresh_token: &Secret) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Hands out access tokens, refreshing them when they expire or the server refuses one.
+///
+/// Clones share one state. Refreshes are serialized: two callers never spend the same
+/// refresh token (the server would take the second use as a theft and end the login).
+#[derive(Clone)]
+pub struct TokenSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    sink: Option<Box<dyn RefreshTokenSink>>,
+    state: tokio::sync::Mutex<State>,
+}
+
+struct State {
+    refresh: Secret,
+    access: Option<(Secret, Instant)>,
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource").field("server", &self.inner.client.server().as_str()).finish()
+    }
+}
+
+impl TokenSource {
+    /// A source that trades `refresh_token` at `client`'s server. Without a sink the
+    /// rotated refresh tokens live only in memory.
+    pub fn new(client: &Client, refresh_token: Secret, sink: Option<Box<dyn RefreshTokenSink>>) -> Self {
+        TokenSource {
+            inner: Arc::new(Inner {
+                client: client.without_tokens(),
+                sink,
+                state: tokio::sync::Mutex::new(State { refresh: refresh_token, access: None }),
+            }),
+        }
+    }
+
+    /// A valid access token, refreshed first when there is none or it is about to expire.
+    pub async fn access_token(&self) -> Result<Secret, ApiError> {
+        let mut state = self.inner.state.lock().await;
+        if let Some((token, expires)) = &state.access {
+            if Instant::now() + EXPIRY_MARGIN < *expires {
+                return Ok(token.clone());
+            }
+        }
+        let refreshed = self.inner.client.refresh(&state.refresh).await?;
+        if let Some(sink) = &self.inner.sink {
+            // The server has already spent the old token; keep going with the new one in
+            // memory so this run works, and say loudly that the next start may not.
+            if let Err(error) = sink.save(&refreshed.refresh_token) {
+                tracing::error!(%error, "could not save the rotated refresh token; the next start will ask to log in");
+            }
+        }
+        let expires = Instant::now() + refreshed.expires_in;
+        state.refresh = refreshed.refresh_token;
+        state.access = Some((refreshed.access_token.clone(), expires));
+        Ok(refreshed.access_token)
+    }
+
+    /// Forgets `stale` (the server refused it), so the next call refreshes. A token that
+    /// was already replaced is left alone, so concurrent refusals refresh only once.
+    pub async fn invalidate(&self, stale: &Secret) {
+        let mut state = self.inner.state.lock().await;
+        if state.access.as_ref().is_some_and(|(token, _)| token == stale) {
+            state.access = None;
+        }
+    }
+
+    /// The current refresh token (for logout, which revokes the whole login).
+    pub async fn refresh_token(&self) -> Secret {
+        self.inner.state.lock().await.refresh.clone()
+    }
+}

@@ -1,0 +1,383 @@
+//! The task that owns the gateway socket: handshake, heartbeat, resume and backoff.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use cromulent_protocol::gateway::{
+    close_code, ClientFrame, ControlFrame, ReadySnapshot, ServerFrame, PROTOCOL_VERSION,
+};
+use cromulent_protocol::Id;
+use rand::Rng;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::socket::{gateway_url, Incoming, Socket};
+use super::{CloseReason, Command, ConnectionState, GatewayConfig, GatewayError, GatewayEvent};
+use crate::tokens::Secret;
+
+/// A server that rate-limited us gets at least this long before the next attempt.
+const RATE_LIMITED_PAUSE: Duration = Duration::from_secs(5);
+
+pub(super) struct Connection {
+    config: GatewayConfig,
+    url: url::Url,
+    events: broadcast::Sender<GatewayEvent>,
+    socket: Option<Socket>,
+    session_id: Id,
+    last_seq: u64,
+    heartbeat: Duration,
+    /// Frames not yet written; they survive a resume but not a lost session.
+    outbox: VecDeque<ClientFrame>,
+    /// The access token of the last handshake, to forget it when the server refuses it.
+    access: Option<Secret>,
+}
+
+/// Why the connected phase ended.
+enum Ended {
+    Dropped { reason: String, min_delay: Duration },
+    Stop(CloseReason, Option<oneshot::Sender<()>>),
+}
+
+impl Connection {
+    /// Connects and identifies; the connection is ready to [`Connection::run`].
+    pub(super) async fn open(
+        config: GatewayConfig,
+        events: broadcast::Sender<GatewayEvent>,
+    ) -> Result<(Connection, Id, ReadySnapshot), GatewayError> {
+        let url = gateway_url(&config.server);
+        let mut conn = Connection {
+            config,
+            url,
+            events,
+            socket: None,
+            session_id: Id(0),
+            last_seq: 0,
+            heartbeat: Duration::from_secs(30),
+            outbox: VecDeque::new(),
+            access: None,
+        };
+        let ready = match conn.establish(false).await {
+            // An access token the server refuses (e.g. restored from an old run) gets
+            // one fresh refresh before the caller hears about it.
+            Err(GatewayError::Closed { code: close_code::AUTHENTICATION_FAILED, .. }) => {
+                conn.forget_access().await;
+                conn.establish(false).await?
+            }
+            other => other?,
+        };
+        let ready = ready.ok_or_else(|| GatewayError::Protocol("identify ended without ready".into()))?;
+        let session_id = conn.session_id;
+        Ok((conn, session_id, ready))
+    }
+
+    /// Serves the connection until the gateway stops, reconnecting as needed.
+    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut attempt: u32 = 0;
+        loop {
+            let (mut reason, mut min_delay) = match self.serve(&mut commands).await {
+                Ended::Stop(reason, ack) => return self.finish(reason, ack),
+                Ended::Dropped { reason, min_delay } => (reason, min_delay),
+            };
+            tracing::info!(%reason, "gateway connection dropped");
+            loop {
+                attempt = attempt.saturating_add(1);
+                let delay = self.backoff(attempt).max(min_delay);
+                self.publish(GatewayEvent::State(ConnectionState::Reconnecting {
+                    attempt,
+                    delay,
+                    reason: reason.clone(),
+                }));
+                if let Some((reason, ack)) = self.pause(delay, &mut commands).await {
+                    return self.finish(reason, ack);
+                }
+                match self.establish(true).await {
+                    Ok(_) => {
+                        attempt = 0;
+                        break;
+                    }
+                    Err(error) => match self.classify(error).await {
+                        Ended::Stop(reason, ack) => return self.finish(reason, ack),
+                        Ended::Dropped { reason: why, min_delay: min } => {
+                            tracing::debug!(reason = %why, attempt, "gateway reconnect failed");
+                            reason = why;
+                            min_delay = min;
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    /// The connected phase: commands in, frames out, heartbeats.
+    async fn serve(&mut self, commands: &mut mpsc::Receiver<Command>) -> Ended {
+        let Some(mut socket) = self.socket.take() else {
+            return Ended::Dropped { reason: "no socket".into(), min_delay: Duration::ZERO };
+        };
+        let mut beat = tokio::time::interval_at(Instant::now() + self.heartbeat, self.heartbeat);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut awaiting_ack = false;
+        if let Err(reason) = self.flush(&mut socket).await {
+            return Ended::Dropped { reason, min_delay: Duration::ZERO };
+        }
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    None => {
+                        socket.close(close_code::NORMAL).await;
+                        return Ended::Stop(CloseReason::Requested, None);
+                    }
+                    Some(Command::Close(ack)) => {
+                        socket.close(close_code::NORMAL).await;
+                        return Ended::Stop(CloseReason::Requested, Some(ack));
+                    }
+                    // Dropping the socket without a close frame is what a network
+                    // failure looks like to the server: the session stays resumable.
+                    Some(Command::Reconnect) => {
+                        return Ended::Dropped { reason: "reconnect requested".into(), min_delay: Duration::ZERO };
+                    }
+                    Some(Command::Send(frame)) => {
+                        if is_reserved(&frame) {
+                            continue;
+                        }
+                        self.outbox.push_back(frame);
+                        if let Err(reason) = self.flush(&mut socket).await {
+                            return Ended::Dropped { reason, min_delay: Duration::ZERO };
+                        }
+                    }
+                },
+                incoming = socket.recv() => match incoming {
+                    Incoming::Frame(frame) => {
+                        if matches!(frame, ServerFrame::Control(ControlFrame::HeartbeatAck)) {
+                            awaiting_ack = false;
+                        }
+                        self.dispatch(frame);
+                    }
+                    Incoming::Closed { code, reason } => {
+                        let error = match code {
+                            Some(code) => GatewayError::Closed { code, reason },
+                            None => GatewayError::Connect { url: self.url.to_string(), detail: reason },
+                        };
+                        return self.classify(error).await;
+                    }
+                },
+                _ = beat.tick() => {
+                    if awaiting_ack {
+                        return Ended::Dropped {
+                            reason: "heartbeat not acknowledged".into(),
+                            min_delay: Duration::ZERO,
+                        };
+                    }
+                    if let Err(reason) = socket.send(&ClientFrame::Heartbeat).await {
+                        return Ended::Dropped { reason, min_delay: Duration::ZERO };
+                    }
+                    awaiting_ack = true;
+                }
+            }
+        }
+    }
+
+    /// Opens a socket and identifies (or resumes, when `resume` and there is a session).
+    /// Returns the snapshot when the server sent `ready`, `None` after `resumed`.
+    async fn establish(&mut self, resume: bool) -> Result<Option<ReadySnapshot>, GatewayError> {
+        let deadline = self.config.handshake_timeout;
+        let (socket, ready) = tokio::time::timeout(deadline, self.handshake(resume))
+            .await
+            .map_err(|_| GatewayError::Timeout("hello, ready or resumed"))??;
+        self.socket = Some(socket);
+        Ok(ready)
+    }
+
+    async fn handshake(&mut self, resume: bool) -> Result<(Socket, Option<ReadySnapshot>), GatewayError> {
+        let mut socket = Socket::open(&self.url).await?;
+        let hello = match socket.recv().await {
+            Incoming::Frame(ServerFrame::Control(ControlFrame::Hello { heartbeat_interval_ms, .. })) => {
+                heartbeat_interval_ms
+            }
+            Incoming::Frame(other) => {
+                return Err(GatewayError::Protocol(format!("expected hello, got {other:?}")))
+            }
+            Incoming::Closed { code, reason } => return Err(closed(code, reason, &self.url)),
+        };
+        self.heartbeat = Duration::from_millis(hello.max(100));
+        let token = self.config.tokens.access_token().await.map_err(GatewayError::Auth)?;
+        self.access = Some(token.clone());
+        let resuming = resume && self.session_id != Id(0);
+        let first = if resuming {
+            ClientFrame::Resume {
+                token: Some(token.expose().clone()),
+                session_id: self.session_id,
+                last_seq: self.last_seq,
+            }
+        } else {
+            identify(&token)
+        };
+        socket
+            .send(&first)
+            .await
+            .map_err(|detail| GatewayError::Connect { url: self.url.to_string(), detail })?;
+        let mut replayed = 0;
+        loop {
+            match socket.recv().await {
+                Incoming::Frame(ServerFrame::Control(ControlFrame::Resumed { .. })) => {
+                    self.publish(GatewayEvent::State(ConnectionState::Resumed {
+                        session_id: self.session_id,
+                        replayed,
+                    }));
+                    return Ok((socket, None));
+                }
+                Incoming::Frame(ServerFrame::Control(ControlFrame::InvalidSession)) => {
+                    self.publish(GatewayEvent::State(ConnectionState::InvalidSession));
+                    self.drop_outbox();
+                    self.last_seq = 0;
+                    socket
+                        .send(&identify(&token))
+                        .await
+                        .map_err(|detail| GatewayError::Connect { url: self.url.to_string(), detail })?;
+                }
+                Incoming::Frame(ServerFrame::Control(ControlFrame::Ready { session_id, snapshot })) => {
+                    self.session_id = session_id;
+                    self.last_seq = 0;
+                    let ready = (*snapshot).clone();
+                    self.publish(GatewayEvent::Frame(ServerFrame::Control(ControlFrame::Ready {
+                        session_id,
+                        snapshot,
+                    })));
+                    self.publish(GatewayEvent::State(ConnectionState::Connected { session_id }));
+                    return Ok((socket, Some(ready)));
+                }
+                Incoming::Frame(frame) => {
+                    if matches!(frame, ServerFrame::Event(_)) {
+                        replayed += 1;
+                    }
+                    self.dispatch(frame);
+                }
+                Incoming::Closed { code, reason } => return Err(closed(code, reason, &self.url)),
+            }
+        }
+    }
+
+    /// Decides what a failure means: stop for good, or try again (after how long).
+    async fn classify(&mut self, error: GatewayError) -> Ended {
+        let retry = |reason: String, min_delay| Ended::Dropped { reason, min_delay };
+        match error {
+            GatewayError::Closed { code: close_code::SESSION_REVOKED, .. } => {
+                Ended::Stop(CloseReason::Revoked, None)
+            }
+            GatewayError::Closed { code: close_code::UNSUPPORTED_VERSION, .. } => {
+                Ended::Stop(CloseReason::UnsupportedVersion, None)
+            }
+            GatewayError::Closed { code: close_code::AUTHENTICATION_FAILED, reason } => {
+                self.forget_access().await;
+                retry(format!("authentication failed ({reason}); refreshing the token"), Duration::ZERO)
+            }
+            GatewayError::Closed {
+                code: code @ (close_code::RATE_LIMITED | close_code::SERVER_FULL),
+                reason,
+            } => retry(format!("closed {code}: {reason}"), RATE_LIMITED_PAUSE),
+            GatewayError::Auth(error) if error.is_login_lost() => {
+                Ended::Stop(CloseReason::AuthenticationFailed(error.to_string()), None)
+            }
+            other => retry(other.to_string(), Duration::ZERO),
+        }
+    }
+
+    /// Waits out a backoff delay while still taking commands. Returns why to stop, if
+    /// the gateway was closed meanwhile.
+    async fn pause(
+        &mut self,
+        delay: Duration,
+        commands: &mut mpsc::Receiver<Command>,
+    ) -> Option<(CloseReason, Option<oneshot::Sender<()>>)> {
+        let until = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return None,
+                command = commands.recv() => match command {
+                    None => return Some((CloseReason::Requested, None)),
+                    Some(Command::Close(ack)) => return Some((CloseReason::Requested, Some(ack))),
+                    Some(Command::Reconnect) => return None,
+                    Some(Command::Send(frame)) => {
+                        if !is_reserved(&frame) {
+                            self.outbox.push_back(frame);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Writes queued frames in order; a frame leaves the queue only once written.
+    async fn flush(&mut self, socket: &mut Socket) -> Result<(), String> {
+        while let Some(frame) = self.outbox.front() {
+            socket.send(frame).await?;
+            self.outbox.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Publishes a server frame; replayed events already seen are skipped.
+    fn dispatch(&mut self, frame: ServerFrame) {
+        if let ServerFrame::Event(event) = &frame {
+            if event.seq <= self.last_seq {
+                tracing::debug!(seq = event.seq, "skipping an event already delivered");
+                return;
+            }
+            if event.seq != self.last_seq + 1 {
+                tracing::warn!(expected = self.last_seq + 1, got = event.seq, "gap in gateway sequence");
+            }
+            self.last_seq = event.seq;
+        }
+        self.publish(GatewayEvent::Frame(frame));
+    }
+
+    fn publish(&self, event: GatewayEvent) {
+        // No subscriber is not an error: the gateway keeps the session alive regardless.
+        let _ = self.events.send(event);
+    }
+
+    fn drop_outbox(&mut self) {
+        if !self.outbox.is_empty() {
+            let frames: Vec<ClientFrame> = self.outbox.drain(..).collect();
+            self.publish(GatewayEvent::Undelivered(frames));
+        }
+    }
+
+    fn finish(mut self, reason: CloseReason, ack: Option<oneshot::Sender<()>>) {
+        tracing::info!(?reason, "gateway stopped");
+        self.drop_outbox();
+        self.publish(GatewayEvent::State(ConnectionState::Closed(reason)));
+        if let Some(ack) = ack {
+            let _ = ack.send(());
+        }
+    }
+
+    async fn forget_access(&mut self) {
+        if let Some(stale) = self.access.take() {
+            self.config.tokens.invalidate(&stale).await;
+        }
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        let full = self.config.initial_backoff.saturating_mul(factor).min(self.config.max_backoff);
+        let half = full / 2;
+        half + half.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+    }
+}
+
+fn identify(token: &Secret) -> ClientFrame {
+    ClientFrame::Identify { token: Some(token.expose().clone()), protocol_version: PROTOCOL_VERSION }
+}
+
+fn closed(code: Option<u16>, reason: String, url: &url::Url) -> GatewayError {
+    match code {
+        Some(code) => GatewayError::Closed { code, reason },
+        None => GatewayError::Connect { url: url.to_string(), detail: reason },
+    }
+}
+
+/// Frames the connection sends on its own; a caller's copy would confuse the server.
+fn is_reserved(frame: &ClientFrame) -> bool {
+    matches!(frame, ClientFrame::Identify { .. } | ClientFrame::Resume { .. } | ClientFrame::Heartbeat)
+}
