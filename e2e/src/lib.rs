@@ -180,3 +180,71 @@ impl TestServer {
         login.refresh_token
     }
 }
+
+// ---- native client helpers ----
+
+/// A logged-in native REST client for `user` (refresh token kept in memory only).
+pub async fn client_for(server: &TestServer, user: &TestUser) -> cromulent_client::api::Client {
+    let anonymous = cromulent_client::api::Client::new(&server.base).expect("server address");
+    let refresh = server.refresh_token(user).await;
+    let tokens = cromulent_client::api::TokenSource::new(&anonymous, refresh.into(), None);
+    anonymous.with_tokens(tokens)
+}
+
+/// A TCP relay in front of a server that a test can cut: every open connection is
+/// dropped at once and new ones are refused until [`CutProxy::restore`], which is what
+/// a network failure looks like to both ends.
+pub struct CutProxy {
+    /// `http://127.0.0.1:<port>` of the relay.
+    pub base: String,
+    blocked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cuts: tokio::sync::watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CutProxy {
+    /// Relays to the server at `target` (`http://host:port`).
+    pub async fn start(target: &str) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let upstream = target.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        let base = format!("http://{}", listener.local_addr().expect("relay addr"));
+        let blocked = std::sync::Arc::new(AtomicBool::new(false));
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let (flag, cut_tx) = (blocked.clone(), cuts.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if flag.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused, in effect
+                }
+                let mut cut = cut_tx.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        CutProxy { base, blocked, cuts, task }
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    pub fn cut(&self) {
+        self.blocked.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// Relays again.
+    pub fn restore(&self) {
+        self.blocked.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
