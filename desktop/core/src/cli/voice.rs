@@ -1,17 +1,254 @@
-//! `cromulent voice …` (placeholder until the voice engine lands; its owner replaces
-//! this file).
+//! `cromulent voice join <channel>` and `cromulent voice devices`: a voice room from the
+//! terminal, with real sound devices or WAV files (bots, tests, load generation).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cromulent_protocol::channel::ChannelKind;
+use cromulent_protocol::gateway::ClientFrame;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::{broadcast, mpsc};
 
 use super::Context;
+use crate::gateway::{ConnectionState, GatewayEvent};
+use crate::voice::audio::{self, AudioConfig, InputChoice, OutputChoice};
+use crate::voice::mesh::MeshConfig;
+use crate::voice::{EngineConfig, PttMode, VoiceEngine, VoiceState};
 
 /// `cromulent voice` arguments.
 #[derive(Debug, clap::Args)]
 pub struct VoiceArgs {
-    /// Anything; the real arguments come with the voice engine.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+    #[command(subcommand)]
+    pub action: VoiceAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum VoiceAction {
+    /// Join a voice channel by name and talk until Ctrl-C (or for --duration seconds).
+    Join(JoinArgs),
+    /// List the sound devices --device-in / --device-out accept.
+    Devices,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JoinArgs {
+    /// The voice channel's name (with or without `#`).
+    pub channel: String,
+    /// Send this WAV file (any rate, mono or stereo) instead of the microphone, once, then
+    /// silence.
+    #[arg(long, value_name = "FILE.wav")]
+    pub input: Option<PathBuf>,
+    /// Write what is heard to this WAV file (48 kHz mono) instead of the speakers.
+    #[arg(long, value_name = "FILE.wav")]
+    pub output: Option<PathBuf>,
+    /// Leave after this many seconds and exit 0.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// When the microphone transmits. `key`: press Enter to start talking and Enter again
+    /// to stop (a terminal reports no key releases; the desktop app has real hold-to-talk
+    /// keys). `vad`: while voice is detected.
+    #[arg(long, value_enum, default_value_t = PttArg::Key)]
+    pub ptt: PttArg,
+    /// Input device by name (see `cromulent voice devices`); falls back to the default.
+    #[arg(long, value_name = "NAME", conflicts_with = "input")]
+    pub device_in: Option<String>,
+    /// Output device by name; falls back to the default.
+    #[arg(long, value_name = "NAME", conflicts_with = "output")]
+    pub device_out: Option<String>,
+    /// Send the microphone as it is, without RNNoise.
+    #[arg(long)]
+    pub no_noise_suppression: bool,
+    /// Bind the peer connections to loopback only (both ends on this machine).
+    #[arg(long, hide = true)]
+    pub loopback: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PttArg {
+    Always,
+    Never,
+    Key,
+    Vad,
+}
+
+impl From<PttArg> for PttMode {
+    fn from(arg: PttArg) -> Self {
+        match arg {
+            PttArg::Always => PttMode::Always,
+            PttArg::Never => PttMode::Never,
+            PttArg::Key => PttMode::Key,
+            PttArg::Vad => PttMode::VoiceActivity,
+        }
+    }
 }
 
 /// Runs `cromulent voice`.
-pub async fn run(_ctx: &Context, _args: VoiceArgs) -> anyhow::Result<()> {
-    anyhow::bail!("voice not built yet")
+pub async fn run(ctx: &Context, args: VoiceArgs) -> anyhow::Result<()> {
+    match args.action {
+        VoiceAction::Join(args) => join(ctx, args).await,
+        VoiceAction::Devices => devices(),
+    }
+}
+
+fn devices() -> anyhow::Result<()> {
+    let devices = audio::list_devices().context("listing sound devices")?;
+    for (title, list) in [("INPUT", &devices.inputs), ("OUTPUT", &devices.outputs)] {
+        println!("{title}");
+        for device in list {
+            let mark = if device.is_default { " (default)" } else { "" };
+            println!("  {}{mark}", device.name);
+        }
+    }
+    Ok(())
+}
+
+async fn join(ctx: &Context, args: JoinArgs) -> anyhow::Result<()> {
+    let client = ctx.client().await?;
+    let wanted = args.channel.trim_start_matches('#');
+    let channels = client.channels().await.context("listing channels")?;
+    let channel = channels
+        .iter()
+        .find(|c| c.channel.name == wanted && c.channel.kind == ChannelKind::Voice)
+        .with_context(|| format!("no voice channel named {wanted:?}"))?
+        .channel
+        .clone();
+
+    let gateway = ctx.gateway().await?;
+    let mut events = gateway.subscribe();
+    // The engine signals synchronously; a task hands frames to the gateway in order.
+    let (frames_tx, mut frames_rx) = mpsc::unbounded_channel::<ClientFrame>();
+    let sender = gateway.clone();
+    let pump = tokio::spawn(async move {
+        while let Some(frame) = frames_rx.recv().await {
+            if let Err(error) = sender.send(frame).await {
+                tracing::warn!(%error, "voice frame not sent");
+            }
+        }
+    });
+
+    let config = EngineConfig {
+        audio: AudioConfig {
+            input: match (&args.input, &args.device_in) {
+                (Some(path), _) => InputChoice::Wav(path.clone()),
+                (None, Some(name)) => InputChoice::Device(name.clone()),
+                (None, None) => InputChoice::Default,
+            },
+            output: match (&args.output, &args.device_out) {
+                (Some(path), _) => OutputChoice::Wav(path.clone()),
+                (None, Some(name)) => OutputChoice::Device(name.clone()),
+                (None, None) => OutputChoice::Default,
+            },
+            noise_suppression: !args.no_noise_suppression,
+            ..AudioConfig::default()
+        },
+        mesh: if args.loopback { MeshConfig::loopback() } else { MeshConfig::default() },
+        mode: args.ptt.into(),
+    };
+    let engine = VoiceEngine::new(
+        config,
+        Arc::new(move |frame| {
+            let _ = frames_tx.send(frame);
+        }),
+    );
+    engine.join(channel.id).await.context("joining voice")?;
+    eprintln!("joined #{}{}", channel.name, ptt_hint(args.ptt));
+
+    let result = talk(&engine, &mut events, &args).await;
+    let left = engine.leave().context("leaving voice");
+    // Give the pump a moment to deliver `voice_leave` before the connection closes.
+    drop(engine);
+    let _ = tokio::time::timeout(Duration::from_secs(2), pump).await;
+    gateway.close().await;
+    result.and(left)
+}
+
+fn ptt_hint(ptt: PttArg) -> &'static str {
+    match ptt {
+        PttArg::Key => " — press Enter to talk, Enter again to stop, Ctrl-C to leave",
+        PttArg::Always => " — microphone open, Ctrl-C to leave",
+        PttArg::Never => " — listening only, Ctrl-C to leave",
+        PttArg::Vad => " — talking while voice is detected, Ctrl-C to leave",
+    }
+}
+
+/// Feeds gateway frames to the engine until the duration is over, Ctrl-C, or the gateway
+/// closes for good; Enter toggles push-to-talk in `key` mode.
+async fn talk(
+    engine: &VoiceEngine,
+    events: &mut broadcast::Receiver<GatewayEvent>,
+    args: &JoinArgs,
+) -> anyhow::Result<()> {
+    let deadline = args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let mut lines = (args.ptt == PttArg::Key).then(|| tokio::io::BufReader::new(tokio::io::stdin()).lines());
+    let mut talking = false;
+    let mut status = tokio::time::interval(Duration::from_secs(1));
+    let mut shown = String::new();
+    loop {
+        let until_deadline = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let next_line = async {
+            match lines.as_mut() {
+                Some(lines) => lines.next_line().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = until_deadline => return Ok(()),
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            line = next_line => match line {
+                Ok(Some(_)) => {
+                    talking = !talking;
+                    if talking { engine.ptt_down() } else { engine.ptt_up() }
+                    eprintln!("{}", if talking { "talking…" } else { "stopped talking" });
+                }
+                // Stdin closed (not a terminal): keep listening, just without a key.
+                _ => lines = None,
+            },
+            event = events.recv() => match event {
+                Ok(GatewayEvent::Frame(frame)) => engine.handle(&frame),
+                Ok(GatewayEvent::State(ConnectionState::Closed(reason))) => {
+                    anyhow::bail!("the gateway closed: {reason:?}")
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "gateway events missed");
+                }
+                Err(broadcast::error::RecvError::Closed) => anyhow::bail!("the gateway closed"),
+            },
+            _ = status.tick() => {
+                let line = describe(&engine.snapshot());
+                if line != shown {
+                    eprintln!("{line}");
+                    shown = line;
+                }
+            }
+        }
+        if let Some(error) = engine.snapshot().error {
+            anyhow::bail!("voice: {error}");
+        }
+    }
+}
+
+/// One status line: who is connected and speaking.
+fn describe(state: &VoiceState) -> String {
+    let peers: Vec<String> = state
+        .peers
+        .iter()
+        .map(|p| {
+            let speaking = if p.speaking || p.transmitting { " speaking" } else { "" };
+            format!("{} {}{speaking}", p.user_id, p.connection)
+        })
+        .collect();
+    let me = if state.transmitting { "you: talking" } else { "you: quiet" };
+    if peers.is_empty() {
+        format!("{me}; nobody else here")
+    } else {
+        format!("{me}; peers: {}", peers.join(", "))
+    }
 }
