@@ -1,0 +1,150 @@
+//! The refresh-token store on real keyrings: a headless Secret Service (gnome-keyring in
+//! a private D-Bus session), the kernel keyring in its own session keyring, and the
+//! refusal when neither is there.
+//!
+//! Each test re-runs itself inside the environment it needs (`dbus-run-session`,
+//! `keyctl session -`), so a plain `cargo test` works without any setup and never
+//! touches the user's real keyrings.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use cromulent_client::tokens::{Backend, Secret, StoreError, TokenKey, TokenStore};
+
+/// Set in the re-run child, so it runs the test body instead of re-running again.
+const INSIDE: &str = "CROMULENT_KEYRING_TEST_INSIDE";
+
+/// Runs `test` again in a child started by `wrapper` (the child gets `INSIDE=1` and
+/// `env`); true when this process is that child and should do the work.
+fn inside(test: &str, wrapper: &[&str], env: &[(&str, String)]) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = Command::new(wrapper[0]);
+    cmd.args(&wrapper[1..]).arg(exe).args(["--exact", test, "--nocapture", "--test-threads=1"]);
+    cmd.env(INSIDE, "1").envs(env.iter().map(|(k, v)| (k, v)));
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", wrapper[0]));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the test inside {wrapper:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("cromulent-{name}-{}-{:x}", std::process::id(), rand_u32()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // gnome-keyring refuses a runtime dir others can read.
+        let _ = Command::new("chmod").arg("700").arg(&dir).status();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+}
+
+/// Store, load, replace, delete: what the client does over a login's life.
+fn round_trip(store: &TokenStore) {
+    let key = TokenKey {
+        server: format!("http://127.0.0.1:{}", 1000 + rand_u32() % 60000),
+        account: "ada@example.test".into(),
+    };
+    assert!(store.load(&key).expect("load").is_none(), "nothing stored yet");
+    store.store(&key, &Secret::from("first-token")).expect("store");
+    assert_eq!(store.load(&key).expect("load").as_ref().map(|s| s.expose().as_str()), Some("first-token"));
+    store.store(&key, &Secret::from("rotated-token")).expect("replace");
+    assert_eq!(
+        store.load(&key).expect("load").as_ref().map(|s| s.expose().as_str()),
+        Some("rotated-token"),
+        "a rotated token replaces the old one under the same key"
+    );
+    let other = TokenKey { account: "bob@example.test".into(), ..key.clone() };
+    assert!(store.load(&other).expect("load").is_none(), "entries are per account");
+    assert!(store.delete(&key).expect("delete"), "there was a token to delete");
+    assert!(store.load(&key).expect("load").is_none(), "deleted means gone");
+    assert!(!store.delete(&key).expect("delete again"), "deleting twice is not an error");
+}
+
+#[test]
+fn secret_service_in_a_private_dbus_session() {
+    let home = TempDir::new("keyring-home");
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_RUNTIME_DIR", home.path()),
+        ("XDG_DATA_HOME", format!("{}/data", home.path())),
+        ("XDG_CONFIG_HOME", format!("{}/config", home.path())),
+    ];
+    if !inside("secret_service_in_a_private_dbus_session", &["dbus-run-session", "--"], &env) {
+        return;
+    }
+    // Unlocked through stdin: without a password it would wait for a prompt nobody sees.
+    let mut daemon = Command::new("gnome-keyring-daemon")
+        .args(["--daemonize", "--unlock", "--components=secrets"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("gnome-keyring-daemon is installed (scripts/lib.sh installs it)");
+    {
+        use std::io::Write;
+        let mut stdin = daemon.stdin.take().expect("stdin");
+        stdin.write_all(b"test-pass").expect("password");
+    }
+    assert!(daemon.wait().expect("daemon starts").success(), "gnome-keyring-daemon started");
+    let store =
+        TokenStore::open(&[Backend::SecretService]).expect("the unlocked Secret Service passes the probe");
+    assert_eq!(store.backend(), Backend::SecretService);
+    assert_eq!(store.backend().caveat(), None, "the Secret Service persists: nothing to warn about");
+    round_trip(&store);
+    let auto = TokenStore::open_default().expect("auto picks a store");
+    assert_eq!(auto.backend(), Backend::SecretService, "the Secret Service comes first when it works");
+}
+
+#[test]
+fn kernel_keyring_in_its_own_session() {
+    if !inside("kernel_keyring_in_its_own_session", &["keyctl", "session", "-"], &[]) {
+        return;
+    }
+    let store = TokenStore::open(&[Backend::KernelKeyutils]).expect("keyutils works in a session keyring");
+    assert!(store.backend().caveat().is_some(), "the user is told the token lasts only for the session");
+    round_trip(&store);
+}
+
+#[test]
+fn no_secure_store_is_a_typed_refusal() {
+    let empty = TempDir::new("keyring-nobus");
+    let env = [
+        ("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}/no-bus-here", empty.path())),
+        ("XDG_RUNTIME_DIR", empty.path()),
+    ];
+    if !inside("no_secure_store_is_a_typed_refusal", &["env"], &env) {
+        return;
+    }
+    match TokenStore::open(&[Backend::SecretService]) {
+        Err(StoreError::NoSecureStore { tried }) => {
+            assert_eq!(tried.len(), 1, "the one store asked for was tried");
+            assert_eq!(tried[0].0, Backend::SecretService);
+            let message = StoreError::NoSecureStore { tried }.to_string();
+            assert!(message.contains("log in each time"), "the refusal says what to do: {message}");
+        }
+        Err(other) => panic!("expected NoSecureStore, got {other}"),
+        Ok(store) => panic!("no bus, yet a store was opened: {store:?}"),
+    }
+}
