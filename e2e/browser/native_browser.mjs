@@ -110,6 +110,8 @@ async function voiceChannel(base, token) {
 
 /** Runs in the page: joins the room over the gateway and listens for `hz` from peers. */
 async function browserPeer({ token, channelId, listenHz, listenMs }) {
+  // The microphone first: the socket's hello must find its handler installed.
+  const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
   const ws = new WebSocket(`${location.origin.replace('http', 'ws')}/api/gateway`);
   const send = (frame) => ws.send(JSON.stringify(frame));
   const peers = new Map();
@@ -117,7 +119,6 @@ async function browserPeer({ token, channelId, listenHz, listenMs }) {
   let selfSession = null;
   let iceServers = [];
   let remoteStream = null;
-  const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
 
   function ensurePeer(sessionId) {
     if (peers.has(sessionId)) return peers.get(sessionId);
@@ -134,8 +135,10 @@ async function browserPeer({ token, channelId, listenHz, listenMs }) {
     for (const c of peer.queued.splice(0)) await peer.pc.addIceCandidate(c).catch((e) => log.push(`cand ${e}`));
   }
 
+  ws.onclose = (e) => log.push(`gateway closed ${e.code} ${e.reason}`);
   ws.onmessage = async (m) => {
     const f = JSON.parse(m.data);
+    if (!('seq' in f) && f.type === 'error') log.push(`error ${f.op}: ${f.message}`);
     if (f.type === 'hello') send({ type: 'identify', token });
     else if (f.type === 'ready') send({ type: 'voice_join', channel_id: channelId });
     else if (f.type === 'voice_joined') {
