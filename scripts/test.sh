@@ -52,7 +52,15 @@ if [ -f desktop-ui/package.json ]; then
     npm run e2e
     # Voice through the built-in TURN relay only (iceTransportPolicy: relay).
     node ../server/tests/browser/relay_audio.mjs
+    # The native client (`cromulent voice join`) and a Chromium page hear each other.
+    node ../e2e/browser/native_browser.mjs
   )
+fi
+
+# ---- the desktop app: WebDriver, global push-to-talk under Xvfb, the .deb -------------
+if [ -f scripts/test-desktop.sh ]; then
+  banner "Desktop app: WebDriver under Xvfb, global push-to-talk, .deb install"
+  bash scripts/test-desktop.sh
 fi
 # --------------------------------------------------------------------------------------
 
