@@ -99,16 +99,19 @@ pub struct PeerStatus {
     pub last_packet: Option<Instant>,
 }
 
+/// A peer's sending half and its status.
+type PeerEntry = (Arc<PeerTx>, Arc<PeerShared>);
+
 /// Read by the audio fan-out task and by status queries while the actor changes it.
 #[derive(Default)]
-struct Registry_ {
-    peers: RwLock<HashMap<Id, (Arc<PeerTx>, Arc<PeerShared>)>>,
+struct PeerTable {
+    peers: RwLock<HashMap<Id, PeerEntry>>,
 }
 
 /// Handle to the running mesh. Dropping it stops signaling and closes every connection.
 pub struct Mesh {
     commands: mpsc::UnboundedSender<Command>,
-    registry: Arc<Registry_>,
+    registry: Arc<PeerTable>,
 }
 
 enum Command {
@@ -127,7 +130,7 @@ impl Mesh {
     ) -> Self {
         let (commands, mut command_rx) = mpsc::unbounded_channel();
         let (peer_events, mut peer_event_rx) = mpsc::unbounded_channel();
-        let registry = Arc::new(Registry_::default());
+        let registry = Arc::new(PeerTable::default());
 
         let forward = commands.clone();
         tokio::spawn(async move {
@@ -236,7 +239,7 @@ struct Actor {
     signal: Signal,
     remote_audio: Arc<dyn RemoteAudio>,
     peer_events: mpsc::UnboundedSender<PeerEvent>,
-    registry: Arc<Registry_>,
+    registry: Arc<PeerTable>,
     self_session: Option<Id>,
     ice_servers: Vec<RTCIceServer>,
     policy: RTCIceTransportPolicy,
@@ -377,7 +380,7 @@ impl Actor {
         if ice_restart {
             peer.pc.restart_ice().await.map_err(rtc_err)?;
         }
-        let options = RTCOfferOptions { ice_restart, ..Default::default() };
+        let options = RTCOfferOptions { ice_restart };
         let offer = peer.pc.create_offer(Some(options)).await.map_err(rtc_err)?;
         peer.pc.set_local_description(offer.clone()).await.map_err(rtc_err)?;
         let sdp = peer.pc.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
