@@ -81,15 +81,21 @@ fn session(env: &Environment) -> Session {
 /// Picks the backend. The window's own key handling runs in every case on top.
 pub fn choose(env: &Environment) -> Choice {
     match env.os {
-        Os::Windows => Choice::new(Backend::Global, "Windows: a low-level keyboard hook sees keys in every application."),
+        Os::Windows => {
+            Choice::new(Backend::Global, "Windows: a low-level keyboard hook sees keys in every application.")
+        }
         Os::MacOs => Choice::new(
             Backend::Global,
             "macOS: an event tap on the main thread; it needs the Input Monitoring permission \
              (System Settings → Privacy & Security → Input Monitoring).",
         ),
-        Os::Other => Choice::new(Backend::Command, "Unknown system: bind `cromulent ptt down` / `up` to a key."),
+        Os::Other => {
+            Choice::new(Backend::Command, "Unknown system: bind `cromulent ptt down` / `up` to a key.")
+        }
         Os::Linux => match session(env) {
-            Session::X11 => Choice::new(Backend::Global, "X11: the XRecord extension sees keys in every application."),
+            Session::X11 => {
+                Choice::new(Backend::Global, "X11: the XRecord extension sees keys in every application.")
+            }
             Session::Wayland => wayland(env),
             Session::Neither => Choice::new(
                 Backend::Command,
@@ -101,7 +107,10 @@ pub fn choose(env: &Environment) -> Choice {
 
 fn wayland(env: &Environment) -> Choice {
     if env.portal_available {
-        return Choice::new(Backend::Portal, "Wayland: the desktop's GlobalShortcuts portal delivers the key.");
+        return Choice::new(
+            Backend::Portal,
+            "Wayland: the desktop's GlobalShortcuts portal delivers the key.",
+        );
     }
     match (env.evdev_opt_in, env.input_readable) {
         (true, true) => Choice::new(
@@ -177,7 +186,12 @@ mod tests {
     }
 
     fn wayland() -> Environment {
-        Environment { session_type: Some("wayland".into()), wayland_display: true, x_display: true, ..linux() }
+        Environment {
+            session_type: Some("wayland".into()),
+            wayland_display: true,
+            x_display: true,
+            ..linux()
+        }
     }
 
     #[test]
@@ -208,7 +222,8 @@ mod tests {
 
     #[test]
     fn wayland_prefers_the_portal() {
-        let env = Environment { portal_available: true, evdev_opt_in: true, input_readable: true, ..wayland() };
+        let env =
+            Environment { portal_available: true, evdev_opt_in: true, input_readable: true, ..wayland() };
         assert_eq!(choose(&env).backend, Backend::Portal, "the portal needs no extra rights");
     }
 

@@ -53,7 +53,10 @@ impl CommandListener {
         let err = |source| PttError::Socket { path: path.to_path_buf(), source };
         if path.exists() {
             if tokio::net::UnixStream::connect(path).await.is_ok() {
-                return Err(err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "another app is listening")));
+                return Err(err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another app is listening",
+                )));
             }
             std::fs::remove_file(path).map_err(err)?;
         }
@@ -166,7 +169,11 @@ mod tests {
         let listener = CommandListener::bind(&path, sink).await.expect("a fresh path binds");
         send(&path, Press::Down).await.expect("the app answers down");
         send(&path, Press::Up).await.expect("the app answers up");
-        assert_eq!(*seen.lock().expect("test mutex"), vec![PttEvent::Down, PttEvent::Up], "in order, once each");
+        assert_eq!(
+            *seen.lock().expect("test mutex"),
+            vec![PttEvent::Down, PttEvent::Up],
+            "in order, once each"
+        );
         drop(listener);
         assert!(!path.exists(), "the socket file goes with the listener");
     }
@@ -189,6 +196,9 @@ mod tests {
     #[tokio::test]
     async fn sending_without_a_running_app_fails() {
         let err = send(&temp_socket("nobody"), Press::Down).await;
-        assert!(matches!(err, Err(PttError::Socket { .. })), "the command must tell the user the app is not running");
+        assert!(
+            matches!(err, Err(PttError::Socket { .. })),
+            "the command must tell the user the app is not running"
+        );
     }
 }

@@ -142,7 +142,11 @@ mod tests {
         let s = state();
         assert_eq!(filter(&s, &EventType::KeyPress(Key::KeyA)), None, "other keys never leave the listener");
         assert_eq!(filter(&s, &EventType::KeyPress(Key::ControlLeft)), Some(PttEvent::Down));
-        assert_eq!(filter(&s, &EventType::KeyPress(Key::ControlLeft)), None, "auto-repeat is not a new press");
+        assert_eq!(
+            filter(&s, &EventType::KeyPress(Key::ControlLeft)),
+            None,
+            "auto-repeat is not a new press"
+        );
         assert_eq!(filter(&s, &EventType::KeyRelease(Key::KeyA)), None);
         assert_eq!(filter(&s, &EventType::KeyRelease(Key::ControlLeft)), Some(PttEvent::Up));
         assert_eq!(filter(&s, &EventType::KeyRelease(Key::ControlLeft)), None, "no up without a down");
@@ -157,8 +161,16 @@ mod tests {
             filter(&s, &EventType::KeyPress(Key::ShiftRight)),
             Some(PttEvent::Captured(PttKey::new("ShiftRight")))
         );
-        assert_eq!(filter(&s, &EventType::KeyRelease(Key::ShiftRight)), None, "the capturing press is not talk");
-        assert_eq!(filter(&s, &EventType::KeyPress(Key::ShiftRight)), Some(PttEvent::Down), "the new key works");
+        assert_eq!(
+            filter(&s, &EventType::KeyRelease(Key::ShiftRight)),
+            None,
+            "the capturing press is not talk"
+        );
+        assert_eq!(
+            filter(&s, &EventType::KeyPress(Key::ShiftRight)),
+            Some(PttEvent::Down),
+            "the new key works"
+        );
         assert_eq!(filter(&s, &EventType::KeyPress(Key::ControlLeft)), None, "the old key does not");
     }
 

@@ -5,9 +5,14 @@
 //! can show it:
 //! - [`global`]: rdev's global listener (X11 via XRecord, Windows via a low-level hook,
 //!   macOS via an event tap that needs the Input Monitoring permission);
+//! - `evdev` (Linux): the kernel's input devices, for Wayland desktops without a
+//!   GlobalShortcuts portal, opt-in and only for users in the `input` group;
 //! - [`command`]: a Unix socket in `$XDG_RUNTIME_DIR` fed by `cromulent ptt down|up`,
 //!   for Wayland desktops where nothing else can see keys (users bind the command to
 //!   a key in their compositor).
+//!
+//! The GlobalShortcuts portal (the preferred Wayland backend) is chosen by the logic but
+//! has no client in this build yet; an `ashpd`-based one is the next step.
 //!
 //! Every source only *reports* the key; whether the microphone opens is the voice
 //! engine's decision, where mute always wins. The window adds its own in-window key
@@ -15,6 +20,8 @@
 
 pub mod choice;
 pub mod command;
+#[cfg(target_os = "linux")]
+pub mod evdev;
 pub mod global;
 pub mod key;
 
@@ -70,11 +77,16 @@ pub enum PttError {
     Unavailable(Backend),
 }
 
-/// Starts the source `choice` names. `None` when the choice is in-window only.
+/// Starts the source `choice` names (the global listener on a thread of its own; macOS
+/// callers use [`global::GlobalListener::start_with`] to run it on the main thread).
 pub async fn start(choice: &Choice, key: PttKey, sink: PttSink) -> Result<Box<dyn PttSource>, PttError> {
     match choice.backend {
         Backend::Global => Ok(Box::new(global::GlobalListener::start(key, sink)?)),
-        Backend::Command => Ok(Box::new(command::CommandListener::bind(&command::socket_path(), sink).await?)),
+        Backend::Command => {
+            Ok(Box::new(command::CommandListener::bind(&command::socket_path(), sink).await?))
+        }
+        #[cfg(target_os = "linux")]
+        Backend::Evdev => Ok(Box::new(evdev::EvdevListener::start(key, sink)?)),
         other => Err(PttError::Unavailable(other)),
     }
 }

@@ -1,0 +1,297 @@
+// The desktop app end to end, driven over W3C WebDriver (tauri-driver in front of
+// WebKitWebDriver) with plain fetch — no client library, nothing downloaded.
+//
+// Run by scripts/test-desktop.sh, which starts Xvfb, a private D-Bus session with an
+// unlocked gnome-keyring, the server, tauri-driver, and registers the users. Checks:
+//   1. the window is titled "Cromulent";
+//   2. log in through the UI; the channels appear;
+//   3. a message typed in the app is stored (read back over REST by another user);
+//   4. joining a voice room in the app is seen by another user's gateway session;
+//   5. with the app unfocused, holding Left Ctrl (xdotool) is push-to-talk: the other
+//      user sees ptt_state on then off; another key produces nothing;
+//   6. a restarted app logs in by itself from the keyring.
+//
+// Environment: APP, DRIVER (tauri-driver URL), SERVER, ALICE and BOB (email:password),
+// TEXT_CHANNEL, VOICE_CHANNEL, SHOTS (directory for failure screenshots), and
+// EXPECT_NATIVE_AUDIO=1 when a sound server is up for the native voice engine.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const APP = env('APP');
+const DRIVER = env('DRIVER');
+const SERVER = env('SERVER');
+const [aliceEmail, alicePassword] = env('ALICE').split(':');
+const [bobEmail, bobPassword] = env('BOB').split(':');
+const TEXT_CHANNEL = env('TEXT_CHANNEL');
+const VOICE_CHANNEL = env('VOICE_CHANNEL');
+const SHOTS = env('SHOTS');
+/** Set when the test provides a sound server: the native voice engine must run. */
+const NATIVE_AUDIO = process.env.EXPECT_NATIVE_AUDIO === '1';
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+const ENTER = '\uE007';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns something truthy; `what` names it in the failure. */
+async function until(what, check, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+// ---- WebDriver ------------------------------------------------------------------
+
+class Session {
+  static async start() {
+    const res = await wd('POST', '/session', {
+      capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
+    });
+    return new Session(res.sessionId);
+  }
+
+  constructor(id) {
+    this.id = id;
+  }
+
+  cmd(method, path, body) {
+    return wd(method, `/session/${this.id}${path}`, body);
+  }
+
+  title() {
+    return this.cmd('GET', '/title');
+  }
+
+  async find(css) {
+    const found = await this.cmd('POST', '/element', { using: 'css selector', value: css });
+    return found[ELEMENT];
+  }
+
+  /** Waits for `css` to exist and returns it. */
+  waitFor(css, ms) {
+    return until(`element ${css}`, () => this.find(css), ms);
+  }
+
+  async type(css, text) {
+    const el = await this.waitFor(css);
+    await this.cmd('POST', `/element/${el}/clear`, {});
+    await this.cmd('POST', `/element/${el}/value`, { text });
+  }
+
+  async click(css) {
+    const el = await this.waitFor(css);
+    await this.cmd('POST', `/element/${el}/click`, {});
+  }
+
+  run(script, ...args) {
+    return this.cmd('POST', '/execute/sync', { script, args });
+  }
+
+  /** Invokes one of the app's commands from inside its webview. */
+  invoke(command, args = {}) {
+    const script = 'const done = arguments[arguments.length - 1];' +
+      'window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then(done, (e) => done({ failed: String(e) }));';
+    return this.cmd('POST', '/execute/async', { script, args: [command, args] });
+  }
+
+  async screenshot(name) {
+    try {
+      const png = await this.cmd('GET', '/screenshot');
+      writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(png, 'base64'));
+    } catch {
+      // A screenshot is a diagnostic; the failure that asked for it matters more.
+    }
+  }
+
+  end() {
+    return this.cmd('DELETE', '').catch(() => undefined);
+  }
+}
+
+async function wd(method, path, body) {
+  const res = await fetch(DRIVER + path, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${json.value?.error} ${json.value?.message}`);
+  return json.value;
+}
+
+// ---- the other user: REST and a gateway session -----------------------------------
+
+async function rest(method, path, token, body) {
+  const res = await fetch(SERVER + path, {
+    method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function accessToken(email, password) {
+  const login = await rest('POST', '/api/auth/login', null, { email, password, device_name: 'webdriver test', device_type: 'bot' });
+  const refreshed = await rest('POST', '/api/auth/refresh', null, { refresh_token: login.refresh_token });
+  return refreshed.access_token;
+}
+
+/** Bob's gateway session: every event frame is kept in `events`. */
+function gateway(token) {
+  const ws = new WebSocket(SERVER.replace(/^http/, 'ws') + '/api/gateway');
+  const events = [];
+  let ready = null;
+  const opened = new Promise((resolve, reject) => {
+    ws.onerror = () => reject(new Error('gateway socket failed'));
+    ws.onmessage = (ev) => {
+      const frame = JSON.parse(ev.data);
+      if (frame.type === 'hello') {
+        ws.send(JSON.stringify({ type: 'identify', token }));
+        setInterval(() => ws.readyState === 1 && ws.send(JSON.stringify({ type: 'heartbeat' })), frame.heartbeat_interval_ms / 2).unref();
+      } else if (frame.type === 'ready') {
+        ready = frame;
+        resolve();
+      } else {
+        events.push(frame);
+      }
+    };
+  });
+  return { ws, events, opened, get ready() { return ready; }, send: (f) => ws.send(JSON.stringify(f)) };
+}
+
+function xdotool(...args) {
+  return execFileSync('xdotool', args, { encoding: 'utf8' }).trim();
+}
+
+// ---- the run ------------------------------------------------------------------------
+
+async function main() {
+  const bobToken = await accessToken(bobEmail, bobPassword);
+  const channels = await rest('GET', '/api/channels', bobToken);
+  const text = channels.find((c) => c.name === TEXT_CHANNEL);
+  const voice = channels.find((c) => c.name === VOICE_CHANNEL);
+  for (const ch of [text, voice]) await rest('POST', `/api/channels/${ch.id}/join`, bobToken);
+  const bob = gateway(bobToken);
+  await bob.opened;
+  // Bob waits in the voice room: push-to-talk state goes to the room's members.
+  bob.send({ type: 'voice_join', channel_id: voice.id });
+  await until('bob in the voice room', () => bob.events.find((f) => f.type === 'voice_joined'));
+  const aliceId = (await rest('GET', '/api/users', bobToken)).find((u) => u.username === 'alice').id;
+
+  let app = await Session.start();
+  try {
+    const title = await until('the window title', async () => ((await app.title()) === 'Cromulent' ? 'ok' : null));
+    console.log(`ok 1 - the window is titled "Cromulent" (${title})`);
+
+    // A fresh app asks for the server; choosing one reloads the UI against it.
+    await app.type('#login-server', SERVER);
+    await app.type('#login-email', aliceEmail);
+    await app.type('#login-password', alicePassword);
+    await app.click('button[type=submit]');
+    await until('the reload against the chosen server', async () => {
+      const v = await app.run('return document.querySelector("#login-server")?.value ?? ""');
+      return v.startsWith(SERVER) && !(await app.run('return document.querySelector("#login-email").value'));
+    });
+    await app.type('#login-email', aliceEmail);
+    await app.type('#login-password', alicePassword);
+    await app.click('button[type=submit]');
+    await app.waitFor(`[data-channel="${TEXT_CHANNEL}"]`, 30_000);
+    console.log('ok 2 - logged in through the app; the channels are listed');
+
+    await app.click(`[data-channel="${TEXT_CHANNEL}"]`);
+    const body = `hello from the desktop app ${Date.now()}`;
+    await app.type('[data-testid="composer"]', body + ENTER);
+    await until('the message stored on the server', async () => {
+      const messages = await rest('GET', `/api/channels/${text.id}/messages?limit=20`, bobToken);
+      return messages.some((m) => m.body === body && m.author_id === aliceId);
+    });
+    console.log('ok 3 - a message sent in the app is stored on the server');
+
+    await app.click(`[data-voice-channel="${VOICE_CHANNEL}"]`);
+    const joined = await until('alice joining the voice room, seen by bob', () =>
+      bob.events.find((f) => f.type === 'peer_joined' && f.participant.user_id === aliceId),
+    );
+    const aliceSession = joined.participant.session_id;
+    const state = await until('the app in the voice room', async () => {
+      const s = await app.invoke('voice_state');
+      return s.channel_id === voice.id && (s.native_audio || s.error) ? s : null;
+    });
+    if (NATIVE_AUDIO && !state.native_audio) throw new Error(`native audio did not start: ${state.error}`);
+    console.log(`ok 4 - joining a voice room in the app is seen by another user (native audio: ${state.native_audio})`);
+
+    // Push-to-talk from outside the app: another window gets the keyboard focus.
+    const other = spawn('xmessage', ['-geometry', '300x100+700+600', 'another application'], { stdio: 'ignore' });
+    try {
+      const otherId = await until('the other window', () => xdotool('search', '--name', '^xmessage$').split('\n')[0]);
+      xdotool('windowfocus', '--sync', otherId);
+      const focused = xdotool('getwindowfocus');
+      if (focused !== otherId) throw new Error(`focus is on ${focused}, not on the other window ${otherId}`);
+
+      const ptt = () => bob.events.filter((f) => f.type === 'ptt_state' && f.session_id === aliceSession);
+      const before = ptt().length;
+      // A key that is not the push-to-talk key first, then Left Ctrl.
+      xdotool('keydown', 'a');
+      xdotool('keyup', 'a');
+      xdotool('keydown', 'Control_L');
+      const on = await until('ptt_state on after Left Ctrl went down', () => ptt()[before]);
+      if (on.active !== true) throw new Error(`expected ptt_state on, got ${JSON.stringify(on)}`);
+      xdotool('keyup', 'Control_L');
+      const off = await until('ptt_state off after Left Ctrl came up', () => ptt()[before + 1]);
+      if (off.active !== false) throw new Error(`expected ptt_state off, got ${JSON.stringify(off)}`);
+      // A marker on the same ordered path (app -> gateway -> server -> bob): a mute sent
+      // after every key above was handled. Whatever the keys caused arrives before it,
+      // so exactly the two Left Ctrl transitions must precede it.
+      await app.run('window.cromulent.voice.setMuted(true)');
+      const marker = await until('the mute marker', () =>
+        bob.events.findIndex((f) => f.type === 'voice_state_update' && f.participant.session_id === aliceSession && f.participant.muted) + 1,
+      );
+      const caused = bob.events.slice(0, marker - 1).filter((f) => f.type === 'ptt_state' && f.session_id === aliceSession);
+      if (caused.length !== before + 2) {
+        throw new Error(`the keys caused ${caused.length - before} ptt_state events, expected 2 (the "a" key must do nothing)`);
+      }
+      await app.run('window.cromulent.voice.setMuted(false)');
+      console.log('ok 5 - with the app unfocused, Left Ctrl starts and stops transmission; "a" does nothing');
+    } finally {
+      other.kill();
+    }
+
+    // Quit and start again: the refresh token in the keyring logs in without a form.
+    await app.end();
+    app = await Session.start();
+    await app.waitFor(`[data-channel="${TEXT_CHANNEL}"]`, 30_000);
+    const form = await app.run('return document.querySelector("#login-password") !== null');
+    if (form) throw new Error('the restarted app shows the login form');
+    console.log('ok 6 - the restarted app logs in by itself (refresh token from the keyring)');
+  } catch (e) {
+    await app.screenshot('failure');
+    throw e;
+  } finally {
+    await app.end();
+    bob.ws.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`not ok - ${e.message}`);
+    process.exit(1);
+  },
+);
