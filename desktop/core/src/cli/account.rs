@@ -24,6 +24,9 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
     // The store is probed first: without one the login would be lost on exit, so do
     // not create a login on the server at all.
     let store = ctx.token_store().await?;
+    if let Some(caveat) = store.backend().caveat() {
+        eprintln!("cromulent: note: {caveat}");
+    }
     let password = if args.password_stdin { read_stdin_line()? } else { prompt_password()? };
     let client = ctx.anonymous()?;
     let login = client

@@ -103,9 +103,6 @@ impl Context {
         let store = tokio::task::spawn_blocking(move || TokenStore::open(backends))
             .await
             .context("keyring task")??;
-        if let Some(caveat) = store.backend().caveat() {
-            eprintln!("cromulent: note: {caveat}");
-        }
         Ok(store)
     }
 

@@ -1,0 +1,207 @@
+//! The real `cromulent` binary against a real server: login with `--password-stdin`
+//! (token in the kernel keyring), channels, send, tail seeing another user's message,
+//! logout; and the refusal when no secure store exists.
+//!
+//! The keyring part runs inside `keyctl session -` (the test re-runs itself there), so
+//! the token lives in a throw-away session keyring and never in the user's own.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cromulent_e2e::{client_for, Database, TempDir, TestServer, PASSWORD};
+use cromulent_protocol::message::ListMessagesQuery;
+
+const INSIDE: &str = "CROMULENT_CLI_TEST_INSIDE";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Re-runs `test` under `wrapper`; true in the child, which does the work.
+fn inside(test: &str, wrapper: &[&str]) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let output = Command::new(wrapper[0])
+        .args(&wrapper[1..])
+        .arg(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", wrapper[0]));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the test inside {wrapper:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
+}
+
+/// The `cromulent` binary, brought up to date first: `cargo test -p cromulent-e2e` builds
+/// only the library it depends on. Selecting this crate too makes cargo resolve the same
+/// features as for this test, so the shared dependencies are not rebuilt.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "cromulent-e2e", "-p", "cromulent-client", "--bin", "cromulent"])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the cromulent binary");
+    let bin = dir.join(format!("cromulent{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "the binary sits next to the test's deps dir: {}", bin.display());
+    bin
+}
+
+struct Cli {
+    bin: PathBuf,
+    server: String,
+    config: TempDir,
+    keyring: &'static str,
+}
+
+impl Cli {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--server")
+            .arg(&self.server)
+            .arg("--config-dir")
+            .arg(self.config.path())
+            .arg("--keyring")
+            .arg(self.keyring)
+            .args(args)
+            .env_remove("CROMULENT_SERVER")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Runs to completion off the async threads, feeding `stdin`.
+    async fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = self.command(args);
+        let stdin = stdin.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut child = cmd
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+            child.wait_with_output().expect("wait")
+        })
+        .await
+        .expect("join")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_channels_send_tail_logout_with_the_real_binary() {
+    if !inside("login_channels_send_tail_logout_with_the_real_binary", &["keyctl", "session", "-"]) {
+        return;
+    }
+    let server = TestServer::start(Database::Sqlite).await;
+    let ada = server.user("ada").await;
+    let bob = server.user("bob").await;
+    let cli = Cli { bin: binary(), server: server.base.clone(), config: TempDir::new(), keyring: "keyutils" };
+
+    let login =
+        cli.run(&["login", "--email", &ada.email, "--password-stdin"], &format!("{PASSWORD}\n")).await;
+    assert!(login.status.success(), "login works: {}", text(&login.stderr));
+    assert!(text(&login.stdout).contains("as ada"), "login names the account: {}", text(&login.stdout));
+    let remembered = std::fs::read_to_string(cli.config.path().join("cli.json")).expect("config written");
+    assert!(remembered.contains(&ada.email), "the account is remembered");
+    let refresh_like = remembered.lines().any(|l| l.len() > 60);
+    assert!(!refresh_like, "no token-sized value in the plain config file: {remembered}");
+
+    let channels = cli.run(&["channels"], "").await;
+    assert!(channels.status.success(), "channels works: {}", text(&channels.stderr));
+    let table = text(&channels.stdout);
+    assert!(table.starts_with("NAME"), "a table with a header: {table}");
+    assert!(table.lines().any(|l| l.starts_with("#general") && l.contains("text")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("#voice-main") && l.contains("voice")), "{table}");
+
+    let sent = cli.run(&["send", "general", "hello from the terminal"], "").await;
+    assert!(sent.status.success(), "send works: {}", text(&sent.stderr));
+    let bob_client = client_for(&server, &bob).await;
+    let general = bob_client.channels().await.expect("channels");
+    let general = general.iter().find(|c| c.channel.name == "general").expect("#general").channel.id;
+    let latest = bob_client.messages(general, &ListMessagesQuery::default()).await.expect("history");
+    assert_eq!(latest[0].body, "hello from the terminal", "bob sees what the CLI sent");
+    assert_eq!(text(&sent.stdout).trim(), latest[0].id.to_string(), "send prints the new message's id");
+
+    let unknown = cli.run(&["send", "no-such-channel", "x"], "").await;
+    assert!(!unknown.status.success(), "an unknown channel fails");
+    assert_eq!(text(&unknown.stderr).trim().lines().count(), 1, "one-line error: {}", text(&unknown.stderr));
+
+    // tail: wait for its "connected" line, then bob speaks and tail prints it.
+    let mut tail =
+        cli.command(&["tail", "--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("tail");
+    let (lines_tx, lines_rx) = mpsc::channel::<String>();
+    let stdout = tail.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = |what: &str| {
+        lines_rx
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("tail printed no line while waiting for {what}"))
+    };
+    while !next_line("connected").contains("\"connected\"") {}
+    let message = bob_client.send_message(general, "tail should print this").await.expect("send");
+    loop {
+        let line = next_line("bob's message");
+        if line.contains("message_create") && line.contains("tail should print this") {
+            let event: serde_json::Value = serde_json::from_str(&line).expect("--json lines are JSON");
+            assert_eq!(event["message"]["id"], message.id.to_string(), "the event carries the message");
+            break;
+        }
+    }
+    let interrupted = Command::new("kill").args(["-INT", &tail.id().to_string()]).status().expect("kill");
+    assert!(interrupted.success(), "SIGINT delivered");
+    let status = tokio::task::spawn_blocking(move || tail.wait()).await.expect("join").expect("wait");
+    assert!(status.success(), "Ctrl-C ends tail cleanly with exit 0, got {status}");
+
+    let logout = cli.run(&["logout"], "").await;
+    assert!(logout.status.success(), "logout works: {}", text(&logout.stderr));
+    let after = cli.run(&["channels"], "").await;
+    assert!(!after.status.success(), "after logout nothing is authenticated");
+    let error = text(&after.stderr);
+    assert!(error.contains("not logged in"), "the error says what to do: {error}");
+    assert_eq!(error.trim().lines().count(), 1, "exactly one line: {error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_without_a_secure_store_refuses_and_keeps_nothing() {
+    let server = TestServer::start(Database::Sqlite).await;
+    let ada = server.user("ada").await;
+    let empty = TempDir::new();
+    let cli =
+        Cli { bin: binary(), server: server.base.clone(), config: TempDir::new(), keyring: "secret-service" };
+    let mut cmd = cli.command(&["login", "--email", &ada.email, "--password-stdin"]);
+    // No session bus anywhere: the Secret Service cannot be reached.
+    cmd.env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}/no-bus", empty.path().display()))
+        .env("XDG_RUNTIME_DIR", empty.path());
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child =
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        child.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).expect("stdin");
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .expect("join");
+    assert!(!output.status.success(), "no store, no login");
+    let error = text(&output.stderr);
+    assert!(error.contains("no secure store"), "the refusal names the problem: {error}");
+    assert!(!cli.config.path().join("cli.json").exists(), "nothing is remembered, and surely no token file");
+}
