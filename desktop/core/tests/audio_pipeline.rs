@@ -42,11 +42,35 @@ struct Run {
     drop_every_tenth: bool,
     /// Deliver packet 4k+1 after 4k+2: reordering on the way.
     reorder: bool,
+    deafened: bool,
+    volume: f32,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            transmit: true,
+            muted: false,
+            drop_every_tenth: false,
+            reorder: false,
+            deafened: false,
+            volume: 1.0,
+        }
+    }
+}
+
+/// What came out of one run.
+struct Heard {
+    /// The output file's samples at 48 kHz.
+    played: Vec<f32>,
+    stats: PeerStats,
+    /// Whether playback showed the peer as speaking in the middle of the tone.
+    speaking_mid_tone: bool,
 }
 
 /// Captures `input` (a WAV file), sends the frames through the sink of a playback writing
-/// `output`, and returns the played samples at 48 kHz with the peer's stream stats.
-fn carry(input: &Path, output: &Path, run: &Run) -> (Vec<f32>, PeerStats) {
+/// `output`, and returns what was heard.
+fn carry(input: &Path, output: &Path, run: &Run) -> Heard {
     let config = AudioConfig {
         input: InputChoice::Wav(input.to_owned()),
         output: OutputChoice::Wav(output.to_owned()),
@@ -60,9 +84,15 @@ fn carry(input: &Path, output: &Path, run: &Run) -> (Vec<f32>, PeerStats) {
     let (capture, mut frames) = Capture::start(&config).expect("WAV input opens");
     capture.set_transmit(run.transmit);
     capture.set_muted(run.muted);
+    playback.set_deafened(run.deafened);
+    assert!(playback.set_volume("peer", run.volume), "the peer exists");
+    let mut speaking_mid_tone = false;
     let mut held = None;
     for index in 0..FRAMES {
         let frame = frames.blocking_recv().expect("capture delivers a frame every 20 ms");
+        if index == FRAMES / 2 {
+            speaking_mid_tone = playback.speaking("peer");
+        }
         assert_eq!(frame.samples as usize, FRAME_SAMPLES, "frames are 20 ms at 48 kHz");
         let sequence = index as u16;
         let timestamp = (index * FRAME_SAMPLES) as u32;
@@ -85,7 +115,7 @@ fn carry(input: &Path, output: &Path, run: &Run) -> (Vec<f32>, PeerStats) {
     playback.finish().expect("WAV output is finalized");
     let (rate, samples) = analysis::read_wav(output).expect("the output WAV is readable");
     assert_eq!(rate, 48_000, "WAV output is 48 kHz");
-    (samples, stats)
+    Heard { played: samples, stats, speaking_mid_tone }
 }
 
 /// A 440 Hz tone at 44.1 kHz stereo, so the input is resampled and downmixed on the way.
@@ -112,8 +142,8 @@ fn tone_file(dir: &Scratch) -> PathBuf {
 fn a_tone_survives_ten_percent_loss_and_reordering_without_gaps() {
     let dir = Scratch::new("loss");
     let input = tone_file(&dir);
-    let run = Run { transmit: true, muted: false, drop_every_tenth: true, reorder: true };
-    let (played, stats) = carry(&input, &dir.path("out.wav"), &run);
+    let run = Run { drop_every_tenth: true, reorder: true, ..Run::default() };
+    let Heard { played, stats, speaking_mid_tone } = carry(&input, &dir.path("out.wav"), &run);
     let onset = analysis::onset(&played, 48_000, -30.0).expect("the tone must reach the output");
     let start = (onset.as_secs_f64() * 48_000.0) as usize;
     let tone = &played[start..(start + 48_000).min(played.len())];
@@ -134,24 +164,43 @@ fn a_tone_survives_ten_percent_loss_and_reordering_without_gaps() {
         "the 9 lost packets were filled in: {stats:?}"
     );
     assert!(stats.jitter.recovered >= 1, "in-band FEC recovered at least one loss: {stats:?}");
+    assert!(speaking_mid_tone, "a peer playing a tone shows as speaking");
 }
 
 #[test]
 fn a_closed_gate_sends_silence() {
     let dir = Scratch::new("gate");
     let input = tone_file(&dir);
-    let run = Run { transmit: false, muted: false, drop_every_tenth: false, reorder: false };
-    let (played, _) = carry(&input, &dir.path("out.wav"), &run);
-    let level = analysis::rms_dbfs(&played);
+    let run = Run { transmit: false, ..Run::default() };
+    let heard = carry(&input, &dir.path("out.wav"), &run);
+    let level = analysis::rms_dbfs(&heard.played);
     assert!(level < -60.0, "without push-to-talk nothing of the tone may be heard, level {level} dBFS");
+    assert!(!heard.speaking_mid_tone, "a peer sending silence does not show as speaking");
 }
 
 #[test]
 fn mute_wins_over_push_to_talk() {
     let dir = Scratch::new("mute");
     let input = tone_file(&dir);
-    let run = Run { transmit: true, muted: true, drop_every_tenth: false, reorder: false };
-    let (played, _) = carry(&input, &dir.path("out.wav"), &run);
-    let level = analysis::rms_dbfs(&played);
+    let run = Run { muted: true, ..Run::default() };
+    let heard = carry(&input, &dir.path("out.wav"), &run);
+    let level = analysis::rms_dbfs(&heard.played);
     assert!(level < -60.0, "muted with PTT held must send silence, level {level} dBFS");
+}
+
+#[test]
+fn deafen_silences_the_output_and_volume_scales_a_peer() {
+    let dir = Scratch::new("deafen");
+    let input = tone_file(&dir);
+    let deaf = carry(&input, &dir.path("deaf.wav"), &Run { deafened: true, ..Run::default() });
+    let level = analysis::rms_dbfs(&deaf.played);
+    assert!(level < -60.0, "deafened, nothing may reach the output, level {level} dBFS");
+    assert!(deaf.speaking_mid_tone, "deafen does not hide who speaks");
+
+    let quiet = carry(&input, &dir.path("quiet.wav"), &Run { volume: 0.25, ..Run::default() });
+    let onset = analysis::onset(&quiet.played, 48_000, -40.0).expect("the quiet tone is still heard");
+    let start = (onset.as_secs_f64() * 48_000.0) as usize + 4_800;
+    let level = analysis::rms_dbfs(&quiet.played[start..start + 24_000]);
+    // The tone is sent at -9 dBFS; a quarter of it is 12 dB lower.
+    assert!((level + 21.0).abs() < 2.0, "volume 0.25 plays the tone near -21 dBFS, got {level}");
 }

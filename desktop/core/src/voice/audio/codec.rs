@@ -101,3 +101,43 @@ impl VoiceDecoder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::audio::analysis;
+
+    #[test]
+    fn look_ahead_fits_the_latency_budget_and_fec_recovers_a_lost_frame() {
+        let settings = EncoderSettings { bitrate: 32_000, expected_loss_percent: 10 };
+        let mut encoder = VoiceEncoder::new(settings).expect("encoder");
+        let lookahead = encoder.lookahead().expect("look-ahead");
+        // docs/BENCHMARKS.md budgets 6.5 ms (312 samples) of codec delay.
+        assert!(lookahead <= 312, "Opus VOIP look-ahead is at most 6.5 ms, got {lookahead} samples");
+
+        // 440 Hz for five frames, then 880 Hz: concealment would extend the 440 Hz tone
+        // into a lost sixth frame, only the FEC copy in the seventh knows it changed.
+        let mut signal = analysis::sine(440.0, SAMPLE_RATE, 0.1, 0.5);
+        signal.extend(analysis::sine(880.0, SAMPLE_RATE, 0.1, 0.5));
+        let packets: Vec<Vec<u8>> = signal
+            .chunks_exact(FRAME_SAMPLES)
+            .map(|chunk| {
+                let frame: &[f32; FRAME_SAMPLES] = chunk.try_into().expect("exact chunk");
+                encoder.encode(frame).expect("encode").to_vec()
+            })
+            .collect();
+        let mut decoder = VoiceDecoder::new().expect("decoder");
+        let mut frame = [0.0_f32; FRAME_SAMPLES];
+        for packet in &packets[..5] {
+            decoder.decode(&Playout::Packet(packet.clone()), &mut frame);
+        }
+        decoder.decode(&Playout::Fec(packets[6].clone()), &mut frame);
+        let level = analysis::rms_dbfs(&frame);
+        assert!(level > -15.0, "the FEC copy restores the lost frame's level (-9 dBFS), got {level}");
+        let frequency = analysis::dominant_frequency(&frame[480..], SAMPLE_RATE, 100.0, 4000.0);
+        assert!(
+            (frequency - 880.0).abs() <= 20.0,
+            "the lost frame's 880 Hz comes back from FEC, found {frequency}"
+        );
+    }
+}
