@@ -18,6 +18,9 @@ use crate::tokens::Secret;
 /// A server that rate-limited us gets at least this long before the next attempt.
 const RATE_LIMITED_PAUSE: Duration = Duration::from_secs(5);
 
+/// Refused handshakes in a row (each with a fresh token) before giving up.
+const MAX_AUTH_REFUSALS: u32 = 3;
+
 pub(super) struct Connection {
     config: GatewayConfig,
     url: url::Url,
@@ -30,6 +33,8 @@ pub(super) struct Connection {
     outbox: VecDeque<ClientFrame>,
     /// The access token of the last handshake, to forget it when the server refuses it.
     access: Option<Secret>,
+    /// Handshakes refused in a row despite a freshly refreshed token.
+    auth_refusals: u32,
 }
 
 /// Why the connected phase ended.
@@ -55,6 +60,7 @@ impl Connection {
             heartbeat: Duration::from_secs(30),
             outbox: VecDeque::new(),
             access: None,
+            auth_refusals: 0,
         };
         let ready = match conn.establish(false).await {
             // An access token the server refuses (e.g. restored from an old run) gets
@@ -93,6 +99,7 @@ impl Connection {
                 match self.establish(true).await {
                     Ok(_) => {
                         attempt = 0;
+                        self.auth_refusals = 0;
                         break;
                     }
                     Err(error) => match self.classify(error).await {
@@ -267,6 +274,12 @@ impl Connection {
                 Ended::Stop(CloseReason::UnsupportedVersion, None)
             }
             GatewayError::Closed { code: close_code::AUTHENTICATION_FAILED, reason } => {
+                // A token just refreshed yet refused again will not start working:
+                // stop instead of spending refresh tokens forever.
+                self.auth_refusals += 1;
+                if self.auth_refusals >= MAX_AUTH_REFUSALS {
+                    return Ended::Stop(CloseReason::AuthenticationFailed(reason), None);
+                }
                 self.forget_access().await;
                 retry(format!("authentication failed ({reason}); refreshing the token"), Duration::ZERO)
             }

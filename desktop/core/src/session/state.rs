@@ -149,6 +149,14 @@ impl SessionState {
     }
 
     fn message_created(&mut self, message: &Message) {
+        let list = self.messages.entry(message.channel_id).or_default();
+        if list.iter().any(|m| m.id == message.id) {
+            return; // a replay, or a REST page that raced the event: already accounted for
+        }
+        list.push_back(message.clone());
+        if list.len() > RECENT_MESSAGES {
+            list.pop_front();
+        }
         let me = self.user.user.id;
         if let Some(entry) = self.channels.get_mut(&message.channel_id) {
             entry.last_message_id = entry.last_message_id.max(Some(message.id));
@@ -157,13 +165,6 @@ impl SessionState {
                 if mentions(message, me) {
                     entry.mention_count += 1;
                 }
-            }
-        }
-        let list = self.messages.entry(message.channel_id).or_default();
-        if !list.iter().any(|m| m.id == message.id) {
-            list.push_back(message.clone());
-            if list.len() > RECENT_MESSAGES {
-                list.pop_front();
             }
         }
     }
@@ -181,4 +182,105 @@ fn mentions(message: &Message, me: Id) -> bool {
         Mention::Here | Mention::Everyone => true,
         Mention::Group { .. } => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use cromulent_protocol::channel::ReadState;
+    use cromulent_protocol::voice::VoiceParticipant;
+    use serde_json::json;
+
+    use super::*;
+
+    fn user(id: i64, name: &str) -> serde_json::Value {
+        json!({"id": id.to_string(), "username": name, "display_name": null, "avatar_url": null,
+               "role": "member", "created_at": 0})
+    }
+
+    fn ready() -> SessionState {
+        let mut me = user(1, "ada");
+        me.as_object_mut().expect("object").extend([
+            ("email".to_owned(), json!("ada@example.test")),
+            ("email_confirmed".to_owned(), json!(true)),
+            ("voice_mode".to_owned(), json!("ptt")),
+            ("vad_threshold_db".to_owned(), json!(-40.0)),
+        ]);
+        let snapshot: ReadySnapshot = serde_json::from_value(json!({
+            "user": me,
+            "users": [user(1, "ada"), user(2, "bob")],
+            "channels": [{"id": "10", "name": "general", "kind": "text", "topic": null, "is_default": true,
+                          "is_private": false, "write_permission": "everyone", "created_at": 0,
+                          "is_member": true, "last_message_id": null, "last_read_message_id": null,
+                          "unread_count": 0, "mention_count": 0}],
+            "presences": [],
+            "voice_rooms": [],
+            "feature_flags": {"voice": true, "registration": true, "link_previews": false,
+                              "email_confirmation": false, "turn": true},
+        }))
+        .expect("a well-formed snapshot");
+        SessionState::from_ready(&snapshot)
+    }
+
+    fn message(id: i64, author: i64, mentions: Vec<Mention>) -> Message {
+        Message {
+            id: Id(id),
+            channel_id: Id(10),
+            author_id: Id(author),
+            body: format!("m{id}"),
+            nonce: None,
+            mentions,
+            created_at: 0,
+            edited_at: None,
+        }
+    }
+
+    #[test]
+    fn unread_and_mentions_follow_messages_and_the_read_marker() {
+        let mut state = ready();
+        state.apply(&Event::MessageCreate { message: message(100, 2, vec![]) });
+        state.apply(&Event::MessageCreate {
+            message: message(101, 2, vec![Mention::User { user_id: Id(1) }]),
+        });
+        state.apply(&Event::MessageCreate { message: message(102, 1, vec![]) });
+        state.apply(&Event::MessageCreate { message: message(101, 2, vec![]) });
+        let general = &state.channels[&Id(10)];
+        assert_eq!(general.unread_count, 2, "others' messages count; one's own and replays do not");
+        assert_eq!(state.messages[&Id(10)].len(), 3, "a replayed message is cached once");
+        assert_eq!(general.mention_count, 1, "the direct mention counts");
+
+        let read = ReadState { channel_id: Id(10), last_read_message_id: Some(Id(100)) };
+        state.apply(&Event::ReadStateUpdate { read_state: read });
+        let general = &state.channels[&Id(10)];
+        assert_eq!(general.unread_count, 1, "only bob's message after the marker is unread");
+        assert_eq!(general.mention_count, 1, "and it is the one that mentions ada");
+    }
+
+    #[test]
+    fn voice_rooms_track_joins_changes_and_leaves() {
+        let mut state = ready();
+        let mut bob = VoiceParticipant {
+            session_id: Id(7),
+            user_id: Id(2),
+            muted: false,
+            deafened: false,
+            speaking: false,
+            joined_at: 0,
+        };
+        let update = |p: &VoiceParticipant, left| Event::VoiceStateUpdate {
+            channel_id: Id(20),
+            participant: p.clone(),
+            left,
+        };
+        state.apply(&update(&bob, false));
+        bob.muted = true;
+        state.apply(&update(&bob, false));
+        let room = &state.voice_rooms[&Id(20)];
+        assert_eq!(
+            room.participants,
+            vec![bob.clone()],
+            "a change replaces the participant, never duplicates"
+        );
+        state.apply(&update(&bob, true));
+        assert!(!state.voice_rooms.contains_key(&Id(20)), "an empty room is gone");
+    }
 }
