@@ -172,6 +172,14 @@ async fn login_channels_send_tail_logout_with_the_real_binary() {
     let status = tokio::task::spawn_blocking(move || tail.wait()).await.expect("join").expect("wait");
     assert!(status.success(), "Ctrl-C ends tail cleanly with exit 0, got {status}");
 
+    let bench = cli
+        .run(&["bench", "gateway", "--sessions", "12", "--messages", "3", "--interval-ms", "10"], "")
+        .await;
+    let report = text(&bench.stdout);
+    assert!(bench.status.success(), "the load generator works: {report}{}", text(&bench.stderr));
+    assert!(report.contains("12 connected, 0 failed"), "every session connects: {report}");
+    assert!(report.contains("deliveries: 36/36"), "every session gets every message: {report}");
+
     let logout = cli.run(&["logout"], "").await;
     assert!(logout.status.success(), "logout works: {}", text(&logout.stderr));
     let after = cli.run(&["channels"], "").await;

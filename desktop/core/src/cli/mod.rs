@@ -6,6 +6,7 @@
 //! (and whose rotated tokens go back there), and a way to open a gateway.
 
 mod account;
+mod bench;
 mod chat;
 mod config;
 mod context;
@@ -54,6 +55,8 @@ pub enum Command {
     Voice(voice::VoiceArgs),
     /// Push-to-talk keys.
     Ptt(ptt::PttArgs),
+    /// Load generation and measurements.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the command line; the exit code says whether it worked.
@@ -100,6 +103,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tail(args) => tail::run(&ctx, args).await,
         Command::Voice(args) => voice::run(&ctx, args).await,
         Command::Ptt(args) => ptt::run(&ctx, args).await,
+        Command::Bench(args) => bench::run(&ctx, args).await,
     }
 }
 
