@@ -20,12 +20,15 @@ pub mod mesh;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, ServerFrame};
 use cromulent_protocol::Id;
 use tokio::sync::mpsc;
 
-use audio::{AudioConfig, AudioError, Capture, CaptureFrames, InputChoice, OutputChoice, PeerSink, Playback};
+use audio::{
+    AudioConfig, AudioError, Capture, CaptureFrames, InputChoice, OutputChoice, PeerSink, PeerStats, Playback,
+};
 use mesh::{InboundStream, Mesh, MeshConfig, OutgoingFrame, PeerStatus, RemoteAudio, Signal};
 
 /// Frames queued between capture and the mesh (1 s); older ones are dropped, not delayed.
@@ -87,6 +90,10 @@ pub struct PeerView {
     pub packets_sent: u64,
     /// Packets the jitter buffer had to conceal (lost or late).
     pub concealed: u64,
+    /// The jitter buffer's target delay right now, in milliseconds of audio.
+    pub buffer_target_ms: u32,
+    /// Audio waiting in the jitter buffer right now, in milliseconds.
+    pub buffered_ms: u32,
 }
 
 /// Everything the UI needs to draw the voice panel.
@@ -121,6 +128,7 @@ struct Inner {
     /// The playback pipeline, shared with the mesh's track readers.
     playback: Arc<PlaybackSlot>,
     transmitting: Arc<AtomicBool>,
+    capture_epoch: Arc<Mutex<Option<Instant>>>,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +164,7 @@ impl VoiceEngine {
                 call: Mutex::new(None),
                 playback: Arc::new(PlaybackSlot::default()),
                 transmitting: Arc::new(AtomicBool::new(false)),
+                capture_epoch: Arc::new(Mutex::new(None)),
             }),
         }
     }
@@ -190,6 +199,7 @@ impl VoiceEngine {
             audio_tx,
             self.inner.signal.clone(),
             self.inner.transmitting.clone(),
+            self.inner.capture_epoch.clone(),
         ));
         *lock(&self.inner.call) = Some(Call { channel_id, capture, mesh, forward });
         lock(&self.inner.controls).error = None;
@@ -220,6 +230,13 @@ impl VoiceEngine {
         captured?;
         played?;
         Ok(())
+    }
+
+    /// When the capture clock of the current call started, estimated from when its frames
+    /// arrived (each is due 20 ms after the previous one): the time origin of a WAV input,
+    /// for latency measurements.
+    pub fn capture_epoch(&self) -> Option<Instant> {
+        *lock(&self.inner.capture_epoch)
     }
 
     pub fn channel_id(&self) -> Option<Id> {
@@ -321,7 +338,7 @@ impl VoiceEngine {
         let peers = peers
             .into_iter()
             .map(|p: PeerStatus| {
-                let (speaking, concealed) = self.inner.playback.peer_audio(p.session_id);
+                let (speaking, stats) = self.inner.playback.peer_audio(p.session_id);
                 PeerView {
                     session_id: p.session_id,
                     user_id: p.user_id,
@@ -331,7 +348,9 @@ impl VoiceEngine {
                     volume: controls.volumes.get(&p.user_id).copied().unwrap_or(1.0),
                     packets_received: p.packets_received,
                     packets_sent: p.packets_sent,
-                    concealed,
+                    concealed: stats.map_or(0, |s| s.jitter.concealed),
+                    buffer_target_ms: stats.map_or(0, |s| s.target_depth as u32 * 20),
+                    buffered_ms: stats.map_or(0, |s| s.depth as u32 * 20),
                 }
             })
             .collect();
@@ -384,10 +403,18 @@ async fn forward_frames(
     out: mpsc::Sender<OutgoingFrame>,
     signal: Signal,
     transmitting: Arc<AtomicBool>,
+    epoch: Arc<Mutex<Option<Instant>>>,
 ) {
     let mut index: u64 = 0;
     let mut announced = false;
+    *lock(&epoch) = None;
     while let Some(frame) = frames.recv().await {
+        // The least delayed arrival gives the best estimate of the clock's start.
+        let due = mesh::rtp::FRAME_DURATION * (index + 1) as u32;
+        if let Some(start) = Instant::now().checked_sub(due) {
+            let mut epoch = lock(&epoch);
+            *epoch = Some(epoch.map_or(start, |e| e.min(start)));
+        }
         if frame.voice != announced {
             announced = frame.voice;
             transmitting.store(announced, Ordering::Relaxed);
@@ -430,12 +457,11 @@ impl PlaybackSlot {
         }
     }
 
-    fn peer_audio(&self, session_id: Id) -> (bool, u64) {
+    fn peer_audio(&self, session_id: Id) -> (bool, Option<PeerStats>) {
         let playback = lock(&self.playback);
-        let Some(playback) = playback.as_ref() else { return (false, 0) };
+        let Some(playback) = playback.as_ref() else { return (false, None) };
         let key = session_id.to_string();
-        let concealed = playback.peer_stats(&key).map_or(0, |s| s.jitter.concealed);
-        (playback.speaking(&key), concealed)
+        (playback.speaking(&key), playback.peer_stats(&key))
     }
 }
 

@@ -7,6 +7,8 @@ use rtc::rtp::{header::Header, packet::Packet};
 
 /// Samples per 20 ms Opus frame at the RTP clock rate Opus always uses (48 kHz).
 pub const SAMPLES_PER_FRAME: u32 = 960;
+/// The length of one frame.
+pub const FRAME_DURATION: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One encoded 20 ms frame on its way to every peer.
 #[derive(Debug, Clone)]
