@@ -251,3 +251,49 @@ async fn a_refused_refresh_token_fails_connect_with_the_servers_code() {
         other => panic!("expected an authentication error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn voice_signaling_travels_through_the_gateway() {
+    let server = TestServer::start(Database::Sqlite).await;
+    let ada = server.user("ada").await;
+    let bob = server.user("bob").await;
+    let (ada_client, bob_client) = (client_for(&server, &ada).await, client_for(&server, &bob).await);
+    let voice = ada_client.channels().await.expect("channels");
+    let voice = voice.iter().find(|c| c.channel.name == "voice-main").expect("#voice-main").channel.id;
+    let ada_gateway = Gateway::connect(config(&server.base, &ada_client)).await.expect("ada connects");
+    let bob_gateway = Gateway::connect(config(&server.base, &bob_client)).await.expect("bob connects");
+    let (mut ada_events, mut bob_events) = (ada_gateway.subscribe(), bob_gateway.subscribe());
+    let voice_joined = |e: &GatewayEvent| match e {
+        GatewayEvent::Frame(ServerFrame::Control(ControlFrame::VoiceJoined { self_session_id, .. })) => {
+            Some(*self_session_id)
+        }
+        _ => None,
+    };
+
+    ada_gateway.send(ClientFrame::VoiceJoin { channel_id: voice }).await.expect("queued");
+    let (ada_peer, _) = until(&mut ada_events, voice_joined).await;
+    bob_gateway.send(ClientFrame::VoiceJoin { channel_id: voice }).await.expect("queued");
+    let (bob_peer, _) = until(&mut bob_events, voice_joined).await;
+    // The room's existing member learns of the newcomer and offers, as browsers do.
+    let (joined, _) = until(&mut ada_events, |e| match e {
+        GatewayEvent::Frame(ServerFrame::Event(frame)) => match &frame.event {
+            Event::PeerJoined { participant, .. } => Some(participant.session_id),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(joined, bob_peer, "peer_joined names bob's session");
+    ada_gateway.send(ClientFrame::SdpOffer { to: bob_peer, sdp: "v=0 offer".into() }).await.expect("queued");
+    let ((from, sdp), _) = until(&mut bob_events, |e| match e {
+        GatewayEvent::Frame(ServerFrame::Event(frame)) => match &frame.event {
+            Event::SdpOffer { from, sdp, .. } => Some((*from, sdp.clone())),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!((from, sdp.as_str()), (ada_peer, "v=0 offer"), "the offer reaches bob from ada's session");
+    ada_gateway.close().await;
+    bob_gateway.close().await;
+}
