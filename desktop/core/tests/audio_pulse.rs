@@ -87,7 +87,7 @@ fn set_private(dir: &Path) {
 }
 
 fn run(command: &mut Command) {
-    let status = command.status().expect("PulseAudio tool runs");
+    let status = command.stdout(Stdio::null()).status().expect("PulseAudio tool runs");
     assert!(status.success(), "{command:?} failed: {status}");
 }
 
@@ -106,10 +106,24 @@ fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
     let devices = list_devices().expect("the sound server lists devices");
     assert!(!devices.outputs.is_empty(), "ALSA offers output devices: {devices:?}");
     assert!(!devices.inputs.is_empty(), "ALSA offers input devices: {devices:?}");
+    let default_output = devices
+        .outputs
+        .iter()
+        .find(|device| device.is_default)
+        .unwrap_or_else(|| panic!("one output is marked default: {devices:?}"));
+    // Not the default: the PulseAudio plugin device, picked by its id.
+    let pulse_input = devices
+        .inputs
+        .iter()
+        .find(|device| !device.is_default && device.id.ends_with(":pulse"))
+        .unwrap_or_else(|| panic!("ALSA lists its pulse device: {devices:?}"));
 
-    // Speaker: the default device (ALSA -> PulseAudio -> null sink).
-    let speaker = AudioConfig { output: OutputChoice::Default, ..AudioConfig::default() };
+    // Speaker: a name that does not exist falls back to the default device
+    // (ALSA -> PulseAudio -> null sink).
+    let speaker =
+        AudioConfig { output: OutputChoice::Device("no such speaker".to_owned()), ..AudioConfig::default() };
     let playback = Playback::start(&speaker).expect("cpal opens the default output");
+    assert_eq!(playback.output_device(), default_output.id, "an unknown speaker falls back to the default");
     let sink = playback.add_peer("tone");
     // The tone arrives as a peer would send it: a WAV "microphone" encoded to Opus.
     let sender_config = AudioConfig {
@@ -127,14 +141,15 @@ fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
         }
     });
 
-    // Microphone: a device name that does not exist falls back to the default device,
-    // which records the null sink's monitor.
+    // Microphone: chosen by the id the device list shows; through the pulse plugin it
+    // records the default source, the null sink's monitor.
     let microphone = AudioConfig {
-        input: InputChoice::Device("no such microphone".to_owned()),
+        input: InputChoice::Device(pulse_input.id.clone()),
         noise_suppression: false,
         ..AudioConfig::default()
     };
-    let (recorder, mut recorded) = Capture::start(&microphone).expect("cpal opens the default input");
+    let (recorder, mut recorded) = Capture::start(&microphone).expect("cpal opens the pulse input");
+    assert_eq!(recorder.input_device(), pulse_input.id, "the device chosen by id is the one opened");
     recorder.set_transmit(true);
     let mut decoder = VoiceDecoder::new().expect("decoder");
     let mut heard = Vec::new();

@@ -75,6 +75,7 @@ struct Controls {
 /// A running microphone pipeline. Dropping it stops the thread.
 #[derive(Debug)]
 pub struct Capture {
+    device: String,
     controls: Arc<Controls>,
     thread: Option<JoinHandle<Result<(), AudioError>>>,
 }
@@ -103,7 +104,7 @@ impl Capture {
                 match opened {
                     Ok((input, processor)) => {
                         // The receiver only goes away if `start` itself is gone.
-                        let _ = ready_sender.send(Ok(()));
+                        let _ = ready_sender.send(Ok(input.label()));
                         run(input, processor, &thread_controls, &sender)
                     }
                     Err(error) => {
@@ -113,8 +114,15 @@ impl Capture {
                 }
             })
             .map_err(|source| AudioError::Thread { name: THREAD_NAME, source })?;
-        ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
-        Ok((Capture { controls, thread: Some(thread) }, CaptureFrames { receiver }))
+        let device = ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
+        Ok((Capture { device, controls, thread: Some(thread) }, CaptureFrames { receiver }))
+    }
+
+    /// What capture opened at start, after any fallback: a device's id (as in
+    /// [`super::DeviceInfo::id`]), a WAV path or
+    /// "silence".
+    pub fn input_device(&self) -> &str {
+        &self.device
     }
 
     /// Push-to-talk: opens (true) or closes the gate. Mute still wins.

@@ -81,6 +81,7 @@ enum Command {
 /// reports whether the output (a WAV file) was written completely.
 #[derive(Debug)]
 pub struct Playback {
+    device: String,
     peers: Mutex<HashMap<String, Arc<PeerShared>>>,
     commands: mpsc::Sender<Command>,
     stop: Arc<AtomicBool>,
@@ -117,7 +118,7 @@ impl Playback {
             .name(THREAD_NAME.to_owned())
             .spawn(move || match open_output(&output_choice) {
                 Ok(output) => {
-                    let _ = ready_sender.send(Ok(()));
+                    let _ = ready_sender.send(Ok(output.label()));
                     thread_state.run(output)
                 }
                 Err(error) => {
@@ -126,8 +127,9 @@ impl Playback {
                 }
             })
             .map_err(|source| AudioError::Thread { name: THREAD_NAME, source })?;
-        ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
+        let device = ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
         Ok(Playback {
+            device,
             peers: Mutex::new(HashMap::new()),
             commands,
             stop,
@@ -135,6 +137,13 @@ impl Playback {
             epoch: Instant::now(),
             thread: Some(thread),
         })
+    }
+
+    /// What playback opened at start, after any fallback: a device's id (as in
+    /// [`super::DeviceInfo::id`]), a WAV path or
+    /// "null".
+    pub fn output_device(&self) -> &str {
+        &self.device
     }
 
     /// Starts mixing a remote peer (replacing one with the same key) and returns where

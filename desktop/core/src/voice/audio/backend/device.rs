@@ -23,12 +23,17 @@ const OUTPUT_QUEUE: Duration = Duration::from_millis(10);
 const STALL: Duration = Duration::from_secs(2);
 /// How often the audio thread looks at a ring that is empty (input) or full (output).
 const POLL: Duration = Duration::from_millis(1);
+/// How often a lost device is looked for again while there is none to fall back to.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// A device the sound system offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
-    /// The name to pass as `InputChoice::Device` / `OutputChoice::Device`.
+    /// What to show a person (on ALSA a description such as "PulseAudio Sound Server").
     pub name: String,
+    /// A stable identifier (on ALSA the PCM name, e.g. `alsa:pulse`). Either this or the
+    /// name can be passed as `InputChoice::Device` / `OutputChoice::Device`.
+    pub id: String,
     /// Whether this is the system default in its direction.
     pub is_default: bool,
 }
@@ -40,27 +45,41 @@ pub struct Devices {
     pub outputs: Vec<DeviceInfo>,
 }
 
-/// Lists the sound devices of the default host with their names.
+/// Lists the sound devices of the default host. The default device of each direction is
+/// marked, and listed first when the host does not enumerate it (ALSA's `default` PCM).
 pub fn list_devices() -> Result<Devices, AudioError> {
     let host = cpal::default_host();
     let host_error = |source| AudioError::Device { device: "host".to_owned(), source };
-    let default_input = host.default_input_device().map(|device| device_name(&device));
-    let default_output = host.default_output_device().map(|device| device_name(&device));
-    let describe = |device: cpal::Device, default: &Option<String>| {
-        let name = device_name(&device);
-        DeviceInfo { is_default: default.as_ref() == Some(&name), name }
-    };
+    let inputs = host.input_devices().map_err(host_error)?.map(|device| describe(&device)).collect();
+    let outputs = host.output_devices().map_err(host_error)?.map(|device| describe(&device)).collect();
     Ok(Devices {
-        inputs: host.input_devices().map_err(host_error)?.map(|d| describe(d, &default_input)).collect(),
-        outputs: host.output_devices().map_err(host_error)?.map(|d| describe(d, &default_output)).collect(),
+        inputs: with_default(inputs, host.default_input_device()),
+        outputs: with_default(outputs, host.default_output_device()),
     })
 }
 
-fn device_name(device: &cpal::Device) -> String {
-    match device.description() {
-        Ok(description) => description.name().to_owned(),
-        Err(_) => device.id().map(|id| id.to_string()).unwrap_or_else(|_| "unknown".to_owned()),
+fn describe(device: &cpal::Device) -> DeviceInfo {
+    let id = device_id(device);
+    let name = device.description().map(|description| description.name().to_owned()).unwrap_or(id.clone());
+    DeviceInfo { name, id, is_default: false }
+}
+
+fn with_default(mut devices: Vec<DeviceInfo>, default: Option<cpal::Device>) -> Vec<DeviceInfo> {
+    let Some(default) = default else { return devices };
+    let default = DeviceInfo { is_default: true, ..describe(&default) };
+    match devices.iter_mut().find(|device| device.id == default.id) {
+        Some(listed) => listed.is_default = true,
+        None => devices.insert(0, default),
     }
+    devices
+}
+
+fn device_id(device: &cpal::Device) -> String {
+    device.id().map(|id| id.to_string()).unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn device_name(device: &cpal::Device) -> String {
+    describe(device).name
 }
 
 #[derive(Clone, Copy)]
@@ -87,9 +106,7 @@ fn find_device(direction: Direction, name: Option<&str>) -> Result<cpal::Device,
             Direction::Output => host.output_devices().map(|d| d.collect::<Vec<_>>()),
         };
         let found = devices.ok().and_then(|devices| {
-            devices.into_iter().find(|device| {
-                device_name(device) == wanted || device.id().is_ok_and(|id| id.to_string() == wanted)
-            })
+            devices.into_iter().find(|device| device_name(device) == wanted || device_id(device) == wanted)
         });
         match found {
             Some(device) => return Ok(device),
@@ -124,9 +141,11 @@ pub(crate) struct DeviceInput {
     scratch: Vec<f32>,
     last_data: Instant,
     dropped_before: u64,
+    next_retry: Instant,
 }
 
 struct OpenInput {
+    id: String,
     _stream: cpal::Stream,
     consumer: rtrb::Consumer<f32>,
     channels: usize,
@@ -139,7 +158,14 @@ impl DeviceInput {
         let device = find_device(Direction::Input, wanted.as_deref())?;
         let open = OpenInput::start(&device)?;
         let scratch = vec![0.0; open.consumer.buffer().capacity()];
-        Ok(Self { wanted, open, scratch, last_data: Instant::now(), dropped_before: 0 })
+        Ok(Self {
+            wanted,
+            open,
+            scratch,
+            last_data: Instant::now(),
+            dropped_before: 0,
+            next_retry: Instant::now(),
+        })
     }
 
     /// Replaces a failed or silent device with the default one.
@@ -173,7 +199,14 @@ impl OpenInput {
         }
         .map_err(device_error)?;
         stream.play().map_err(device_error)?;
-        Ok(Self { _stream: stream, consumer, channels, rate: config.sample_rate, flags })
+        Ok(Self {
+            id: device_id(device),
+            _stream: stream,
+            consumer,
+            channels,
+            rate: config.sample_rate,
+            flags,
+        })
     }
 }
 
@@ -207,11 +240,21 @@ impl AudioInput for DeviceInput {
         self.open.rate
     }
 
+    fn label(&self) -> String {
+        self.open.id.clone()
+    }
+
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
         if self.open.flags.failed.load(Ordering::Acquire) || self.last_data.elapsed() > STALL {
+            // Without a device there is nothing to wait on: sleep like an empty device
+            // would, and look for a device again once per RETRY.
+            if Instant::now() < self.next_retry {
+                std::thread::sleep(POLL * 10);
+                return Ok(0);
+            }
             if let Err(error) = self.reopen() {
                 tracing::warn!(%error, "no input device to fall back to yet");
-                self.last_data = Instant::now();
+                self.next_retry = Instant::now() + RETRY;
                 return Ok(0);
             }
         }
@@ -243,9 +286,11 @@ pub(crate) struct DeviceOutput {
     wanted: Option<String>,
     open: OpenOutput,
     underruns_before: u64,
+    next_retry: Instant,
 }
 
 struct OpenOutput {
+    id: String,
     _stream: cpal::Stream,
     producer: rtrb::Producer<f32>,
     channels: usize,
@@ -256,7 +301,8 @@ struct OpenOutput {
 impl DeviceOutput {
     pub(crate) fn open(wanted: Option<String>) -> Result<Self, AudioError> {
         let device = find_device(Direction::Output, wanted.as_deref())?;
-        Ok(Self { wanted, open: OpenOutput::start(&device)?, underruns_before: 0 })
+        let open = OpenOutput::start(&device)?;
+        Ok(Self { wanted, open, underruns_before: 0, next_retry: Instant::now() })
     }
 
     fn reopen(&mut self) -> Result<(), AudioError> {
@@ -287,7 +333,14 @@ impl OpenOutput {
         }
         .map_err(device_error)?;
         stream.play().map_err(device_error)?;
-        Ok(Self { _stream: stream, producer, channels, rate: config.sample_rate, flags })
+        Ok(Self {
+            id: device_id(device),
+            _stream: stream,
+            producer,
+            channels,
+            rate: config.sample_rate,
+            flags,
+        })
     }
 
     fn queued(&self) -> usize {
@@ -327,6 +380,10 @@ impl AudioOutput for DeviceOutput {
         self.open.rate
     }
 
+    fn label(&self) -> String {
+        self.open.id.clone()
+    }
+
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
         let limit = (self.open.rate as f32 * OUTPUT_QUEUE.as_secs_f32()) as usize * self.open.channels;
         let waiting_since = Instant::now();
@@ -338,11 +395,19 @@ impl AudioOutput for DeviceOutput {
             std::thread::sleep(POLL);
         }
         if self.open.flags.failed.load(Ordering::Acquire) || waiting_since.elapsed() > STALL {
-            if let Err(error) = self.reopen() {
-                tracing::warn!(%error, "no output device to fall back to yet");
-                return Ok(());
+            // The samples are lost either way; keep real time so the mix goes on (and the
+            // peers' jitter buffers keep draining) until a device is back.
+            std::thread::sleep(Duration::from_secs_f64(
+                samples.len() as f64 / f64::from(self.open.rate.max(1)),
+            ));
+            if Instant::now() >= self.next_retry {
+                // A new device may run at another rate; the caller resamples from its
+                // next frame on.
+                if let Err(error) = self.reopen() {
+                    tracing::warn!(%error, "no output device to fall back to yet");
+                    self.next_retry = Instant::now() + RETRY;
+                }
             }
-            // The new device may run at another rate; the caller resamples from now on.
             return Ok(());
         }
         let channels = self.open.channels;

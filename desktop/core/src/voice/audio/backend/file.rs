@@ -14,6 +14,7 @@ const PERIOD_DIVISOR: u32 = 100;
 
 /// A WAV file (any rate, any channels, downmixed) played once, then silence forever.
 pub(crate) struct WavInput {
+    label: String,
     samples: Vec<f32>,
     rate: u32,
     position: u64,
@@ -41,17 +42,28 @@ impl WavInput {
         };
         let samples =
             interleaved.chunks(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();
-        Ok(Self { samples, rate: spec.sample_rate, position: 0, pacer: Pacer::new(spec.sample_rate) })
+        let label = path.display().to_string();
+        Ok(Self { label, samples, rate: spec.sample_rate, position: 0, pacer: Pacer::new(spec.sample_rate) })
     }
 
     pub(crate) fn silence() -> Self {
-        Self { samples: Vec::new(), rate: SAMPLE_RATE, position: 0, pacer: Pacer::new(SAMPLE_RATE) }
+        Self {
+            label: "silence".to_owned(),
+            samples: Vec::new(),
+            rate: SAMPLE_RATE,
+            position: 0,
+            pacer: Pacer::new(SAMPLE_RATE),
+        }
     }
 }
 
 impl AudioInput for WavInput {
     fn sample_rate(&self) -> u32 {
         self.rate
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
     }
 
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
@@ -96,6 +108,10 @@ impl AudioOutput for WavOutput {
         SAMPLE_RATE
     }
 
+    fn label(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
         // A speaker takes a buffer when the previous one has played: wait for our own end.
         self.pacer.wait_until(self.written);
@@ -130,6 +146,10 @@ impl NullOutput {
 impl AudioOutput for NullOutput {
     fn sample_rate(&self) -> u32 {
         SAMPLE_RATE
+    }
+
+    fn label(&self) -> String {
+        "null".to_owned()
     }
 
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {

@@ -20,6 +20,8 @@ pub trait AudioInput {
     /// Fills the front of `buf` with the next samples, waiting at most a few milliseconds
     /// for them; returns how many were written (0 = none yet, call again).
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError>;
+    /// What was opened: a device's id, a file's path, "silence".
+    fn label(&self) -> String;
     /// Samples the backend had to drop because the pipeline fell behind.
     fn dropped(&self) -> u64 {
         0
@@ -33,6 +35,8 @@ pub trait AudioOutput {
     fn sample_rate(&self) -> u32;
     /// Queues samples for playing, waiting while enough is queued already.
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError>;
+    /// What was opened: a device's id, a file's path, "null".
+    fn label(&self) -> String;
     /// Plays or writes out what is queued and closes the backend (finalizes a WAV file).
     fn finish(self: Box<Self>) -> Result<(), AudioError>;
     /// Times the device ran dry and played silence.
