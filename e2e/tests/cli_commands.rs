@@ -42,7 +42,11 @@ fn inside(test: &str, wrapper: &[&str]) -> bool {
 /// The `cromulent` binary, brought up to date first: `cargo test -p cromulent-e2e` builds
 /// only the library it depends on. Selecting this crate too makes cargo resolve the same
 /// features as for this test, so the shared dependencies are not rebuilt.
+/// `CROMULENT_BIN` names a prebuilt binary instead (CI builds it once).
 fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CROMULENT_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -28,7 +28,7 @@ pub struct TokenSource {
 
 struct Inner {
     client: Client,
-    sink: Option<Box<dyn RefreshTokenSink>>,
+    sink: Option<Arc<dyn RefreshTokenSink>>,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -50,7 +50,7 @@ impl TokenSource {
         TokenSource {
             inner: Arc::new(Inner {
                 client: client.without_tokens(),
-                sink,
+                sink: sink.map(Arc::from),
                 state: tokio::sync::Mutex::new(State { refresh: refresh_token, access: None }),
             }),
         }
@@ -66,10 +66,17 @@ impl TokenSource {
         }
         let refreshed = self.inner.client.refresh(&state.refresh).await?;
         if let Some(sink) = &self.inner.sink {
+            // Keyrings answer over D-Bus or syscalls: blocking, so off the async threads.
+            let (sink, token) = (sink.clone(), refreshed.refresh_token.clone());
+            let saved = tokio::task::spawn_blocking(move || sink.save(&token)).await;
             // The server has already spent the old token; keep going with the new one in
             // memory so this run works, and say loudly that the next start may not.
-            if let Err(error) = sink.save(&refreshed.refresh_token) {
-                tracing::error!(%error, "could not save the rotated refresh token; the next start will ask to log in");
+            match saved {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "could not save the rotated refresh token; the next start will ask to log in")
+                }
+                Err(error) => tracing::error!(%error, "the task saving the rotated refresh token failed"),
             }
         }
         let expires = Instant::now() + refreshed.expires_in;
