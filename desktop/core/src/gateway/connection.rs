@@ -370,13 +370,20 @@ impl Connection {
         }
     }
 
-    /// Exponential backoff with "equal jitter": half fixed, half random.
     fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        let full = self.config.initial_backoff.saturating_mul(factor).min(self.config.max_backoff);
-        let half = full / 2;
-        half + half.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+        let jitter = rand::thread_rng().gen_range(0.0..=1.0);
+        backoff(self.config.initial_backoff, self.config.max_backoff, attempt, jitter)
     }
+}
+
+/// Exponential backoff with "equal jitter": the delay doubles per attempt up to `max`,
+/// half of it fixed and half drawn (`jitter` in 0..=1), so clients that lost the same
+/// server do not come back in lockstep.
+fn backoff(initial: Duration, max: Duration, attempt: u32, jitter: f64) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    let full = initial.saturating_mul(factor).min(max);
+    let half = full / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
 }
 
 fn identify(token: &Secret) -> ClientFrame {
@@ -393,4 +400,19 @@ fn closed(code: Option<u16>, reason: String, url: &url::Url) -> GatewayError {
 /// Frames the connection sends on its own; a caller's copy would confuse the server.
 fn is_reserved(frame: &ClientFrame) -> bool {
     matches!(frame, ClientFrame::Identify { .. } | ClientFrame::Resume { .. } | ClientFrame::Heartbeat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_half_of_it_random() {
+        let (initial, max) = (Duration::from_millis(250), Duration::from_secs(30));
+        assert_eq!(backoff(initial, max, 1, 0.0), Duration::from_millis(125), "half is the floor");
+        assert_eq!(backoff(initial, max, 1, 1.0), Duration::from_millis(250), "the whole is the ceiling");
+        assert_eq!(backoff(initial, max, 3, 1.0), Duration::from_millis(1000), "doubling per attempt");
+        assert_eq!(backoff(initial, max, 40, 1.0), max, "never past the cap, however many attempts");
+        assert_eq!(backoff(initial, max, 40, 0.0), max / 2, "and the jitter still spreads clients out");
+    }
 }
