@@ -138,6 +138,7 @@ if [ -z "${DESKTOP_SKIP_DEB:-}" ]; then
   # Up for 5 s under Xvfb and its own D-Bus session, then ended by us: a start that
   # fails (missing library, bad bundle) exits long before.
   if ! HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run" dbus-run-session -- bash -c '
+    echo -n test-pass | gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null
     /usr/bin/cromulent-desktop >"$0/installed.log" 2>&1 &
     app=$!
     sleep 5

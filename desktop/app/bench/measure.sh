@@ -21,7 +21,7 @@ for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 # Sums a field (kB) of /proc/<pid>/<file> over the app and all its descendants.
 tree_sum() { # pid file field
   local pids pid total=0 v
-  pids=$(pstree -p "$1" | grep -o '([0-9]\+)' | tr -d '()')
+  pids=$(pstree -pT "$1" | grep -o '([0-9]\+)' | tr -d '()')
   for pid in $pids; do
     v=$(awk -v f="$3:" '$1 == f { print $2 }' "/proc/$pid/$2" 2>/dev/null || true)
     total=$((total + ${v:-0}))
@@ -48,10 +48,11 @@ for i in $(seq "$RUNS"); do
     '"$(declare -f tree_sum)"'
     echo "rss_kb=$(tree_sum "$app" status VmRSS)" >>"$1"
     echo "pss_kb=$(tree_sum "$app" smaps_rollup Pss)" >>"$1"
-    echo "procs=$(pstree -p "$app" | grep -o "([0-9]\+)" | wc -l)" >>"$1"
+    echo "procs=$(pstree -pT "$app" | grep -o "([0-9]\+)" | wc -l)" >>"$1"
     kill "$app"; wait "$app" 2>/dev/null || true
   ' "$APP" "$log" 15
-  in_app=$(grep -o 'ms=[0-9]*' "$log" | head -1 | cut -d= -f2)
+  # The app's own count from the start of main (its log may be coloured).
+  in_app=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep 'page loaded' | grep -o ' ms=[0-9]*' | head -1 | cut -d= -f2)
   printf 'run %d: page loaded after %s ms (in-app %s ms); idle after 15 s: RSS %s MiB, PSS %s MiB over %s processes\n' \
     "$i" "$(grep -o 'wall_ms=[0-9]*' "$log" | cut -d= -f2)" "${in_app:-?}" \
     "$(( $(grep -o 'rss_kb=[0-9]*' "$log" | cut -d= -f2) / 1024 ))" \

@@ -118,9 +118,17 @@ fn ptt_status(ptt: State<'_, PttState>) -> Option<PttStatus> {
 }
 
 #[tauri::command]
-fn ptt_set_key(state: State<'_, AppState>, ptt: State<'_, PttState>, key: String) -> Result<()> {
+fn ptt_set_key<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    ptt: State<'_, PttState>,
+    key: String,
+) -> Result<()> {
     state.update_config(|c| c.ptt_key = Some(key.clone())).map_err(text)?;
     ptt.set_key(&cromulent_client::ptt::PttKey::new(key));
+    if let Some(status) = ptt.status() {
+        crate::tray::show_ptt(&app, &status);
+    }
     Ok(())
 }
 

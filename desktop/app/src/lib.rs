@@ -37,6 +37,8 @@ pub fn run() {
                 .unwrap_or_else(|_| "info,cromulent_desktop=debug".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: log files and test output stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     tauri::Builder::default()

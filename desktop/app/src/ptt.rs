@@ -57,6 +57,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let status = launch(&app, choice, key).await;
+        crate::tray::show_ptt(&app, &status);
         let _ = app.emit("ptt://status", &status);
         *app.state::<PttState>().status.lock().expect("ptt status lock is never poisoned") = Some(status);
     });
@@ -132,7 +133,11 @@ fn sink<R: Runtime>(app: &AppHandle<R>) -> PttSink {
             if let Err(e) = state.update_config(|c| c.ptt_key = Some(key.as_str().to_owned())) {
                 tracing::warn!(error = %e, "push-to-talk key not saved");
             }
-            app.state::<PttState>().set_key(&key);
+            let state = app.state::<PttState>();
+            state.set_key(&key);
+            if let Some(status) = state.status() {
+                crate::tray::show_ptt(&app, &status);
+            }
             let _ = app.emit("ptt://captured", &key);
         }
     })
