@@ -3,6 +3,8 @@
 //!
 //! - A 440 Hz tone sent by one is found in the other's output WAV, the output is silent
 //!   while push-to-talk is released, and `ptt_state` reaches the listener's gateway.
+//! - With relay-only voice forced by the admin, both ends offer only TURN candidates and
+//!   the tone still arrives through the built-in relay.
 //! - Through a relay that drops 10 % of RTP packets (written here, between the peers'
 //!   sockets), the tone still arrives, concealed, without a long silent gap.
 
@@ -382,4 +384,80 @@ async fn ten_percent_packet_loss_is_concealed_without_a_stall() {
     assert!((found - 440.0).abs() < 5.0, "the tone survives the loss, found {found:.1} Hz");
     let gap = analysis::longest_gap(heard, RATE, SILENCE_DBFS);
     assert!(gap <= Duration::from_millis(100), "no stall: the longest silent gap is {gap:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relay_only_voice_gathers_only_relay_candidates_and_still_carries_the_tone() {
+    let server =
+        TestServer::start_with(Database::Sqlite, |config| config.turn.turn_allow_loopback_peers = true).await;
+    // The first user is the admin: force relay-only voice for everyone.
+    let admin = server.user("root").await;
+    let http = reqwest::Client::new();
+    let refreshed: serde_json::Value = http
+        .post(format!("{}/api/auth/refresh", server.base))
+        .json(&serde_json::json!({"refresh_token": server.refresh_token(&admin).await}))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("refresh body");
+    let access = refreshed["access_token"].as_str().expect("access token");
+    let resp = http
+        .patch(format!("{}/api/admin/voice/settings", server.base))
+        .bearer_auth(access)
+        .json(&serde_json::json!({"force_relay": true}))
+        .send()
+        .await
+        .expect("settings");
+    assert!(resp.status().is_success(), "force relay: {}", resp.status());
+
+    let dir = TempDir::new();
+    let tone = tone_file(dir.path(), 440.0, 30.0);
+    let heard = dir.path().join("heard.wav");
+    let ann = Participant::join(
+        &server,
+        "ann",
+        config(InputChoice::Wav(tone), OutputChoice::Null, PttMode::Always),
+        None,
+    )
+    .await;
+    let bob = Participant::join(
+        &server,
+        "bob",
+        config(InputChoice::Silence, OutputChoice::Wav(heard.clone()), PttMode::Never),
+        None,
+    )
+    .await;
+    connected(&ann, &bob).await;
+    sleep(Duration::from_secs(2)).await;
+    bob.engine.leave().expect("bob leaves, output finalized");
+    ann.engine.leave().expect("ann leaves");
+
+    let candidates_from = |p: &Participant, from_session: Id| -> Vec<String> {
+        p.seen
+            .lock()
+            .expect("log")
+            .iter()
+            .filter_map(|f| match f {
+                ServerFrame::Event(e) => match &e.event {
+                    Event::IceCandidate { from, candidate, .. } if *from == from_session => {
+                        candidate.get("candidate").and_then(|c| c.as_str()).map(str::to_owned)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    let relayed = |list: &[String]| !list.is_empty() && list.iter().all(|c| c.contains(" typ relay"));
+    let (from_ann, from_bob) =
+        (candidates_from(&bob, ann.session_id()), candidates_from(&ann, bob.session_id()));
+    assert!(relayed(&from_ann), "ann only offers relay candidates: {from_ann:?}");
+    assert!(relayed(&from_bob), "bob only offers relay candidates: {from_bob:?}");
+
+    let (_, samples) = analysis::read_wav(&heard).expect("bob's output");
+    let (start, end) = loud_span(&samples).expect("bob heard the tone through the relay");
+    let found = analysis::dominant_frequency(&samples[start..end], RATE, 100.0, 4000.0);
+    assert!((found - 440.0).abs() < 5.0, "440 Hz through the relay, found {found:.1} Hz");
 }
