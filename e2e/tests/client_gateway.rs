@@ -192,7 +192,7 @@ async fn a_session_past_its_replay_buffer_identifies_afresh_and_reports_lost_fra
 
 #[tokio::test]
 async fn heartbeats_keep_a_quiet_connection_open() {
-    let server = TestServer::start_with(Database::Sqlite, |c| c.gateway_heartbeat_ms = 150).await;
+    let server = TestServer::start_with(Database::Sqlite, |c| c.gateway_heartbeat_ms = 300).await;
     let ada = server.user("ada").await;
     let client = client_for(&server, &ada).await;
     let gateway = Gateway::connect(config(&server.base, &client)).await.expect("connects");
