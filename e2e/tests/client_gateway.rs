@@ -297,3 +297,27 @@ async fn voice_signaling_travels_through_the_gateway() {
     ada_gateway.close().await;
     bob_gateway.close().await;
 }
+
+#[tokio::test]
+async fn a_requested_reconnect_resumes_the_same_session() {
+    let server = TestServer::start(Database::Sqlite).await;
+    let ada = server.user("ada").await;
+    let client = client_for(&server, &ada).await;
+    let gateway = Gateway::connect(config(&server.base, &client)).await.expect("connects");
+    let mut events = gateway.subscribe();
+    gateway.reconnect().await.expect("reconnect requested");
+    let (resumed, seen) = until(&mut events, |e| match e {
+        GatewayEvent::State(ConnectionState::Resumed { session_id, .. }) => Some(*session_id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(resumed, gateway.session_id(), "a new socket continues the same session");
+    assert!(
+        !seen.iter().any(|e| matches!(e, GatewayEvent::State(ConnectionState::InvalidSession))),
+        "a prompt reconnect never loses the session"
+    );
+    let general = general(&client).await;
+    let sent = client.send_message(general, "still here").await.expect("send").id;
+    until(&mut events, |e| (message_id(e) == Some(sent)).then_some(())).await;
+    gateway.close().await;
+}
