@@ -1,6 +1,7 @@
 //! `cromulent voice join <channel>` and `cromulent voice devices`: a voice room from the
 //! terminal, with real sound devices or WAV files (bots, tests, load generation).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cromulent_protocol::channel::ChannelKind;
 use cromulent_protocol::gateway::ClientFrame;
+use cromulent_protocol::Id;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::{broadcast, mpsc};
 
@@ -117,6 +119,8 @@ async fn join(ctx: &Context, args: JoinArgs) -> anyhow::Result<()> {
 
     let gateway = ctx.gateway().await?;
     let mut events = gateway.subscribe();
+    let names: HashMap<Id, String> =
+        gateway.ready().users.iter().map(|u| (u.id, u.username.clone())).collect();
     // The engine signals synchronously; a task hands frames to the gateway in order.
     let (frames_tx, mut frames_rx) = mpsc::unbounded_channel::<ClientFrame>();
     let sender = gateway.clone();
@@ -155,7 +159,7 @@ async fn join(ctx: &Context, args: JoinArgs) -> anyhow::Result<()> {
     engine.join(channel.id).await.context("joining voice")?;
     eprintln!("joined #{}{}", channel.name, ptt_hint(args.ptt));
 
-    let result = talk(&engine, &mut events, &args).await;
+    let result = talk(&engine, &mut events, &args, &names).await;
     let left = engine.leave().context("leaving voice");
     // Give the pump a moment to deliver `voice_leave` before the connection closes.
     drop(engine);
@@ -179,6 +183,7 @@ async fn talk(
     engine: &VoiceEngine,
     events: &mut broadcast::Receiver<GatewayEvent>,
     args: &JoinArgs,
+    names: &HashMap<Id, String>,
 ) -> anyhow::Result<()> {
     let deadline = args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let mut lines = (args.ptt == PttArg::Key).then(|| tokio::io::BufReader::new(tokio::io::stdin()).lines());
@@ -222,7 +227,7 @@ async fn talk(
                 Err(broadcast::error::RecvError::Closed) => anyhow::bail!("the gateway closed"),
             },
             _ = status.tick() => {
-                let line = describe(&engine.snapshot());
+                let line = describe(&engine.snapshot(), names);
                 if line != shown {
                     eprintln!("{line}");
                     shown = line;
@@ -236,13 +241,14 @@ async fn talk(
 }
 
 /// One status line: who is connected and speaking.
-fn describe(state: &VoiceState) -> String {
+fn describe(state: &VoiceState, names: &HashMap<Id, String>) -> String {
     let peers: Vec<String> = state
         .peers
         .iter()
         .map(|p| {
             let speaking = if p.speaking || p.transmitting { " speaking" } else { "" };
-            format!("{} {}{speaking}", p.user_id, p.connection)
+            let name = names.get(&p.user_id).cloned().unwrap_or_else(|| p.user_id.to_string());
+            format!("{name} {}{speaking}", p.connection)
         })
         .collect();
     let me = if state.transmitting { "you: talking" } else { "you: quiet" };
