@@ -36,6 +36,9 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 # --all-features includes the check that desktop-ui/src/generated matches the Rust types.
 banner "cargo test (SQLite and PostgreSQL, generated TypeScript types)"
+# `cargo test --workspace` builds the `cromulent` binary before any test runs; the
+# CLI's end-to-end tests use that one instead of building another feature set.
+export CROMULENT_BIN="$CARGO_TARGET_DIR/debug/cromulent"
 cargo test --workspace --all-features --locked "$@"
 
 # ---- desktop-ui: type checks, unit tests, build, end to end in Debian's Chromium -----
