@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::Context;
 use crate::gateway::{ConnectionState, GatewayEvent};
+use crate::ptt::{self, PttEvent, PttKey, PttSource};
 use crate::voice::audio::{self, AudioConfig, InputChoice, OutputChoice};
 use crate::voice::mesh::MeshConfig;
 use crate::voice::{EngineConfig, PttMode, VoiceEngine, VoiceState};
@@ -48,11 +49,17 @@ pub struct JoinArgs {
     /// Leave after this many seconds and exit 0.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
-    /// When the microphone transmits. `key`: press Enter to start talking and Enter again
-    /// to stop (a terminal reports no key releases; the desktop app has real hold-to-talk
-    /// keys). `vad`: while voice is detected.
+    /// When the microphone transmits. `key`: while --ptt-key is held, where the desktop
+    /// lets a program see keys (X11, Windows, macOS; on Wayland bind `cromulent ptt
+    /// down|up` to a key in the compositor); in the terminal itself, Enter starts
+    /// talking and Enter again stops (a terminal reports no key releases). `vad`: while
+    /// voice is detected.
     #[arg(long, value_enum, default_value_t = PttArg::Key)]
     pub ptt: PttArg,
+    /// The hold-to-talk key for `--ptt key`, named like the web's `KeyboardEvent.code`
+    /// (`ControlLeft`, `F8`, `MouseBack`).
+    #[arg(long, value_name = "CODE", default_value = crate::ptt::key::DEFAULT_KEY)]
+    pub ptt_key: String,
     /// Input device by name (see `cromulent voice devices`); falls back to the default.
     #[arg(long, value_name = "NAME", conflicts_with = "input")]
     pub device_in: Option<String>,
@@ -158,6 +165,11 @@ async fn join(ctx: &Context, args: JoinArgs) -> anyhow::Result<()> {
     );
     engine.join(channel.id).await.context("joining voice")?;
     eprintln!("joined #{}{}", channel.name, ptt_hint(args.ptt));
+    // Kept alive until we leave: dropping a source stops it.
+    let _key_source = match args.ptt {
+        PttArg::Key => hold_to_talk(&engine, &args.ptt_key).await,
+        _ => None,
+    };
 
     let result = talk(&engine, &mut events, &args, &names).await;
     let left = engine.leave().context("leaving voice");
@@ -168,9 +180,31 @@ async fn join(ctx: &Context, args: JoinArgs) -> anyhow::Result<()> {
     result.and(left)
 }
 
+/// Starts the system's push-to-talk key source for this desktop session, if it has one;
+/// without it Enter still toggles talking.
+async fn hold_to_talk(engine: &VoiceEngine, key: &str) -> Option<Box<dyn PttSource>> {
+    let choice = ptt::choose(&ptt::Environment::detect(false));
+    let target = engine.clone();
+    let sink: ptt::PttSink = Arc::new(move |event| match event {
+        PttEvent::Down => target.ptt_down(),
+        PttEvent::Up => target.ptt_up(),
+        PttEvent::Captured(_) => {}
+    });
+    match ptt::start(&choice, PttKey::new(key), sink).await {
+        Ok(source) => {
+            eprintln!("hold {key} to talk ({})", choice.reason);
+            Some(source)
+        }
+        Err(error) => {
+            eprintln!("no hold-to-talk key here ({error}); use Enter");
+            None
+        }
+    }
+}
+
 fn ptt_hint(ptt: PttArg) -> &'static str {
     match ptt {
-        PttArg::Key => " — press Enter to talk, Enter again to stop, Ctrl-C to leave",
+        PttArg::Key => " — Enter toggles talking too, Ctrl-C to leave",
         PttArg::Always => " — microphone open, Ctrl-C to leave",
         PttArg::Never => " — listening only, Ctrl-C to leave",
         PttArg::Vad => " — talking while voice is detected, Ctrl-C to leave",
