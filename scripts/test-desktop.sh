@@ -64,6 +64,7 @@ fi
 
 banner "desktop: server and the app's .deb (tauri build)"
 cargo build -p cromulent-server
+cargo build -p cromulent-client --bin cromulent
 (cd desktop/app && ../../desktop-ui/node_modules/.bin/tauri build --bundles deb)
 DEB=$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -1)
 APP="$CARGO_TARGET_DIR/release/cromulent-desktop"
@@ -102,7 +103,8 @@ NATIVE_PORT=$(free_port)
 mkdir -p "$WORK/home" "$WORK/run" "$WORK/shots"
 chmod 700 "$WORK/run"
 export APP DRIVER="http://127.0.0.1:$DRIVER_PORT" SERVER ALICE="alice@example.test:alice-password-1" \
-  BOB="bob@example.test:bob-password-1" TEXT_CHANNEL=desk-text VOICE_CHANNEL=desk-voice SHOTS="$WORK/shots" EXPECT_NATIVE_AUDIO=1
+  BOB="bob@example.test:bob-password-1" TEXT_CHANNEL=desk-text VOICE_CHANNEL=desk-voice SHOTS="$WORK/shots" EXPECT_NATIVE_AUDIO=1 \
+  CROMULENT="$CARGO_TARGET_DIR/debug/cromulent"
 # A private HOME (config, keyring files) and runtime dir (push-to-talk socket, sound
 # server); the keyring is unlocked from stdin, so storing the refresh token never
 # prompts; PulseAudio with a null sink gives the native voice engine a microphone and a

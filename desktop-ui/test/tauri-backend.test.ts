@@ -170,7 +170,7 @@ describe('the app gateway', () => {
 });
 
 describe('native voice mirror', () => {
-  it('follows the tray and global push-to-talk, and hands key changes to the app', async () => {
+  it('follows the tray and global push-to-talk, and hands key, mode and volume changes to the app', async () => {
     const app = fakeApp(({ cmd }) => (cmd === 'ptt_status' ? { backend: 'global', reason: 'X11', key: 'ControlLeft', error: null, command_socket: null } : null));
     const backend = new TauriBackend(app.deps, SERVER);
     const voice = {
@@ -178,15 +178,20 @@ describe('native voice mirror', () => {
       deafened: false,
       pttHeld: false,
       transmitting: false,
-      prefs: { pttKey: 'F8' },
+      prefs: { pttKey: 'F8', mode: 'ptt' as 'ptt' | 'vad' },
       setMuted(m: boolean) {
         this.muted = m;
       },
       setDeafened(d: boolean) {
         this.deafened = d;
       },
-      updatePrefs(change: { pttKey?: string }) {
+      updatePrefs(change: { pttKey?: string; mode?: 'ptt' | 'vad' }) {
         if (change.pttKey) this.prefs.pttKey = change.pttKey;
+        if (change.mode) this.prefs.mode = change.mode;
+      },
+      volumes: {} as Record<string, number>,
+      setVolume(userId: string, volume: number) {
+        this.volumes[userId] = volume;
       },
     };
     await attachNativeVoice(backend, voice);
@@ -198,8 +203,20 @@ describe('native voice mirror', () => {
     expect(voice.pttHeld).toBe(true);
     expect(voice.transmitting).toBe(false);
 
+    expect(app.calls).toContainEqual({ cmd: 'voice_set_mode', args: { mode: 'ptt' } });
+
     voice.updatePrefs({ pttKey: 'F9' });
     await flush();
     expect(app.calls.at(-1)).toEqual({ cmd: 'ptt_set_key', args: { key: 'F9' } });
+
+    voice.updatePrefs({ mode: 'vad' });
+    voice.setVolume('42', 0.5);
+    await flush();
+    expect(voice.prefs.mode).toBe('vad');
+    expect(voice.volumes['42']).toBe(0.5);
+    expect(app.calls.slice(-2)).toEqual([
+      { cmd: 'voice_set_mode', args: { mode: 'vad' } },
+      { cmd: 'voice_set_volume', args: { userId: '42', volume: 0.5 } },
+    ]);
   });
 });

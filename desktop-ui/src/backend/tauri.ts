@@ -140,6 +140,16 @@ export class TauriBackend extends WebBackend {
     return this.call('ptt_set_key', { key });
   }
 
+  /** Per-user volume in the native mixer (0..1 from the UI's slider). */
+  setVolume(userId: string, volume: number): Promise<void> {
+    return this.call('voice_set_volume', { userId, volume });
+  }
+
+  /** Push-to-talk or voice activity, decided by the native engine. */
+  setVoiceMode(mode: 'ptt' | 'vad'): Promise<void> {
+    return this.call('voice_set_mode', { mode });
+  }
+
   onVoiceState(handler: (s: NativeVoiceState) => void): Promise<() => void> {
     return this.deps.listen('voice://state', handler);
   }
@@ -217,17 +227,19 @@ export interface VoiceControls {
   deafened: boolean;
   pttHeld: boolean;
   transmitting: boolean;
-  prefs: { pttKey: string };
+  prefs: { pttKey: string; mode: 'ptt' | 'vad' };
   setMuted(muted: boolean): void;
   setDeafened(deafened: boolean): void;
-  updatePrefs(change: { pttKey?: string }): void;
+  updatePrefs(change: { pttKey?: string; mode?: 'ptt' | 'vad' }): void;
+  setVolume(userId: string, volume: number): void;
 }
 
 /**
  * Voice in the app is native: the window's engine still drives joins, mute and
  * in-window push-to-talk (its frames go to the app, which runs the gate), but it has
  * no microphone or peer connections of its own. This mirrors the app's state — tray
- * mute, global push-to-talk — back into the panel, and hands key changes to the app.
+ * mute, global push-to-talk — back into the panel, and hands key, mode and volume
+ * changes to the app.
  */
 export async function attachNativeVoice(backend: TauriBackend, voice: VoiceControls): Promise<void> {
   const mirror = (s: NativeVoiceState) => {
@@ -239,10 +251,17 @@ export async function attachNativeVoice(backend: TauriBackend, voice: VoiceContr
   await backend.onVoiceState(mirror);
   const status = await backend.pttStatus().catch(() => null);
   if (status && status.key !== voice.prefs.pttKey) voice.updatePrefs({ pttKey: status.key });
+  void backend.setVoiceMode(voice.prefs.mode).catch(() => undefined);
   const update = voice.updatePrefs.bind(voice);
   voice.updatePrefs = (change) => {
     update(change);
     if (change.pttKey) void backend.setPttKey(change.pttKey).catch(() => undefined);
+    if (change.mode) void backend.setVoiceMode(change.mode).catch(() => undefined);
+  };
+  const setVolume = voice.setVolume.bind(voice);
+  voice.setVolume = (userId, volume) => {
+    setVolume(userId, volume);
+    void backend.setVolume(userId, volume).catch(() => undefined);
   };
 }
 

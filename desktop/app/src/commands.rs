@@ -30,6 +30,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         gateway_close,
         gateway_send,
         voice_state,
+        voice_set_volume,
+        voice_set_mode,
         ptt_status,
         ptt_set_key,
         ptt_capture,
@@ -110,6 +112,16 @@ fn gateway_send<R: Runtime>(app: AppHandle<R>, link: State<'_, Link>, frame: Cli
 #[tauri::command]
 fn voice_state(voice: State<'_, VoiceLink>) -> VoiceSnapshot {
     voice.snapshot()
+}
+
+#[tauri::command]
+fn voice_set_volume(voice: State<'_, VoiceLink>, user_id: cromulent_protocol::Id, volume: f32) {
+    voice.set_volume(user_id, volume);
+}
+
+#[tauri::command]
+fn voice_set_mode(voice: State<'_, VoiceLink>, mode: String) -> Result<()> {
+    voice.set_mode(&mode)
 }
 
 #[tauri::command]

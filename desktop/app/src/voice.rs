@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use cromulent_client::voice::{EngineConfig, VoiceEngine};
+use cromulent_client::voice::{EngineConfig, PttMode, VoiceEngine};
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, ServerFrame};
 use cromulent_protocol::Id;
 use serde::Serialize;
@@ -47,6 +47,23 @@ impl VoiceLink {
         let signal =
             std::sync::Arc::new(move |frame: ClientFrame| app.state::<crate::link::Link>().send_raw(frame));
         Self { state: Mutex::default(), engine: VoiceEngine::new(EngineConfig::default(), signal) }
+    }
+
+    /// A user's volume in the native mixer: the UI's 0..1 slider, as a factor.
+    pub fn set_volume(&self, user_id: Id, volume: f32) {
+        self.engine.set_volume(user_id, volume.clamp(0.0, 4.0));
+    }
+
+    /// "ptt" (the key) or "vad" (voice activity, detected by the engine); anything else
+    /// is refused.
+    pub fn set_mode(&self, mode: &str) -> Result<(), String> {
+        let mode = match mode {
+            "ptt" => PttMode::Key,
+            "vad" => PttMode::VoiceActivity,
+            other => return Err(format!("unknown voice mode {other:?}")),
+        };
+        self.engine.set_mode(mode);
+        Ok(())
     }
 
     pub fn snapshot(&self) -> VoiceSnapshot {
@@ -289,6 +306,14 @@ mod tests {
             vec![ClientFrame::PttState { active: false }],
             "muting while talking stops at once"
         );
+    }
+
+    #[test]
+    fn only_the_ui_modes_are_accepted() {
+        let link = link();
+        assert!(link.set_mode("ptt").is_ok());
+        assert!(link.set_mode("vad").is_ok());
+        assert!(link.set_mode("always").is_err(), "an open microphone is not a mode the UI offers");
     }
 
     #[test]

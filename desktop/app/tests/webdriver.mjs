@@ -8,11 +8,13 @@
 //   3. a message typed in the app is stored (read back over REST by another user);
 //   4. joining a voice room in the app is seen by another user's gateway session;
 //   5. with the app unfocused, holding Left Ctrl (xdotool) is push-to-talk: the other
-//      user sees ptt_state on then off; another key produces nothing;
+//      user sees ptt_state on then off; another key produces nothing; `cromulent ptt
+//      down|up` (the Wayland fallback) does the same through the app's socket;
 //   6. a restarted app logs in by itself from the keyring.
 //
 // Environment: APP, DRIVER (tauri-driver URL), SERVER, ALICE and BOB (email:password),
-// TEXT_CHANNEL, VOICE_CHANNEL, SHOTS (directory for failure screenshots), and
+// TEXT_CHANNEL, VOICE_CHANNEL, SHOTS (directory for failure screenshots), CROMULENT (the
+// `cromulent` command), and
 // EXPECT_NATIVE_AUDIO=1 when a sound server is up for the native voice engine.
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -34,6 +36,7 @@ const VOICE_CHANNEL = env('VOICE_CHANNEL');
 const SHOTS = env('SHOTS');
 /** Set when the test provides a sound server: the native voice engine must run. */
 const NATIVE_AUDIO = process.env.EXPECT_NATIVE_AUDIO === '1';
+const CROMULENT = env('CROMULENT');
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const ENTER = '\uE007';
 
@@ -267,7 +270,18 @@ async function main() {
         throw new Error(`the keys caused ${caused.length - before} ptt_state events, expected 2 (the "a" key must do nothing)`);
       }
       await app.run('window.cromulent.voice.setMuted(false)');
-      console.log('ok 5 - with the app unfocused, Left Ctrl starts and stops transmission; "a" does nothing');
+
+      // The same through the local command Wayland users bind in their compositor.
+      const sent = ptt().length;
+      execFileSync(CROMULENT, ['ptt', 'down']);
+      const cmdOn = await until('ptt_state on after `cromulent ptt down`', () => ptt()[sent]);
+      execFileSync(CROMULENT, ['ptt', 'up']);
+      const cmdOff = await until('ptt_state off after `cromulent ptt up`', () => ptt()[sent + 1]);
+      if (cmdOn.active !== true || cmdOff.active !== false) {
+        throw new Error(`the command gave ${JSON.stringify([cmdOn, cmdOff])}`);
+      }
+      console.log('ok 5 - with the app unfocused, Left Ctrl starts and stops transmission; "a" does nothing;');
+      console.log('       `cromulent ptt down|up` does the same through the app\'s socket');
     } finally {
       other.kill();
     }
