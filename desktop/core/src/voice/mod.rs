@@ -496,3 +496,28 @@ impl InboundStream for Inbound {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The desktop app keeps one handle in its state and calls it from any thread.
+    fn shareable<T: Send + Sync + Clone + 'static>(value: T) -> T {
+        value
+    }
+
+    #[test]
+    fn an_idle_engine_reports_an_empty_room_and_leaving_is_harmless() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let log = sent.clone();
+        let engine =
+            shareable(VoiceEngine::new(EngineConfig::default(), Arc::new(move |f| lock(&log).push(f))));
+        engine.set_muted(true);
+        engine.ptt_down();
+        let state = engine.snapshot();
+        assert!(state.muted && state.ptt_held && !state.transmitting);
+        assert_eq!(state.channel_id, None);
+        engine.leave().expect("leaving while idle does nothing");
+        assert_eq!(*lock(&sent), vec![ClientFrame::SetMute { muted: true }]);
+    }
+}
