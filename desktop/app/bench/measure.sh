@@ -10,7 +10,7 @@ APP=$1
 DEB=${2:-}
 RUNS=${3:-5}
 WORK=$(mktemp -d /tmp/cromulent-desktop-bench.XXXXXX)
-trap 'kill "${XVFB:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill "${XVFB:-}" 2>/dev/null || true; fusermount -u "$WORK/run/doc" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 for n in $(seq 90 190); do [ -e "/tmp/.X$n-lock" ] || break; done
 Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
