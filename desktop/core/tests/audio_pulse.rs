@@ -162,6 +162,7 @@ fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
         heard.extend_from_slice(&frame);
     }
     let level = recorder.level_dbfs();
+    let stats = playback.peer_stats("tone").expect("the tone peer exists");
     recorder.stop().expect("recorder stops cleanly");
     sender.stop().expect("sender stops cleanly");
     forward.join().expect("forwarder ends when the sender stops");
@@ -172,6 +173,9 @@ fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
     let rms = analysis::rms_dbfs(last_second);
     assert!(rms > -30.0, "the tone must be loud in the monitor recording, {rms} dBFS (meter {level})");
     let frequency = analysis::dominant_frequency(last_second, 48_000, 100.0, 4000.0);
-    assert!((frequency - 440.0).abs() <= 3.0, "the recorded tone must be 440 Hz, found {frequency}");
+    assert!(
+        (frequency - 440.0).abs() <= 3.0,
+        "the recorded tone must be 440 Hz, found {frequency}; playback {stats:?}"
+    );
     drop(server);
 }

@@ -22,7 +22,9 @@ const FRAME_MS: f64 = 20.0;
 const IDLE_GAP: Duration = Duration::from_millis(500);
 /// Empty slots concealed before the buffer says the peer went quiet.
 const CONCEAL_BEFORE_SILENCE: u32 = 5;
-/// Slots of excess depth tolerated before one frame is skipped to cut delay.
+/// Slots of excess depth tolerated before one frame is skipped to cut delay: long enough
+/// that a device taking audio in bursts does not trigger it (each skip is an audible
+/// jump), short enough that a scheduling hiccup's extra delay is gone within a second.
 const EXCESS_PATIENCE: u32 = 25;
 /// A sequence number this far ahead of playout means the stream restarted.
 const RESYNC_DISTANCE: u64 = 500;

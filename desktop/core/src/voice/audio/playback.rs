@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::backend::{open_output, AudioOutput};
-use super::codec::VoiceDecoder;
+use super::codec::{Playout, VoiceDecoder};
 use super::config::AudioConfig;
 use super::jitter::{JitterBuffer, JitterStats};
 use super::meter::{VoiceDetector, FLOOR_DBFS};
@@ -16,6 +16,9 @@ use super::resample::Resampler;
 use super::{AudioError, FRAME_SAMPLES, SAMPLE_RATE};
 
 const THREAD_NAME: &str = "cromulent-playback";
+/// The mixer's step: half an Opus frame. A peer's next frame is decoded on whichever
+/// 10 ms tick first needs it, so a packet waits at most 10 ms for its turn, not 20.
+const TICK_SAMPLES: usize = FRAME_SAMPLES / 2;
 
 /// What one peer shares between its [`PeerSink`], the [`Playback`] handle and the thread.
 #[derive(Debug)]
@@ -230,6 +233,28 @@ struct PeerStream {
     shared: Arc<PeerShared>,
     decoder: VoiceDecoder,
     detector: VoiceDetector,
+    /// The peer's current decoded frame and how much of it has been mixed.
+    frame: [f32; FRAME_SAMPLES],
+    mixed: usize,
+}
+
+impl PeerStream {
+    /// The peer's next 10 ms, decoding a new frame when the current one is used up.
+    fn next_tick(&mut self) -> &[f32] {
+        if self.mixed >= FRAME_SAMPLES {
+            let playout = self.shared.buffer().pop();
+            self.decoder.decode(&playout, &mut self.frame);
+            // While the peer is not playing, take only half a frame of silence, so the
+            // first packet of a talkspurt starts on the very next tick.
+            self.mixed = if playout == Playout::Silence { TICK_SAMPLES } else { 0 };
+            let speaking = self.detector.update(&self.frame);
+            self.shared.speaking.store(speaking, Ordering::Relaxed);
+            self.shared.level_bits.store(self.detector.level_dbfs().to_bits(), Ordering::Relaxed);
+        }
+        let tick = &self.frame[self.mixed..self.mixed + TICK_SAMPLES];
+        self.mixed += TICK_SAMPLES;
+        tick
+    }
 }
 
 struct ThreadState {
@@ -242,21 +267,15 @@ struct ThreadState {
 impl ThreadState {
     fn run(self, mut output: Box<dyn AudioOutput>) -> Result<(), AudioError> {
         let mut peers: Vec<PeerStream> = Vec::new();
-        let mut mix = [0.0_f32; FRAME_SAMPLES];
-        let mut decoded = [0.0_f32; FRAME_SAMPLES];
+        let mut mix = [0.0_f32; TICK_SAMPLES];
         let mut resampler = Resampler::new(SAMPLE_RATE, output.sample_rate());
         let mut device_samples: Vec<f32> = Vec::with_capacity(8 * FRAME_SAMPLES);
         while !self.stop.load(Ordering::Relaxed) {
             self.apply_commands(&mut peers)?;
             mix.fill(0.0);
             for peer in &mut peers {
-                let playout = peer.shared.buffer().pop();
-                peer.decoder.decode(&playout, &mut decoded);
-                let speaking = peer.detector.update(&decoded);
-                peer.shared.speaking.store(speaking, Ordering::Relaxed);
-                peer.shared.level_bits.store(peer.detector.level_dbfs().to_bits(), Ordering::Relaxed);
                 let volume = f32::from_bits(peer.shared.volume_bits.load(Ordering::Relaxed));
-                add_scaled(&mut mix, &decoded, volume);
+                add_scaled(&mut mix, peer.next_tick(), volume);
             }
             soft_clip(&mut mix);
             if self.deafened.load(Ordering::Relaxed) {
@@ -268,7 +287,7 @@ impl ThreadState {
             }
             device_samples.clear();
             resampler.process(&mix, &mut device_samples);
-            // Blocks until the device (or the real-time clock of a file) takes the frame.
+            // Blocks until the device (or the real-time clock of a file) takes the tick.
             output.write(&device_samples)?;
         }
         output.finish()
@@ -281,7 +300,14 @@ impl ThreadState {
                     peers.retain(|peer| peer.key != key);
                     let decoder = VoiceDecoder::new()?;
                     let detector = VoiceDetector::new(self.vad_threshold_dbfs);
-                    peers.push(PeerStream { key, shared, decoder, detector });
+                    peers.push(PeerStream {
+                        key,
+                        shared,
+                        decoder,
+                        detector,
+                        frame: [0.0; FRAME_SAMPLES],
+                        mixed: FRAME_SAMPLES,
+                    });
                 }
                 Command::Remove(key) => peers.retain(|peer| peer.key != key),
             }

@@ -9,8 +9,8 @@ use super::{AudioInput, AudioOutput};
 use crate::voice::audio::pacer::Pacer;
 use crate::voice::audio::{AudioError, SAMPLE_RATE};
 
-/// Samples per read: 10 ms at the file's rate, like a device period.
-const PERIOD_DIVISOR: u32 = 100;
+/// Samples per read: 5 ms at the file's rate, like a low-latency device period.
+const PERIOD_DIVISOR: u32 = 200;
 
 /// A WAV file (any rate, any channels, downmixed) played once, then silence forever.
 pub(crate) struct WavInput {
@@ -18,6 +18,7 @@ pub(crate) struct WavInput {
     samples: Vec<f32>,
     rate: u32,
     position: u64,
+    started: bool,
     pacer: Pacer,
 }
 
@@ -43,7 +44,14 @@ impl WavInput {
         let samples =
             interleaved.chunks(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();
         let label = path.display().to_string();
-        Ok(Self { label, samples, rate: spec.sample_rate, position: 0, pacer: Pacer::new(spec.sample_rate) })
+        Ok(Self {
+            label,
+            samples,
+            rate: spec.sample_rate,
+            position: 0,
+            started: false,
+            pacer: Pacer::new(spec.sample_rate),
+        })
     }
 
     pub(crate) fn silence() -> Self {
@@ -52,6 +60,7 @@ impl WavInput {
             samples: Vec::new(),
             rate: SAMPLE_RATE,
             position: 0,
+            started: false,
             pacer: Pacer::new(SAMPLE_RATE),
         }
     }
@@ -67,6 +76,12 @@ impl AudioInput for WavInput {
     }
 
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
+        if self.position == 0 && !self.started {
+            // The file starts playing when the pipeline first asks, not when it was opened:
+            // setting up the encoder must not turn into a burst of overdue audio.
+            self.pacer = Pacer::new(self.rate);
+            self.started = true;
+        }
         let period = u64::from(self.rate / PERIOD_DIVISOR);
         // Hand out whole periods once they are due, like a device interrupt would.
         let next = self.position + period;

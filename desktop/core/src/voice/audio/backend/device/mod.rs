@@ -130,6 +130,9 @@ struct StreamFlags {
     failed: AtomicBool,
     /// Input: samples dropped because the ring was full. Output: callbacks that ran dry.
     losses: AtomicU64,
+    /// Output: the most samples one callback asked for. The queue must hold at least
+    /// that much, or every callback runs dry and the device plays gaps.
+    largest_request: AtomicU64,
 }
 
 fn stream_error(flags: &Arc<StreamFlags>) -> impl FnMut(cpal::Error) + Send + 'static {

@@ -92,6 +92,7 @@ where
     let callback_flags = Arc::clone(flags);
     let on_data = move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
         let available = consumer.slots().min(data.len()) / channels * channels;
+        callback_flags.largest_request.fetch_max(data.len() as u64, Ordering::Relaxed);
         let (filled, rest) = data.split_at_mut(available);
         if let Ok(chunk) = consumer.read_chunk(available) {
             for (slot, value) in filled.iter_mut().zip(chunk) {
@@ -116,7 +117,9 @@ impl AudioOutput for DeviceOutput {
     }
 
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        let limit = (self.open.rate as f32 * OUTPUT_QUEUE.as_secs_f32()) as usize * self.open.channels;
+        let margin = (self.open.rate as f32 * OUTPUT_QUEUE.as_secs_f32()) as usize * self.open.channels;
+        let request = self.open.flags.largest_request.load(Ordering::Relaxed) as usize;
+        let limit = margin + request;
         let waiting_since = Instant::now();
         // The device clock paces playback: wait until it has taken what we gave it.
         while self.open.queued() > limit {
