@@ -21,7 +21,7 @@ mod signal;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cromulent_protocol::gateway::Event;
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, ServerFrame};
@@ -73,18 +73,29 @@ pub struct MeshConfig {
     pub udp_addrs: Vec<String>,
     /// Offer loopback host candidates too (for tests on a machine with no other network).
     pub include_loopback: bool,
+    /// ICE's patience; `None` keeps webrtc-rs's defaults.
+    pub ice_timeouts: Option<IceTimeouts>,
+}
+
+/// How soon a silent connection counts as disconnected, then failed (which makes the
+/// offerer restart ICE), and how often an idle one is kept alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IceTimeouts {
+    pub disconnected: Duration,
+    pub failed: Duration,
+    pub keepalive: Duration,
 }
 
 impl Default for MeshConfig {
     fn default() -> Self {
-        Self { udp_addrs: vec!["0.0.0.0:0".to_owned()], include_loopback: false }
+        Self { udp_addrs: vec!["0.0.0.0:0".to_owned()], include_loopback: false, ice_timeouts: None }
     }
 }
 
 impl MeshConfig {
     /// Loopback only: both ends on this machine, nothing leaves it.
     pub fn loopback() -> Self {
-        Self { udp_addrs: vec!["127.0.0.1:0".to_owned()], include_loopback: true }
+        Self { udp_addrs: vec!["127.0.0.1:0".to_owned()], include_loopback: true, ice_timeouts: None }
     }
 }
 
@@ -333,8 +344,12 @@ impl Actor {
             )
             .map_err(rtc_err)?;
         let interceptors = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
-        let settings =
-            SettingEngineBuilder::new().with_include_loopback_candidate(self.config.include_loopback).build();
+        let mut settings =
+            SettingEngineBuilder::new().with_include_loopback_candidate(self.config.include_loopback);
+        if let Some(t) = self.config.ice_timeouts {
+            settings = settings.with_ice_timeouts(Some(t.disconnected), Some(t.failed), Some(t.keepalive));
+        }
+        let settings = settings.build();
         let configuration = RTCConfigurationBuilder::new()
             .with_ice_servers(self.ice_servers.clone())
             .with_ice_transport_policy(self.policy)

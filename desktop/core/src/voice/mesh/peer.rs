@@ -14,8 +14,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCIceConnectionState,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
 use super::rtp::{OutgoingFrame, Packetizer};
@@ -156,6 +156,30 @@ impl PeerConnectionEventHandler for Handler {
         }
         self.tx.connected.store(state == RTCPeerConnectionState::Connected, Ordering::Release);
         let _ = self.events.send(PeerEvent::State { session_id: self.shared.session_id, state });
+    }
+
+    /// webrtc-rs can leave the connection state at `connected` while ICE has failed
+    /// underneath (no consent, nothing gets through); the UI and the restart logic must
+    /// see the failure, so ICE's own verdict overrides it until ICE recovers.
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        let shown = match state {
+            RTCIceConnectionState::Disconnected | RTCIceConnectionState::Failed => state.to_string(),
+            RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
+                if self.tx.connected.load(Ordering::Acquire) =>
+            {
+                "connected".to_owned()
+            }
+            _ => return,
+        };
+        if let Ok(mut s) = self.shared.state.lock() {
+            *s = shown;
+        }
+        if state == RTCIceConnectionState::Failed {
+            let _ = self.events.send(PeerEvent::State {
+                session_id: self.shared.session_id,
+                state: RTCPeerConnectionState::Failed,
+            });
+        }
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
