@@ -179,12 +179,16 @@ impl JitterBuffer {
 
     /// Skips one frame when the buffer stayed deeper than needed for a while.
     fn trim_excess(&mut self) {
-        if self.packets.len() > self.target_depth() + 1 {
+        let excess = self.packets.len().saturating_sub(self.target_depth() + 1);
+        if excess > 0 {
             self.excess_slots += 1;
         } else {
             self.excess_slots = 0;
         }
-        if self.excess_slots >= EXCESS_PATIENCE {
+        // A large excess (a device that started late, a stalled thread) is plain delay:
+        // cut it five times faster than the odd extra frame.
+        let patience = if excess > 2 { EXCESS_PATIENCE / 5 } else { EXCESS_PATIENCE };
+        if self.excess_slots >= patience {
             self.excess_slots = 0;
             if let Some((skipped, _)) = self.packets.pop_first() {
                 self.stats.discarded += 1;
