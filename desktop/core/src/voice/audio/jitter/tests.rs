@@ -1,3 +1,5 @@
+//! The jitter buffer's contract: order, wrap-around, loss, lateness, adaptation.
+
 use super::*;
 
 fn ms(value: u64) -> Duration {
