@@ -7,6 +7,12 @@ describe('server address', () => {
     expect(needsServerAddress({ protocol: 'tauri:' })).toBe(true);
   });
 
+  it('is always asked for inside the app, even where its page is http (Windows)', () => {
+    const app = { __TAURI_INTERNALS__: {} };
+    expect(needsServerAddress({ protocol: 'http:' }, app)).toBe(true);
+    expect(needsServerAddress({ protocol: 'https:' }, {})).toBe(false);
+  });
+
   it('normalises to an origin and refuses other schemes', () => {
     expect(saveServerAddress('chat.example.org/some/path')).toBe('https://chat.example.org');
     expect(saveServerAddress('http://10.0.0.2:4000/')).toBe('http://10.0.0.2:4000');

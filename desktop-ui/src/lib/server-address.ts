@@ -2,10 +2,14 @@
 // (same origin, no choice). Loaded any other way (the desktop webview, a file, a dev
 // build with VITE_SERVER_PICKER=true) the user names the server, remembered here.
 
+import { inTauri } from '../backend/index';
+
 const KEY = 'cromulent.server';
 
-export function needsServerAddress(loc: { protocol: string } = location): boolean {
-  return import.meta.env.VITE_SERVER_PICKER === 'true' || !/^https?:$/.test(loc.protocol);
+// The app's own page is not the server even when its scheme is http: on Windows the
+// webview serves it from http://tauri.localhost, so the protocol alone cannot tell.
+export function needsServerAddress(loc: { protocol: string } = location, w: object = globalThis): boolean {
+  return import.meta.env.VITE_SERVER_PICKER === 'true' || inTauri(w) || !/^https?:$/.test(loc.protocol);
 }
 
 export function savedServerAddress(): string {
