@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError, inTauri, type GatewayStatus } from '../src/backend/index';
+import { BackendError, inTauri, type Backend, type GatewayStatus } from '../src/backend/index';
 import { attachNativeVoice, TauriBackend, type NativeVoiceState, type TauriDeps } from '../src/backend/tauri';
 import type { ServerFrame } from '../src/generated/ServerFrame';
 
@@ -218,5 +218,59 @@ describe('native voice mirror', () => {
       { cmd: 'voice_set_mode', args: { mode: 'vad' } },
       { cmd: 'voice_set_volume', args: { userId: '42', volume: 0.5 } },
     ]);
+  });
+});
+
+describe('desktop settings', () => {
+  const status = { backend: 'command', reason: 'Wayland without a portal', key: 'ControlLeft', error: null, command_socket: '/run/user/1000/cromulent-ptt.sock' };
+
+  it('exist only in the app', async () => {
+    const { WebBackend } = await import('../src/backend/web');
+    const web: Backend = new WebBackend({ serverUrl: '' });
+    expect(web.desktop).toBeUndefined();
+    expect(new TauriBackend(fakeApp().deps, SERVER).desktop).toBeDefined();
+  });
+
+  it('show the push-to-talk backend and follow it once the app has started it', async () => {
+    const app = fakeApp(({ cmd }) => (cmd === 'ptt_status' ? null : undefined));
+    const desktop = new TauriBackend(app.deps, SERVER).desktop;
+    expect(await desktop.pttStatus()).toBeNull();
+    const seen: unknown[] = [];
+    await desktop.onPttStatus((s) => seen.push(s));
+    app.emit('ptt://status', status);
+    expect(seen).toEqual([status]);
+  });
+
+  it('capture the next key through the app and hear which one it was', async () => {
+    const app = fakeApp(({ cmd }) => (cmd === 'ptt_capture' ? true : null));
+    const desktop = new TauriBackend(app.deps, SERVER).desktop;
+    const keys: string[] = [];
+    await desktop.onPttKeyCaptured((k) => keys.push(k));
+    expect(await desktop.capturePttKey()).toBe(true);
+    app.emit('ptt://captured', 'ShiftLeft');
+    expect(keys).toEqual(['ShiftLeft']);
+    await desktop.setPttKey('MouseBack');
+    expect(app.calls.map((c) => c.cmd)).toEqual(['ptt_capture', 'ptt_set_key']);
+    expect(app.calls[1].args).toEqual({ key: 'MouseBack' });
+  });
+
+  it('read the evdev opt-in from the config and set it and start at login', async () => {
+    const app = fakeApp(({ cmd }) => (cmd === 'config' ? { servers: [], current: null, evdev_opt_in: true } : cmd === 'autostart' ? false : null));
+    const desktop = new TauriBackend(app.deps, SERVER).desktop;
+    expect(await desktop.evdevOptIn()).toBe(true);
+    expect(await desktop.startAtLogin()).toBe(false);
+    await desktop.setEvdevOptIn(false);
+    await desktop.setStartAtLogin(true);
+    expect(app.calls.slice(-2)).toEqual([
+      { cmd: 'set_evdev_opt_in', args: { enabled: false } },
+      { cmd: 'set_autostart', args: { enabled: true } },
+    ]);
+  });
+
+  it('report a refused setting as a BackendError', async () => {
+    const app = fakeApp(() => refusal('the login item could not be written'));
+    const err = await new TauriBackend(app.deps, SERVER).desktop.setStartAtLogin(true).catch((e) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toBe('the login item could not be written');
   });
 });

@@ -79,9 +79,42 @@ export interface Gateway {
   close(): void;
 }
 
+/** Global push-to-talk as the desktop app runs it: which backend, and why. */
+export interface PttStatus {
+  backend: 'global' | 'portal' | 'evdev' | 'command';
+  reason: string;
+  /** `KeyboardEvent.code` name; mouse side buttons are "MouseBack" / "MouseForward". */
+  key: string;
+  /** The chosen backend did not start; the in-window key still works. */
+  error: string | null;
+  /** The `cromulent ptt down|up` socket, when it listens. */
+  command_socket: string | null;
+}
+
+/** Settings only the desktop app has; a browser backend leaves `desktop` unset. */
+export interface DesktopSettings {
+  /** Null until the app has started its push-to-talk backend (see `onPttStatus`). */
+  pttStatus(): Promise<PttStatus | null>;
+  onPttStatus(handler: (status: PttStatus) => void): Promise<() => void>;
+  /**
+   * Asks the app to take the next key or mouse side button pressed anywhere as the
+   * key (reported through `onPttKeyCaptured`); false when only the window can capture.
+   */
+  capturePttKey(): Promise<boolean>;
+  onPttKeyCaptured(handler: (key: string) => void): Promise<() => void>;
+  setPttKey(key: string): Promise<void>;
+  /** Whether push-to-talk may read keyboard devices on Wayland; applies at the next start. */
+  evdevOptIn(): Promise<boolean>;
+  setEvdevOptIn(enabled: boolean): Promise<void>;
+  startAtLogin(): Promise<boolean>;
+  setStartAtLogin(enabled: boolean): Promise<void>;
+}
+
 export interface Backend {
   /** The server's address when the UI is not served by it (desktop app); '' = same origin. */
   readonly serverUrl: string;
+  /** Present only inside the desktop app. */
+  readonly desktop?: DesktopSettings;
 
   register(req: RegisterRequest): Promise<RegisterResponse>;
   confirmAccount(token: string): Promise<void>;

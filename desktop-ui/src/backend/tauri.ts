@@ -12,7 +12,7 @@ import type { OwnUser } from '../generated/OwnUser';
 import type { ServerFrame } from '../generated/ServerFrame';
 import type { ApiError } from '../generated/ApiError';
 import { backoffMs } from './gateway';
-import { BackendError, type Gateway, type GatewayHandlers, type GatewayStatus } from './index';
+import { BackendError, type DesktopSettings, type Gateway, type GatewayHandlers, type GatewayStatus, type PttStatus } from './index';
 import { WebBackend } from './web';
 import type { AudioSink, MediaDeps } from '../voice/engine.svelte';
 
@@ -44,14 +44,7 @@ export interface NativeVoiceState {
   transmitting: boolean;
 }
 
-/** What settings show about global push-to-talk. */
-export interface PttStatus {
-  backend: 'global' | 'portal' | 'evdev' | 'command';
-  reason: string;
-  key: string;
-  error: string | null;
-  command_socket: string | null;
-}
+export type { PttStatus };
 
 /** The real `invoke`/`listen`, loaded only inside the app. */
 export async function tauriDeps(): Promise<TauriDeps> {
@@ -72,6 +65,7 @@ function failure(e: unknown): BackendError {
 
 export class TauriBackend extends WebBackend {
   private readonly deps: TauriDeps;
+  readonly desktop: DesktopSettings;
 
   constructor(deps: TauriDeps, serverUrl: string) {
     // `this` does not exist until super() returns; the fetch only runs after that.
@@ -84,6 +78,7 @@ export class TauriBackend extends WebBackend {
     });
     self.backend = this;
     this.deps = deps;
+    this.desktop = new NativeDesktop(<T>(cmd: string, args?: Record<string, unknown>) => this.call<T>(cmd, args), deps.listen);
   }
 
   /** A fetch that the app performs: same answers as the server's, no token in sight. */
@@ -133,11 +128,11 @@ export class TauriBackend extends WebBackend {
   }
 
   pttStatus(): Promise<PttStatus | null> {
-    return this.call('ptt_status');
+    return this.desktop.pttStatus();
   }
 
   setPttKey(key: string): Promise<void> {
-    return this.call('ptt_set_key', { key });
+    return this.desktop.setPttKey(key);
   }
 
   /** Per-user volume in the native mixer (0..1 from the UI's slider). */
@@ -152,6 +147,51 @@ export class TauriBackend extends WebBackend {
 
   onVoiceState(handler: (s: NativeVoiceState) => void): Promise<() => void> {
     return this.deps.listen('voice://state', handler);
+  }
+}
+
+/** The app's own settings: push-to-talk, the evdev opt-in, start at login. */
+class NativeDesktop implements DesktopSettings {
+  constructor(
+    private readonly call: <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>,
+    private readonly listen: Listen,
+  ) {}
+
+  pttStatus(): Promise<PttStatus | null> {
+    return this.call('ptt_status');
+  }
+
+  onPttStatus(handler: (status: PttStatus) => void): Promise<() => void> {
+    return this.listen('ptt://status', handler);
+  }
+
+  capturePttKey(): Promise<boolean> {
+    return this.call('ptt_capture');
+  }
+
+  onPttKeyCaptured(handler: (key: string) => void): Promise<() => void> {
+    return this.listen('ptt://captured', handler);
+  }
+
+  setPttKey(key: string): Promise<void> {
+    return this.call('ptt_set_key', { key });
+  }
+
+  async evdevOptIn(): Promise<boolean> {
+    const config = await this.call<{ evdev_opt_in?: boolean }>('config');
+    return config?.evdev_opt_in ?? false;
+  }
+
+  setEvdevOptIn(enabled: boolean): Promise<void> {
+    return this.call('set_evdev_opt_in', { enabled });
+  }
+
+  startAtLogin(): Promise<boolean> {
+    return this.call('autostart');
+  }
+
+  setStartAtLogin(enabled: boolean): Promise<void> {
+    return this.call('set_autostart', { enabled });
   }
 }
 
