@@ -187,9 +187,9 @@ async fn main() {
                 "frame": frame_ms,
                 "codec_lookahead": lookahead_ms,
                 "jitter_buffer_target": median_buffer,
-                // The playback thread mixes a frame, then waits until it is due: one frame
-                // ahead of its play time, for a WAV file as for a device.
-                "playout_block": frame_ms,
+                // The playback thread mixes a 10 ms tick, then waits until it is due: one
+                // tick ahead of its play time, for a WAV file as for a device.
+                "playout_block": frame_ms / 2.0,
                 "device_buffer": 0.0,
             },
         })
