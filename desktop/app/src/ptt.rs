@@ -41,10 +41,12 @@ impl PttState {
         }
     }
 
-    /// Asks the global source to take the next key pressed; false when it cannot.
+    /// Asks a source that sees keys (the global listener or evdev; the command socket
+    /// sees none) to take the next key pressed; false when none can, and the window
+    /// captures in-window instead.
     pub fn capture_next(&self) -> bool {
         let sources = self.sources.lock().expect("ptt sources lock is never poisoned");
-        sources.iter().any(|s| s.backend() == Backend::Global && s.capture_next())
+        sources.iter().any(|s| s.capture_next())
     }
 }
 

@@ -10,8 +10,9 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::filter::SharedFilter;
 use super::{Backend, PttError, PttEvent, PttKey, PttSink, PttSource};
 
 const EV_KEY: u16 = 1;
@@ -142,48 +143,17 @@ fn key_record(record: &[u8]) -> Option<(u16, i32)> {
     (kind == EV_KEY).then_some((code, value))
 }
 
-struct Shared {
-    key: PttKey,
-    capturing: bool,
-    held: bool,
-    active: bool,
-}
-
 /// What one key record means for push-to-talk; everything else is dropped here.
-fn filter(shared: &Mutex<Shared>, code: u16, value: i32) -> Option<PttEvent> {
-    let mut s = shared.lock().expect("evdev state is never poisoned: no panics under the lock");
-    if !s.active || value == 2 {
+fn translate(filter: &SharedFilter, code: u16, value: i32) -> Option<PttEvent> {
+    // 2 is the kernel's auto-repeat while a key is held.
+    if value == 2 {
         return None;
     }
-    let key = key_of(code)?;
-    let pressed = value == 1;
-    if s.capturing {
-        if !pressed {
-            return None;
-        }
-        s.capturing = false;
-        s.held = false;
-        s.key = key.clone();
-        return Some(PttEvent::Captured(key));
-    }
-    if key != s.key {
-        return None;
-    }
-    match (pressed, s.held) {
-        (true, false) => {
-            s.held = true;
-            Some(PttEvent::Down)
-        }
-        (false, true) => {
-            s.held = false;
-            Some(PttEvent::Up)
-        }
-        _ => None,
-    }
+    filter.lock().on_key(key_of(code)?, value == 1)
 }
 
 pub struct EvdevListener {
-    shared: Arc<Mutex<Shared>>,
+    filter: SharedFilter,
 }
 
 impl EvdevListener {
@@ -200,14 +170,14 @@ impl EvdevListener {
 
     /// Reads the given device files (the kernel's, or any file of input records).
     pub fn start_on(devices: &[PathBuf], key: PttKey, sink: PttSink) -> Result<Self, PttError> {
-        let shared = Arc::new(Mutex::new(Shared { key, capturing: false, held: false, active: true }));
+        let filter = SharedFilter::new(key);
         let mut opened = 0;
         for path in devices {
             let Ok(file) = std::fs::File::open(path) else { continue };
             opened += 1;
-            let (shared, sink, name) = (Arc::clone(&shared), Arc::clone(&sink), thread_name(path));
+            let (filter, sink, name) = (filter.clone(), Arc::clone(&sink), thread_name(path));
             let spawned =
-                std::thread::Builder::new().name(name).spawn(move || read_device(file, &shared, &sink));
+                std::thread::Builder::new().name(name).spawn(move || read_device(file, &filter, &sink));
             if spawned.is_err() {
                 opened -= 1;
             }
@@ -217,7 +187,7 @@ impl EvdevListener {
                 "no readable input device (is this user in the `input` group?)".into(),
             ));
         }
-        Ok(Self { shared })
+        Ok(Self { filter })
     }
 }
 
@@ -226,13 +196,13 @@ fn thread_name(path: &Path) -> String {
 }
 
 /// Reads records until the device goes away (unplugged) or the listener is dropped.
-fn read_device(mut file: std::fs::File, shared: &Mutex<Shared>, sink: &PttSink) {
+fn read_device(mut file: std::fs::File, filter: &SharedFilter, sink: &PttSink) {
     let mut record = [0u8; RECORD];
     while file.read_exact(&mut record).is_ok() {
-        if !shared.lock().map(|s| s.active).unwrap_or(false) {
+        if !filter.is_active() {
             return;
         }
-        if let Some(event) = key_record(&record).and_then(|(code, value)| filter(shared, code, value)) {
+        if let Some(event) = key_record(&record).and_then(|(code, value)| translate(filter, code, value)) {
             sink(event);
         }
     }
@@ -244,22 +214,18 @@ impl PttSource for EvdevListener {
     }
 
     fn set_key(&self, key: PttKey) {
-        let mut s = self.shared.lock().expect("evdev state is never poisoned");
-        s.key = key;
-        s.held = false;
+        self.filter.set_key(key);
     }
 
     fn capture_next(&self) -> bool {
-        self.shared.lock().expect("evdev state is never poisoned").capturing = true;
+        self.filter.capture_next();
         true
     }
 }
 
 impl Drop for EvdevListener {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.shared.lock() {
-            s.active = false;
-        }
+        self.filter.stop();
     }
 }
 
@@ -320,10 +286,11 @@ mod tests {
 
     #[test]
     fn capture_takes_the_next_press() {
-        let s = Mutex::new(Shared { key: PttKey::default(), capturing: true, held: false, active: true });
-        assert_eq!(filter(&s, 0x114, 1), Some(PttEvent::Captured(PttKey::new("MouseForward"))));
-        assert_eq!(filter(&s, 0x114, 0), None, "the capturing press does not talk");
-        assert_eq!(filter(&s, 0x114, 1), Some(PttEvent::Down));
+        let s = SharedFilter::new(PttKey::default());
+        s.capture_next();
+        assert_eq!(translate(&s, 0x114, 1), Some(PttEvent::Captured(PttKey::new("MouseForward"))));
+        assert_eq!(translate(&s, 0x114, 0), None, "the capturing press does not talk");
+        assert_eq!(translate(&s, 0x114, 1), Some(PttEvent::Down));
     }
 
     #[test]

@@ -5,22 +5,11 @@
 //! rdev reports every key; the filtering happens here, in the callback, so nothing but
 //! the push-to-talk key's down/up ever leaves this module.
 
-use std::sync::{Arc, Mutex};
-
+use super::filter::SharedFilter;
 use super::{Backend, PttError, PttEvent, PttKey, PttSink, PttSource};
 
-/// What the listener thread and the handle share.
-struct Shared {
-    key: PttKey,
-    capturing: bool,
-    held: bool,
-    /// False once the handle is dropped: rdev's listen never returns, so the thread
-    /// lives on but reports nothing more.
-    active: bool,
-}
-
 pub struct GlobalListener {
-    shared: Arc<Mutex<Shared>>,
+    filter: SharedFilter,
 }
 
 /// Where the blocking listen loop runs: a new thread, or the caller's main thread.
@@ -38,14 +27,14 @@ impl GlobalListener {
 
     /// Starts listening wherever `spawn` runs the loop (macOS: the main thread).
     pub fn start_with(key: PttKey, sink: PttSink, spawn: Spawner) -> Result<Self, PttError> {
-        let shared = Arc::new(Mutex::new(Shared { key, capturing: false, held: false, active: true }));
+        let filter = SharedFilter::new(key);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        let inner = Arc::clone(&shared);
+        let inner = filter.clone();
         spawn(Box::new(move || {
             let failed = ready_tx.clone();
             // rdev only returns from listen on failure; success is "still listening".
             let result = rdev::listen(move |event| {
-                if let Some(out) = filter(&inner, &event.event_type) {
+                if let Some(out) = translate(&inner, &event.event_type) {
                     sink(out);
                 }
             });
@@ -57,18 +46,14 @@ impl GlobalListener {
         // moment without a failure means it attached.
         match ready_rx.recv_timeout(std::time::Duration::from_millis(300)) {
             Ok(Err(reason)) => Err(PttError::Listener(reason)),
-            _ => Ok(Self { shared }),
+            _ => Ok(Self { filter }),
         }
     }
 }
 
 /// Turns one raw event into what the app may see: the PTT key's transitions, or the
 /// captured key. Everything else is dropped here.
-fn filter(shared: &Mutex<Shared>, event: &rdev::EventType) -> Option<PttEvent> {
-    let mut s = shared.lock().expect("ptt listener state is never poisoned: no panics under the lock");
-    if !s.active {
-        return None;
-    }
+fn translate(filter: &SharedFilter, event: &rdev::EventType) -> Option<PttEvent> {
     let (pressed, key) = match *event {
         rdev::EventType::KeyPress(k) => (true, PttKey::from_rdev_key(k)),
         rdev::EventType::KeyRelease(k) => (false, PttKey::from_rdev_key(k)),
@@ -76,31 +61,7 @@ fn filter(shared: &Mutex<Shared>, event: &rdev::EventType) -> Option<PttEvent> {
         rdev::EventType::ButtonRelease(b) => (false, PttKey::from_rdev_button(b)),
         _ => return None,
     };
-    let key = key?;
-    if s.capturing {
-        if !pressed {
-            return None;
-        }
-        s.capturing = false;
-        s.key = key.clone();
-        s.held = false;
-        return Some(PttEvent::Captured(key));
-    }
-    if key != s.key {
-        return None;
-    }
-    // Auto-repeat sends more presses while held; only the first one counts.
-    match (pressed, s.held) {
-        (true, false) => {
-            s.held = true;
-            Some(PttEvent::Down)
-        }
-        (false, true) => {
-            s.held = false;
-            Some(PttEvent::Up)
-        }
-        _ => None,
-    }
+    filter.lock().on_key(key?, pressed)
 }
 
 impl PttSource for GlobalListener {
@@ -109,22 +70,18 @@ impl PttSource for GlobalListener {
     }
 
     fn set_key(&self, key: PttKey) {
-        let mut s = self.shared.lock().expect("ptt listener state is never poisoned");
-        s.key = key;
-        s.held = false;
+        self.filter.set_key(key);
     }
 
     fn capture_next(&self) -> bool {
-        self.shared.lock().expect("ptt listener state is never poisoned").capturing = true;
+        self.filter.capture_next();
         true
     }
 }
 
 impl Drop for GlobalListener {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.shared.lock() {
-            s.active = false;
-        }
+        self.filter.stop();
     }
 }
 
@@ -133,60 +90,64 @@ mod tests {
     use super::*;
     use rdev::{Button, EventType, Key};
 
-    fn state() -> Mutex<Shared> {
-        Mutex::new(Shared { key: PttKey::default(), capturing: false, held: false, active: true })
+    fn state() -> SharedFilter {
+        SharedFilter::new(PttKey::default())
     }
 
     #[test]
     fn only_the_ptt_key_passes_and_repeats_are_dropped() {
         let s = state();
-        assert_eq!(filter(&s, &EventType::KeyPress(Key::KeyA)), None, "other keys never leave the listener");
-        assert_eq!(filter(&s, &EventType::KeyPress(Key::ControlLeft)), Some(PttEvent::Down));
         assert_eq!(
-            filter(&s, &EventType::KeyPress(Key::ControlLeft)),
+            translate(&s, &EventType::KeyPress(Key::KeyA)),
+            None,
+            "other keys never leave the listener"
+        );
+        assert_eq!(translate(&s, &EventType::KeyPress(Key::ControlLeft)), Some(PttEvent::Down));
+        assert_eq!(
+            translate(&s, &EventType::KeyPress(Key::ControlLeft)),
             None,
             "auto-repeat is not a new press"
         );
-        assert_eq!(filter(&s, &EventType::KeyRelease(Key::KeyA)), None);
-        assert_eq!(filter(&s, &EventType::KeyRelease(Key::ControlLeft)), Some(PttEvent::Up));
-        assert_eq!(filter(&s, &EventType::KeyRelease(Key::ControlLeft)), None, "no up without a down");
+        assert_eq!(translate(&s, &EventType::KeyRelease(Key::KeyA)), None);
+        assert_eq!(translate(&s, &EventType::KeyRelease(Key::ControlLeft)), Some(PttEvent::Up));
+        assert_eq!(translate(&s, &EventType::KeyRelease(Key::ControlLeft)), None, "no up without a down");
     }
 
     #[test]
     fn capture_takes_the_next_press_even_a_lone_modifier() {
         let s = state();
-        s.lock().expect("fresh mutex").capturing = true;
-        assert_eq!(filter(&s, &EventType::KeyRelease(Key::KeyA)), None, "a release is not a choice");
+        s.capture_next();
+        assert_eq!(translate(&s, &EventType::KeyRelease(Key::KeyA)), None, "a release is not a choice");
         assert_eq!(
-            filter(&s, &EventType::KeyPress(Key::ShiftRight)),
+            translate(&s, &EventType::KeyPress(Key::ShiftRight)),
             Some(PttEvent::Captured(PttKey::new("ShiftRight")))
         );
         assert_eq!(
-            filter(&s, &EventType::KeyRelease(Key::ShiftRight)),
+            translate(&s, &EventType::KeyRelease(Key::ShiftRight)),
             None,
             "the capturing press is not talk"
         );
         assert_eq!(
-            filter(&s, &EventType::KeyPress(Key::ShiftRight)),
+            translate(&s, &EventType::KeyPress(Key::ShiftRight)),
             Some(PttEvent::Down),
             "the new key works"
         );
-        assert_eq!(filter(&s, &EventType::KeyPress(Key::ControlLeft)), None, "the old key does not");
+        assert_eq!(translate(&s, &EventType::KeyPress(Key::ControlLeft)), None, "the old key does not");
     }
 
     #[test]
     fn mouse_movement_and_main_buttons_are_ignored() {
         let s = state();
-        s.lock().expect("fresh mutex").capturing = true;
-        assert_eq!(filter(&s, &EventType::ButtonPress(Button::Left)), None);
-        assert_eq!(filter(&s, &EventType::MouseMove { x: 1.0, y: 2.0 }), None);
-        assert!(s.lock().expect("fresh mutex").capturing, "still waiting for a usable key");
+        s.capture_next();
+        assert_eq!(translate(&s, &EventType::ButtonPress(Button::Left)), None);
+        assert_eq!(translate(&s, &EventType::MouseMove { x: 1.0, y: 2.0 }), None);
+        assert!(s.lock().is_capturing(), "still waiting for a usable key");
     }
 
     #[test]
     fn a_stopped_listener_reports_nothing() {
         let s = state();
-        s.lock().expect("fresh mutex").active = false;
-        assert_eq!(filter(&s, &EventType::KeyPress(Key::ControlLeft)), None);
+        s.stop();
+        assert_eq!(translate(&s, &EventType::KeyPress(Key::ControlLeft)), None);
     }
 }

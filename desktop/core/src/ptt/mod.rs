@@ -22,6 +22,7 @@ pub mod choice;
 pub mod command;
 #[cfg(target_os = "linux")]
 pub mod evdev;
+mod filter;
 pub mod global;
 pub mod key;
 
