@@ -30,6 +30,12 @@ const EXCESS_PATIENCE: u32 = 25;
 const RESYNC_DISTANCE: u64 = 500;
 /// Extra delay budget (ms) a late packet adds; it decays as packets arrive on time.
 const LATE_PENALTY_MS: f64 = 20.0;
+/// Slots over which the shortest wait of a played packet is taken before the playout may
+/// move earlier (0.5 s): long enough to see the network's worst moments of that span.
+const SPARE_WINDOW: u32 = 25;
+/// Headroom (ms) kept however calm the network: a thread woken a little late must not
+/// find its packet missing.
+const MIN_HEADROOM_MS: f64 = 2.0;
 
 /// Counters for one peer's stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,6 +55,7 @@ pub struct JitterStats {
 #[derive(Debug, Clone)]
 struct Stored {
     payload: Vec<u8>,
+    arrived: Duration,
 }
 
 /// Orders packets by RTP sequence number and plays them out one 20 ms slot at a time.
@@ -66,6 +73,14 @@ pub struct JitterBuffer {
     jitter_ms: f64,
     late_penalty_ms: f64,
     previous: Option<Arrival>,
+    /// Played out a concealment because the slot's packet was not there yet: if it comes
+    /// now, the playout was too early for the network.
+    stalled: bool,
+    /// The shortest time a played packet waited in the buffer, this window and the last
+    /// complete one (`None` until a window completes after a start or a shift).
+    window_wait_ms: f64,
+    window_slots: u32,
+    spare_wait_ms: Option<f64>,
     stats: JitterStats,
 }
 
@@ -93,24 +108,60 @@ impl JitterBuffer {
                 self.playing = false;
             } else if extended < next {
                 self.stats.late += 1;
-                self.late_penalty_ms =
-                    (self.late_penalty_ms + LATE_PENALTY_MS).min(MAX_DEPTH as f64 * FRAME_MS);
+                self.penalize_lateness();
                 return;
+            } else if extended == next && self.stalled {
+                // Just late: its slot was concealed without moving on, so it still plays,
+                // a frame later than planned. Wait longer from now on.
+                self.stalled = false;
+                self.penalize_lateness();
             }
         }
         if self.packets.contains_key(&extended) {
             self.stats.duplicates += 1;
             return;
         }
-        self.packets.insert(extended, Stored { payload: payload.to_vec() });
+        self.packets.insert(extended, Stored { payload: payload.to_vec(), arrived: now });
         while self.packets.len() > CAPACITY {
             self.packets.pop_first();
             self.stats.discarded += 1;
         }
     }
 
-    /// Decides what fills the next 20 ms slot.
+    /// Decides what fills the next 20 ms slot, without timing the playout (no spare
+    /// wait is measured, see [`JitterBuffer::pop_at`]).
     pub fn pop(&mut self) -> Playout {
+        self.playout(None)
+    }
+
+    /// Decides what fills the slot that starts playing at `now` (the clock of
+    /// [`JitterBuffer::push`]), and measures how long its packet waited.
+    pub fn pop_at(&mut self, now: Duration) -> Playout {
+        self.playout(Some(now))
+    }
+
+    /// How much earlier the playout could run and still keep the headroom the network
+    /// needs: the shortest wait of a played packet over the last window, minus three
+    /// times the jitter and any lateness penalty. Zero until a window was measured.
+    pub fn spare(&self) -> Duration {
+        let Some(wait_ms) = self.spare_wait_ms else {
+            return Duration::ZERO;
+        };
+        let spare_ms = wait_ms - self.headroom_ms();
+        if spare_ms > 0.0 {
+            Duration::from_secs_f64(spare_ms / 1000.0)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// The caller moved the playout earlier (it dropped part of a frame): the waits
+    /// measured so far are stale.
+    pub fn playout_shifted(&mut self) {
+        self.restart_window();
+    }
+
+    fn playout(&mut self, now: Option<Duration>) -> Playout {
         if !self.playing {
             if self.packets.len() < self.target_depth() {
                 return Playout::Silence;
@@ -118,6 +169,8 @@ impl JitterBuffer {
             self.playing = true;
             self.empty_slots = 0;
             self.excess_slots = 0;
+            self.stalled = false;
+            self.restart_window();
             self.next = self.packets.keys().next().copied();
         }
         let Some(next) = self.next else {
@@ -128,20 +181,26 @@ impl JitterBuffer {
         let next = self.next.unwrap_or(next);
         if let Some(stored) = self.packets.remove(&next) {
             self.empty_slots = 0;
+            self.stalled = false;
             self.next = Some(next + 1);
+            self.measure_wait(now, Some(stored.arrived));
             return Playout::Packet(stored.payload);
         }
         if let Some(following) = self.packets.get(&(next + 1)) {
             // This slot's packet is lost (a later one is here): its FEC copy rides along.
             self.stats.recovered += 1;
             self.empty_slots = 0;
+            self.stalled = false;
             self.next = Some(next + 1);
-            return Playout::Fec(following.payload.clone());
+            let (payload, arrived) = (following.payload.clone(), following.arrived);
+            self.measure_wait(now, Some(arrived));
+            return Playout::Fec(payload);
         }
         if !self.packets.is_empty() {
             // Lost, and the packet after it too: conceal and move on.
             self.stats.concealed += 1;
             self.next = Some(next + 1);
+            self.measure_wait(now, None);
             return Playout::Conceal;
         }
         // Nothing queued: the packet is late or the peer paused. Conceal without moving
@@ -149,9 +208,13 @@ impl JitterBuffer {
         self.empty_slots += 1;
         if self.empty_slots > CONCEAL_BEFORE_SILENCE {
             self.playing = false;
+            self.stalled = false;
             return Playout::Silence;
         }
+        self.stalled = true;
         self.stats.concealed += 1;
+        // No packet to wait for: nothing spare in this window.
+        self.measure_wait(now, Some(now.unwrap_or_default()));
         Playout::Conceal
     }
 
@@ -177,6 +240,41 @@ impl JitterBuffer {
         self.stats
     }
 
+    /// What the playout keeps between a packet's arrival and its slot: three times the
+    /// measured jitter plus what recent late packets asked for, at least
+    /// [`MIN_HEADROOM_MS`].
+    fn headroom_ms(&self) -> f64 {
+        (3.0 * self.jitter_ms + self.late_penalty_ms).max(MIN_HEADROOM_MS)
+    }
+
+    fn penalize_lateness(&mut self) {
+        self.late_penalty_ms = (self.late_penalty_ms + LATE_PENALTY_MS).min(MAX_DEPTH as f64 * FRAME_MS);
+    }
+
+    fn restart_window(&mut self) {
+        self.window_wait_ms = f64::INFINITY;
+        self.window_slots = 0;
+        self.spare_wait_ms = None;
+    }
+
+    /// Counts one played slot towards the window; `arrived` is when the packet played
+    /// in it came (`None` for a slot with no packet to time).
+    fn measure_wait(&mut self, now: Option<Duration>, arrived: Option<Duration>) {
+        let Some(now) = now else {
+            return;
+        };
+        if let Some(arrived) = arrived {
+            let wait_ms = now.saturating_sub(arrived).as_secs_f64() * 1000.0;
+            self.window_wait_ms = self.window_wait_ms.min(wait_ms);
+        }
+        self.window_slots += 1;
+        if self.window_slots >= SPARE_WINDOW {
+            self.spare_wait_ms = self.window_wait_ms.is_finite().then_some(self.window_wait_ms);
+            self.window_wait_ms = f64::INFINITY;
+            self.window_slots = 0;
+        }
+    }
+
     /// Skips one frame when the buffer stayed deeper than needed for a while.
     fn trim_excess(&mut self) {
         let excess = self.packets.len().saturating_sub(self.target_depth() + 1);
@@ -193,6 +291,7 @@ impl JitterBuffer {
             if let Some((skipped, _)) = self.packets.pop_first() {
                 self.stats.discarded += 1;
                 self.next = Some(skipped + 1);
+                self.restart_window();
             }
         }
     }

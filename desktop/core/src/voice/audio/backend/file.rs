@@ -127,6 +127,10 @@ impl AudioOutput for WavOutput {
         self.path.display().to_string()
     }
 
+    fn wait_ready(&mut self) {
+        self.pacer.wait_until(self.written);
+    }
+
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
         // A speaker takes a buffer when the previous one has played: wait for our own end.
         self.pacer.wait_until(self.written);
@@ -165,6 +169,10 @@ impl AudioOutput for NullOutput {
 
     fn label(&self) -> String {
         "null".to_owned()
+    }
+
+    fn wait_ready(&mut self) {
+        self.pacer.wait_until(self.written);
     }
 
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {

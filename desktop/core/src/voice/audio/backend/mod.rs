@@ -35,6 +35,10 @@ pub trait AudioOutput {
     fn sample_rate(&self) -> u32;
     /// Queues samples for playing, waiting while enough is queued already.
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError>;
+    /// Waits until the next [`AudioOutput::write`] would not wait, so the caller mixes
+    /// a block right before it is due rather than a whole block early. A device whose
+    /// queue is its own clock does not need it.
+    fn wait_ready(&mut self) {}
     /// What was opened: a device's id, a file's path, "null".
     fn label(&self) -> String;
     /// Plays or writes out what is queued and closes the backend (finalizes a WAV file).

@@ -107,3 +107,84 @@ fn excess_depth_is_trimmed() {
     assert!(buffer.stats().discarded >= 1, "a buffer deeper than needed must skip a frame to cut delay");
     assert!(buffer.depth() < 8, "the backlog shrank, depth {}", buffer.depth());
 }
+
+/// Plays `slots` slots from `first`: slot `i` starts at `start_ms + 20 i + playout_ms`, its
+/// packet arrives `delay_ms(i)` after `start_ms + 20 i` (before or after the slot starts).
+fn stream(
+    buffer: &mut JitterBuffer,
+    first: u16,
+    slots: u16,
+    start_ms: u64,
+    playout_ms: u64,
+    delay_ms: impl Fn(u16) -> u64,
+) {
+    for index in 0..slots {
+        let sequence = first + index;
+        let sent = start_ms + 20 * u64::from(index);
+        let arrival = sent + delay_ms(index);
+        let slot = sent + playout_ms;
+        if arrival <= slot {
+            buffer.push(sequence, media_time(sequence), &payload(sequence), ms(arrival));
+            buffer.pop_at(ms(slot));
+        } else {
+            buffer.pop_at(ms(slot));
+            buffer.push(sequence, media_time(sequence), &payload(sequence), ms(arrival));
+        }
+    }
+}
+
+#[test]
+fn steady_arrivals_let_the_playout_move_close_to_them() {
+    let mut buffer = JitterBuffer::new();
+    // Punctual packets, each played 15 ms after it came.
+    stream(&mut buffer, 0, 2 * SPARE_WINDOW as u16, 0, 15, |_| 0);
+    let spare = buffer.spare();
+    assert!(spare >= ms(10), "15 ms of waiting on a calm network is mostly spare, got {spare:?}");
+    assert_eq!(buffer.target_depth(), 1, "below one frame of delay");
+    // The playback moved 10 ms earlier: packets now wait 5 ms.
+    buffer.playout_shifted();
+    assert_eq!(buffer.spare(), Duration::ZERO, "nothing is known right after a shift");
+    stream(&mut buffer, 2 * SPARE_WINDOW as u16, 2 * SPARE_WINDOW as u16, 2_000, 5, |_| 0);
+    let spare = buffer.spare();
+    assert!(spare > Duration::ZERO, "5 ms wait keeps only the minimum headroom, got {spare:?}");
+    assert!(spare < ms(10), "and leaves too little to move another tick, got {spare:?}");
+}
+
+#[test]
+fn jitter_keeps_the_playout_back() {
+    let mut buffer = JitterBuffer::new();
+    // Every other packet comes 8 ms late; slots start 15 ms after the punctual ones.
+    stream(&mut buffer, 0, 4 * SPARE_WINDOW as u16, 0, 15, |index| if index % 2 == 0 { 0 } else { 8 });
+    assert!(buffer.jitter() >= ms(3), "alternating delays are jitter, got {:?}", buffer.jitter());
+    assert_eq!(buffer.spare(), Duration::ZERO, "7 ms of shortest wait is all headroom for this jitter");
+    assert_eq!(buffer.stats().late, 0);
+}
+
+#[test]
+fn a_just_late_packet_holds_the_playout_back_until_the_network_proves_calm() {
+    let mut buffer = JitterBuffer::new();
+    stream(&mut buffer, 0, 2 * SPARE_WINDOW as u16, 0, 15, |_| 0);
+    assert!(buffer.spare() >= ms(10), "calm: spare to move earlier");
+    // Packet 50 misses its slot by 3 ms: the slot is concealed and 50 plays one slot later.
+    let sent = 2 * u64::from(SPARE_WINDOW) * 20;
+    assert_eq!(buffer.pop_at(ms(sent + 15)), Playout::Conceal);
+    buffer.push(50, media_time(50), &payload(50), ms(sent + 18));
+    assert_eq!(buffer.pop_at(ms(sent + 35)), Playout::Packet(payload(50)), "the late packet still plays");
+    assert_eq!(buffer.stats().late, 0, "it made it, so it is not counted as late");
+    // From now on every packet waits 35 ms, but the miss asks for more headroom: two
+    // windows on, the spare is well short of the 33 ms a calm network would leave.
+    let resumed = sent + 20;
+    let after_miss = 2 * SPARE_WINDOW as u16 + 1;
+    stream(&mut buffer, 51, after_miss, resumed, 35, |_| 0);
+    let held = buffer.spare();
+    assert!(held > Duration::ZERO, "a whole frame more than needed is partly spare, got {held:?}");
+    assert!(held < ms(25), "shortly after a miss the headroom is at least 10 ms larger, spare {held:?}");
+    // Seconds of punctual packets: the penalty decays and the extra wait is spare again.
+    let calm_start = resumed + 20 * u64::from(after_miss);
+    stream(&mut buffer, 51 + after_miss, 10 * SPARE_WINDOW as u16, calm_start, 35, |_| 0);
+    let spare = buffer.spare();
+    assert!(
+        spare >= ms(30),
+        "after the network proved calm the headroom is back to the minimum, got {spare:?}"
+    );
+}
