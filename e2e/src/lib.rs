@@ -248,3 +248,12 @@ impl Drop for CutProxy {
         self.task.abort();
     }
 }
+
+/// Voice tests run real-time audio threads (WAV backends play at the speed of sound)
+/// beside a server and two peer connections; two such tests at once on a 2-core machine
+/// starve each other and hear their own scheduling hiccups as loss. Each voice test
+/// holds this for its whole run.
+pub async fn one_real_time_test() -> tokio::sync::MutexGuard<'static, ()> {
+    static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    REAL_TIME.lock().await
+}

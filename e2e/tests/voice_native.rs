@@ -163,6 +163,7 @@ fn loud_span(samples: &[f32]) -> Option<(usize, usize)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tone_crosses_while_push_to_talk_is_held_and_silence_otherwise() {
+    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let server = TestServer::start(Database::Sqlite).await;
     let dir = TempDir::new();
     let tone = tone_file(dir.path(), 440.0, 30.0);
@@ -308,6 +309,7 @@ fn readdress(candidate: &str, to: SocketAddr) -> (String, Option<SocketAddr>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_percent_packet_loss_is_concealed_without_a_stall() {
+    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let server = TestServer::start(Database::Sqlite).await;
     let dir = TempDir::new();
     let tone = tone_file(dir.path(), 440.0, 30.0);
@@ -388,6 +390,7 @@ async fn ten_percent_packet_loss_is_concealed_without_a_stall() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn relay_only_voice_gathers_only_relay_candidates_and_still_carries_the_tone() {
+    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let server =
         TestServer::start_with(Database::Sqlite, |config| config.turn.turn_allow_loopback_peers = true).await;
     // The first user is the admin: force relay-only voice for everyone.

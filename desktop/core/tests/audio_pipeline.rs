@@ -3,6 +3,7 @@
 //! checked for the tone.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use cromulent_client::voice::audio::{
@@ -13,6 +14,14 @@ use cromulent_client::voice::audio::{
 const TONE_SECONDS: f64 = 1.5;
 /// Frames carried from capture to playback: the tone plus a little after it.
 const FRAMES: usize = 90;
+
+/// The WAV backends run in real time on their own threads; several of these tests at
+/// once on a 2-core machine starve each other's audio threads and hear their own
+/// scheduling hiccups as loss. One at a time, each gets the clock it is testing.
+fn one_real_time_test() -> MutexGuard<'static, ()> {
+    static REAL_TIME: Mutex<()> = Mutex::new(());
+    REAL_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A temporary directory removed at the end of the test.
 struct Scratch(PathBuf);
@@ -140,6 +149,7 @@ fn tone_file(dir: &Scratch) -> PathBuf {
 
 #[test]
 fn a_tone_survives_ten_percent_loss_and_reordering_without_gaps() {
+    let _one_at_a_time = one_real_time_test();
     let dir = Scratch::new("loss");
     let input = tone_file(&dir);
     let run = Run { drop_every_tenth: true, reorder: true, ..Run::default() };
@@ -169,6 +179,7 @@ fn a_tone_survives_ten_percent_loss_and_reordering_without_gaps() {
 
 #[test]
 fn a_closed_gate_sends_silence() {
+    let _one_at_a_time = one_real_time_test();
     let dir = Scratch::new("gate");
     let input = tone_file(&dir);
     let run = Run { transmit: false, ..Run::default() };
@@ -180,6 +191,7 @@ fn a_closed_gate_sends_silence() {
 
 #[test]
 fn mute_wins_over_push_to_talk() {
+    let _one_at_a_time = one_real_time_test();
     let dir = Scratch::new("mute");
     let input = tone_file(&dir);
     let run = Run { muted: true, ..Run::default() };
@@ -190,6 +202,7 @@ fn mute_wins_over_push_to_talk() {
 
 #[test]
 fn deafen_silences_the_output_and_volume_scales_a_peer() {
+    let _one_at_a_time = one_real_time_test();
     let dir = Scratch::new("deafen");
     let input = tone_file(&dir);
     let deaf = carry(&input, &dir.path("deaf.wav"), &Run { deafened: true, ..Run::default() });
