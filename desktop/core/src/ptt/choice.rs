@@ -133,8 +133,8 @@ fn wayland(env: &Environment) -> Choice {
 }
 
 impl Environment {
-    /// Reads the facts from this process. The portal is reported unavailable: this build
-    /// has no portal client yet; an `ashpd`-based one is the next step for Wayland.
+    /// Reads the facts from this process. On a Linux Wayland session this asks the
+    /// session bus whether the portal offers GlobalShortcuts (up to a few seconds).
     pub fn detect(evdev_opt_in: bool) -> Self {
         let os = if cfg!(target_os = "linux") {
             Os::Linux
@@ -146,7 +146,7 @@ impl Environment {
             Os::Other
         };
         let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        Self {
+        let mut env = Self {
             os,
             session_type: std::env::var("XDG_SESSION_TYPE").ok().filter(|s| !s.is_empty()),
             wayland_display: set("WAYLAND_DISPLAY"),
@@ -154,8 +154,22 @@ impl Environment {
             portal_available: false,
             input_readable: input_devices_readable(),
             evdev_opt_in,
-        }
+        };
+        // Only Wayland consults the portal; elsewhere the question would cost a D-Bus
+        // round trip (or a portal start) for nothing.
+        env.portal_available = session(&env) == Session::Wayland && portal_available();
+        env
     }
+}
+
+#[cfg(target_os = "linux")]
+fn portal_available() -> bool {
+    super::portal::available()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn portal_available() -> bool {
+    false
 }
 
 /// True when at least one `/dev/input/event*` opens for reading.

@@ -3,6 +3,9 @@
 //! One [`PttSource`] runs at a time, picked at run time by [`choice::choose`] from
 //! the platform and desktop session, and the reason for the pick is kept so settings
 //! can show it:
+//! - `portal` (Linux): the XDG GlobalShortcuts portal over the session D-Bus, preferred on
+//!   Wayland desktops that offer it: the desktop owns the key (the user confirms or
+//!   changes it in the desktop's dialog) and reports only our shortcut's press/release;
 //! - [`global`]: rdev's global listener (X11 via XRecord, Windows via a low-level hook,
 //!   macOS via an event tap that needs the Input Monitoring permission);
 //! - `evdev` (Linux): the kernel's input devices, for Wayland desktops without a
@@ -10,9 +13,6 @@
 //! - [`command`]: a Unix socket in `$XDG_RUNTIME_DIR` fed by `cromulent ptt down|up`,
 //!   for Wayland desktops where nothing else can see keys (users bind the command to
 //!   a key in their compositor).
-//!
-//! The GlobalShortcuts portal (the preferred Wayland backend) is chosen by the logic but
-//! has no client in this build yet; an `ashpd`-based one is the next step.
 //!
 //! Every source only *reports* the key; whether the microphone opens is the voice
 //! engine's decision, where mute always wins. The window adds its own in-window key
@@ -25,6 +25,8 @@ pub mod evdev;
 mod filter;
 pub mod global;
 pub mod key;
+#[cfg(target_os = "linux")]
+pub mod portal;
 
 use std::sync::Arc;
 
@@ -73,6 +75,10 @@ pub enum PttError {
         #[source]
         source: std::io::Error,
     },
+    /// The GlobalShortcuts portal failed a step (no session bus, no portal, the user
+    /// dismissed its dialog). Retryable by starting again.
+    #[error("GlobalShortcuts portal, {step}: {reason}")]
+    Portal { step: &'static str, reason: String },
     /// This backend is chosen by the logic but not built into this version.
     #[error("the {0:?} push-to-talk backend is not available in this build")]
     Unavailable(Backend),
@@ -88,6 +94,10 @@ pub async fn start(choice: &Choice, key: PttKey, sink: PttSink) -> Result<Box<dy
         }
         #[cfg(target_os = "linux")]
         Backend::Evdev => Ok(Box::new(evdev::EvdevListener::start(key, sink)?)),
+        #[cfg(target_os = "linux")]
+        Backend::Portal => Ok(Box::new(portal::PortalListener::start(key, sink).await?)),
+        // Linux builds every backend; elsewhere evdev and the portal do not exist.
+        #[cfg(not(target_os = "linux"))]
         other => Err(PttError::Unavailable(other)),
     }
 }
