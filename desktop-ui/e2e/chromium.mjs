@@ -20,6 +20,11 @@ export function chromiumArgs(fakeAudioFile) {
 
 /** A 48 kHz mono 16-bit PCM WAV of a sine at `hz` with peak `amplitude` (of 32767). */
 export function toneWav(hz, seconds, amplitude) {
+  return pcmWav(seconds, (i, rate) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate)));
+}
+
+/** A 48 kHz mono 16-bit PCM WAV of `seconds`, sample `i` being `sample(i, rate)` (an integer). */
+export function pcmWav(seconds, sample) {
   const rate = 48_000;
   const samples = rate * seconds;
   const wav = Buffer.alloc(44 + samples * 2);
@@ -35,8 +40,6 @@ export function toneWav(hz, seconds, amplitude) {
   wav.writeUInt16LE(16, 34);
   wav.write('data', 36);
   wav.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) {
-    wav.writeInt16LE(Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + i * 2);
-  }
+  for (let i = 0; i < samples; i++) wav.writeInt16LE(sample(i, rate), 44 + i * 2);
   return wav;
 }

@@ -23,7 +23,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromiumArgs } from '../../desktop-ui/e2e/chromium.mjs';
+import { chromiumArgs, pcmWav } from '../../desktop-ui/e2e/chromium.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { chromium } = createRequire(join(repo, 'desktop-ui', 'package.json'))('playwright-core');
@@ -36,29 +36,11 @@ const CLICK_MS = 4;
 
 /** The native example's click train: 4 ms of 2 kHz at 0.8 every 400 ms, 48 kHz mono. */
 function clickWav(totalSeconds) {
-  const rate = 48_000;
-  const samples = rate * totalSeconds;
-  const wav = Buffer.alloc(44 + samples * 2);
-  wav.write('RIFF', 0);
-  wav.writeUInt32LE(36 + samples * 2, 4);
-  wav.write('WAVEfmt ', 8);
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20);
-  wav.writeUInt16LE(1, 22);
-  wav.writeUInt32LE(rate, 24);
-  wav.writeUInt32LE(rate * 2, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write('data', 36);
-  wav.writeUInt32LE(samples * 2, 40);
-  const period = (rate * PERIOD_MS) / 1000;
-  const click = (rate * CLICK_MS) / 1000;
-  for (let i = 0; i < samples; i++) {
-    const inClick = i % period < click;
-    const v = inClick ? Math.round(0.8 * 32767 * Math.sin((2 * Math.PI * 2000 * (i % period)) / rate)) : 0;
-    wav.writeInt16LE(v, 44 + i * 2);
-  }
-  return wav;
+  return pcmWav(totalSeconds, (i, rate) => {
+    const period = (rate * PERIOD_MS) / 1000;
+    const click = (rate * CLICK_MS) / 1000;
+    return i % period < click ? Math.round(0.8 * 32767 * Math.sin((2 * Math.PI * 2000 * (i % period)) / rate)) : 0;
+  });
 }
 
 /** Runs in the page: a → b on loopback, both tracks recorded in one clock. */
