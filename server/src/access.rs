@@ -6,6 +6,8 @@
 //!   `404 not_found`, so their names and ids do not leak.
 //! - Posting needs membership; `admin_only` channels take posts from admins only;
 //!   voice channels carry no text.
+//! - A public voice room is open to everyone who sees it; a private one to its members
+//!   only, admins included (see [`may_join_voice`] for why).
 
 use cromulent_protocol::channel::{ChannelKind, WritePermission};
 use cromulent_protocol::Id;
@@ -15,6 +17,7 @@ use crate::bus::Audience;
 use crate::http::error::{HttpError, HttpResult};
 use crate::store::channels::ChannelRow;
 use crate::store::{self, Conn};
+use crate::voice::rooms::RoomAccess;
 
 /// A channel the caller may see, with their membership.
 #[derive(Debug, Clone)]
@@ -42,6 +45,63 @@ impl ChannelAccess {
         }
         Ok(())
     }
+
+    /// Refuses a `voice_join` the caller may not make here.
+    pub fn ensure_can_join_voice(&self) -> HttpResult<()> {
+        let channel = &self.channel.channel;
+        if channel.kind != ChannelKind::Voice {
+            return Err(HttpError::invalid("channel_id", "not a voice channel"));
+        }
+        if !may_join_voice(channel.is_private, self.is_member) {
+            return Err(HttpError::forbidden("private voice rooms are for members: ask an admin to add you"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a user who sees a voice channel may be in its room.
+///
+/// A public voice room needs no membership. Membership of a public channel means
+/// "I follow its text": posting, unread and mention counts, the member list, and
+/// default channels joining everyone. A voice room has no text, so joining its
+/// membership on every call would only grow a member list nobody reads, add a database
+/// write and a `member_join` broadcast to every `voice_join`, and leave the question of
+/// what hanging up does to it; who is in a room right now is already the room's roster.
+/// It also keeps every client (web, desktop app, CLI) working as it is: none of them
+/// joins a voice channel before its room.
+///
+/// A private channel's membership is its access list, for voice as for text: only
+/// members may be in its room. Admins see every private channel but, as for posting,
+/// join it by adding themselves; losing membership takes a member out of the room at
+/// once ([`voice_room_access`]).
+pub fn may_join_voice(is_private: bool, is_member: bool) -> bool {
+    !is_private || is_member
+}
+
+/// Whether the caller may be in the voice room of `channel_id` right now: checked when
+/// joining and again on signaling, so a removal the room has not applied yet (a lost
+/// bus message, a join racing the change) still ends at the next signaling op.
+pub async fn may_stay_in_voice(conn: &mut Conn, caller: &Caller, channel_id: Id) -> sqlx::Result<bool> {
+    let Some(channel) = store::channels::find(&mut *conn, channel_id).await? else { return Ok(false) };
+    if channel.channel.kind != ChannelKind::Voice {
+        return Ok(false);
+    }
+    let is_member = store::memberships::is_member(&mut *conn, channel_id, caller.id()).await?;
+    Ok(may_join_voice(channel.channel.is_private, is_member))
+}
+
+/// Who may stay in a voice channel's room after a change to it: `None` when anyone who
+/// sees it may (a public channel), else its members ([`may_join_voice`]).
+pub async fn voice_room_access(
+    conn: &mut Conn,
+    channel_id: Id,
+    is_private: bool,
+) -> sqlx::Result<Option<RoomAccess>> {
+    if !is_private {
+        return Ok(None);
+    }
+    let members = store::memberships::list(&mut *conn, channel_id).await?;
+    Ok(Some(RoomAccess::Members { user_ids: members.into_iter().map(|(user, _)| user).collect() }))
 }
 
 /// Whether a user may see a channel, from what the rules need.
@@ -76,7 +136,14 @@ pub async fn visible_channel(conn: &mut Conn, caller: &Caller, channel_id: Id) -
 
 #[cfg(test)]
 mod tests {
-    use super::may_see;
+    use super::{may_join_voice, may_see};
+
+    #[test]
+    fn public_voice_rooms_are_open_and_private_ones_for_members() {
+        assert!(may_join_voice(false, false), "a public room needs no membership");
+        assert!(!may_join_voice(true, false), "a private room refuses non-members, admins too");
+        assert!(may_join_voice(true, true), "members of a private channel may talk in it");
+    }
 
     #[test]
     fn private_channels_are_for_members_and_admins() {

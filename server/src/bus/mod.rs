@@ -66,6 +66,11 @@ pub enum BusMessage {
         status: PresenceStatus,
     },
     Voice(VoiceChange),
+    /// A voice room's rights changed: participants no longer admitted leave it.
+    VoiceAccess {
+        channel_id: Id,
+        access: crate::voice::rooms::RoomAccess,
+    },
     /// Close the gateway sessions of one login (logout, revocation, token reuse).
     EndLogin {
         login_id: Id,

@@ -1,7 +1,6 @@
 //! What a client may ask of the gateway once identified: typing, presence, voice.
 //! Each refusal is a typed `error` frame; the connection stays open.
 
-use cromulent_protocol::channel::ChannelKind;
 use cromulent_protocol::event::Event;
 use cromulent_protocol::gateway::{close_code, ClientFrame, ControlFrame, PresenceStatus};
 use cromulent_protocol::voice::VoiceParticipant;
@@ -156,12 +155,7 @@ impl OpContext {
         let mut conn = self.state.db.pool().acquire().await?;
         let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
         drop(conn);
-        if channel.channel.channel.kind != ChannelKind::Voice {
-            return Err(refuse(ErrorCode::ValidationFailed, "not a voice channel"));
-        }
-        if !channel.is_member {
-            return Err(refuse(ErrorCode::Forbidden, "join the channel first"));
-        }
+        channel.ensure_can_join_voice()?;
         let hub = &self.state.gateway.hub;
         if let Some((current, _)) = hub.voice_of(self.session_id) {
             if current == channel_id {
@@ -193,8 +187,20 @@ impl OpContext {
             self_session_id: self.session_id,
         };
         self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;
-        self.publish_voice(channel_id, me, false, Some(audience)).await;
+        self.publish_voice(channel_id, me.clone(), false, Some(audience)).await;
+        // A removal committed after the check above may have reached the hubs before
+        // this join did, and found nobody to remove: now that the join is on the bus,
+        // check again and leave if the right is gone. The join is already answered, so
+        // a failed check is not an error here; signaling checks again anyway.
+        if let Ok(false) = self.may_stay(channel_id).await {
+            self.publish_voice(channel_id, me, true, None).await;
+        }
         Ok(())
+    }
+
+    async fn may_stay(&self, channel_id: Id) -> Result<bool, Refusal> {
+        let mut conn = self.state.db.pool().acquire().await?;
+        Ok(access::may_stay_in_voice(&mut conn, &self.caller, channel_id).await?)
     }
 
     async fn voice_leave(&self) -> Result<(), Refusal> {
@@ -221,15 +227,22 @@ impl OpContext {
         Ok(())
     }
 
-    /// Signaling goes only to the named peer, and only within the sender's room.
+    /// Signaling goes only to the named peer, only within the sender's room, and only
+    /// while the sender may still be there: rights are re-checked against the database
+    /// here too, so a session whose removal the room never applied cannot negotiate a
+    /// new connection; it is taken out of the room instead.
     async fn relay(&mut self, to: Id, event: Event) -> Result<(), Refusal> {
         if !self.signaling.spend() {
             return Err(refuse(ErrorCode::RateLimited, "too much signaling"));
         }
-        let (channel_id, _) = self.my_room()?;
+        let (channel_id, me) = self.my_room()?;
         let peer_room = self.state.gateway.hub.voice_of(to).map(|(c, _)| c);
         if peer_room != Some(channel_id) || to == self.session_id {
             return Err(refuse(ErrorCode::NotFound, "that peer is not in your voice room"));
+        }
+        if !self.may_stay(channel_id).await? {
+            self.publish_voice(channel_id, me, true, None).await;
+            return Err(refuse(ErrorCode::Forbidden, "you may no longer be in this voice room"));
         }
         let envelope =
             Envelope { audience: Audience::Sessions { session_ids: vec![to] }, event, skip_user: None };

@@ -22,7 +22,7 @@ use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::channels::VisibleChannel;
-use crate::{access, store, validate};
+use crate::{access, store, validate, voice};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -132,7 +132,8 @@ async fn create_channel(
 }
 
 /// Change a channel (admins): fields present are set, `topic: null` clears it. Making a
-/// channel default takes every user in.
+/// channel default takes every user in; making a voice channel private takes those who
+/// are not members out of its room.
 #[utoipa::path(patch, path = "/api/channels/{id}", tag = "channels", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "channel id")), request_body = UpdateChannelRequest,
     responses((status = 200, body = Channel), (status = 400, body = ApiError), (status = 403, body = ApiError),
@@ -169,11 +170,16 @@ async fn update_channel(
         store::memberships::add_everyone(&mut *tx, id, now_ms()).await?;
     }
     tx.commit().await?;
+    if channel.is_private && !was_private {
+        // Participants who are not members lose their place in the room at once.
+        voice::room_access::recheck(&state, &channel).await;
+    }
     announce::channel_updated(&state, &channel, was_private).await;
     Ok(Json(channel))
 }
 
-/// Delete a channel with its messages, memberships and read state (admins).
+/// Delete a channel with its messages, memberships and read state (admins); a voice
+/// channel's room empties at once.
 #[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "channel id")),
     responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 403, body = ApiError),
@@ -190,6 +196,7 @@ async fn delete_channel(
     let audience = access::audience(&mut tx, id, channel.is_private).await?;
     store::channels::delete(&mut *tx, id).await?;
     tx.commit().await?;
+    voice::room_access::closed(&state, &channel).await;
     announce::channel_deleted(&state, id, audience).await;
     tracing::info!(channel_id = %channel.id, name = %channel.name, by = %caller.id(), "channel deleted");
     Ok(Json(Accepted { ok: true }))

@@ -4,8 +4,23 @@ use std::collections::HashMap;
 
 use cromulent_protocol::voice::{VoiceParticipant, VoiceRoom};
 use cromulent_protocol::Id;
+use serde::{Deserialize, Serialize};
 
 use crate::bus::{Audience, VoiceChange};
+
+/// Who may stay in a voice room after its channel changed (a member left a private
+/// channel, the channel became private, or it was deleted). The publisher decides it
+/// from the database right after the commit; every node applies the same message to its
+/// own view, so the room shrinks alike everywhere without each node re-publishing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomAccess {
+    /// The channel is private and these are its members: everyone else leaves, and the
+    /// room's later changes go to the members (and admins) only.
+    Members { user_ids: Vec<Id> },
+    /// The channel is gone: everyone leaves.
+    Closed,
+}
 
 #[derive(Debug, Clone)]
 struct Member {
@@ -115,6 +130,27 @@ impl VoiceRooms {
         ids.into_iter().map(|id| self.room(id)).collect()
     }
 
+    /// The participants `access` no longer admits to the room, in joining order.
+    pub fn refused_by(&self, channel_id: Id, access: &RoomAccess) -> Vec<VoiceParticipant> {
+        let members = self.rooms.get(&channel_id).map_or(&[][..], Vec::as_slice);
+        members
+            .iter()
+            .filter(|m| match access {
+                RoomAccess::Closed => true,
+                RoomAccess::Members { user_ids } => !user_ids.contains(&m.participant.user_id),
+            })
+            .map(|m| m.participant.clone())
+            .collect()
+    }
+
+    /// From now on, changes of everyone in the room go to `audience` (the channel became
+    /// private: those who saw the joins while it was public must not see what follows).
+    pub fn narrow_audience(&mut self, channel_id: Id, audience: &Audience) {
+        for member in self.rooms.get_mut(&channel_id).into_iter().flatten() {
+            member.audience = audience.clone();
+        }
+    }
+
     /// Participants hosted on `node` (to clean up after it).
     pub fn on_node(&self, node: u16) -> Vec<(Id, VoiceParticipant)> {
         self.rooms
@@ -171,5 +207,26 @@ mod tests {
         assert_eq!(rooms.sessions_of_user(Id(100)).len(), 2);
         assert_eq!(rooms.on_node(1).len(), 3);
         assert_eq!(rooms.room(Id(3)).participants.len(), 0);
+    }
+
+    #[test]
+    fn access_refuses_non_members_or_everyone_when_closed() {
+        let mut rooms = VoiceRooms::default();
+        rooms.apply(&change(1, 10, 100, false));
+        rooms.apply(&change(1, 11, 101, false));
+        rooms.apply(&change(2, 12, 102, false));
+        let members = RoomAccess::Members { user_ids: vec![Id(101), Id(102)] };
+        let refused: Vec<Id> = rooms.refused_by(Id(1), &members).iter().map(|p| p.session_id).collect();
+        assert_eq!(refused, vec![Id(10)], "only user 100 is not a member of room 1");
+        assert_eq!(rooms.refused_by(Id(1), &RoomAccess::Closed).len(), 2, "a closed room keeps nobody");
+        assert!(
+            rooms.refused_by(Id(3), &RoomAccess::Closed).is_empty(),
+            "an empty room has nobody to refuse"
+        );
+
+        let private = Audience::Channel { channel_id: Id(1), private_members: Some(vec![Id(101)]) };
+        rooms.narrow_audience(Id(1), &private);
+        assert_eq!(rooms.audience_of(Id(11)), Some(private), "the room's later changes go to members only");
+        assert_eq!(rooms.audience_of(Id(12)), Some(Audience::Everyone), "other rooms keep their audience");
     }
 }

@@ -12,7 +12,7 @@ pub fn nats_url() -> String {
     std::env::var("CROMULENT_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
-async fn node(pg: &PgDatabase, subject: &str, node_id: u16) -> TestServer {
+pub async fn node(pg: &PgDatabase, subject: &str, node_id: u16) -> TestServer {
     let (url, subject) = (pg.url.clone(), subject.to_owned());
     TestServer::start_with(Database::Postgres, move |c| {
         c.database_url = Some(url);

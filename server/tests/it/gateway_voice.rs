@@ -1,5 +1,6 @@
-//! Voice rooms over the gateway: join refusals, point-to-point signaling, push-to-talk,
-//! mute and deafen, moving between devices, leaving when a session dies.
+//! Voice rooms over the gateway: who may join (anyone who sees a public room, members
+//! of a private one), join refusals, point-to-point signaling, push-to-talk, mute and
+//! deafen, moving between devices, leaving when a session dies.
 
 use std::time::Duration;
 
@@ -9,9 +10,11 @@ use cromulent_protocol::gateway::{ClientFrame, ControlFrame};
 use cromulent_protocol::{ErrorCode, Id};
 use serde_json::json;
 
+use crate::db_test;
 use crate::gateway::{channel_id, make_channel};
 use crate::gateway_client::WAIT;
 use crate::harness::{Database, TestServer};
+use crate::voice_access::{event, join, voice_channel};
 
 const QUIET: Duration = Duration::from_millis(400);
 
@@ -21,7 +24,6 @@ async fn voice_join_refusals_are_typed() {
     let ann = srv.user("ann").await;
     let bob = srv.user("bob").await;
     let hidden_voice = make_channel(&srv, "staff-voice", ChannelKind::Voice, true, &[ann.id]).await;
-    let lonely_voice = make_channel(&srv, "lobby", ChannelKind::Voice, false, &[]).await;
     let mut b = srv.connect(&bob).await;
     let general = channel_id(&b, "general");
     let voice = channel_id(&b, "voice-main");
@@ -32,8 +34,6 @@ async fn voice_join_refusals_are_typed() {
     assert_eq!(b.expect_error("voice_join").await, ErrorCode::NotFound);
     b.send(ClientFrame::VoiceJoin { channel_id: hidden_voice }).await;
     assert_eq!(b.expect_error("voice_join").await, ErrorCode::NotFound, "a private room stays hidden");
-    b.send(ClientFrame::VoiceJoin { channel_id: lonely_voice }).await;
-    assert_eq!(b.expect_error("voice_join").await, ErrorCode::Forbidden, "members only");
     b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
     b.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
     b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
@@ -192,4 +192,62 @@ async fn voice_updates_need_a_room_and_a_second_device_moves_the_user() {
         QUIET,
     )
     .await;
+}
+
+db_test! {
+    async fn a_voice_room_an_admin_creates_is_open_to_everyone_who_sees_it(srv) {
+        let ann = srv.user("ann").await;
+        let bob = srv.user("bob").await;
+        let carol = srv.user("carol").await;
+        let lounge = voice_channel(&srv, &ann, "lounge", false).await;
+        let mut b = srv.connect(&bob).await;
+        let mut c = srv.connect(&carol).await;
+
+        // Neither bob nor carol is a member: a public room needs no membership.
+        join(&mut b, lounge).await;
+        let room = join(&mut c, lounge).await;
+        assert!(
+            room.participants.iter().any(|p| p.session_id == b.session_id),
+            "carol finds bob in the room: {room:?}"
+        );
+        let carol_session = c.session_id;
+        event(&mut b, move |e| matches!(e, Event::PeerJoined { participant, .. } if participant.session_id == carol_session))
+            .await;
+        b.send(ClientFrame::SdpOffer { to: c.session_id, sdp: "v=0 lounge".into() }).await;
+        let offer = c.wait_for_event(|e| matches!(e, Event::SdpOffer { .. }), WAIT).await;
+        assert_eq!(
+            offer,
+            Event::SdpOffer { from: b.session_id, from_user_id: bob.id, sdp: "v=0 lounge".into() },
+            "they are each other's peers"
+        );
+        let members: Vec<serde_json::Value> = srv.get(&format!("/api/channels/{lounge}/members"), &ann).await.ok();
+        assert!(members.is_empty(), "joining the room does not join the membership: {members:?}");
+
+        // The admin who made it may talk there too, membership or not.
+        let mut a = srv.connect(&ann).await;
+        let room = join(&mut a, lounge).await;
+        assert_eq!(room.participants.len(), 3, "ann joins bob and carol: {room:?}");
+    }
+}
+
+db_test! {
+    async fn a_private_voice_room_stays_for_its_members(srv) {
+        let ann = srv.user("ann").await;
+        let bob = srv.user("bob").await;
+        let staff = voice_channel(&srv, &ann, "staff-voice", true).await;
+        let mut b = srv.connect(&bob).await;
+        b.send(ClientFrame::VoiceJoin { channel_id: staff }).await;
+        assert_eq!(b.expect_error("voice_join").await, ErrorCode::NotFound, "a non-member does not even see it");
+
+        // The creator is its first member; an admin who is not a member sees the room
+        // but, as for posting, must add themselves first.
+        let mut a = srv.connect(&ann).await;
+        join(&mut a, staff).await;
+        a.send(ClientFrame::VoiceLeave).await;
+        srv.delete(&format!("/api/channels/{staff}/members/{}", ann.id), &ann).await.ok::<serde_json::Value>();
+        a.send(ClientFrame::VoiceJoin { channel_id: staff }).await;
+        assert_eq!(a.expect_error("voice_join").await, ErrorCode::Forbidden, "admins need membership too");
+        srv.put(&format!("/api/channels/{staff}/members/{}", bob.id), &ann).await.ok::<serde_json::Value>();
+        join(&mut b, staff).await;
+    }
 }

@@ -20,4 +20,5 @@ mod read_states;
 mod smtp;
 mod turn;
 mod users;
+mod voice_access;
 mod web;

@@ -229,6 +229,10 @@ impl Hub {
                 self.apply_voice(&mut state, change);
                 Vec::new()
             }
+            BusMessage::VoiceAccess { channel_id, access } => {
+                self.apply_voice_access(&mut state, *channel_id, access);
+                Vec::new()
+            }
             BusMessage::EndLogin { login_id } => self.end_sessions(&mut state, |s| s.login_id == *login_id),
             BusMessage::EndUserLogins { user_id, keep_login } => {
                 self.end_sessions(&mut state, |s| s.user_id == *user_id && Some(s.login_id) != *keep_login)
@@ -305,22 +309,7 @@ impl Hub {
                 return;
             }
         };
-        let targets: Vec<Id> = match &envelope.audience {
-            Audience::Sessions { session_ids } => session_ids.clone(),
-            Audience::Users { user_ids } => {
-                user_ids.iter().flat_map(|u| state.by_user.get(u).into_iter().flatten().copied()).collect()
-            }
-            Audience::Everyone | Audience::Channel { private_members: None, .. } => {
-                state.sessions.keys().copied().collect()
-            }
-            Audience::Channel { private_members: Some(members), .. } => state
-                .sessions
-                .iter()
-                .filter(|(_, s)| s.is_admin || members.contains(&s.user_id))
-                .map(|(id, _)| *id)
-                .collect(),
-        };
-        for id in targets {
+        for id in targets(state, &envelope.audience) {
             let Some(slot) = state.sessions.get_mut(&id) else { continue };
             if envelope.skip_user == Some(slot.user_id) {
                 continue;
@@ -372,5 +361,24 @@ impl Hub {
     /// restart of the hub's view, or a lost message).
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
+    }
+}
+
+/// The sessions on this node that `audience` reaches.
+fn targets(state: &HubState, audience: &Audience) -> Vec<Id> {
+    match audience {
+        Audience::Sessions { session_ids } => session_ids.clone(),
+        Audience::Users { user_ids } => {
+            user_ids.iter().flat_map(|u| state.by_user.get(u).into_iter().flatten().copied()).collect()
+        }
+        Audience::Everyone | Audience::Channel { private_members: None, .. } => {
+            state.sessions.keys().copied().collect()
+        }
+        Audience::Channel { private_members: Some(members), .. } => state
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.is_admin || members.contains(&s.user_id))
+            .map(|(id, _)| *id)
+            .collect(),
     }
 }

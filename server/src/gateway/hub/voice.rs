@@ -4,9 +4,20 @@
 use cromulent_protocol::event::Event;
 use cromulent_protocol::Id;
 
-use super::{Hub, HubState};
+use super::{targets, Hub, HubState};
 use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
-use crate::voice::rooms::Applied;
+use crate::voice::rooms::{Applied, RoomAccess};
+
+/// Why a participant leaves, which decides who hears of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// Its own choice, a move to another device, or a dead connection: told like any
+    /// other change.
+    Itself,
+    /// It lost the right to be there: its own session is told too, even when the
+    /// room's audience no longer includes it.
+    Revoked,
+}
 
 impl Hub {
     /// A bus message that takes a session out of its voice room, if it is in one.
@@ -22,15 +33,41 @@ impl Hub {
     }
 
     pub(super) fn apply_voice(&self, state: &mut HubState, change: &VoiceChange) {
+        self.apply_change(state, change, Leaving::Itself);
+    }
+
+    /// Takes out of the room everyone `access` no longer admits. Every node applies the
+    /// same message to its own view, so nobody re-publishes: each node removes the same
+    /// participants and tells its own sessions (the room's peers get `peer_left`, the
+    /// removed session and the room's audience `voice_state_update` with `left`).
+    pub(super) fn apply_voice_access(&self, state: &mut HubState, channel_id: Id, access: &RoomAccess) {
+        for participant in state.voice.refused_by(channel_id, access) {
+            let change = VoiceChange { node: self.node, channel_id, participant, left: true, audience: None };
+            self.apply_change(state, &change, Leaving::Revoked);
+        }
+        if let RoomAccess::Members { user_ids } = access {
+            let audience = Audience::Channel { channel_id, private_members: Some(user_ids.clone()) };
+            state.voice.narrow_audience(channel_id, &audience);
+        }
+    }
+
+    fn apply_change(&self, state: &mut HubState, change: &VoiceChange, leaving: Leaving) {
         let session = change.participant.session_id;
         let before_speaking = state.voice.find_session(session).map(|(_, p)| p.speaking);
         // Later changes and the leave reach exactly those who saw the join, so a
         // private room stays private.
-        let audience = state
+        let mut audience = state
             .voice
             .audience_of(session)
             .or_else(|| change.audience.clone())
             .unwrap_or(Audience::Everyone);
+        if leaving == Leaving::Revoked {
+            let mut session_ids = targets(state, &audience);
+            if !session_ids.contains(&session) {
+                session_ids.push(session);
+            }
+            audience = Audience::Sessions { session_ids };
+        }
         let applied = state.voice.apply(change);
         let channel_id = change.channel_id;
         let participant = change.participant.clone();

@@ -2,8 +2,9 @@
 //! member list.
 //!
 //! Private channels are joined only by an admin adding the member; to anyone else they
-//! do not exist (`404`). Handlers know after the commit whether the membership really
-//! changed, which is what the gateway announces (member_join / member_leave).
+//! do not exist (`404`). Leaving a private voice channel, or being removed from it, also
+//! ends one's place in its room. Handlers know after the commit whether the membership
+//! really changed, which is what the gateway announces (member_join / member_leave).
 
 use axum::extract::State;
 use cromulent_protocol::auth::Accepted;
@@ -20,6 +21,7 @@ use crate::http::extract::{Json, Path};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::{self, Tx};
+use crate::voice;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -94,6 +96,7 @@ async fn leave_channel(
     let removed = store::memberships::remove(&mut *tx, id, caller.id()).await?;
     tx.commit().await?;
     if removed {
+        voice::room_access::recheck(&state, &channel.channel.channel).await;
         announce::member_left(&state, &channel.channel.channel, caller.id()).await;
     }
     tracing::debug!(channel_id = %id, user_id = %caller.id(), removed, "left channel");
@@ -152,6 +155,7 @@ async fn remove_member(
         return Err(HttpError::not_found("membership"));
     }
     tx.commit().await?;
+    voice::room_access::recheck(&state, &channel).await;
     announce::member_left(&state, &channel, user_id).await;
     tracing::debug!(channel_id = %id, user_id = %user_id, "member removed");
     Ok(Json(Accepted { ok: true }))
