@@ -137,6 +137,37 @@ describe('VoiceEngine', () => {
   });
 });
 
+describe('VoiceEngine removed by the server', () => {
+  const me = (joined_at: number) => ({ session_id: 'me', user_id: 'u1', muted: false, deafened: false, speaking: false, joined_at });
+
+  it('hangs up without a voice_leave when told it left, and says why', async () => {
+    const { voice, frames } = engine();
+    await voice.join('v1');
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [me(5)] }, ice_servers: [], ice_transport_policy: 'all', self_session_id: 'me' });
+    await voice.onFrame({ seq: 1, type: 'voice_state_update', channel_id: 'v1', participant: me(5), left: true });
+    expect(voice.channelId).toBeNull();
+    expect(voice.error).toBe('You are no longer in this voice room.');
+    expect(frames.filter((f) => f.type === 'voice_leave')).toEqual([]);
+  });
+
+  it('ignores the leave of an earlier join of the same session', async () => {
+    const { voice } = engine();
+    await voice.join('v1');
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [me(7)] }, ice_servers: [], ice_transport_policy: 'all', self_session_id: 'me' });
+    await voice.onFrame({ seq: 1, type: 'voice_state_update', channel_id: 'v1', participant: me(5), left: true });
+    expect(voice.channelId).toBe('v1');
+  });
+
+  it('keeps the reason a join was refused', async () => {
+    const { voice, frames } = engine();
+    await voice.join('v1');
+    await voice.onFrame({ type: 'error', op: 'voice_join', code: 'forbidden', message: 'members only' });
+    expect(voice.channelId).toBeNull();
+    expect(voice.error).toBe('members only');
+    expect(frames.filter((f) => f.type === 'voice_leave')).toEqual([]);
+  });
+});
+
 describe('VoiceEngine recovery and voice activity', () => {
   afterEach(() => vi.useRealTimers());
 

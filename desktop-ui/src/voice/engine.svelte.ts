@@ -61,6 +61,8 @@ export class VoiceEngine {
   private vadTimer: ReturnType<typeof setInterval> | null = null;
   private lastLoud = 0;
   private sentActive = false;
+  /** When this session joined its room, to tell its own leave from an older one. */
+  private joinedAt: number | null = null;
 
   constructor(
     private readonly signal: (frame: ClientFrame) => void,
@@ -86,6 +88,12 @@ export class VoiceEngine {
   leave(): void {
     if (!this.channelId) return;
     this.signal({ type: 'voice_leave' });
+    this.hangUp();
+  }
+
+  /** Closes everything locally; the server already knows we are not in the room. */
+  private hangUp(): void {
+    if (!this.channelId) return;
     for (const id of [...this.peers.keys()]) this.dropPeer(id);
     this.local?.getTracks().forEach((t) => t.stop());
     this.local = null;
@@ -93,6 +101,7 @@ export class VoiceEngine {
     this.vadTimer = null;
     this.channelId = null;
     this.selfSessionId = null;
+    this.joinedAt = null;
     this.pttHeld = false;
     this.vadOpen = false;
     this.transmitting = false;
@@ -151,13 +160,16 @@ export class VoiceEngine {
     if (!('seq' in frame)) {
       if (frame.type === 'voice_joined') {
         this.selfSessionId = frame.self_session_id;
+        this.joinedAt = frame.room.participants.find((p) => p.session_id === frame.self_session_id)?.joined_at ?? null;
         this.iceServers = frame.ice_servers.map(toRtcIceServer);
         // `relay` keeps our address from peers: only TURN candidates are gathered.
         this.iceTransportPolicy = frame.ice_transport_policy;
         this.media.chime('join');
       } else if (frame.type === 'error' && frame.op.startsWith('voice')) {
         this.error = frame.message;
-        if (frame.op === 'voice_join') this.leave();
+        // A refused join never entered the room: nothing to tell the server, and a
+        // `voice_leave` would only replace the reason with "not in a voice room".
+        if (frame.op === 'voice_join') this.hangUp();
       }
       return;
     }
@@ -193,6 +205,21 @@ export class VoiceEngine {
         else peer.queued.push(candidate);
         return;
       }
+      case 'voice_state_update':
+        // The server took this session out of the room: its right to be there ended
+        // (removed from a private channel, the channel deleted) or the user joined
+        // from another device. An older leave of ours (leave, then rejoin) has another
+        // `joined_at`.
+        if (
+          frame.left &&
+          frame.channel_id === this.channelId &&
+          frame.participant.session_id === this.selfSessionId &&
+          frame.participant.joined_at === this.joinedAt
+        ) {
+          this.hangUp();
+          this.error = 'You are no longer in this voice room.';
+        }
+        return;
       case 'peer_left':
         if (this.peers.has(frame.session_id)) {
           this.dropPeer(frame.session_id);
