@@ -14,10 +14,12 @@ use stun::error_code::{
 use stun::integrity::MessageIntegrity;
 use stun::message::{
     Getter, Message, MessageType, Setter, CLASS_ERROR_RESPONSE, CLASS_INDICATION, CLASS_REQUEST,
-    METHOD_ALLOCATE, METHOD_BINDING, METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_SEND,
+    METHOD_ALLOCATE, METHOD_BINDING, METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_REFRESH,
+    METHOD_SEND,
 };
 use stun::textattrs::TextAttribute;
 use tokio::net::UdpSocket;
+use turn::proto::lifetime::Lifetime;
 use turn::proto::peeraddr::PeerAddress;
 use webrtc_util::Conn;
 
@@ -133,10 +135,11 @@ impl Guard {
         let Some(username) = username(m) else { return refuse(Refusal::BadCredentials) };
         let Some(parsed) = RestUsername::parse(&username) else { return refuse(Refusal::BadCredentials) };
         let expired = parsed.expires_at < unix_now();
-        // Expiry limits when an allocation may be made, not how long a call may last:
-        // refreshes, permissions and channels of an allocation go on with the name it
-        // was made with (as long as the signature holds).
-        if expired && m.typ.method == METHOD_ALLOCATE {
+        // An expired name makes nothing and keeps nothing alive: no Allocate, Refresh,
+        // CreatePermission or ChannelBind, so a leaked credential stops working at its
+        // expiry. Only releasing an allocation (Refresh with lifetime 0) still works,
+        // which frees its relay port and quota slot at once.
+        if expired && !is_release(m) {
             return refuse(Refusal::Expired);
         }
         if MessageIntegrity(self.shared.auth_key(&username)).check(&mut m.clone()).is_err() {
@@ -224,6 +227,12 @@ fn error_response(m: &Message, code: ErrorCode, reason: &str, key: Option<Vec<u8
     }
 }
 
+/// A Refresh asking for lifetime 0: the client gives its allocation up.
+fn is_release(m: &Message) -> bool {
+    let mut lifetime = Lifetime::default();
+    m.typ.method == METHOD_REFRESH && lifetime.get_from(m).is_ok() && lifetime.0.is_zero()
+}
+
 fn username(m: &Message) -> Option<String> {
     let mut attr = TextAttribute::new(ATTR_USERNAME, String::new());
     attr.get_from(m).ok()?;
@@ -288,13 +297,13 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     use cromulent_protocol::Id;
+    use std::time::Duration;
     use stun::agent::TransactionId;
     use stun::attributes::{ATTR_NONCE, ATTR_REALM};
-    use stun::message::METHOD_REFRESH;
 
     use super::super::credentials::TurnSecret;
     use super::super::metrics::TurnMetrics;
-    use super::super::policy::{ChallengeBudget, PeerPolicy, Quotas};
+    use super::super::policy::{ChallengeBudget, OwnHost, PeerPolicy, Quotas};
     use super::*;
 
     const REALM: &str = "cromulent";
@@ -303,7 +312,11 @@ mod tests {
         let shared = Arc::new(Shared {
             secret: TurnSecret::new("s3cret"),
             realm: REALM.into(),
-            policy: Arc::new(PeerPolicy::new(false, false)),
+            policy: Arc::new(PeerPolicy::new(
+                false,
+                false,
+                OwnHost::new([], IpAddr::from([0, 0, 0, 0]), IpAddr::from([0, 0, 0, 0])),
+            )),
             quotas: Arc::new(Quotas::new(10, 100)),
             metrics: Arc::new(TurnMetrics::default()),
             challenges: ChallengeBudget::default(),
@@ -320,6 +333,16 @@ mod tests {
         password: Option<&str>,
         peer: Option<SocketAddr>,
     ) -> Vec<u8> {
+        request_with(method, expires_at, password, peer, None)
+    }
+
+    fn request_with(
+        method: stun::message::Method,
+        expires_at: u64,
+        password: Option<&str>,
+        peer: Option<SocketAddr>,
+        lifetime: Option<Duration>,
+    ) -> Vec<u8> {
         let secret = TurnSecret::new("s3cret");
         let creds = secret.issue(Id(7), expires_at);
         let password = password.map_or(creds.password.clone(), str::to_owned);
@@ -327,6 +350,9 @@ mod tests {
             vec![Box::new(TransactionId::new()), Box::new(MessageType::new(method, CLASS_REQUEST))];
         if let Some(peer) = peer {
             setters.push(Box::new(PeerAddress { ip: peer.ip(), port: peer.port() }));
+        }
+        if let Some(lifetime) = lifetime {
+            setters.push(Box::new(Lifetime(lifetime)));
         }
         setters.push(Box::new(TextAttribute::new(ATTR_USERNAME, creds.username.clone())));
         setters.push(Box::new(TextAttribute::new(ATTR_REALM, REALM.into())));
@@ -351,24 +377,52 @@ mod tests {
 
     const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)), 40000);
 
+    fn refused_with(verdict: Verdict) -> u16 {
+        match verdict {
+            Verdict::Answer(reply) => error_code(&reply),
+            Verdict::Pass => panic!("passed to the crate"),
+            Verdict::Drop => panic!("dropped without an answer"),
+        }
+    }
+
     #[test]
-    fn expired_credentials_may_keep_an_allocation_but_not_make_one() {
+    fn expired_credentials_neither_make_nor_keep_an_allocation() {
         let guard = guard();
         let past = unix_now() - 60;
-        match guard.inspect(&request(METHOD_ALLOCATE, past, None, None), CLIENT) {
-            Verdict::Answer(reply) => {
-                assert_eq!(error_code(&reply), 400, "no new allocation on expired credentials")
-            }
-            _ => panic!("an expired Allocate must be answered here"),
+        let peer = Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8)), 9));
+        let ten_minutes = Some(Duration::from_secs(600));
+        for (raw, what) in [
+            (request(METHOD_ALLOCATE, past, None, None), "a new allocation"),
+            (request(METHOD_REFRESH, past, None, None), "a refresh (default lifetime)"),
+            (request_with(METHOD_REFRESH, past, None, None, ten_minutes), "a refresh for ten minutes"),
+            (request(METHOD_CREATE_PERMISSION, past, None, peer), "a new permission"),
+            (request(METHOD_CHANNEL_BIND, past, None, peer), "a channel binding"),
+        ] {
+            assert_eq!(refused_with(guard.inspect(&raw, CLIENT)), 400, "no {what} on expired credentials");
+            assert!(!guard.shared.take_grace(CLIENT), "the crate is not told to accept {what}");
         }
-        assert!(matches!(guard.inspect(&request(METHOD_REFRESH, past, None, None), CLIENT), Verdict::Pass));
-        assert!(guard.shared.take_grace(CLIENT), "the crate is told to accept this one request");
-        assert!(!guard.shared.take_grace(CLIENT), "and only that one");
+        let future = unix_now() + 600;
         assert!(
             matches!(
-                guard.inspect(&request(METHOD_REFRESH, past, Some("forged"), None), CLIENT),
-                Verdict::Answer(_)
+                guard.inspect(&request_with(METHOD_REFRESH, future, None, None, ten_minutes), CLIENT),
+                Verdict::Pass
             ),
+            "the same refresh with valid credentials goes to the crate"
+        );
+    }
+
+    #[test]
+    fn expired_credentials_may_release_an_allocation() {
+        let guard = guard();
+        let past = unix_now() - 60;
+        let release = request_with(METHOD_REFRESH, past, None, None, Some(Duration::ZERO));
+        assert!(matches!(guard.inspect(&release, CLIENT), Verdict::Pass), "lifetime 0 only ends it");
+        assert!(guard.shared.take_grace(CLIENT), "the crate is told to accept this one request");
+        assert!(!guard.shared.take_grace(CLIENT), "and only that one");
+        let forged = request_with(METHOD_REFRESH, past, Some("forged"), None, Some(Duration::ZERO));
+        assert_eq!(
+            refused_with(guard.inspect(&forged, CLIENT)),
+            400,
             "an expired name still needs the right signature"
         );
         assert!(!guard.shared.take_grace(CLIENT));

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::policy::DeniedRange;
+use super::ranges::DeniedRange;
 
 /// Why a request or packet was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

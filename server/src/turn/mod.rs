@@ -9,7 +9,9 @@
 pub mod credentials;
 pub mod listener;
 pub mod metrics;
+pub mod own_host;
 pub mod policy;
+pub mod ranges;
 pub mod relay;
 pub mod self_test;
 pub mod tcp;
@@ -31,6 +33,7 @@ use turn::server::Server;
 use crate::config::TurnConfig;
 use credentials::{Credentials, RestUsername, TurnSecret};
 use metrics::TurnMetrics;
+use own_host::OwnHost;
 use policy::{ChallengeBudget, PeerPolicy, Quotas};
 
 /// What the listener, the relay sockets and the auth check share.
@@ -43,8 +46,8 @@ pub struct Shared {
     pub challenges: ChallengeBudget,
     /// The admin's `turn` feature flag: off refuses new allocations.
     pub accepting: AtomicBool,
-    /// Clients whose request in flight may use expired credentials (not an Allocate;
-    /// the guard checked the signature).
+    /// Clients whose request in flight may use expired credentials: a Refresh that
+    /// ends its allocation (the guard checked the signature).
     graced: Mutex<HashSet<SocketAddr>>,
 }
 
@@ -72,7 +75,9 @@ impl Shared {
     }
 }
 
-/// The crate's credential check: our REST usernames, not expired.
+/// The crate's credential check: our REST usernames, not expired. The crate asks for
+/// every authenticated request (Allocate, Refresh, CreatePermission, ChannelBind), so an
+/// expired name keeps nothing alive; only the release of an allocation is graced.
 struct RestAuth(Arc<Shared>);
 
 impl AuthHandler for RestAuth {
@@ -110,18 +115,27 @@ impl fmt::Debug for Turn {
 }
 
 impl Turn {
-    /// Starts the built-in server when enabled; either way, sets up credentials.
-    pub async fn start(config: &TurnConfig, secret_key_base: &[u8]) -> anyhow::Result<Self> {
+    /// Starts the built-in server when enabled; either way, sets up credentials. `http`
+    /// is where the HTTP API listens: the relay never sends there.
+    pub async fn start(
+        config: &TurnConfig,
+        http: SocketAddr,
+        secret_key_base: &[u8],
+    ) -> anyhow::Result<Self> {
         let secret = match &config.turn_secret {
             Some(secret) if !secret.is_empty() => TurnSecret::new(secret.clone()),
             _ => TurnSecret::derive(secret_key_base),
         };
+        let public_ip = config.turn_public_ip.unwrap_or_else(|| default_public_ip(config.turn_bind));
+        let host = OwnHost::new([config.turn_bind, public_ip, http.ip()], config.turn_bind, public_ip);
+        host.add_listener(http.port());
         let shared = Arc::new(Shared {
             secret,
             realm: config.turn_realm.clone(),
             policy: Arc::new(PeerPolicy::new(
                 config.turn_allow_loopback_peers,
                 config.turn_allow_private_peers,
+                host,
             )),
             quotas: Arc::new(Quotas::new(config.turn_user_quota, config.turn_total_quota)),
             metrics: Arc::new(TurnMetrics::default()),
@@ -142,12 +156,13 @@ impl Turn {
         if !config.turn_enabled {
             return Ok(turn);
         }
+        follow_interfaces(Arc::downgrade(&turn.shared.policy)).await;
         let bind = SocketAddr::new(config.turn_bind, config.turn_port);
         let socket = UdpSocket::bind(bind).await.with_context(|| {
             format!("binding the TURN server to udp {bind} (set TURN_PORT, or TURN_ENABLED=false to run without it)")
         })?;
         let local = socket.local_addr().context("TURN socket address")?;
-        let public_ip = config.turn_public_ip.unwrap_or_else(|| default_public_ip(config.turn_bind));
+        turn.shared.policy.host.add_listener(local.port());
         let relay_ports = |owner: listener::OwnerSlot| {
             Box::new(relay::RelayPorts {
                 bind: config.turn_bind,
@@ -175,6 +190,7 @@ impl Turn {
             let owner = listener::OwnerSlot::default();
             let mux = tcp::TcpMux::start(tcp, None, guard(&owner)).context("TURN over TCP")?;
             tcp_port = Some(mux.port());
+            turn.shared.policy.host.add_listener(mux.port());
             conn_configs.push(ConnConfig { conn: Arc::new(mux), relay_addr_generator: relay_ports(owner) });
         }
         let mut tls_port = None;
@@ -187,6 +203,7 @@ impl Turn {
             let owner = listener::OwnerSlot::default();
             let mux = tcp::TcpMux::start(listener, Some(acceptor), guard(&owner)).context("TURN over TLS")?;
             tls_port = Some(mux.port());
+            turn.shared.policy.host.add_listener(mux.port());
             conn_configs.push(ConnConfig { conn: Arc::new(mux), relay_addr_generator: relay_ports(owner) });
         }
         let server = Server::new(ServerConfig {
@@ -301,6 +318,30 @@ pub fn follow_flag(
                 Ok(flags) => turn.set_accepting(flags.turn),
                 Err(e) => tracing::debug!(error = %e, "reading the turn flag"),
             }
+        }
+    });
+}
+
+/// How often the relay rereads this host's interface addresses.
+const INTERFACE_POLL: Duration = Duration::from_secs(60);
+
+/// Reads this host's interface addresses now, then every [`INTERFACE_POLL`] for as long
+/// as the relay lives.
+async fn follow_interfaces(policy: std::sync::Weak<PeerPolicy>) {
+    let read = |policy: Arc<PeerPolicy>| async move {
+        // getifaddrs is a blocking system call, quick but not free.
+        let _ = tokio::task::spawn_blocking(move || policy.host.refresh_interfaces()).await;
+    };
+    if let Some(policy) = policy.upgrade() {
+        read(policy).await;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(INTERFACE_POLL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(policy) = policy.upgrade() else { return };
+            read(policy).await;
         }
     });
 }

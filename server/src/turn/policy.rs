@@ -2,119 +2,99 @@
 //! and allocation quotas per user and per node.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// Why a peer address is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeniedRange {
-    Loopback,
-    /// RFC 1918, shared address space (100.64/10), fc00::/7.
-    Private,
-    LinkLocal,
-    Multicast,
-    /// 0.0.0.0/8, ::, broadcast and other addresses nothing legitimate listens on.
-    Unspecified,
-}
-
-impl DeniedRange {
-    pub fn label(self) -> &'static str {
-        match self {
-            DeniedRange::Loopback => "loopback",
-            DeniedRange::Private => "private",
-            DeniedRange::LinkLocal => "link_local",
-            DeniedRange::Multicast => "multicast",
-            DeniedRange::Unspecified => "unspecified",
-        }
-    }
-
-    pub const ALL: [DeniedRange; 5] = [
-        DeniedRange::Loopback,
-        DeniedRange::Private,
-        DeniedRange::LinkLocal,
-        DeniedRange::Multicast,
-        DeniedRange::Unspecified,
-    ];
-}
-
-/// The range an address falls in, if it is one the relay treats specially.
-pub fn classify(ip: IpAddr) -> Option<DeniedRange> {
-    match ip {
-        IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => classify_v4(v4),
-            None => classify_v6(v6),
-        },
-    }
-}
-
-fn classify_v4(ip: Ipv4Addr) -> Option<DeniedRange> {
-    let [a, b, ..] = ip.octets();
-    if ip.is_loopback() {
-        Some(DeniedRange::Loopback)
-    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
-        Some(DeniedRange::Private)
-    } else if ip.is_link_local() {
-        Some(DeniedRange::LinkLocal)
-    } else if ip.is_multicast() {
-        Some(DeniedRange::Multicast)
-    } else if a == 0 || ip.is_broadcast() || a >= 240 {
-        Some(DeniedRange::Unspecified)
-    } else {
-        None
-    }
-}
-
-fn classify_v6(ip: Ipv6Addr) -> Option<DeniedRange> {
-    let first = ip.segments()[0];
-    if ip.is_loopback() {
-        Some(DeniedRange::Loopback)
-    } else if ip.is_unspecified() {
-        Some(DeniedRange::Unspecified)
-    } else if first & 0xfe00 == 0xfc00 {
-        Some(DeniedRange::Private)
-    } else if first & 0xffc0 == 0xfe80 {
-        Some(DeniedRange::LinkLocal)
-    } else if ip.is_multicast() {
-        Some(DeniedRange::Multicast)
-    } else {
-        None
-    }
-}
+pub use super::own_host::OwnHost;
+pub use super::ranges::DeniedRange;
+use super::ranges::{classify, embedded_v4};
 
 /// Which peers the relay may talk to.
 #[derive(Debug)]
 pub struct PeerPolicy {
     pub allow_loopback: bool,
     pub allow_private: bool,
+    pub host: OwnHost,
     /// Exact addresses allowed whatever their range: the self-test's own echo socket.
     exempt: Mutex<HashSet<SocketAddr>>,
 }
 
 impl PeerPolicy {
-    pub fn new(allow_loopback: bool, allow_private: bool) -> Self {
-        Self { allow_loopback, allow_private, exempt: Mutex::new(HashSet::new()) }
+    pub fn new(allow_loopback: bool, allow_private: bool, host: OwnHost) -> Self {
+        Self { allow_loopback, allow_private, host, exempt: Mutex::new(HashSet::new()) }
     }
 
-    /// `Err` with the range when relaying to or from `peer` is refused.
+    /// `Err` with the range when relaying to or from `peer` is refused. The IPv4
+    /// addresses an IPv6 address carries (mapped, NAT64, 6to4, Teredo, ...) are judged
+    /// like the address itself: a datagram may end up there.
     pub fn check(&self, peer: SocketAddr) -> Result<(), DeniedRange> {
-        let Some(range) = classify(peer.ip()) else { return Ok(()) };
-        let allowed = match range {
-            DeniedRange::Loopback => self.allow_loopback,
-            DeniedRange::Private | DeniedRange::LinkLocal => self.allow_private,
-            DeniedRange::Multicast | DeniedRange::Unspecified => false,
-        };
-        if allowed || self.exempt.lock().expect("exempt set lock").contains(&peer) {
+        if self.exempt.lock().expect("exempt set lock").contains(&peer) {
             return Ok(());
         }
-        Err(range)
+        for inside in embedded_v4(peer.ip()) {
+            self.check_ip(IpAddr::V4(inside), peer.port())?;
+        }
+        self.check_ip(peer.ip(), peer.port())
+    }
+
+    fn check_ip(&self, ip: IpAddr, port: u16) -> Result<(), DeniedRange> {
+        let range = classify(ip);
+        let loopback = range == Some(DeniedRange::Loopback);
+        if loopback || (range != Some(DeniedRange::Unspecified) && self.host.owns(ip)) {
+            // This host. Its listeners never, whatever the settings; its relay sockets
+            // always (peers of this relay reach each other through them).
+            if self.host.is_listener(port) {
+                return Err(DeniedRange::OwnHost);
+            }
+            if self.host.is_relay(ip, port) {
+                return Ok(());
+            }
+            return match (loopback, self.allow_loopback) {
+                (true, true) => Ok(()),
+                (true, false) => Err(DeniedRange::Loopback),
+                (false, _) => Err(DeniedRange::OwnHost),
+            };
+        }
+        let allowed = match range {
+            None => true,
+            Some(DeniedRange::Private | DeniedRange::LinkLocal | DeniedRange::Reserved) => self.allow_private,
+            Some(
+                DeniedRange::Loopback
+                | DeniedRange::Multicast
+                | DeniedRange::Unspecified
+                | DeniedRange::OwnHost,
+            ) => false,
+        };
+        match range {
+            Some(range) if !allowed => Err(range),
+            _ => Ok(()),
+        }
     }
 
     /// Allows `peer` until the returned guard is dropped.
     pub fn exempt(self: &Arc<Self>, peer: SocketAddr) -> Exemption {
         self.exempt.lock().expect("exempt set lock").insert(peer);
         Exemption { policy: Arc::clone(self), peer }
+    }
+
+    /// Counts a relay socket on `port` as live until the returned guard is dropped.
+    pub fn relay_socket(self: &Arc<Self>, port: u16) -> RelaySocket {
+        self.host.relay_opened(port);
+        RelaySocket { policy: Arc::clone(self), port }
+    }
+}
+
+/// A live relay socket: other allocations on this relay may send to it.
+#[derive(Debug)]
+pub struct RelaySocket {
+    policy: Arc<PeerPolicy>,
+    port: u16,
+}
+
+impl Drop for RelaySocket {
+    fn drop(&mut self) {
+        self.policy.host.relay_closed(self.port);
     }
 }
 
@@ -285,24 +265,35 @@ mod tests {
         s.parse().expect("socket address")
     }
 
+    /// Loopback and private ranges closed, as in production; no own addresses.
+    fn policy(allow_loopback: bool, allow_private: bool) -> Arc<PeerPolicy> {
+        let any = IpAddr::from([0, 0, 0, 0]);
+        Arc::new(PeerPolicy::new(allow_loopback, allow_private, OwnHost::new([], any, any)))
+    }
+
     #[test]
     fn internal_ranges_are_refused_and_public_ones_pass() {
-        let policy = PeerPolicy::new(false, false);
+        let policy = policy(false, false);
         for (peer, range) in [
             ("127.0.0.1:9", DeniedRange::Loopback),
             ("[::1]:9", DeniedRange::Loopback),
-            ("[::ffff:127.0.0.1]:9", DeniedRange::Loopback),
             ("10.1.2.3:9", DeniedRange::Private),
             ("172.16.0.1:9", DeniedRange::Private),
             ("192.168.1.1:9", DeniedRange::Private),
             ("100.64.0.1:9", DeniedRange::Private),
             ("[fd00::1]:9", DeniedRange::Private),
+            ("[fec0::1]:9", DeniedRange::Private),
             ("169.254.169.254:80", DeniedRange::LinkLocal),
             ("[fe80::1]:9", DeniedRange::LinkLocal),
             ("224.0.0.1:9", DeniedRange::Multicast),
             ("[ff02::1]:9", DeniedRange::Multicast),
             ("0.0.0.0:9", DeniedRange::Unspecified),
+            ("[::]:9", DeniedRange::Unspecified),
             ("255.255.255.255:9", DeniedRange::Unspecified),
+            ("192.0.2.1:9", DeniedRange::Reserved),
+            ("198.18.0.1:9", DeniedRange::Reserved),
+            ("[2001:db8::1]:9", DeniedRange::Reserved),
+            ("[2001:2::1]:9", DeniedRange::Reserved),
         ] {
             assert_eq!(policy.check(addr(peer)), Err(range), "{peer} must be refused as {range:?}");
         }
@@ -312,16 +303,123 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_forms_of_denied_ipv4_ranges_are_refused() {
+        let policy = policy(false, false);
+        for (peer, range, form) in [
+            ("[::ffff:127.0.0.1]:9", DeniedRange::Loopback, "IPv4-mapped loopback"),
+            ("[::ffff:10.0.0.1]:9", DeniedRange::Private, "IPv4-mapped private"),
+            ("[::127.0.0.1]:9", DeniedRange::Loopback, "IPv4-compatible loopback"),
+            ("[::8.8.8.8]:9", DeniedRange::Unspecified, "IPv4-compatible form, deprecated"),
+            ("[::ffff:0:7f00:1]:9", DeniedRange::Loopback, "IPv4-translated loopback"),
+            ("[64:ff9b::7f00:1]:9", DeniedRange::Loopback, "NAT64 to loopback"),
+            ("[64:ff9b::a9fe:a9fe]:80", DeniedRange::LinkLocal, "NAT64 to cloud metadata"),
+            ("[64:ff9b::c0a8:101]:9", DeniedRange::Private, "NAT64 to a LAN address"),
+            ("[64:ff9b:1::808:808]:9", DeniedRange::Private, "local-use NAT64 prefix"),
+            ("[64:ff9b:1::7f00:1]:9", DeniedRange::Loopback, "local-use NAT64 to loopback"),
+            ("[2002:7f00:1::1]:9", DeniedRange::Loopback, "6to4 around loopback"),
+            ("[2002:a00:1::1]:9", DeniedRange::Private, "6to4 around 10.0.0.1"),
+            ("[2002:e000:1::1]:9", DeniedRange::Multicast, "6to4 around 224.0.0.1"),
+            ("[2001:0:4136:e378:8000:63bf:80ff:fffe]:9", DeniedRange::Loopback, "Teredo client 127.0.0.1"),
+            ("[2001:0:a00:1:8000:63bf:bec9:fefe]:9", DeniedRange::Private, "Teredo server 10.0.0.1"),
+        ] {
+            assert_eq!(policy.check(addr(peer)), Err(range), "{peer} ({form}) must be refused as {range:?}");
+        }
+        for (peer, form) in [
+            ("[::ffff:8.8.8.8]:53", "IPv4-mapped public address"),
+            ("[64:ff9b::808:808]:53", "NAT64 to a public address"),
+            ("[2002:808:808::1]:53", "6to4 around a public address"),
+            ("[2001:0:4136:e378:8000:63bf:bec9:fefe]:53", "Teredo, public server and client (65.54.1.1)"),
+        ] {
+            assert_eq!(policy.check(addr(peer)), Ok(()), "{peer}: {form} reaches only the public internet");
+        }
+    }
+
+    #[test]
+    fn the_servers_own_addresses_are_refused() {
+        let public = IpAddr::from([100, 128, 0, 7]); // TURN_PUBLIC_IP, behind NAT
+        let lan = IpAddr::from([10, 0, 0, 5]); // TURN_BIND
+        let http = IpAddr::from([100, 128, 0, 8]); // the HTTP listener's address
+                                                   // LAN peers allowed, so only the own-host rule can refuse the LAN address.
+        let policy = Arc::new(PeerPolicy::new(false, true, OwnHost::new([lan, public, http], lan, public)));
+        for (peer, why) in [
+            ("100.128.0.7:5432", "the host's public address (a database behind it)"),
+            ("100.128.0.8:22", "the HTTP listener's address"),
+            ("10.0.0.5:6379", "TURN_BIND, even with private peers allowed"),
+            ("[::ffff:100.128.0.7]:5432", "the public address, IPv4-mapped"),
+            ("[64:ff9b::6480:7]:5432", "the public address through NAT64"),
+            ("[2002:6480:7::1]:5432", "the public address inside 6to4"),
+        ] {
+            assert_eq!(policy.check(addr(peer)), Err(DeniedRange::OwnHost), "{peer}: {why}");
+        }
+        assert_eq!(policy.check(addr("10.0.0.6:6379")), Ok(()), "another LAN host is a peer like any other");
+
+        let relay = policy.relay_socket(50_000);
+        assert_eq!(policy.check(addr("100.128.0.7:50000")), Ok(()), "a live relay socket: relay to relay");
+        assert_eq!(policy.check(addr("10.0.0.5:50000")), Ok(()), "the relay is bound there");
+        assert_eq!(
+            policy.check(addr("100.128.0.8:50000")),
+            Err(DeniedRange::OwnHost),
+            "relays are not bound to the HTTP address"
+        );
+        drop(relay);
+        assert_eq!(
+            policy.check(addr("100.128.0.7:50000")),
+            Err(DeniedRange::OwnHost),
+            "closed: refused again"
+        );
+    }
+
+    #[test]
+    fn the_servers_listeners_are_refused_even_with_loopback_allowed() {
+        let policy = policy(true, false);
+        policy.host.add_listener(3478); // TURN
+        policy.host.add_listener(4000); // HTTP
+        assert_eq!(policy.check(addr("127.0.0.1:9")), Ok(()), "loopback peers allowed for tests");
+        for peer in ["127.0.0.1:3478", "127.0.0.1:4000", "[::1]:4000", "[::ffff:127.0.0.1]:3478"] {
+            assert_eq!(
+                policy.check(addr(peer)),
+                Err(DeniedRange::OwnHost),
+                "{peer}: the server's own listener"
+            );
+        }
+        let _relay = policy.relay_socket(3478);
+        assert_eq!(
+            policy.check(addr("127.0.0.1:3478")),
+            Err(DeniedRange::OwnHost),
+            "a listener port stays refused whatever else uses the number"
+        );
+    }
+
+    #[test]
+    fn every_interface_address_is_the_servers_own() {
+        let policy = policy(false, true);
+        policy.host.refresh_interfaces();
+        let found = policy.host.interface_addresses();
+        assert!(found.contains(&IpAddr::from([127, 0, 0, 1])), "every machine has loopback: {found:?}");
+        for ip in found {
+            let peer = SocketAddr::new(ip, 9);
+            let expected = if ip.is_loopback() { DeniedRange::Loopback } else { DeniedRange::OwnHost };
+            // Nothing is sent: this only asks the policy.
+            assert_eq!(policy.check(peer), Err(expected), "{peer} is an interface address of this host");
+        }
+    }
+
+    #[test]
     fn settings_and_exemptions_open_ranges() {
-        let policy = Arc::new(PeerPolicy::new(true, false));
+        let policy = policy(true, false);
         assert_eq!(policy.check(addr("127.0.0.1:9")), Ok(()), "loopback allowed for tests");
         assert_eq!(policy.check(addr("10.0.0.1:9")), Err(DeniedRange::Private));
         assert_eq!(policy.check(addr("224.0.0.1:9")), Err(DeniedRange::Multicast), "never allowed");
+        assert_eq!(policy.check(addr("[::]:9")), Err(DeniedRange::Unspecified), "never allowed");
         let guard = policy.exempt(addr("10.0.0.1:9"));
         assert_eq!(policy.check(addr("10.0.0.1:9")), Ok(()), "an exempt address passes");
         assert_eq!(policy.check(addr("10.0.0.1:10")), Err(DeniedRange::Private), "only that port");
         drop(guard);
         assert_eq!(policy.check(addr("10.0.0.1:9")), Err(DeniedRange::Private), "until the guard ends");
+        let private = self::policy(false, true);
+        for peer in ["10.0.0.1:9", "[fd00::1]:9", "[fe80::1]:9", "192.0.2.1:9"] {
+            assert_eq!(private.check(addr(peer)), Ok(()), "{peer}: TURN_ALLOW_PRIVATE_PEERS opens it");
+        }
     }
 
     #[test]

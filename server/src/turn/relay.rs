@@ -11,7 +11,7 @@ use turn::relay::RelayAddressGenerator;
 use webrtc_util::Conn;
 
 use super::listener::OwnerSlot;
-use super::policy::Slot;
+use super::policy::{RelaySocket, Slot};
 use super::Shared;
 
 /// Tries at a random port before giving up on a crowded range.
@@ -73,14 +73,18 @@ impl RelayAddressGenerator for RelayPorts {
             self.bind(requested_port).await.map_err(|e| turn::Error::Other(format!("relay socket: {e}")))?;
         let port = socket.local_addr().map_err(|e| turn::Error::Other(e.to_string()))?.port();
         tracing::debug!(%owner, port, "relay allocated");
-        let conn = RelayConn { socket, slot: Mutex::new(Some(slot)), shared: Arc::clone(&self.shared) };
+        // Peers on this relay may now send here, relay to relay.
+        let live = self.shared.policy.relay_socket(port);
+        let conn =
+            RelayConn { socket, live: Mutex::new(Some((slot, live))), shared: Arc::clone(&self.shared) };
         Ok((Arc::new(conn), SocketAddr::new(self.public_ip, port)))
     }
 }
 
 struct RelayConn {
     socket: UdpSocket,
-    slot: Mutex<Option<Slot>>,
+    /// The quota slot, and the mark that lets other allocations send here.
+    live: Mutex<Option<(Slot, RelaySocket)>>,
     shared: Arc<Shared>,
 }
 
@@ -128,8 +132,9 @@ impl Conn for RelayConn {
     }
 
     async fn close(&self) -> webrtc_util::Result<()> {
-        // The allocation is over: its quota slot is free even if the socket lingers.
-        self.slot.lock().expect("slot lock").take();
+        // The allocation is over: its quota slot is free even if the socket lingers, and
+        // nothing is relayed to it any more.
+        self.live.lock().expect("slot lock").take();
         Ok(())
     }
 

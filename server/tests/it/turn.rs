@@ -1,9 +1,10 @@
 //! The built-in STUN/TURN relay against a real, independent TURN client (coturn's
 //! `turnutils_uclient`): credentials from the API work, wrong and expired ones do not,
-//! denied peers are refused, quotas hold; relay-only mode reaches `voice_joined`; the
-//! admin self-test and the `/metrics` counters.
+//! denied peers and the server's own listeners are refused, quotas hold; an expired
+//! credential keeps no allocation alive (a message-by-message client); relay-only mode
+//! reaches `voice_joined`; the admin self-test and the `/metrics` counters.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Output;
 use std::time::Duration;
 
@@ -14,6 +15,20 @@ use cromulent_server::config::Config;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use stun::agent::TransactionId;
+use stun::attributes::{ATTR_NONCE, ATTR_REALM, ATTR_USERNAME};
+use stun::error_code::ErrorCodeAttribute;
+use stun::integrity::MessageIntegrity;
+use stun::message::{
+    Getter, Message, MessageType, Method as StunMethod, Setter, CLASS_REQUEST, CLASS_SUCCESS_RESPONSE,
+    METHOD_ALLOCATE, METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_REFRESH,
+};
+use stun::textattrs::TextAttribute;
+use turn::proto::channum::ChannelNumber;
+use turn::proto::lifetime::Lifetime;
+use turn::proto::peeraddr::PeerAddress;
+use turn::proto::reqtrans::RequestedTransport;
+use turn::proto::PROTO_UDP;
 
 use crate::gateway::channel_id;
 use crate::gateway_client::WAIT;
@@ -212,6 +227,200 @@ async fn a_peer_in_a_denied_range_is_refused() {
         "{m}"
     );
     assert_eq!(metric(&m, "cromulent_turn_relayed_bytes_total{direction=\"to_peer\"}"), 0, "{m}");
+}
+
+#[tokio::test]
+async fn a_relay_to_the_servers_own_listeners_is_refused() {
+    // Loopback peers allowed (as in every test here): only the own-host rule can refuse.
+    let srv = TestServer::start_with(Database::Sqlite, |c| {
+        local_turn(c, true);
+        // As in production, PORT names the HTTP listener (here the harness's own).
+        let url = c.public_url.clone().expect("the harness sets PUBLIC_URL");
+        c.port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in PUBLIC_URL");
+    })
+    .await;
+    let ann = srv.user("ann").await;
+    let http_port = srv.url("").rsplit(':').next().expect("port").to_owned();
+    let turn_port = turn_port(&srv).to_string();
+    for (port, what) in
+        [(http_port.as_str(), "the HTTP API"), (turn_port.as_str(), "the TURN listener itself")]
+    {
+        let out =
+            uclient(&srv, &["-c", "-e", "127.0.0.1", "-r", port, "-u", &ann.id.to_string(), "-W", SECRET])
+                .await;
+        let log = text(&out);
+        assert!(!out.status.success(), "relaying to {what} on 127.0.0.1:{port} must be refused:\n{log}");
+        assert!(log.contains("403"), "the refusal is a 403 Forbidden:\n{log}");
+    }
+    let m = metrics(&srv).await;
+    assert!(
+        metric(&m, "cromulent_turn_refusals_total{reason=\"peer_denied\",range=\"own_host\"}") >= 2,
+        "both refusals are counted as the server's own address:\n{m}"
+    );
+    assert_eq!(
+        metric(&m, "cromulent_turn_relayed_bytes_total{direction=\"to_peer\"}"),
+        0,
+        "nothing sent:\n{m}"
+    );
+
+    // The control: the same client and settings reach another loopback port.
+    let echo = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("echo socket");
+    let echo_port = echo.local_addr().expect("addr").port().to_string();
+    let echoing = tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = echo.recv_from(&mut buf).await {
+            let _ = echo.send_to(&buf[..n], from).await;
+        }
+    });
+    let out =
+        uclient(&srv, &["-c", "-e", "127.0.0.1", "-r", &echo_port, "-u", &ann.id.to_string(), "-W", SECRET])
+            .await;
+    echoing.abort();
+    let log = text(&out);
+    assert!(out.status.success(), "a loopback peer that is not the server's listener is relayed:\n{log}");
+    assert!(
+        log.contains("tot_send_msgs=5, tot_recv_msgs=5"),
+        "every message came back from the echo:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_credential_cannot_refresh_or_extend_its_allocation() {
+    let srv = start(true).await;
+    let ann = srv.user("ann").await;
+    let expires_at = now_secs() + 2;
+    let username = format!("{expires_at}:{}", ann.id);
+    let mut client = TurnClient::connect(turn_port(&srv), &username).await;
+    let peer = |port: u16| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+
+    let reply = client.allocate().await;
+    assert_eq!(reply.typ.class, CLASS_SUCCESS_RESPONSE, "fresh credentials allocate: {}", error_of(&reply));
+    let reply = client.refresh(Duration::from_secs(600)).await;
+    assert_eq!(reply.typ.class, CLASS_SUCCESS_RESPONSE, "and refresh: {}", error_of(&reply));
+    let reply = client.create_permission(peer(9)).await;
+    assert_eq!(reply.typ.class, CLASS_SUCCESS_RESPONSE, "and add permissions: {}", error_of(&reply));
+
+    while now_secs() <= expires_at {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reply = client.refresh(Duration::from_secs(600)).await;
+    assert_eq!(error_of(&reply), "400", "an expired name must not keep the allocation alive");
+    let reply = client.create_permission(peer(10)).await;
+    assert_eq!(error_of(&reply), "400", "nor add a permission to it");
+    let reply = client.channel_bind(0x4001, peer(11)).await;
+    assert_eq!(error_of(&reply), "400", "nor bind a channel on it");
+    let m = metrics(&srv).await;
+    assert!(metric(&m, "cromulent_turn_refusals_total{reason=\"expired\"}") >= 3, "{m}");
+
+    // Giving the allocation up still works, so its port and quota slot are freed now.
+    let reply = client.refresh(Duration::ZERO).await;
+    assert_eq!(reply.typ.class, CLASS_SUCCESS_RESPONSE, "a release is accepted: {}", error_of(&reply));
+}
+
+/// A TURN client speaking the protocol message by message (the `stun` and `turn` crates'
+/// message types), so each request's answer can be checked.
+struct TurnClient {
+    socket: tokio::net::UdpSocket,
+    username: String,
+    password: String,
+    realm: String,
+    nonce: String,
+}
+
+impl TurnClient {
+    async fn connect(port: u16, username: &str) -> Self {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("client socket");
+        socket.connect(("127.0.0.1", port)).await.expect("the TURN server on loopback");
+        let password = rest_password(username);
+        let mut client = TurnClient {
+            socket,
+            username: username.into(),
+            password,
+            realm: String::new(),
+            nonce: String::new(),
+        };
+        // The first Allocate is unauthenticated: the 401 names the realm and a nonce.
+        let challenge = client
+            .exchange(METHOD_ALLOCATE, vec![Box::new(RequestedTransport { protocol: PROTO_UDP })], false)
+            .await;
+        assert_eq!(error_of(&challenge), "401", "an unauthenticated Allocate is challenged");
+        let text = |attr| {
+            let mut t = TextAttribute::new(attr, String::new());
+            t.get_from(&challenge).expect("the challenge carries realm and nonce");
+            t.text
+        };
+        client.realm = text(ATTR_REALM);
+        client.nonce = text(ATTR_NONCE);
+        client
+    }
+
+    async fn allocate(&mut self) -> Message {
+        self.exchange(METHOD_ALLOCATE, vec![Box::new(RequestedTransport { protocol: PROTO_UDP })], true).await
+    }
+
+    async fn refresh(&mut self, lifetime: Duration) -> Message {
+        self.exchange(METHOD_REFRESH, vec![Box::new(Lifetime(lifetime))], true).await
+    }
+
+    async fn create_permission(&mut self, peer: SocketAddr) -> Message {
+        self.exchange(
+            METHOD_CREATE_PERMISSION,
+            vec![Box::new(PeerAddress { ip: peer.ip(), port: peer.port() })],
+            true,
+        )
+        .await
+    }
+
+    async fn channel_bind(&mut self, channel: u16, peer: SocketAddr) -> Message {
+        let attrs: Vec<Box<dyn Setter>> = vec![
+            Box::new(ChannelNumber(channel)),
+            Box::new(PeerAddress { ip: peer.ip(), port: peer.port() }),
+        ];
+        self.exchange(METHOD_CHANNEL_BIND, attrs, true).await
+    }
+
+    /// Sends one request (signed with the long-term credential when `signed`) and returns
+    /// the answer with the same transaction id.
+    async fn exchange(&mut self, method: StunMethod, attrs: Vec<Box<dyn Setter>>, signed: bool) -> Message {
+        let id = TransactionId::new();
+        let mut setters: Vec<Box<dyn Setter>> =
+            vec![Box::new(id), Box::new(MessageType::new(method, CLASS_REQUEST))];
+        setters.extend(attrs);
+        if signed {
+            setters.push(Box::new(TextAttribute::new(ATTR_USERNAME, self.username.clone())));
+            setters.push(Box::new(TextAttribute::new(ATTR_REALM, self.realm.clone())));
+            setters.push(Box::new(TextAttribute::new(ATTR_NONCE, self.nonce.clone())));
+            setters.push(Box::new(MessageIntegrity::new_long_term_integrity(
+                self.username.clone(),
+                self.realm.clone(),
+                self.password.clone(),
+            )));
+        }
+        let mut request = Message::new();
+        request.build(&setters).expect("a valid request");
+        let mut buf = vec![0u8; 1500];
+        // UDP on loopback rarely loses a datagram, but a retry costs nothing.
+        for _ in 0..5 {
+            self.socket.send(&request.raw).await.expect("send to the TURN server");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, self.socket.recv(&mut buf)).await {
+                let mut reply = Message::new();
+                if reply.unmarshal_binary(&buf[..n]).is_ok() && reply.transaction_id == id {
+                    return reply;
+                }
+            }
+        }
+        panic!("no answer to {method} from the TURN server");
+    }
+}
+
+/// The error code of an error response, or what the message is instead.
+fn error_of(m: &Message) -> String {
+    let mut code = ErrorCodeAttribute::default();
+    match code.get_from(m) {
+        Ok(()) => code.code.0.to_string(),
+        Err(_) => format!("no error ({})", m.typ),
+    }
 }
 
 #[tokio::test]
