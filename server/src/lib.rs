@@ -81,7 +81,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     gateway_config.replay_events = config.gateway_replay_events.max(1);
     let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox);
-    let turn = std::sync::Arc::new(turn::Turn::start(&config.turn, &secret).await?);
+    let http = SocketAddr::new(config.bind, config.port);
+    let turn = std::sync::Arc::new(turn::Turn::start(&config.turn, http, &secret).await?);
     let flag_defaults = store::feature_flags::defaults(mailer.delivers_real_mail());
     turn::follow_flag(std::sync::Arc::clone(&turn), db.clone(), flag_defaults);
     Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway, turn }))
