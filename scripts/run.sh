@@ -27,5 +27,12 @@ fi
 banner "Building cromulent-server (release)"
 cargo build --release -p cromulent-server
 
+# The first run is for this machine: listen on loopback only, where the dev mailbox
+# (mail shown in the browser instead of sent) is safe. BIND=0.0.0.0 serves the network;
+# then set SMTP_HOST, since the mailbox stays off there unless DEV_MAILBOX=true.
+export BIND="${BIND:-127.0.0.1}"
+if [ "$BIND" = 127.0.0.1 ] && [ -z "${SMTP_HOST:-}" ]; then
+  note "listening on 127.0.0.1 only, so outgoing mail is shown at http://localhost:${PORT:-4000}/dev/mailbox"
+fi
 echo "Cromulent will listen on http://localhost:${PORT:-4000}/"
 exec "$CARGO_TARGET_DIR/release/cromulent-server" serve "$@"

@@ -164,7 +164,9 @@ impl TestServer {
             .expect("register request");
         assert!(resp.status().is_success(), "register {username}: {}", resp.status());
         let reg: RegisterResponse = resp.json().await.expect("register body");
-        TestUser { id: reg.user.user.id, username: username.to_owned(), email }
+        let id =
+            reg.user.expect("test servers do not require confirmation, so the account is returned").user.id;
+        TestUser { id, username: username.to_owned(), email }
     }
 
     /// Logs `user` in as a device and returns the refresh token (what the keyring holds).

@@ -15,6 +15,7 @@ use cromulent_protocol::Id;
 use crate::auth::Caller;
 use crate::bus::Audience;
 use crate::http::error::{HttpError, HttpResult};
+use crate::mention::Parsed;
 use crate::store::channels::ChannelRow;
 use crate::store::{self, Conn};
 use crate::voice::rooms::RoomAccess;
@@ -29,6 +30,22 @@ pub struct ChannelAccess {
 impl ChannelAccess {
     pub fn id(&self) -> Id {
         self.channel.channel.id
+    }
+
+    /// Refuses a post (or an edit: the same rules, checked again) the caller may not
+    /// make here, mentions included.
+    pub fn ensure_can_post_mentioning(&self, caller: &Caller, mentions: &Parsed) -> HttpResult<()> {
+        self.ensure_can_post(caller)?;
+        // `@everyone` in a public channel reaches every account on the server; only admins
+        // may ring that bell. In a private channel it reaches the members, who chose it.
+        let mass = mentions.everyone || mentions.here;
+        if mass && !self.channel.channel.is_private && !caller.is_admin() {
+            let mut e =
+                HttpError::forbidden("only admins may mention @everyone or @here in a public channel");
+            e.body.field = Some("body".into());
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Refuses a post the caller may not make here.

@@ -82,10 +82,29 @@ pub struct Config {
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
     pub allowed_origins: Vec<String>,
 
-    /// Keep outgoing mail in memory and show it at /dev/mailbox instead of sending it.
-    /// Unset: on exactly when SMTP_HOST is unset. Never enable it in production.
+    /// Keep outgoing mail in memory and show it at /dev/mailbox instead of sending it,
+    /// to loopback clients and admins only. Unset: on when SMTP_HOST is unset and the
+    /// server is bound to loopback (BIND=127.0.0.1 or ::1). Never enable it in production.
     #[arg(long, env = "DEV_MAILBOX", global = true)]
     pub dev_mailbox: Option<bool>,
+
+    /// Reverse proxies (comma separated CIDRs or addresses) whose `X-Forwarded-For` /
+    /// `Forwarded` headers name the client; from anyone else those headers are ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_address::parse_network, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// A token that lets scrapers read /metrics from other addresses (as
+    /// `Authorization: Bearer <token>`). Unset: /metrics answers loopback clients only.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
+
+    /// How long a device may retry a refresh with its previous token (the answer to the
+    /// first try was lost) before that counts as token theft and ends the login.
+    #[arg(long, env = "REFRESH_RETRY_GRACE_SECS", default_value_t = 60, global = true)]
+    pub refresh_retry_grace_secs: u64,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
 
     #[command(flatten)]
     pub smtp: SmtpConfig,
@@ -211,6 +230,45 @@ pub struct TurnConfig {
     pub turn_total_quota: usize,
 }
 
+/// Rate limits of the HTTP API. Load tests and benchmarks raise them.
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// Failed logins (and current-password checks) per account in LOGIN_WINDOW_SECS.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, global = true)]
+    pub login_failures_per_account: u32,
+
+    /// Failed logins (and current-password checks) per client address in LOGIN_WINDOW_SECS.
+    #[arg(long, env = "LOGIN_FAILURES_PER_IP", default_value_t = 50, global = true)]
+    pub login_failures_per_ip: u32,
+
+    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 15 * 60, global = true)]
+    pub login_window_secs: u64,
+
+    /// Account mails (confirmation, reset, change of address) to one address per hour.
+    #[arg(long, env = "MAILS_PER_ADDRESS_PER_HOUR", default_value_t = 5, global = true)]
+    pub mails_per_address_per_hour: u32,
+
+    /// Email-change requests per user per hour.
+    #[arg(long, env = "EMAIL_CHANGES_PER_USER_PER_HOUR", default_value_t = 5, global = true)]
+    pub email_changes_per_user_per_hour: u32,
+
+    /// Registrations per client address per hour.
+    #[arg(long, env = "REGISTRATIONS_PER_IP_PER_HOUR", default_value_t = 50, global = true)]
+    pub registrations_per_ip_per_hour: u32,
+
+    /// Password-reset requests and completions per client address per hour.
+    #[arg(long, env = "PASSWORD_RESETS_PER_IP_PER_HOUR", default_value_t = 20, global = true)]
+    pub password_resets_per_ip_per_hour: u32,
+
+    /// Writes (POST, PUT, PATCH, DELETE) under /api per signed-in user per minute.
+    #[arg(long, env = "HTTP_WRITES_PER_USER_PER_MINUTE", default_value_t = 300, global = true)]
+    pub http_writes_per_user_per_minute: u32,
+
+    /// Writes under /api per client address per minute, signed in or not.
+    #[arg(long, env = "HTTP_WRITES_PER_IP_PER_MINUTE", default_value_t = 600, global = true)]
+    pub http_writes_per_ip_per_minute: u32,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SmtpConfig {
     #[arg(id = "smtp_host", long = "smtp-host", env = "SMTP_HOST", global = true)]
@@ -269,8 +327,10 @@ impl Config {
         }
     }
 
+    /// The dev mailbox shows every mail, password resets included, so it is on only when
+    /// asked for or when nothing but this machine can reach the server.
     pub fn dev_mailbox(&self) -> bool {
-        self.dev_mailbox.unwrap_or(self.smtp.host.is_none())
+        self.dev_mailbox.unwrap_or(self.smtp.host.is_none() && self.bind.is_loopback())
     }
 
     /// Served over TLS, so cookies get `Secure` and the `__Host-` prefix.
@@ -291,11 +351,34 @@ mod tests {
     }
 
     #[test]
-    fn nothing_set_means_sqlite_in_the_data_dir_and_the_dev_mailbox() {
+    fn nothing_set_means_sqlite_in_the_data_dir_and_no_dev_mailbox() {
         let config = Cli::parse_from(["cromulent-server", "--data-dir", "/srv/c"]).config;
         assert!(config.database_url().starts_with("sqlite:///srv/c/cromulent.db"));
         assert_eq!(config.port, 4000);
         assert_eq!(config.public_url(), "http://localhost:4000");
-        assert!(config.dev_mailbox(), "no SMTP configured: mail goes to the dev mailbox");
+        assert!(
+            !config.dev_mailbox(),
+            "bound to every interface, a mailbox would show reset links to anyone who can reach it"
+        );
+    }
+
+    #[test]
+    fn the_dev_mailbox_is_on_by_default_only_on_loopback() {
+        let local = Cli::parse_from(["cromulent-server", "--bind", "127.0.0.1"]).config;
+        assert!(local.dev_mailbox(), "no SMTP and only this machine can connect: show mail locally");
+        let smtp = Cli::parse_from(["cromulent-server", "--bind", "::1", "--smtp-host", "mx"]).config;
+        assert!(!smtp.dev_mailbox(), "with SMTP configured mail is sent, not shown");
+        let asked = Cli::parse_from(["cromulent-server", "--dev-mailbox", "true"]).config;
+        assert!(asked.dev_mailbox(), "an explicit DEV_MAILBOX=true wins");
+    }
+
+    #[test]
+    fn trusted_proxies_must_be_networks() {
+        let config = Cli::parse_from(["cromulent-server", "--trusted-proxies", "10.0.0.0/8,::1"]).config;
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(
+            Cli::try_parse_from(["cromulent-server", "--trusted-proxies", "proxy.local"]).is_err(),
+            "a host name is refused at start, not silently ignored"
+        );
     }
 }

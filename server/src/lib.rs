@@ -17,6 +17,7 @@ pub mod admin_cli;
 pub mod announce;
 pub mod auth;
 pub mod bus;
+pub mod client_address;
 pub mod config;
 pub mod gateway;
 pub mod http;

@@ -1,9 +1,12 @@
 //! What every request handler shares: settings, database, and the long-lived parts.
 
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap};
 use cromulent_protocol::feature_flag::FeatureFlags;
 
 use crate::auth::access_token::AccessTokens;
@@ -11,7 +14,8 @@ use crate::auth::cookie::CookiePolicy;
 use crate::auth::password::PasswordHasher;
 use crate::auth::throttle::Throttle;
 use crate::bus::Bus;
-use crate::config::Config;
+use crate::client_address::TrustedProxies;
+use crate::config::{Config, LimitsConfig};
 use crate::gateway::Gateway;
 use crate::ids::IdGenerator;
 use crate::link_preview::LinkPreviews;
@@ -19,13 +23,8 @@ use crate::mail::Mailer;
 use crate::store::{self, Db};
 use crate::turn::Turn;
 
-/// Failed logins allowed per account, and per client address, in one window.
-const LOGIN_FAILURES_PER_ACCOUNT: u32 = 10;
-const LOGIN_FAILURES_PER_IP: u32 = 50;
-const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Account mails (reset, confirmation resend) per address per window.
-const MAILS_PER_ADDRESS: u32 = 5;
-const MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const MINUTE: Duration = Duration::from_secs(60);
 
 /// What [`AppState::new`] assembles.
 pub struct Parts {
@@ -55,16 +54,42 @@ pub struct Inner {
     /// The STUN/TURN relay and its credentials.
     pub turn: Arc<Turn>,
     pub throttles: Throttles,
+    pub trusted_proxies: TrustedProxies,
     pub public_url: String,
     /// The link preview fetcher and its cache.
     pub link_previews: LinkPreviews,
 }
 
+/// The rate limits of the HTTP API (settings in [`crate::config::LimitsConfig`]).
 #[derive(Debug)]
 pub struct Throttles {
+    /// Failed password checks, per account and per client address.
     pub login_per_account: Throttle,
     pub login_per_ip: Throttle,
+    /// Account mails per recipient address.
     pub mail_per_address: Throttle,
+    pub email_change_per_user: Throttle,
+    pub registration_per_ip: Throttle,
+    pub password_reset_per_ip: Throttle,
+    /// Every write under `/api`, per user and per client address.
+    pub writes_per_user: Throttle,
+    pub writes_per_ip: Throttle,
+}
+
+impl Throttles {
+    fn new(limits: &LimitsConfig) -> Self {
+        let login_window = Duration::from_secs(limits.login_window_secs);
+        Self {
+            login_per_account: Throttle::new(limits.login_failures_per_account, login_window),
+            login_per_ip: Throttle::new(limits.login_failures_per_ip, login_window),
+            mail_per_address: Throttle::new(limits.mails_per_address_per_hour, HOUR),
+            email_change_per_user: Throttle::new(limits.email_changes_per_user_per_hour, HOUR),
+            registration_per_ip: Throttle::new(limits.registrations_per_ip_per_hour, HOUR),
+            password_reset_per_ip: Throttle::new(limits.password_resets_per_ip_per_hour, HOUR),
+            writes_per_user: Throttle::new(limits.http_writes_per_user_per_minute, MINUTE),
+            writes_per_ip: Throttle::new(limits.http_writes_per_ip_per_minute, MINUTE),
+        }
+    }
 }
 
 impl AppState {
@@ -80,11 +105,8 @@ impl AppState {
             bus,
             gateway,
             turn,
-            throttles: Throttles {
-                login_per_account: Throttle::new(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW),
-                login_per_ip: Throttle::new(LOGIN_FAILURES_PER_IP, LOGIN_WINDOW),
-                mail_per_address: Throttle::new(MAILS_PER_ADDRESS, MAIL_WINDOW),
-            },
+            throttles: Throttles::new(&config.limits),
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             public_url,
             link_previews: LinkPreviews::new(config.link_preview_allow_loopback),
             config,
@@ -99,6 +121,13 @@ impl AppState {
 
     pub fn flag_defaults(&self) -> FeatureFlags {
         store::feature_flags::defaults(self.mailer.delivers_real_mail())
+    }
+
+    /// The client's address: the connection's peer, or the client a trusted reverse
+    /// proxy forwarded. `None` when the listener records no peer.
+    pub fn client_ip(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+        let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(self.trusted_proxies.client(peer.ip(), headers))
     }
 
     /// A link into the web client, e.g. `link("confirm", token)`.

@@ -19,7 +19,9 @@ pub struct RegisterRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RegisterResponse {
-    pub user: OwnUser,
+    /// The new account; absent when the address must be confirmed first, because then
+    /// the answer is the same for an address that already has an account.
+    pub user: Option<OwnUser>,
     /// True when the server requires the emailed link to be followed before login.
     pub confirmation_required: bool,
 }

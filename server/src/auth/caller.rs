@@ -1,8 +1,6 @@
 //! The extractor that says who is calling: a bearer access token or a session cookie.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
@@ -13,6 +11,7 @@ use super::secret;
 use crate::http::error::HttpError;
 use crate::ids::now_ms;
 use crate::state::AppState;
+use crate::store::sessions::{SecretKind, SecretRow, SessionRow};
 use crate::store::{self, users::UserRow};
 
 /// How the caller proved who they are.
@@ -45,11 +44,6 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct AdminCaller(pub Caller);
 
-/// The client's address as seen by this server, when the listener records it.
-pub fn client_ip(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
-}
-
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -75,7 +69,7 @@ pub async fn authenticate(
         (session.filter(|s| s.user_id == claims.user_id), Credential::Bearer)
     } else if let Some(cookie) = cookie {
         let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(cookie)).await?;
-        (found.map(|(session, _)| session), Credential::Cookie)
+        (found.and_then(|(session, secret)| cookie_session(session, secret)), Credential::Cookie)
     } else {
         return Err(HttpError::unauthorized("sign in first"));
     };
@@ -88,12 +82,26 @@ pub async fn authenticate(
     Ok(Caller { user, session_id: session.id, credential })
 }
 
+/// Only a cookie secret opens a session through the cookie: a refresh token (spent or
+/// not) sent as a cookie is refused, so a stolen old token cannot bypass rotation and
+/// its reuse detection.
+fn cookie_session(session: SessionRow, secret: SecretRow) -> Option<SessionRow> {
+    (secret.kind == SecretKind::Cookie && secret.spent_at.is_none()).then_some(session)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let cookie = state.cookies.read(&parts.headers);
         let caller = authenticate(state, bearer(parts), cookie.as_deref()).await?;
+        if !is_safe(&parts.method) {
+            state
+                .throttles
+                .writes_per_user
+                .reserve(&caller.id().to_string())
+                .map_err(HttpError::rate_limited)?;
+        }
         // The cookie rides along on cross-site requests too; only the bearer token is
         // proof that our own client made the request.
         if caller.credential == Credential::Cookie

@@ -7,11 +7,12 @@ use super::{ms, secret, SESSION_TTL};
 use crate::http::error::{HttpError, HttpResult};
 use crate::ids::now_ms;
 use crate::state::AppState;
-use crate::store::sessions::{NewSession, SessionKind};
+use crate::store::sessions::{NewSession, SecretKind, SessionKind};
 use crate::store::{self, users::UserRow};
 
 /// Email and password to a user, or `invalid_credentials`, `rate_limited`,
-/// `email_not_confirmed`. Failures count against the account and the address.
+/// `email_not_confirmed`. Every attempt counts against the account and the address
+/// before the password is hashed; a success gives its attempts back.
 pub async fn authenticate(
     state: &AppState,
     email: &str,
@@ -19,26 +20,16 @@ pub async fn authenticate(
     ip: Option<&str>,
 ) -> HttpResult<UserRow> {
     let account_key = email.trim().to_lowercase();
-    let ip_key = ip.unwrap_or("unknown");
-    let throttles = &state.throttles;
-    if let Err(wait) =
-        throttles.login_per_account.check(&account_key).and(throttles.login_per_ip.check(ip_key))
-    {
-        return Err(HttpError::rate_limited(wait));
-    }
     let user = store::users::find_by_email(state.db.pool(), &account_key).await?;
-    let ok =
-        state.passwords.verify(password.to_owned(), user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = verify_throttled(state, &account_key, ip, password.to_owned(), hash).await?;
     let Some(user) = user.filter(|_| ok) else {
-        throttles.login_per_account.record(&account_key);
-        throttles.login_per_ip.record(ip_key);
         return Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidCredentials,
             "wrong email or password",
         ));
     };
-    throttles.login_per_account.clear(&account_key);
     if user.email_confirmed_at.is_none() && state.feature_flags().await?.email_confirmation {
         return Err(HttpError::new(
             StatusCode::FORBIDDEN,
@@ -47,6 +38,48 @@ pub async fn authenticate(
         ));
     }
     Ok(user)
+}
+
+/// Checks a signed-in user's current password (before a password or address change)
+/// under the same throttles as logins, so a stolen session cannot guess it either.
+pub async fn check_current_password(
+    state: &AppState,
+    user: &UserRow,
+    password: String,
+    ip: Option<&str>,
+) -> HttpResult<()> {
+    let account_key = user.email.to_lowercase();
+    if verify_throttled(state, &account_key, ip, password, Some(user.password_hash.clone())).await? {
+        return Ok(());
+    }
+    let mut e =
+        HttpError::new(StatusCode::FORBIDDEN, ErrorCode::InvalidCredentials, "the current password is wrong");
+    e.body.field = Some("current_password".into());
+    Err(e)
+}
+
+/// One password check, reserved against the per-account and per-address throttles
+/// before the (slow) hash runs, so concurrent guesses cannot all slip under the limit.
+async fn verify_throttled(
+    state: &AppState,
+    account_key: &str,
+    ip: Option<&str>,
+    password: String,
+    hash: Option<String>,
+) -> HttpResult<bool> {
+    let ip_key = ip.unwrap_or("unknown");
+    let throttles = &state.throttles;
+    throttles.login_per_account.reserve(account_key).map_err(HttpError::rate_limited)?;
+    if let Err(wait) = throttles.login_per_ip.reserve(ip_key) {
+        throttles.login_per_account.release(account_key);
+        return Err(HttpError::rate_limited(wait));
+    }
+    let ok = state.passwords.verify(password, hash).await?;
+    if ok {
+        throttles.login_per_account.clear(account_key);
+        throttles.login_per_ip.release(ip_key);
+    }
+    Ok(ok)
 }
 
 /// Where a new login comes from.
@@ -83,7 +116,11 @@ pub async fn open_session(
         },
     )
     .await?;
-    store::sessions::add_secret(&mut *tx, &secret::digest(&secret), session_id, now).await?;
+    let secret_kind = match kind {
+        SessionKind::Refresh => SecretKind::Refresh,
+        SessionKind::Browser => SecretKind::Cookie,
+    };
+    store::sessions::add_secret(&mut *tx, &secret::digest(&secret), secret_kind, session_id, now).await?;
     tx.commit().await?;
     Ok((session_id, secret))
 }

@@ -6,6 +6,7 @@ pub mod caller;
 pub mod cookie;
 pub mod login;
 pub mod password;
+pub mod refresh;
 pub mod secret;
 pub mod throttle;
 

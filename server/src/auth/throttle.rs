@@ -1,4 +1,4 @@
-//! Counting failed attempts per key (an account, an address) in fixed windows.
+//! Counting attempts per key (an account, an address, a user) in fixed windows.
 //!
 //! Kept in memory on each node: a cluster of N nodes allows at most N times the limit,
 //! which still stops online guessing.
@@ -22,23 +22,11 @@ impl Throttle {
         Self { limit, window, windows: Mutex::new(HashMap::new()) }
     }
 
-    /// `Err(wait)` when the key has used up its attempts in the current window.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
-        let windows = self.windows.lock().expect("throttle lock is never poisoned");
-        match windows.get(key) {
-            Some(&(started, count)) if count >= self.limit => {
-                let elapsed = started.elapsed();
-                if elapsed < self.window {
-                    Err(self.window - elapsed)
-                } else {
-                    Ok(())
-                }
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub fn record(&self, key: &str) {
+    /// Takes one attempt from the key's window, or `Err(wait)` when none is left.
+    ///
+    /// Checking and counting are one step under the lock: were they two, concurrent
+    /// requests could all pass the check before any of them was counted.
+    pub fn reserve(&self, key: &str) -> Result<(), Duration> {
         let mut windows = self.windows.lock().expect("throttle lock is never poisoned");
         let now = Instant::now();
         if windows.len() > SWEEP_THRESHOLD {
@@ -49,7 +37,20 @@ impl Throttle {
         if now.duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
+        if entry.1 >= self.limit {
+            return Err(self.window.saturating_sub(now.duration_since(entry.0)));
+        }
         entry.1 += 1;
+        Ok(())
+    }
+
+    /// Gives back an attempt that turned out not to count (a login that succeeded), so
+    /// people sharing one address are not limited by each other's successes.
+    pub fn release(&self, key: &str) {
+        let mut windows = self.windows.lock().expect("throttle lock is never poisoned");
+        if let Some(entry) = windows.get_mut(key) {
+            entry.1 = entry.1.saturating_sub(1);
+        }
     }
 
     /// A success forgets the failures (for per-account counters).
@@ -65,22 +66,37 @@ mod tests {
     #[test]
     fn the_limit_blocks_until_the_window_ends() {
         let t = Throttle::new(2, Duration::from_millis(50));
-        t.record("a");
-        assert!(t.check("a").is_ok(), "one failure is under the limit");
-        t.record("a");
-        let wait = t.check("a").expect_err("two failures reach the limit");
+        assert!(t.reserve("a").is_ok() && t.reserve("a").is_ok(), "two attempts fit a limit of two");
+        let wait = t.reserve("a").expect_err("the third attempt is over the limit");
         assert!(wait <= Duration::from_millis(50));
-        assert!(t.check("b").is_ok(), "keys are counted apart");
+        assert!(t.reserve("b").is_ok(), "keys are counted apart");
         std::thread::sleep(Duration::from_millis(60));
-        assert!(t.check("a").is_ok(), "a new window starts afresh");
+        assert!(t.reserve("a").is_ok(), "a new window starts afresh");
     }
 
     #[test]
-    fn clearing_forgets_failures() {
+    fn concurrent_reservations_never_exceed_the_limit() {
+        let t = std::sync::Arc::new(Throttle::new(10, Duration::from_secs(60)));
+        let granted: usize = (0..32)
+            .map(|_| {
+                let t = std::sync::Arc::clone(&t);
+                std::thread::spawn(move || t.reserve("victim").is_ok())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| usize::from(h.join().expect("thread")))
+            .sum();
+        assert_eq!(granted, 10, "32 racing attempts must get exactly the 10 the window allows");
+    }
+
+    #[test]
+    fn released_and_cleared_attempts_come_back() {
         let t = Throttle::new(1, Duration::from_secs(60));
-        t.record("a");
-        assert!(t.check("a").is_err());
+        t.reserve("a").expect("first attempt");
+        t.release("a");
+        assert!(t.reserve("a").is_ok(), "a released attempt is free again");
+        assert!(t.reserve("a").is_err());
         t.clear("a");
-        assert!(t.check("a").is_ok());
+        assert!(t.reserve("a").is_ok(), "clearing forgets every attempt");
     }
 }

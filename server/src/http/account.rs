@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use super::auth::invalid_token;
 use super::error::{HttpError, HttpResult};
-use super::extract::Json;
-use crate::auth::{ms, secret, Caller, CONFIRM_TOKEN_TTL, RESET_TOKEN_TTL};
+use super::extract::{ClientIp, Json};
+use crate::auth::{login, ms, secret, Caller, CONFIRM_TOKEN_TTL, RESET_TOKEN_TTL};
 use crate::bus::BusMessage;
 use crate::ids::now_ms;
 use crate::mail::templates;
@@ -29,18 +29,20 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Mail a reset link. The answer is the same whether or not the account exists.
 #[utoipa::path(post, path = "/api/auth/forgot_password", tag = "account", request_body = ForgotPasswordRequest,
-    responses((status = 202, body = Accepted)))]
+    responses((status = 202, body = Accepted), (status = 429, body = ApiError)))]
 async fn forgot_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<ForgotPasswordRequest>,
 ) -> HttpResult<(StatusCode, Json<Accepted>)> {
+    state.throttles.password_reset_per_ip.reserve(ip_key(&ip)).map_err(HttpError::rate_limited)?;
     let accepted = (StatusCode::ACCEPTED, Json(Accepted { ok: true }));
     let Ok(email) = validate::email(&req.email) else { return Ok(accepted) };
-    // Silently capped, so nobody can flood an inbox through us.
-    if state.throttles.mail_per_address.check(&email).is_err() {
+    // Silently capped per address, so nobody can flood an inbox through us and the
+    // answer still says nothing about the account.
+    if state.throttles.mail_per_address.reserve(&email).is_err() {
         return Ok(accepted);
     }
-    state.throttles.mail_per_address.record(&email);
     let now = now_ms();
     let token = secret::generate();
     let mut tx = state.db.begin_write().await?;
@@ -66,19 +68,26 @@ async fn forgot_password(
 
 /// Set a new password with the mailed token. Every login of the account ends.
 #[utoipa::path(post, path = "/api/auth/reset_password", tag = "account", request_body = ResetPasswordRequest,
-    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 422, body = ApiError),
+        (status = 429, body = ApiError)))]
 async fn reset_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<ResetPasswordRequest>,
 ) -> HttpResult<Json<Accepted>> {
     validate::password(&req.password, "password")?;
+    state.throttles.password_reset_per_ip.reserve(ip_key(&ip)).map_err(HttpError::rate_limited)?;
+    let digest = secret::digest(req.token.trim());
+    // Hashing is the expensive part: only a link that works earns it.
+    if !store::mail_tokens::is_redeemable(state.db.pool(), &digest, Purpose::ResetPassword, now_ms()).await? {
+        return Err(invalid_token());
+    }
     let hash = state.passwords.hash(req.password).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let redeemed =
-        store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ResetPassword, now)
-            .await?
-            .ok_or_else(invalid_token)?;
+    let redeemed = store::mail_tokens::redeem(&mut tx, &digest, Purpose::ResetPassword, now)
+        .await?
+        .ok_or_else(invalid_token)?;
     store::users::set_password_hash(&mut *tx, redeemed.user_id, &hash).await?;
     // Following the mailed link proves the address too.
     store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
@@ -88,19 +97,10 @@ async fn reset_password(
     Ok(Json(Accepted { ok: true }))
 }
 
-async fn check_current_password(state: &AppState, caller: &Caller, password: String) -> HttpResult<()> {
-    let ok = state.passwords.verify(password, Some(caller.user.password_hash.clone())).await?;
-    if ok {
-        Ok(())
-    } else {
-        let mut e = HttpError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::InvalidCredentials,
-            "the current password is wrong",
-        );
-        e.body.field = Some("current_password".into());
-        Err(e)
-    }
+/// The throttle key of a client address (requests handed to the router directly have
+/// none and share one key).
+pub(super) fn ip_key(ip: &Option<String>) -> &str {
+    ip.as_deref().unwrap_or("unknown")
 }
 
 /// Change the password; every other login of the account ends.
@@ -109,11 +109,12 @@ async fn check_current_password(state: &AppState, caller: &Caller, password: Str
     responses((status = 200, body = Accepted), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
 async fn change_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     Json(req): Json<ChangePasswordRequest>,
 ) -> HttpResult<Json<Accepted>> {
     validate::password(&req.new_password, "new_password")?;
-    check_current_password(&state, &caller, req.current_password).await?;
+    login::check_current_password(&state, &caller.user, req.current_password, ip.as_deref()).await?;
     let hash = state.passwords.hash(req.new_password).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -130,12 +131,14 @@ async fn change_password(
 }
 
 /// Ask to move the account to a new address; it changes once the link mailed there is
-/// followed.
+/// followed. The answer is the same when the address is taken (its owner is told
+/// instead), so nobody learns through us who has an account.
 #[utoipa::path(post, path = "/api/users/me/email", tag = "account", request_body = ChangeEmailRequest,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 202, body = Accepted), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
+    responses((status = 202, body = Accepted), (status = 403, body = ApiError), (status = 429, body = ApiError)))]
 async fn change_email(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     Json(req): Json<ChangeEmailRequest>,
 ) -> HttpResult<(StatusCode, Json<Accepted>)> {
@@ -143,9 +146,21 @@ async fn change_email(
         e.body.field = Some("new_email".into());
         e
     })?;
-    check_current_password(&state, &caller, req.current_password).await?;
-    if store::users::find_by_email(state.db.pool(), &new_email).await?.is_some() {
-        return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
+    login::check_current_password(&state, &caller.user, req.current_password, ip.as_deref()).await?;
+    let accepted = (StatusCode::ACCEPTED, Json(Accepted { ok: true }));
+    state
+        .throttles
+        .email_change_per_user
+        .reserve(&caller.id().to_string())
+        .map_err(HttpError::rate_limited)?;
+    if state.throttles.mail_per_address.reserve(&new_email).is_err() {
+        return Ok(accepted);
+    }
+    if let Some(owner) = store::users::find_by_email(state.db.pool(), &new_email).await? {
+        if owner.id != caller.id() {
+            state.mailer.deliver(templates::address_in_use(&new_email, &owner.username));
+        }
+        return Ok(accepted);
     }
     let now = now_ms();
     let token = secret::generate();
@@ -163,7 +178,7 @@ async fn change_email(
     tx.commit().await?;
     let link = state.link("confirm-email", &token);
     state.mailer.deliver(templates::change_email(&new_email, &caller.user.username, &link));
-    Ok((StatusCode::ACCEPTED, Json(Accepted { ok: true })))
+    Ok(accepted)
 }
 
 /// Finish a change of address with the token mailed to the new one.

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse};
 use cromulent_protocol::auth::*;
@@ -13,19 +12,20 @@ use cromulent_protocol::{ApiError, ErrorCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::account::ip_key;
 use super::error::{HttpError, HttpResult};
-use super::extract::Json;
+use super::extract::{ClientIp, Json};
 use crate::auth::login::{self, Device};
+use crate::auth::refresh;
 use crate::auth::{
-    access_token::Claims, caller::client_ip, ms, secret, Caller, ACCESS_TOKEN_TTL, CONFIRM_TOKEN_TTL,
-    SESSION_TTL,
+    access_token::Claims, ms, secret, Caller, ACCESS_TOKEN_TTL, CONFIRM_TOKEN_TTL, SESSION_TTL,
 };
 use crate::bus::{Audience, BusMessage};
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
 use crate::store::mail_tokens::{NewMailToken, Purpose};
-use crate::store::sessions::SessionKind;
+use crate::store::sessions::{SecretKind, SecretRow, SessionKind, SessionRow};
 use crate::store::users::NewUser;
 use crate::{store, validate};
 
@@ -41,22 +41,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auto_login))
 }
 
-/// The client address, from the connection.
-pub struct ClientIp(pub Option<String>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
-    }
-}
-
 /// Create an account. The first account on a server becomes its admin.
+///
+/// Where the server mails confirmation links, an address that already has an account
+/// gets the same answer as a new one (and its owner a mail), so registration cannot be
+/// used to learn who has an account. Without mail there is nobody to tell, and the
+/// answer is `409 email_taken`.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, body = RegisterResponse), (status = 409, body = ApiError), (status = 422, body = ApiError),
+        (status = 429, body = ApiError)))]
 async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<RegisterRequest>,
 ) -> HttpResult<(StatusCode, Json<RegisterResponse>)> {
     let flags = state.feature_flags().await?;
@@ -70,14 +66,37 @@ async fn register(
             "registration is closed",
         ));
     }
+    // Before the hash: a caller must not be able to keep the hashing threads busy.
+    state.throttles.registration_per_ip.reserve(ip_key(&ip)).map_err(HttpError::rate_limited)?;
     let hash = state.passwords.hash(req.password).await?;
     let now = now_ms();
     let id = state.ids.next();
     let token = secret::generate();
+    let quiet = flags.email_confirmation;
+    let hidden = RegisterResponse { user: None, confirmation_required: true };
 
     let mut tx = state.db.begin_write().await?;
-    if store::users::find_by_email(&mut *tx, &email).await?.is_some() {
-        return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
+    // Registrations queue here, so "no users yet" is true for exactly one of them.
+    store::users::lock_registrations(&mut tx).await?;
+    if let Some(owner) = store::users::find_by_email(&mut *tx, &email).await? {
+        if !quiet {
+            return Err(HttpError::conflict(
+                ErrorCode::EmailTaken,
+                "that email address is already registered",
+            ));
+        }
+        drop(tx);
+        if state.throttles.mail_per_address.reserve(&email).is_ok() {
+            let (login_link, reset_link) =
+                (format!("{}/login", state.public_url), format!("{}/forgot", state.public_url));
+            state.mailer.deliver(templates::already_registered(
+                &email,
+                &owner.username,
+                &login_link,
+                &reset_link,
+            ));
+        }
+        return Ok((StatusCode::CREATED, Json(hidden)));
     }
     // `@name` resolves users before groups, so a user named like a group would hide it.
     if store::users::username_taken(&mut *tx, &username).await?
@@ -117,7 +136,10 @@ async fn register(
     state.mailer.deliver(templates::confirm_account(&email, &username, &state.link("confirm", &token)));
     state.bus.event(Audience::Everyone, Event::UserUpdate { user: user.to_public() }).await;
     tracing::info!(user_id = %id, admin = first, "account registered");
-    let response = RegisterResponse { user: user.to_own(), confirmation_required: flags.email_confirmation };
+    if quiet {
+        return Ok((StatusCode::CREATED, Json(hidden)));
+    }
+    let response = RegisterResponse { user: Some(user.to_own()), confirmation_required: false };
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -162,7 +184,9 @@ async fn login(
 }
 
 /// Trade a refresh token for an access token and a new refresh token. The old one is
-/// spent; presenting it again revokes the whole login (it was stolen or replayed).
+/// spent; presenting it again revokes the whole login (it was stolen or replayed), but
+/// for one retry from the same address within REFRESH_RETRY_GRACE_SECS whose
+/// replacement was never used (the answer to the first try was lost).
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = RefreshResponse), (status = 401, body = ApiError)))]
 async fn refresh_token(
@@ -170,31 +194,9 @@ async fn refresh_token(
     ClientIp(ip): ClientIp,
     Json(req): Json<RefreshRequest>,
 ) -> HttpResult<Json<RefreshResponse>> {
+    let grace = std::time::Duration::from_secs(state.config.refresh_retry_grace_secs);
+    let (session, next) = refresh::rotate(&state, &req.refresh_token, ip.as_deref(), grace).await?;
     let now = now_ms();
-    let digest = secret::digest(req.refresh_token.trim());
-    let mut tx = state.db.begin_write().await?;
-    let (session, spent_at) = store::sessions::find_by_secret(&mut *tx, &digest)
-        .await?
-        .filter(|(s, _)| s.kind == SessionKind::Refresh)
-        .ok_or_else(|| HttpError::unauthorized("unknown refresh token"))?;
-    if !session.is_active(now) {
-        return Err(HttpError::unauthorized("this login has ended; sign in again"));
-    }
-    if spent_at.is_some() || !store::sessions::spend_secret(&mut *tx, &digest, now).await? {
-        store::sessions::revoke(&mut *tx, session.id, now).await?;
-        tx.commit().await?;
-        state.bus.publish(BusMessage::EndLogin { login_id: session.id }).await;
-        tracing::warn!(session_id = %session.id, "refresh token reused; login revoked");
-        return Err(HttpError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::TokenReused,
-            "this refresh token was already used; the login is revoked for safety",
-        ));
-    }
-    let next = secret::generate();
-    store::sessions::add_secret(&mut *tx, &secret::digest(&next), session.id, now).await?;
-    store::sessions::touch(&mut *tx, session.id, now, ip.as_deref()).await?;
-    tx.commit().await?;
     let claims =
         Claims { user_id: session.user_id, session_id: session.id, expires_at: now + ms(ACCESS_TOKEN_TTL) };
     Ok(Json(RefreshResponse {
@@ -213,8 +215,7 @@ async fn verify_token(
 ) -> HttpResult<Json<VerifyResponse>> {
     let found =
         store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
-    let session =
-        found.filter(|(s, spent)| spent.is_none() && s.kind == SessionKind::Refresh && s.is_active(now_ms()));
+    let session = found.filter(|(s, t)| is_usable_refresh_token(s, t));
     let user = match session {
         Some((s, _)) => store::users::find_by_id(state.db.pool(), s.user_id).await?,
         None => None,
@@ -282,13 +283,14 @@ async fn close_browser_session(
     Ok((AppendHeaders([(SET_COOKIE, state.cookies.clear())]), Json(Accepted { ok: true })))
 }
 
-/// Trade a device's refresh token for a browser session cookie (the desktop app opening
-/// the web client). The refresh token stays valid; cross-site requests are refused.
+/// Let a device's login also be a browser session (the desktop app opening the web
+/// client): the cookie set here belongs to the same login, so logging out either one,
+/// or revoking the device, ends both. The refresh token stays valid; cross-site
+/// requests are refused.
 #[utoipa::path(post, path = "/auto_login", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = SessionLoginResponse), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 async fn auto_login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(req): Json<RefreshRequest>,
 ) -> HttpResult<impl IntoResponse> {
@@ -296,14 +298,32 @@ async fn auto_login(
     let found =
         store::sessions::find_by_secret(state.db.pool(), &secret::digest(req.refresh_token.trim())).await?;
     let (session, _) = found
-        .filter(|(s, spent)| spent.is_none() && s.kind == SessionKind::Refresh && s.is_active(now_ms()))
+        .filter(|(s, t)| is_usable_refresh_token(s, t))
         .ok_or_else(|| HttpError::unauthorized("invalid refresh token"))?;
     let user = store::users::find_by_id(state.db.pool(), session.user_id)
         .await?
         .ok_or_else(|| HttpError::unauthorized("this account no longer exists"))?;
-    let device = Device { name: session.device_name.as_deref(), kind: Some("browser"), ip: ip.as_deref() };
-    let (_, secret) = login::open_session(&state, user.id, SessionKind::Browser, device).await?;
-    Ok((session_cookie(&state, &secret), Json(SessionLoginResponse { user: user.to_own() })))
+    let now = now_ms();
+    let cookie = secret::generate();
+    store::sessions::add_secret(
+        state.db.pool(),
+        &secret::digest(&cookie),
+        SecretKind::Cookie,
+        session.id,
+        now,
+    )
+    .await?;
+    // The cookie lives no longer than the login it belongs to.
+    let max_age = u64::try_from((session.expires_at - now) / 1000).unwrap_or(0);
+    let set = AppendHeaders([(SET_COOKIE, state.cookies.set(&cookie, max_age))]);
+    Ok((set, Json(SessionLoginResponse { user: user.to_own() })))
+}
+
+fn is_usable_refresh_token(session: &SessionRow, token: &SecretRow) -> bool {
+    session.kind == SessionKind::Refresh
+        && token.kind == SecretKind::Refresh
+        && token.spent_at.is_none()
+        && session.is_active(now_ms())
 }
 
 /// A short, recognisable name for the sessions list, from a User-Agent.

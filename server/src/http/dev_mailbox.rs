@@ -5,6 +5,10 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 
+use super::error::{HttpError, HttpResult};
+use super::extract::ClientIp;
+use super::metrics::is_loopback;
+use crate::auth::AdminCaller;
 use crate::mail::dev_mailbox::StoredMail;
 use crate::state::AppState;
 
@@ -12,23 +16,36 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/dev/mailbox", get(show_mailbox)).route("/dev/mailbox.json", get(list_mailbox))
 }
 
-fn mails(state: &AppState) -> Vec<StoredMail> {
-    state.mailer.dev_mailbox().map(|m| m.list()).unwrap_or_default()
+/// The mailbox holds password-reset links: it is shown to this machine and to admins,
+/// never to anyone else who can reach the server.
+fn mails(state: &AppState, ip: Option<&str>, admin: &HttpResult<AdminCaller>) -> HttpResult<Vec<StoredMail>> {
+    if !is_loopback(ip) && admin.is_err() {
+        return Err(HttpError::forbidden("the dev mailbox is shown to this machine and to admins only"));
+    }
+    Ok(state.mailer.dev_mailbox().map(|m| m.list()).unwrap_or_default())
 }
 
 /// Newest first, with to, subject and body.
-async fn list_mailbox(State(state): State<AppState>) -> Json<Vec<StoredMail>> {
-    Json(mails(&state))
+async fn list_mailbox(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    admin: HttpResult<AdminCaller>,
+) -> HttpResult<Json<Vec<StoredMail>>> {
+    Ok(Json(mails(&state, ip.as_deref(), &admin)?))
 }
 
-async fn show_mailbox(State(state): State<AppState>) -> Html<String> {
+async fn show_mailbox(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    admin: HttpResult<AdminCaller>,
+) -> HttpResult<Html<String>> {
     let mut page = String::from(
         "<!doctype html><meta charset=utf-8><title>Dev mailbox</title>\
          <style>body{font:15px system-ui;max-width:50rem;margin:2rem auto}\
          article{border:1px solid #ccc;border-radius:6px;padding:1rem;margin:1rem 0}\
          pre{white-space:pre-wrap}</style><h1>Dev mailbox</h1>",
     );
-    let all = mails(&state);
+    let all = mails(&state, ip.as_deref(), &admin)?;
     if all.is_empty() {
         page.push_str("<p>No mail yet.</p>");
     }
@@ -40,7 +57,7 @@ async fn show_mailbox(State(state): State<AppState>) -> Html<String> {
             linkify(&escape(&mail.body)),
         ));
     }
-    Html(page)
+    Ok(Html(page))
 }
 
 fn escape(s: &str) -> String {

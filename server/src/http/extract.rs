@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::HttpError;
+use crate::state::AppState;
 
 /// JSON in and out. A body must be a JSON object of the expected shape; anything else
 /// is `malformed_request`, a wrong content type `unsupported_media_type`, and a body
@@ -104,5 +105,19 @@ where
             .await
             .map(|axum::extract::Query(v)| Query(v))
             .map_err(|e: QueryRejection| HttpError::malformed(e.body_text()))
+    }
+}
+
+/// The client's address: the connection's peer, or the client a trusted reverse proxy
+/// forwarded (`TRUSTED_PROXIES`). `None` only when the listener records no peer
+/// (requests handed to the router directly, as some tests do).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(state.client_ip(&parts.headers, &parts.extensions).map(|ip| ip.to_string())))
     }
 }

@@ -137,7 +137,7 @@ struct Draft<'a> {
 async fn post(state: &AppState, caller: &Caller, draft: &Draft<'_>) -> HttpResult<Posted> {
     let mut tx = state.db.begin_write().await?;
     let access = access::visible_channel(&mut tx, caller, draft.channel_id).await?;
-    access.ensure_can_post(caller)?;
+    access.ensure_can_post_mentioning(caller, draft.parsed)?;
     let now = now_ms();
     // Lock first, then look for the nonce and draw the id: a concurrent send with the
     // same nonce waits here and then finds this one's message, and ids grow in the
@@ -278,6 +278,9 @@ async fn edit_message(
     if message.author_id != caller.id() {
         return Err(HttpError::forbidden("only the author may edit a message"));
     }
+    // An edit can add what a send may not (a ping, text in a channel one has left or
+    // that became admin-only), so it passes the same rules as a send.
+    access.ensure_can_post_mentioning(&caller, &parsed)?;
     store::messages::update_body(&mut *tx, id, &body, now).await?;
     let mentions = store::messages::resolve_mentions(&mut tx, &parsed).await?;
     store::messages::replace_mentions(&mut tx, id, &mentions).await?;

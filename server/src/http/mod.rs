@@ -15,15 +15,18 @@ pub mod groups;
 pub mod health;
 pub mod link_previews;
 pub mod messages;
+pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 pub mod read_states;
 pub mod sessions;
 pub mod users;
 pub mod voice;
+pub mod write_limit;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
 use axum::Router;
 use cromulent_protocol::limits::REQUEST_BODY_MAX_BYTES;
 use cromulent_protocol::ErrorCode;
@@ -54,8 +57,11 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// The whole application: API, gateway, probes, dev mailbox (when on) and the document.
 pub fn app(state: AppState) -> Router {
     let (api, document) = api().split_for_parts();
-    let mut router =
-        api.merge(health::router()).merge(openapi::router(document)).merge(crate::gateway::router());
+    let mut router = api
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(openapi::router(document))
+        .merge(crate::gateway::router());
     if state.mailer.dev_mailbox().is_some() {
         router = router.merge(dev_mailbox::router());
     }
@@ -69,6 +75,7 @@ pub fn app(state: AppState) -> Router {
                 "method not allowed here",
             )
         })
+        .layer(middleware::from_fn_with_state(state.clone(), write_limit::limit_writes))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_MAX_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -78,6 +85,22 @@ pub fn app(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .layer(strict_transport_security(&state))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Over https, browsers are told to never try plain http for a year: a network attacker
+/// then cannot strip TLS from a later visit. Plain-http servers (local, behind nothing)
+/// send nothing, since the header would be ignored or lock out a later TLS-less setup.
+fn strict_transport_security(
+    state: &AppState,
+) -> tower::util::Either<SetResponseHeaderLayer<HeaderValue>, tower::layer::util::Identity> {
+    let header = state.config.is_https().then(|| {
+        SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
+    tower::util::option_layer(header)
 }

@@ -53,12 +53,14 @@ async fn read_notification(
     Path(id): Path<Id>,
 ) -> HttpResult<Json<Notification>> {
     let pool = state.db.pool();
+    // Looked up first: a notification from a private channel the caller has left is
+    // "not found", and is neither marked nor shown (its excerpt would leak the channel).
+    let find = || store::notifications::find_own(pool, id, caller.id(), caller.is_admin());
+    find().await?.ok_or_else(|| HttpError::not_found("notification"))?;
     if !store::notifications::mark_read(pool, id, caller.id(), now_ms()).await? {
         return Err(HttpError::not_found("notification"));
     }
-    let notification = store::notifications::find_own(pool, id, caller.id())
-        .await?
-        .ok_or_else(|| HttpError::not_found("notification"))?;
+    let notification = find().await?.ok_or_else(|| HttpError::not_found("notification"))?;
     announce(&state, Change::NotificationsRead { user_id: caller.id(), which: Marked::One(id) }).await;
     Ok(Json(notification))
 }

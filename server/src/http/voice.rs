@@ -1,10 +1,7 @@
 //! Voice connectivity: ICE servers with TURN credentials, relay-only preferences, the
-//! admin's relay self-test, and the relay's counters at `/metrics`.
+//! admin's relay self-test.
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use cromulent_protocol::voice::{
     IceServersResponse, SelfTestReport, UpdateVoicePreferencesRequest, UpdateVoiceSettingsRequest,
     VoicePreferences, VoiceSettings,
@@ -28,7 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_voice_preferences, update_voice_preferences))
         .routes(routes!(get_voice_settings, update_voice_settings))
         .routes(routes!(run_voice_self_test))
-        .route("/metrics", get(get_metrics))
 }
 
 /// ICE servers for a peer connection: STUN, and TURN with credentials for the caller
@@ -116,9 +112,4 @@ async fn run_voice_self_test(
     let report = self_test::run(&state.turn, caller.id()).await;
     tracing::info!(by = %caller.id(), ok = report.ok, "voice self-test");
     Ok(Json(report))
-}
-
-/// The relay's counters in Prometheus' text format.
-async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.turn.render_metrics())
 }

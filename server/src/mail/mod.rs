@@ -69,10 +69,14 @@ impl Mailer {
             return Ok(Self { transport: Transport::Mailbox(Arc::new(DevMailbox::default())), from });
         }
         let smtp = &config.smtp;
-        let host = smtp
-            .host
-            .as_deref()
-            .ok_or_else(|| MailError::Config("SMTP_HOST is required when DEV_MAILBOX is off".into()))?;
+        let host = smtp.host.as_deref().ok_or_else(|| {
+            MailError::Config(
+                "no way to deliver mail: set SMTP_HOST, or DEV_MAILBOX=true to keep mail in memory \
+                     and show it at /dev/mailbox to this machine and to admins (on by default only \
+                     when BIND is a loopback address)"
+                    .into(),
+            )
+        })?;
         let builder = match smtp.security {
             SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
             SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,

@@ -52,6 +52,26 @@ pub struct Redeemed {
     pub sent_to: String,
 }
 
+/// Whether a token would redeem now, without spending it: lets a handler refuse a bad
+/// link before doing slow work (hashing a new password) for it.
+pub async fn is_redeemable<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    purpose: Purpose,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 FROM mail_tokens \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash)
+    .bind(purpose.as_db())
+    .bind(now)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Spends an unexpired, unused token of this purpose, in the caller's transaction.
 pub async fn redeem(
     conn: &mut super::Conn,

@@ -140,6 +140,15 @@ pub async fn insert_many(conn: &mut Conn, template: &Notification, to: &[(Id, Id
     Ok(())
 }
 
+/// A notification stays readable while its owner may read the channel: a private
+/// channel's excerpts are hidden from someone who has left it (admins see every channel).
+/// Used with [`VISIBLE_JOIN`]; the admin flag is bound as parameter `admin_param`.
+fn visible(admin_param: u8) -> String {
+    format!("(c.is_private = 0 OR m.user_id IS NOT NULL OR ${admin_param} = 1)")
+}
+const VISIBLE_JOIN: &str = "JOIN channels c ON c.id = n.channel_id \
+     LEFT JOIN channel_memberships m ON m.channel_id = n.channel_id AND m.user_id = n.user_id";
+
 /// One page of a user's inbox.
 #[derive(Debug, Clone, Copy)]
 pub struct InboxPage {
@@ -158,12 +167,10 @@ pub async fn list<'e>(
     page: &InboxPage,
 ) -> sqlx::Result<Vec<Notification>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM notifications n
-         JOIN channels c ON c.id = n.channel_id
-         LEFT JOIN channel_memberships m ON m.channel_id = n.channel_id AND m.user_id = n.user_id
-         WHERE n.user_id = $1 AND n.id < $2 AND ($3 = 0 OR n.read_at IS NULL)
-           AND (c.is_private = 0 OR m.user_id IS NOT NULL OR $4 = 1)
-         ORDER BY n.id DESC LIMIT $5"
+        "SELECT {COLUMNS} FROM notifications n {VISIBLE_JOIN}
+         WHERE n.user_id = $1 AND n.id < $2 AND ($3 = 0 OR n.read_at IS NULL) AND {}
+         ORDER BY n.id DESC LIMIT $5",
+        visible(4)
     );
     let rows = sqlx::query(&sql)
         .bind(page.user_id.0)
@@ -176,14 +183,24 @@ pub async fn list<'e>(
     rows.iter().map(from_row).collect()
 }
 
-/// The user's own notification; someone else's is `None`.
+/// The user's own notification, if they may still read its channel; someone else's,
+/// or one from a private channel they have left, is `None`.
 pub async fn find_own<'e>(
     ex: impl Executor<'e, Database = Any>,
     id: Id,
     user_id: Id,
+    is_admin: bool,
 ) -> sqlx::Result<Option<Notification>> {
-    let sql = format!("SELECT {COLUMNS} FROM notifications n WHERE n.id = $1 AND n.user_id = $2");
-    let row = sqlx::query(&sql).bind(id.0).bind(user_id.0).fetch_optional(ex).await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM notifications n {VISIBLE_JOIN} WHERE n.id = $1 AND n.user_id = $2 AND {}",
+        visible(3)
+    );
+    let row = sqlx::query(&sql)
+        .bind(id.0)
+        .bind(user_id.0)
+        .bind(super::flag_value(is_admin))
+        .fetch_optional(ex)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 

@@ -92,35 +92,97 @@ pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, s: &NewSession<'_
     Ok(())
 }
 
+/// What a login's secret is for: the two are never accepted in each other's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// A device's refresh token, spent and replaced on every use.
+    Refresh,
+    /// A browser's session cookie, valid for the whole login.
+    Cookie,
+}
+
+impl SecretKind {
+    fn as_db(self) -> &'static str {
+        match self {
+            SecretKind::Refresh => "refresh",
+            SecretKind::Cookie => "cookie",
+        }
+    }
+}
+
+/// One secret as found by its hash.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretRow {
+    pub kind: SecretKind,
+    pub created_at: i64,
+    /// When a refresh token was traded in; `None` while it is still good.
+    pub spent_at: Option<i64>,
+    /// When a refresh token was replaced unused by a retry of the one before it.
+    pub voided_at: Option<i64>,
+}
+
 pub async fn add_secret<'e>(
     ex: impl Executor<'e, Database = Any>,
     secret_hash: &str,
+    kind: SecretKind,
     session_id: Id,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO session_secrets (secret_hash, session_id, created_at) VALUES ($1, $2, $3)")
-        .bind(secret_hash)
-        .bind(session_id.0)
-        .bind(now)
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "INSERT INTO session_secrets (secret_hash, session_id, kind, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(secret_hash)
+    .bind(session_id.0)
+    .bind(kind.as_db())
+    .bind(now)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
-/// The session a secret belongs to, and when the secret was spent (if it was).
+/// The session a secret belongs to, and the secret's own state.
 pub async fn find_by_secret<'e>(
     ex: impl Executor<'e, Database = Any>,
     secret_hash: &str,
-) -> sqlx::Result<Option<(SessionRow, Option<i64>)>> {
+) -> sqlx::Result<Option<(SessionRow, SecretRow)>> {
     let sql = format!(
-        "SELECT {COLUMNS}, t.spent_at FROM session_secrets t \
-         JOIN auth_sessions s ON s.id = t.session_id WHERE t.secret_hash = $1"
+        "SELECT {COLUMNS}, t.kind AS secret_kind, t.created_at AS secret_created_at, t.spent_at, t.voided_at \
+         FROM session_secrets t JOIN auth_sessions s ON s.id = t.session_id WHERE t.secret_hash = $1"
     );
     let row = sqlx::query(&sql).bind(secret_hash).fetch_optional(ex).await?;
-    match row {
-        Some(row) => Ok(Some((SessionRow::from_row(&row)?, row.try_get("spent_at")?))),
-        None => Ok(None),
-    }
+    let Some(row) = row else { return Ok(None) };
+    let kind = if row.try_get::<String, _>("secret_kind")? == "cookie" {
+        SecretKind::Cookie
+    } else {
+        SecretKind::Refresh
+    };
+    let secret = SecretRow {
+        kind,
+        created_at: row.try_get("secret_created_at")?,
+        spent_at: row.try_get("spent_at")?,
+        voided_at: row.try_get("voided_at")?,
+    };
+    Ok(Some((SessionRow::from_row(&row)?, secret)))
+}
+
+/// Voids the refresh token issued at `issued_at` in exchange for a spent one, if nobody
+/// has used it yet: the retry of a refresh whose answer was lost replaces it.
+pub async fn void_unused_successor<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    session_id: Id,
+    issued_at: i64,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE session_secrets SET spent_at = $1, voided_at = $1 \
+         WHERE session_id = $2 AND kind = 'refresh' AND created_at = $3 AND spent_at IS NULL",
+    )
+    .bind(now)
+    .bind(session_id.0)
+    .bind(issued_at)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Marks a secret spent; false when it already was (a concurrent or replayed use).

@@ -271,3 +271,11 @@ pub async fn count_admins_locked(conn: &mut super::Conn) -> sqlx::Result<i64> {
     sqlx::query("UPDATE users SET role = role WHERE role = 'admin'").execute(&mut *conn).await?;
     sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(&mut *conn).await
 }
+
+/// Takes the registration lock inside a write transaction: on PostgreSQL concurrent
+/// registrations queue on this row until the holder commits, so exactly one of them
+/// counts no users and becomes the admin; SQLite write transactions are serial already.
+pub async fn lock_registrations(conn: &mut super::Conn) -> sqlx::Result<()> {
+    sqlx::query("UPDATE registration_gate SET id = id WHERE id = 1").execute(&mut *conn).await?;
+    Ok(())
+}

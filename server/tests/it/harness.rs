@@ -284,7 +284,9 @@ impl TestServer {
             )
             .await;
         let reg: RegisterResponse = reg.ok();
-        self.login(&email, reg.user.user.id, username).await
+        let id =
+            reg.user.expect("test servers do not require confirmation, so the account is returned").user.id;
+        self.login(&email, id, username).await
     }
 
     pub async fn login(&self, email: &str, id: Id, username: &str) -> TestUser {

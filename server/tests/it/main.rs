@@ -17,6 +17,7 @@ mod link_previews;
 mod messages;
 mod notifications;
 mod read_states;
+mod security;
 mod smtp;
 mod turn;
 mod users;

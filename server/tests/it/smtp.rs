@@ -16,14 +16,14 @@ use crate::db_test;
 use crate::harness::{link_token, Database, TempDir, TestServer, PASSWORD};
 
 /// The SMTP sink, stopped when dropped.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     port: u16,
     dir: TempDir,
 }
 
 impl SmtpSink {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let dir = TempDir::new();
         let python = std::env::var("CROMULENT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/smtp_sink.py");
@@ -47,7 +47,7 @@ impl SmtpSink {
     }
 
     /// Waits for a mail whose envelope goes to `to`; returns its raw text.
-    async fn wait_for(&self, to: &str, containing: &str) -> String {
+    pub(crate) async fn wait_for(&self, to: &str, containing: &str) -> String {
         for _ in 0..100 {
             for path in mails(&self.dir.0) {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -80,7 +80,7 @@ fn mails(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-async fn server_with_smtp(sink: &SmtpSink, database: Database) -> TestServer {
+pub(crate) async fn server_with_smtp(sink: &SmtpSink, database: Database) -> TestServer {
     let port = sink.port;
     TestServer::start_with(database, move |c| {
         c.dev_mailbox = Some(false);

@@ -1,0 +1,67 @@
+//! Trading a refresh token for the next one: rotation, reuse detection, and a short
+//! grace for the retry of a refresh whose answer was lost on the way.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use cromulent_protocol::ErrorCode;
+
+use super::secret;
+use crate::bus::BusMessage;
+use crate::http::error::{HttpError, HttpResult};
+use crate::ids::now_ms;
+use crate::state::AppState;
+use crate::store;
+use crate::store::sessions::{SecretKind, SessionKind, SessionRow};
+
+/// Spends `presented` and returns its login with the refresh token that replaces it.
+///
+/// A token presented a second time means two holders: the login is revoked, unless it
+/// is the immediately previous token, back within `grace` from the address that last
+/// refreshed, and its replacement was never used: that is our own client retrying after
+/// a lost response, and revoking would sign it out for the network's fault.
+pub async fn rotate(
+    state: &AppState,
+    presented: &str,
+    ip: Option<&str>,
+    grace: Duration,
+) -> HttpResult<(SessionRow, String)> {
+    let now = now_ms();
+    let digest = secret::digest(presented.trim());
+    let mut tx = state.db.begin_write().await?;
+    let (session, token) = store::sessions::find_by_secret(&mut *tx, &digest)
+        .await?
+        .filter(|(s, t)| s.kind == SessionKind::Refresh && t.kind == SecretKind::Refresh)
+        .ok_or_else(|| HttpError::unauthorized("unknown refresh token"))?;
+    if !session.is_active(now) {
+        return Err(HttpError::unauthorized("this login has ended; sign in again"));
+    }
+    let accepted = match token.spent_at {
+        None => store::sessions::spend_secret(&mut *tx, &digest, now).await?,
+        Some(_) if token.voided_at.is_some() => false,
+        Some(spent_at) => {
+            let recent = now - spent_at < super::ms(grace);
+            let same_device = ip.is_some() && session.ip_address.as_deref() == ip;
+            recent
+                && same_device
+                && store::sessions::void_unused_successor(&mut *tx, session.id, spent_at, now).await?
+        }
+    };
+    if !accepted {
+        store::sessions::revoke(&mut *tx, session.id, now).await?;
+        tx.commit().await?;
+        state.bus.publish(BusMessage::EndLogin { login_id: session.id }).await;
+        tracing::warn!(session_id = %session.id, "refresh token reused; login revoked");
+        return Err(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::TokenReused,
+            "this refresh token was already used; the login is revoked for safety",
+        ));
+    }
+    let next = secret::generate();
+    store::sessions::add_secret(&mut *tx, &secret::digest(&next), SecretKind::Refresh, session.id, now)
+        .await?;
+    store::sessions::touch(&mut *tx, session.id, now, ip).await?;
+    tx.commit().await?;
+    Ok((session, next))
+}
