@@ -133,6 +133,20 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value_t = 50_000, global = true)]
     pub gateway_max_connections: usize,
 
+    /// Most gateway sessions one user may have open on this node; identify or resume
+    /// beyond it is closed with 4014.
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS_PER_USER", default_value_t = 20, global = true)]
+    pub gateway_max_connections_per_user: usize,
+
+    /// Most gateway sockets one client address (an IPv6 /64 counts as one) may have open
+    /// on this node, identified or not; more get `429` at the upgrade.
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS_PER_IP", default_value_t = 100, global = true)]
+    pub gateway_max_connections_per_ip: usize,
+
+    /// Time a gateway socket gets to identify or resume before it is closed with 4013.
+    #[arg(long, env = "GATEWAY_IDENTIFY_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub gateway_identify_timeout_ms: u64,
+
     /// Serve the web client from this folder instead of the embedded copy (development).
     #[arg(long, env = "WEB_DIR", global = true)]
     pub web_dir: Option<PathBuf>,

@@ -81,6 +81,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.gateway_max_connections,
     );
     gateway_config.replay_events = config.gateway_replay_events.max(1);
+    gateway_config.max_connections_per_user = config.gateway_max_connections_per_user;
+    gateway_config.max_connections_per_ip = config.gateway_max_connections_per_ip;
+    gateway_config.identify_timeout =
+        std::time::Duration::from_millis(config.gateway_identify_timeout_ms.max(100));
     let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox);
     let http = SocketAddr::new(config.bind, config.port);
     let turn = std::sync::Arc::new(turn::Turn::start(&config.turn, http, &secret).await?);

@@ -51,8 +51,12 @@ pub mod close_code {
     pub const SLOW_CONSUMER: u16 = 4011;
     /// The server has reached its connection cap. Retry later.
     pub const SERVER_FULL: u16 = 4012;
-    /// Identify/resume did not arrive in time after hello.
+    /// Identify/resume did not arrive in time after hello (`GATEWAY_IDENTIFY_TIMEOUT_MS`).
+    /// Reconnect.
     pub const IDENTIFY_TIMEOUT: u16 = 4013;
+    /// Identify/resume refused: the user already has as many sessions open as the server
+    /// allows (`GATEWAY_MAX_CONNECTIONS_PER_USER`). Retry after a pause, once one closes.
+    pub const TOO_MANY_SESSIONS: u16 = 4014;
 }
 
 /// What a client sends.

@@ -1,24 +1,25 @@
 //! One gateway connection: hello, identify or resume, then a reader (this task) and a
 //! writer (its own task, fed by a bounded queue). When either side ends, both do, and
 //! the session waits in the hub to be resumed.
-
-use std::time::Duration;
+//!
+//! Until it identifies or resumes, a socket holds a place in the node's and its
+//! address's caps while costing no user anything, so it gets `identify_timeout` for all
+//! of its handshake, sending included, and is then closed with 4013.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use cromulent_protocol::gateway::{close_code, ClientFrame, ControlFrame, PROTOCOL_VERSION};
+use cromulent_protocol::Id;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 
 use super::hub::{Link, Outbound, Owner};
+use super::limits::SessionSlot;
 use super::ops::OpContext;
 use super::rate_limit::Budget;
 use super::snapshot;
 use crate::auth::caller::{authenticate, Caller};
 use crate::state::AppState;
-
-/// Time allowed between hello and identify.
-const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -28,12 +29,14 @@ struct Refused(u16, &'static str);
 
 /// An authenticated connection, ready for its writer and reader.
 struct Started {
-    session_id: cromulent_protocol::Id,
+    session_id: Id,
     caller: Caller,
     first: Vec<String>,
     rx: mpsc::Receiver<Outbound>,
     close_rx: watch::Receiver<Option<u16>>,
     link: Link,
+    /// The session's place in its user's cap, given back when this socket ends.
+    slot: SessionSlot,
 }
 
 pub async fn serve(socket: WebSocket, state: AppState, cookie: Option<String>, link_id: u64) {
@@ -41,20 +44,32 @@ pub async fn serve(socket: WebSocket, state: AppState, cookie: Option<String>, l
     let started = match handshake(&state, &mut sink, &mut stream, cookie.as_deref(), link_id).await {
         Ok(started) => started,
         Err(Phase::Refused(Refused(code, reason))) => {
-            let _ = sink.send(close(code, reason)).await;
+            let grace = close_grace(&state);
+            let _ = tokio::time::timeout(grace, sink.send(close(code, reason))).await;
             return;
         }
         Err(Phase::Gone) => return,
     };
     let hub = state.gateway.hub.clone();
-    let Started { session_id, caller, first, rx, close_rx, link } = started;
-    let writer = tokio::spawn(write(sink, first, rx, close_rx.clone()));
+    let Started { session_id, caller, first, rx, close_rx, link, slot } = started;
+    let mut writer = tokio::spawn(write(sink, first, rx, close_rx.clone()));
     let mut ctx = OpContext::new(state.clone(), session_id, caller, link.clone());
     read(&state, &mut stream, &mut ctx, close_rx).await;
     hub.detach(session_id, link.id);
     drop(ctx);
     drop(link);
-    let _ = writer.await;
+    if tokio::time::timeout(close_grace(&state), &mut writer).await.is_err() {
+        writer.abort();
+    }
+    drop(slot);
+}
+
+/// How long an ending socket gets to take its close frame. A peer that stopped reading
+/// (or vanished without a FIN) would otherwise hold the socket and its places in the
+/// caps until TCP gives up, minutes later. The identify timeout is the time we already
+/// allow a peer to answer at all.
+fn close_grace(state: &AppState) -> std::time::Duration {
+    state.gateway.config.identify_timeout
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -99,8 +114,8 @@ async fn handshake(
         session_id,
         protocol_version: PROTOCOL_VERSION,
     };
-    sink.send(Message::Text(control_json(&hello).into())).await.map_err(|_| Phase::Gone)?;
-    let deadline = tokio::time::Instant::now() + IDENTIFY_TIMEOUT;
+    let deadline = tokio::time::Instant::now() + gateway.config.identify_timeout;
+    send_by(deadline, sink, control_json(&hello)).await?;
     loop {
         let text = match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => return Err(Refused(close_code::IDENTIFY_TIMEOUT, "identify in time").into()),
@@ -119,9 +134,7 @@ async fn handshake(
         let link = Link { id: link_id, tx, close: close_tx };
         match frame {
             ClientFrame::Heartbeat => {
-                sink.send(Message::Text(control_json(&ControlFrame::HeartbeatAck).into()))
-                    .await
-                    .map_err(|_| Phase::Gone)?;
+                send_by(deadline, sink, control_json(&ControlFrame::HeartbeatAck)).await?;
             }
             ClientFrame::Identify { token, protocol_version } => {
                 if protocol_version != PROTOCOL_VERSION {
@@ -132,6 +145,8 @@ async fn handshake(
                 let caller = authenticate(state, token.as_deref(), cookie)
                     .await
                     .map_err(|_| Refused(close_code::AUTHENTICATION_FAILED, "authentication failed"))?;
+                // Claimed before the session exists, so a refusal leaves nothing behind.
+                let slot = claim_session(state, &caller, session_id)?;
                 let owner =
                     Owner { user_id: caller.id(), login_id: caller.session_id, is_admin: caller.is_admin() };
                 gateway.hub.register(session_id, owner);
@@ -146,12 +161,14 @@ async fn handshake(
                 publish_all(state, follow).await;
                 let mut first = vec![control_json(&ready)];
                 first.extend(missed.iter().map(|(seq, p)| event_json(*seq, p)));
-                return Ok(Started { session_id, caller, first, rx, close_rx, link });
+                return Ok(Started { session_id, caller, first, rx, close_rx, link, slot });
             }
             ClientFrame::Resume { token, session_id: resumed, last_seq } => {
                 let caller = authenticate(state, token.as_deref(), cookie)
                     .await
                     .map_err(|_| Refused(close_code::AUTHENTICATION_FAILED, "authentication failed"))?;
+                // A session still held by a socket not yet seen dead is not counted again.
+                let slot = claim_session(state, &caller, resumed)?;
                 match gateway.hub.attach(resumed, caller.id(), last_seq, link.clone()) {
                     Ok((missed, follow)) => {
                         publish_all(state, follow).await;
@@ -159,19 +176,36 @@ async fn handshake(
                             missed.iter().map(|(seq, p)| event_json(*seq, p)).collect();
                         let last = missed.last().map_or(last_seq, |(seq, _)| *seq);
                         first.push(control_json(&ControlFrame::Resumed { last_seq: last }));
-                        return Ok(Started { session_id: resumed, caller, first, rx, close_rx, link });
+                        return Ok(Started { session_id: resumed, caller, first, rx, close_rx, link, slot });
                     }
                     Err(_) => {
-                        // The client identifies afresh on this connection and refetches.
-                        sink.send(Message::Text(control_json(&ControlFrame::InvalidSession).into()))
-                            .await
-                            .map_err(|_| Phase::Gone)?;
+                        // The client identifies afresh on this connection and refetches;
+                        // the place claimed for the lost session is given back first.
+                        drop(slot);
+                        send_by(deadline, sink, control_json(&ControlFrame::InvalidSession)).await?;
                     }
                 }
             }
             _ => return Err(Refused(close_code::NOT_AUTHENTICATED, "identify first").into()),
         }
     }
+}
+
+/// Sends one handshake frame, giving up at the identify deadline.
+async fn send_by(deadline: tokio::time::Instant, sink: &mut Sink, text: String) -> Result<(), Phase> {
+    match tokio::time::timeout_at(deadline, sink.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Phase::Gone),
+        Err(_) => Err(Refused(close_code::IDENTIFY_TIMEOUT, "identify in time").into()),
+    }
+}
+
+fn claim_session(state: &AppState, caller: &Caller, session_id: Id) -> Result<SessionSlot, Refused> {
+    state
+        .gateway
+        .limits
+        .claim_session(caller.id(), session_id)
+        .map_err(|_| Refused(close_code::TOO_MANY_SESSIONS, "too many sessions for this user"))
 }
 
 async fn publish_all(state: &AppState, messages: Vec<crate::bus::BusMessage>) {

@@ -5,15 +5,18 @@
 //! writer task); [`ops`] carries out what clients ask; [`hub`] holds every session of
 //! this node and routes bus messages to them with per-session sequence numbers and a
 //! bounded [`replay`] buffer for resume; [`presence`] merges sessions across nodes.
+//! [`limits`] caps the sockets of one address and the sessions of one user.
 
 pub mod connection;
 pub mod hub;
+pub mod limits;
 pub mod ops;
 pub mod presence;
 pub mod rate_limit;
 pub mod replay;
 pub mod snapshot;
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +32,13 @@ use cromulent_protocol::ErrorCode;
 
 use crate::bus::{Bus, Inbox};
 use crate::http::error::HttpError;
+use crate::http::extract::ClientIp;
 use crate::state::AppState;
 use hub::{Hub, HubLimits};
+use limits::{AddressSlot, Caps, ConnectionLimits};
+
+/// The `Retry-After` given with a per-address refusal.
+const ADDRESS_RETRY_AFTER_SECS: u64 = 5;
 
 /// Origins of the desktop app's webview, allowed besides our own.
 const DESKTOP_ORIGINS: [&str; 3] = ["tauri://localhost", "http://tauri.localhost", "https://tauri.localhost"];
@@ -40,6 +48,11 @@ const DESKTOP_ORIGINS: [&str; 3] = ["tauri://localhost", "http://tauri.localhost
 pub struct GatewayConfig {
     pub heartbeat_interval: Duration,
     pub max_connections: usize,
+    /// Sessions one user may have open on this node, and sockets one address may.
+    pub max_connections_per_user: usize,
+    pub max_connections_per_ip: usize,
+    /// How long a socket may stay open without identifying or resuming.
+    pub identify_timeout: Duration,
     /// Frames queued for one connection before it counts as a slow consumer.
     pub outbound_queue: usize,
     /// Commands per connection per window, and signaling messages per window.
@@ -56,6 +69,9 @@ impl GatewayConfig {
         Self {
             heartbeat_interval,
             max_connections,
+            max_connections_per_user: 20,
+            max_connections_per_ip: 100,
+            identify_timeout: Duration::from_secs(10),
             outbound_queue: 256,
             command_limit: 120,
             signaling_limit: 600,
@@ -77,6 +93,7 @@ impl GatewayConfig {
 pub struct Gateway {
     pub config: GatewayConfig,
     pub hub: Arc<Hub>,
+    pub limits: Arc<ConnectionLimits>,
     connections: AtomicUsize,
     next_link: AtomicU64,
 }
@@ -95,7 +112,11 @@ impl Gateway {
         ));
         tokio::spawn(route_bus(hub.clone(), bus.clone(), inbox));
         tokio::spawn(sweep(hub.clone(), bus, config.heartbeat_interval / 4));
-        Arc::new(Self { config, hub, connections: AtomicUsize::new(0), next_link: AtomicU64::new(1) })
+        let limits = ConnectionLimits::new(Caps {
+            per_user: config.max_connections_per_user,
+            per_address: config.max_connections_per_ip,
+        });
+        Arc::new(Self { config, hub, limits, connections: AtomicUsize::new(0), next_link: AtomicU64::new(1) })
     }
 
     pub fn connection_count(&self) -> usize {
@@ -130,16 +151,25 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/gateway", get(upgrade))
 }
 
-/// Counts a connection while it lives.
-struct ConnectionSlot(Arc<Gateway>);
+/// Counts a connection while it lives: on the node, and against its address (when
+/// known; a server run without peer addresses has only the node's cap).
+struct ConnectionSlot {
+    gateway: Arc<Gateway>,
+    _address: Option<AddressSlot>,
+}
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.gateway.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     // Browsers attach cookies to cross-site WebSocket handshakes: without this check any
     // page could open a gateway session as the visitor.
     let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
@@ -149,6 +179,17 @@ async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocke
             .into_response();
     }
     let gateway = state.gateway.clone();
+    let address = match client_ip.as_deref().map(str::parse::<IpAddr>) {
+        Some(Ok(ip)) => match gateway.limits.claim_address(ip) {
+            Ok(slot) => Some(slot),
+            Err(e) => return address_refused(e),
+        },
+        Some(Err(_)) => {
+            tracing::warn!(client_ip = ?client_ip, "client address is not an IP address; not capped per address");
+            None
+        }
+        None => None,
+    };
     if gateway.connections.fetch_add(1, Ordering::Relaxed) >= gateway.config.max_connections {
         gateway.connections.fetch_sub(1, Ordering::Relaxed);
         return HttpError::new(
@@ -158,7 +199,7 @@ async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocke
         )
         .into_response();
     }
-    let slot = ConnectionSlot(gateway);
+    let slot = ConnectionSlot { gateway, _address: address };
     let cookie = state.cookies.read(&headers);
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
@@ -166,8 +207,18 @@ async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocke
         .max_message_size(MAX_INBOUND_FRAME_BYTES)
         .max_frame_size(MAX_INBOUND_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            let link_id = slot.0.next_link_id();
+            let link_id = slot.gateway.next_link_id();
             connection::serve(socket, state, cookie, link_id).await;
             drop(slot);
         })
+}
+
+/// The upgrade refused because the address holds its cap of sockets.
+fn address_refused(error: limits::LimitError) -> Response {
+    let mut refusal =
+        HttpError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, error.to_string());
+    // Sockets do not expire on a clock, so this is a hint: long enough that a client
+    // honouring it does not hammer the server, short enough to notice a freed place.
+    refusal.body.retry_after_secs = Some(ADDRESS_RETRY_AFTER_SECS);
+    refusal.into_response()
 }
