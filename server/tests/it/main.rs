@@ -11,6 +11,7 @@ mod durability;
 mod feature_flags;
 mod gateway;
 mod gateway_events;
+mod gateway_limits;
 mod gateway_voice;
 mod groups;
 mod link_previews;
