@@ -15,8 +15,9 @@ use super::socket::{gateway_url, Incoming, Socket};
 use super::{CloseReason, Command, ConnectionState, GatewayConfig, GatewayError, GatewayEvent};
 use crate::tokens::Secret;
 
-/// A server that rate-limited us gets at least this long before the next attempt.
-const RATE_LIMITED_PAUSE: Duration = Duration::from_secs(5);
+/// A server that rate-limited us, or is at a connection cap, gets at least this long
+/// before the next attempt.
+const BUSY_PAUSE: Duration = Duration::from_secs(5);
 
 /// Refused handshakes in a row (each with a fresh token) before giving up.
 const MAX_AUTH_REFUSALS: u32 = 3;
@@ -283,14 +284,13 @@ impl Connection {
                 self.forget_access().await;
                 retry(format!("authentication failed ({reason}); refreshing the token"), Duration::ZERO)
             }
-            GatewayError::Closed {
-                code: code @ (close_code::RATE_LIMITED | close_code::SERVER_FULL),
-                reason,
-            } => retry(format!("closed {code}: {reason}"), RATE_LIMITED_PAUSE),
             GatewayError::Auth(error) if error.is_login_lost() => {
                 Ended::Stop(CloseReason::AuthenticationFailed(error.to_string()), None)
             }
-            other => retry(other.to_string(), Duration::ZERO),
+            other => {
+                let pause = busy_pause(&other, self.config.max_backoff).unwrap_or(Duration::ZERO);
+                retry(other.to_string(), pause)
+            }
         }
     }
 
@@ -386,6 +386,23 @@ fn backoff(initial: Duration, max: Duration, attempt: u32, jitter: f64) -> Durat
     half + half.mul_f64(jitter.clamp(0.0, 1.0))
 }
 
+/// How long to leave a busy server alone, or `None` when the error is not about load.
+/// The wait only sets a floor: the exponential backoff still grows past it on repeated
+/// refusals, so a user over their session cap polls ever more slowly. A server's
+/// `Retry-After` is honoured up to `max_backoff`.
+fn busy_pause(error: &GatewayError, max_backoff: Duration) -> Option<Duration> {
+    match error {
+        GatewayError::Closed {
+            code: close_code::RATE_LIMITED | close_code::SERVER_FULL | close_code::TOO_MANY_SESSIONS,
+            ..
+        } => Some(BUSY_PAUSE),
+        GatewayError::Busy { retry_after, .. } => {
+            Some(retry_after.unwrap_or(BUSY_PAUSE).clamp(BUSY_PAUSE, max_backoff.max(BUSY_PAUSE)))
+        }
+        _ => None,
+    }
+}
+
 fn identify(token: &Secret) -> ClientFrame {
     ClientFrame::Identify { token: Some(token.expose().clone()), protocol_version: PROTOCOL_VERSION }
 }
@@ -414,5 +431,27 @@ mod tests {
         assert_eq!(backoff(initial, max, 3, 1.0), Duration::from_millis(1000), "doubling per attempt");
         assert_eq!(backoff(initial, max, 40, 1.0), max, "never past the cap, however many attempts");
         assert_eq!(backoff(initial, max, 40, 0.0), max / 2, "and the jitter still spreads clients out");
+    }
+
+    #[test]
+    fn a_busy_server_is_left_alone_for_a_while() {
+        let max = Duration::from_secs(30);
+        let closed = |code| GatewayError::Closed { code, reason: String::new() };
+        for code in [close_code::RATE_LIMITED, close_code::SERVER_FULL, close_code::TOO_MANY_SESSIONS] {
+            assert_eq!(busy_pause(&closed(code), max), Some(BUSY_PAUSE), "{code} waits, never a tight loop");
+        }
+        let busy = |secs: Option<u64>| GatewayError::Busy {
+            status: 429,
+            retry_after: secs.map(Duration::from_secs),
+        };
+        assert_eq!(busy_pause(&busy(Some(12)), max), Some(Duration::from_secs(12)), "Retry-After honoured");
+        assert_eq!(busy_pause(&busy(Some(0)), max), Some(BUSY_PAUSE), "but never shorter than the floor");
+        assert_eq!(busy_pause(&busy(Some(86_400)), max), Some(max), "nor longer than the backoff cap");
+        assert_eq!(busy_pause(&busy(None), max), Some(BUSY_PAUSE), "no Retry-After: the floor");
+        assert_eq!(
+            busy_pause(&closed(close_code::IDENTIFY_TIMEOUT), max),
+            None,
+            "a slow handshake is not load: reconnect on the normal backoff"
+        );
     }
 }

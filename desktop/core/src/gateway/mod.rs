@@ -12,7 +12,10 @@
 //! - on `invalid_session` it identifies afresh on the same socket, publishes
 //!   [`ConnectionState::InvalidSession`] (refetch state over REST) and a new `ready`;
 //! - close 4004 (authentication failed) refreshes the access token and retries; 4009
-//!   (session revoked) and 4010 (unsupported version) stop for good.
+//!   (session revoked) and 4010 (unsupported version) stop for good;
+//! - a busy server (close 4008 rate limited, 4012 full, 4014 too many sessions for
+//!   this user, or `429`/`503` at the upgrade) is retried after a pause of at least 5 s
+//!   (or the server's `Retry-After`), never in a tight loop.
 //!
 //! Everything the server sends, and every connection-state change, is published as a
 //! [`GatewayEvent`] on a broadcast channel ([`Gateway::subscribe`]). Frames handed to
@@ -132,6 +135,10 @@ pub enum GatewayError {
     /// The socket could not be opened or broke during the handshake. Retryable.
     #[error("could not connect to {url}: {detail}")]
     Connect { url: String, detail: String },
+    /// The server refused the upgrade: it is full (`503`) or this address holds too many
+    /// connections (`429`). Retryable after `retry_after` (its `Retry-After`), if given.
+    #[error("the server is busy ({status}); try again later")]
+    Busy { status: u16, retry_after: Option<Duration> },
     /// The server closed the socket during the handshake. Retryable unless the code says
     /// otherwise (see `cromulent_protocol::gateway::close_code`).
     #[error("the server closed the gateway ({code}): {reason}")]

@@ -1,11 +1,13 @@
 //! One WebSocket to the gateway, speaking JSON frames; knows nothing of sessions.
 
+use std::time::Duration;
+
 use cromulent_protocol::gateway::{ClientFrame, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, http, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::GatewayError;
@@ -35,10 +37,16 @@ pub(super) fn gateway_url(server: &url::Url) -> url::Url {
 
 impl Socket {
     pub(super) async fn open(url: &url::Url) -> Result<Socket, GatewayError> {
-        let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
-            .await
-            .map_err(|e| GatewayError::Connect { url: url.to_string(), detail: e.to_string() })?;
-        Ok(Socket { ws })
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((ws, _)) => Ok(Socket { ws }),
+            Err(tungstenite::Error::Http(response)) if is_busy(response.status()) => {
+                Err(GatewayError::Busy {
+                    status: response.status().as_u16(),
+                    retry_after: retry_after(&response),
+                })
+            }
+            Err(e) => Err(GatewayError::Connect { url: url.to_string(), detail: e.to_string() }),
+        }
     }
 
     /// Writes one frame. Callers never log frames: identify and resume carry a token.
@@ -84,5 +92,60 @@ impl Socket {
             while let Some(Ok(_)) = self.ws.next().await {}
         })
         .await;
+    }
+}
+
+/// Refusals that mean "not now" rather than "never": the server or this address is at
+/// its connection cap.
+fn is_busy(status: http::StatusCode) -> bool {
+    status == http::StatusCode::TOO_MANY_REQUESTS || status == http::StatusCode::SERVICE_UNAVAILABLE
+}
+
+/// `Retry-After` in seconds (the form the server sends); an HTTP date is not honoured.
+fn retry_after<B>(response: &http::Response<B>) -> Option<Duration> {
+    let value = response.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers one upgrade request with `reply` and hangs up.
+    async fn refusing_server(reply: &'static str) -> url::Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("one client");
+            let mut request = [0u8; 2048];
+            let _ = stream.read(&mut request).await;
+            let _ = stream.write_all(reply.as_bytes()).await;
+        });
+        format!("ws://{addr}/api/gateway").parse().expect("valid url")
+    }
+
+    #[tokio::test]
+    async fn a_429_at_the_upgrade_is_busy_with_the_servers_retry_after() {
+        let url =
+            refusing_server("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        match Socket::open(&url).await {
+            Err(GatewayError::Busy { status, retry_after }) => {
+                assert_eq!(status, 429, "the status is kept for the log");
+                assert_eq!(retry_after, Some(Duration::from_secs(7)), "the server's wait is honoured");
+            }
+            Err(other) => panic!("a 429 means busy, not {other}"),
+            Ok(_) => panic!("the server refused the upgrade"),
+        }
+    }
+
+    #[tokio::test]
+    async fn other_refusals_stay_connection_errors() {
+        let url = refusing_server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
+        assert!(
+            matches!(Socket::open(&url).await, Err(GatewayError::Connect { .. })),
+            "a wrong address is not a busy server and gets no special pause"
+        );
     }
 }
