@@ -163,7 +163,11 @@ pub async fn run(args: FanoutArgs, baseline_only: bool) -> anyhow::Result<()> {
 async fn ours(args: &FanoutArgs, clock: Clock) -> anyhow::Result<Outcome> {
     let launch = Launch {
         db: args.db,
-        env: vec![("GATEWAY_MAX_CONNECTIONS".into(), (args.recipients + 100).to_string())],
+        env: vec![
+            ("GATEWAY_MAX_CONNECTIONS".into(), (args.recipients + 100).to_string()),
+            // Recipients share a few accounts, each with many sessions.
+            ("GATEWAY_MAX_CONNECTIONS_PER_USER".into(), (args.recipients + 100).to_string()),
+        ],
     };
     let server = Server::start(&args.server, &launch)?;
     let api = Api::new(server.base_url(), None)?;

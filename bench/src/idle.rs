@@ -1,6 +1,6 @@
 //! Server memory per idle gateway connection: `connections` sockets, each identified
-//! (one account's access token shared by all; the server allows many sessions per
-//! account) and heartbeating, then the server's VmRSS growth divided by the count;
+//! (one account's access token shared by all, with the server's sessions-per-user cap
+//! raised to allow it) and heartbeating, then the server's VmRSS growth divided by the count;
 //! then the same count of idle connections to the bare broadcast server, for the floor.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,6 +45,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         env: vec![
             ("GATEWAY_HEARTBEAT_MS".into(), args.heartbeat_ms.to_string()),
             ("GATEWAY_MAX_CONNECTIONS".into(), (args.connections + 100).to_string()),
+            ("GATEWAY_MAX_CONNECTIONS_PER_USER".into(), (args.connections + 100).to_string()),
         ],
     };
     let server = Server::start(&args.server, &launch)?;
