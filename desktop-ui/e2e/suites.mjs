@@ -71,6 +71,32 @@ async function openChannel(page, name) {
   await page.getByRole('heading', { name: `#${name}`, exact: true }).waitFor(WAIT);
 }
 
+/** How far the 440 Hz tone stands out (dB over a quiet band at 2.5 kHz) in what this
+ * page plays from its voice peers, at best over `ms`. 0 when nothing is playing. */
+function toneHeard(page, ms) {
+  return page.evaluate(async (ms) => {
+    const el = [...document.querySelectorAll('audio[data-voice-peer]')].find((e) => e.srcObject);
+    if (!el) return 0;
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 4096;
+    ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    const hz = ctx.sampleRate / analyser.fftSize;
+    // Silence reads as -Infinity dB.
+    const at = (f) => (Number.isFinite(bins[Math.round(f / hz)]) ? bins[Math.round(f / hz)] : -200);
+    let best = 0;
+    // A clear tone ends the wait early; a silent line is listened to for all of `ms`.
+    for (const end = Date.now() + ms; Date.now() < end && best <= 40; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      analyser.getFloatFrequencyData(bins);
+      best = Math.max(best, at(440) - at(2500));
+    }
+    await ctx.close();
+    return best;
+  }, ms);
+}
+
 /** A 440 Hz tone as a WAV file, the fake microphone for the voice steps. */
 export function toneWav() {
   const path = join(tmpdir(), 'cromulent-e2e-tone.wav');
@@ -382,6 +408,46 @@ export const suites = [
       await b.mouse.up();
       assert(heard1.packetsReceived - heard0.packetsReceived > 30, 'alice hears bob while he holds the on-screen button');
       await a.screenshot({ path: join(shots, 'voice-light.png') });
+    },
+  ],
+  [
+    'a voice room an admin creates in the Admin screen: a regular user clicks it and is heard',
+    async ({ base, state }) => {
+      const { a, b } = state;
+      // Alice is the admin (the first user); bob is a regular user. Neither becomes a
+      // member of the new room: a public voice room needs none.
+      await a.goto(`${base}/admin`);
+      await a.getByLabel('Channel name').fill('hangout');
+      await a.getByLabel('Kind').selectOption('voice');
+      await a.getByRole('button', { name: 'Create channel' }).click();
+      await a.goto(`${base}/channels`);
+      const room = (page) => page.locator('li', { has: page.locator('[data-voice-channel="hangout"]') });
+      const inRoom = (page, who) => room(page).locator(`li[data-voice-user="${who}"]`);
+
+      // The room reaches bob's sidebar live; he clicks it and the server lets him in.
+      await b.locator('[data-voice-channel="hangout"]').click();
+      // A refusal shows under the room list (before the fix: "join the channel first").
+      await inRoom(b, 'bob').or(b.getByRole('alert')).first().waitFor(WAIT);
+      const refused = await b.getByRole('alert').allTextContents();
+      assert(refused.length === 0, `bob was refused: ${refused.join(' ')}`);
+      await a.locator('[data-voice-channel="hangout"]').click();
+      await inRoom(a, 'alice').waitFor(WAIT);
+      await inRoom(b, 'alice').waitFor(WAIT);
+      const stats = (page) => page.evaluate(() => window.cromulent.voice.stats());
+      await until('alice and bob connected', async () => (await stats(a)).connected >= 1 && (await stats(b)).connected >= 1, 20_000);
+
+      // Silent while bob's key is up (the negative control), the tone while he holds it.
+      const quiet = await toneHeard(a, 1500);
+      assert(quiet < 10, `alice hears a tone while bob is silent (${quiet.toFixed(1)} dB)`);
+      await b.locator('body').click({ position: { x: 700, y: 300 } });
+      await b.keyboard.down('F8');
+      await a.locator('li.speaking[data-voice-user="bob"]').waitFor(WAIT);
+      const heard = await toneHeard(a, 10_000);
+      await b.keyboard.up('F8');
+      assert(heard > 20, `alice hears bob's 440 Hz tone (${heard.toFixed(1)} dB over the noise)`);
+
+      for (const page of [a, b]) await page.getByRole('button', { name: 'Leave voice' }).click();
+      await room(a).locator('li[data-voice-user]').first().waitFor({ state: 'detached', timeout: 10_000 });
     },
   ],
   [
