@@ -19,6 +19,7 @@
 //! ```
 
 mod error;
+mod origin;
 mod token_source;
 
 use std::time::Duration;
@@ -34,6 +35,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use error::ApiError;
+pub use origin::{OriginError, ServerOrigin};
 pub use token_source::{RefreshTokenSink, TokenSource};
 
 use crate::tokens::Secret;
