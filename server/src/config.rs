@@ -281,6 +281,14 @@ pub struct LimitsConfig {
     /// Writes under /api per client address per minute, signed in or not.
     #[arg(long, env = "HTTP_WRITES_PER_IP_PER_MINUTE", default_value_t = 600, global = true)]
     pub http_writes_per_ip_per_minute: u32,
+
+    /// The most accounts one invite may create (`max_uses`).
+    #[arg(long, env = "INVITE_MAX_USES", default_value_t = 1000, global = true)]
+    pub invite_max_uses: u32,
+
+    /// The longest an invite may stay valid (`expires_in_secs`), in seconds: 30 days.
+    #[arg(long, env = "INVITE_MAX_LIFETIME_SECS", default_value_t = 30 * 24 * 60 * 60, global = true)]
+    pub invite_max_lifetime_secs: u32,
 }
 
 #[derive(Debug, Clone, Args)]

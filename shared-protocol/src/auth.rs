@@ -13,6 +13,10 @@ pub struct RegisterRequest {
     pub email: String,
     pub username: String,
     pub password: String,
+    /// The code of an invite link (`/invite/<code>`): required when registration is
+    /// `invite_only`, and spends one of the invite's uses.
+    #[serde(default)]
+    pub invite_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -55,6 +55,9 @@ pub enum ErrorCode {
     Unavailable,
     /// A bug or an unexpected failure on the server; details are in its log. Retryable.
     Internal,
+    /// The invite code is unknown, revoked, expired or used up, or registration needs
+    /// one and none was given. Not retryable with the same code.
+    InviteInvalid,
 }
 
 /// The error body: `{"code": "...", "message": "..."}`, with optional detail.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cromulent_protocol::{
-    auth, channel, feature_flag, gateway, group, message, notification, user, voice, ApiError,
+    auth, channel, feature_flag, gateway, group, invite, message, notification, user, voice, ApiError,
 };
 use ts_rs::{Config, TS};
 
@@ -52,6 +52,10 @@ fn export(cfg: &Config) {
         group::UpdateGroupRequest,
         notification::Notification,
         feature_flag::UpdateFeatureFlagsRequest,
+        invite::CreateInviteRequest,
+        invite::CreatedInvite,
+        invite::Invite,
+        invite::RegistrationInfo,
         voice::IceServer,
         voice::IceServersResponse,
         voice::VoicePreferences,

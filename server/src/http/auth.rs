@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::account::ip_key;
 use super::error::{HttpError, HttpResult};
 use super::extract::{ClientIp, Json};
+use super::invites::{self, Admission};
 use crate::auth::login::{self, Device};
 use crate::auth::refresh;
 use crate::auth::{
@@ -47,9 +48,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// gets the same answer as a new one (and its owner a mail), so registration cannot be
 /// used to learn who has an account. Without mail there is nobody to tell, and the
 /// answer is `409 email_taken`.
+///
+/// After the first account, the registration mode decides: `closed` answers
+/// `403 registration_closed`, `invite_only` needs `invite_code`, and a code sent (in
+/// either of the other modes) spends one use of its invite in the same transaction that
+/// creates the account, or answers `403 invite_invalid` and creates nothing.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 409, body = ApiError), (status = 422, body = ApiError),
-        (status = 429, body = ApiError)))]
+    responses((status = 201, body = RegisterResponse), (status = 403, body = ApiError), (status = 409, body = ApiError),
+        (status = 422, body = ApiError), (status = 429, body = ApiError)))]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -59,12 +65,14 @@ async fn register(
     let email = validate::email(&req.email)?;
     let username = validate::username(&req.username)?;
     validate::password(&req.password, "password")?;
-    if !flags.registration && store::users::count(state.db.pool()).await? > 0 {
-        return Err(HttpError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::RegistrationClosed,
-            "registration is closed",
-        ));
+    // A first look before the hash, so a closed server or a dead invite costs no
+    // hashing; the transaction below decides for real.
+    let first = store::users::count(state.db.pool()).await? == 0;
+    let code = req.invite_code.as_deref();
+    if let Admission::Spend(digest) = invites::admission(flags.registration, first, code)? {
+        if !store::invites::is_live(state.db.pool(), &digest, now_ms()).await? {
+            return Err(invites::invite_invalid("this invite is unknown, revoked, expired or used up"));
+        }
     }
     // Before the hash: a caller must not be able to keep the hashing threads busy.
     state.throttles.registration_per_ip.reserve(ip_key(&ip)).map_err(HttpError::rate_limited)?;
@@ -78,6 +86,14 @@ async fn register(
     let mut tx = state.db.begin_write().await?;
     // Registrations queue here, so "no users yet" is true for exactly one of them.
     store::users::lock_registrations(&mut tx).await?;
+    let first = store::users::count(&mut *tx).await? == 0;
+    // Spent before the address check, so the answer does not depend on whether the
+    // address is taken; every early return below rolls the use back.
+    if let Admission::Spend(digest) = invites::admission(flags.registration, first, code)? {
+        if !store::invites::take_use(&mut tx, &digest, now).await? {
+            return Err(invites::invite_invalid("this invite is unknown, revoked, expired or used up"));
+        }
+    }
     if let Some(owner) = store::users::find_by_email(&mut *tx, &email).await? {
         if !quiet {
             return Err(HttpError::conflict(
@@ -104,7 +120,6 @@ async fn register(
     {
         return Err(HttpError::conflict(ErrorCode::UsernameTaken, "that username is taken"));
     }
-    let first = store::users::count(&mut *tx).await? == 0;
     let new_user = NewUser {
         id,
         email: &email,

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod feature_flags;
 pub mod groups;
 pub mod health;
+pub mod invites;
 pub mod link_previews;
 pub mod messages;
 pub mod metrics;
@@ -50,6 +51,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(groups::router())
         .merge(notifications::router())
         .merge(feature_flags::router())
+        .merge(invites::router())
         .merge(voice::router())
         .merge(link_previews::router())
 }

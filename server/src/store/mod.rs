@@ -11,6 +11,7 @@
 pub mod channels;
 pub mod feature_flags;
 pub mod groups;
+pub mod invites;
 pub mod mail_tokens;
 pub mod memberships;
 pub mod messages;

@@ -2,7 +2,7 @@
 //! guard accounts (registration, email confirmation) really take effect.
 
 use cromulent_protocol::auth::RegisterResponse;
-use cromulent_protocol::feature_flag::FeatureFlags;
+use cromulent_protocol::feature_flag::{FeatureFlags, RegistrationMode};
 use cromulent_protocol::ErrorCode;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -30,7 +30,14 @@ db_test!(
         let ann = srv.user("ann").await;
         let bob = srv.user("bob").await;
         let defaults = flags(&srv, &bob).await;
-        let expected = FeatureFlags { voice: true, registration: true, link_previews: false, email_confirmation: false, turn: true };
+        let expected = FeatureFlags {
+            voice: true,
+            registration: RegistrationMode::Open,
+            member_invites: false,
+            link_previews: false,
+            email_confirmation: false,
+            turn: true,
+        };
         assert_eq!(defaults, expected, "without SMTP, confirmation is off; the rest are the documented defaults");
 
         let set: FeatureFlags = srv.patch("/api/admin/feature_flags", &ann, json!({"voice": false, "link_previews": true})).await.ok();
@@ -48,10 +55,13 @@ db_test!(
         let ann = srv.user("ann").await;
         let bob = srv.user("bob").await;
         let before = flags(&srv, &ann).await;
-        srv.patch("/api/admin/feature_flags", &bob, json!({"registration": false}))
+        srv.patch("/api/admin/feature_flags", &bob, json!({"registration": "closed"}))
             .await
             .error(StatusCode::FORBIDDEN, ErrorCode::Forbidden);
-        for body in [json!({"voice": "yes"}), json!({"turn": 1}), json!("voice")] {
+        // `registration` was a boolean before it became a mode; old clients are told so.
+        let bodies = [json!({"voice": "yes"}), json!({"turn": 1}), json!("voice"), json!({"registration": false}),
+                      json!({"registration": "sometimes"}), json!({"member_invites": "yes"})];
+        for body in bodies {
             srv.patch("/api/admin/feature_flags", &ann, body).await.error(StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest);
         }
         let token = Some(ann.access_token.as_str());
@@ -68,7 +78,7 @@ db_test!(
         srv.anonymous(Method::GET, "/api/feature_flags", None).await.error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized);
         let out = srv.anonymous(Method::POST, "/api/auth/logout", Some(json!({"refresh_token": ann.refresh_token}))).await;
         assert_eq!(out.status, StatusCode::OK, "logout succeeds: {}", out.body);
-        srv.patch("/api/admin/feature_flags", &ann, json!({"registration": false}))
+        srv.patch("/api/admin/feature_flags", &ann, json!({"registration": "closed"}))
             .await
             .error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized);
         assert_eq!(flags(&srv, &bob).await, before, "a revoked admin login changes nothing");
@@ -78,10 +88,10 @@ db_test!(
 db_test!(
     async fn closed_registration_refuses_new_accounts(srv) {
         let ann = srv.user("ann").await;
-        srv.patch("/api/admin/feature_flags", &ann, json!({"registration": false})).await.ok::<Value>();
+        srv.patch("/api/admin/feature_flags", &ann, json!({"registration": "closed"})).await.ok::<Value>();
         register(&srv, "bob").await.error(StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed);
         login(&srv, "bob").await.error(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials);
-        srv.patch("/api/admin/feature_flags", &ann, json!({"registration": true})).await.ok::<Value>();
+        srv.patch("/api/admin/feature_flags", &ann, json!({"registration": "open"})).await.ok::<Value>();
         let reply = register(&srv, "bob").await;
         assert_eq!(reply.status, StatusCode::CREATED, "reopened registration lets people in: {}", reply.body);
     }

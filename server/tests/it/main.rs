@@ -14,6 +14,7 @@ mod gateway_events;
 mod gateway_limits;
 mod gateway_voice;
 mod groups;
+mod invites;
 mod link_previews;
 mod messages;
 mod notifications;

@@ -214,8 +214,8 @@ mod tests {
                           "unread_count": 0, "mention_count": 0}],
             "presences": [],
             "voice_rooms": [],
-            "feature_flags": {"voice": true, "registration": true, "link_previews": false,
-                              "email_confirmation": false, "turn": true},
+            "feature_flags": {"voice": true, "registration": "open", "member_invites": false,
+                              "link_previews": false, "email_confirmation": false, "turn": true},
         }))
         .expect("a well-formed snapshot");
         SessionState::from_ready(&snapshot)
