@@ -52,7 +52,7 @@ function readyFrame(): ReadyFrame {
     channels: [channel('1', 'general'), channel('2', 'random')],
     presences: [],
     voice_rooms: [],
-    feature_flags: { voice: true, registration: true, link_previews: false, email_confirmation: false, turn: false },
+    feature_flags: { voice: true, registration: 'open', member_invites: false, link_previews: false, email_confirmation: false, turn: false },
   };
 }
 

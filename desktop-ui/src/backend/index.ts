@@ -11,7 +11,11 @@ import type { Channel } from '../generated/Channel';
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { CreateChannelRequest } from '../generated/CreateChannelRequest';
 import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
+import type { CreatedInvite } from '../generated/CreatedInvite';
+import type { CreateInviteRequest } from '../generated/CreateInviteRequest';
 import type { FeatureFlags } from '../generated/FeatureFlags';
+import type { Invite } from '../generated/Invite';
+import type { RegistrationInfo } from '../generated/RegistrationInfo';
 import type { Group } from '../generated/Group';
 import type { Id } from '../generated/Id';
 import type { LinkPreview } from '../generated/LinkPreview';
@@ -160,6 +164,14 @@ export interface Backend {
 
   featureFlags(): Promise<FeatureFlags>;
   updateFeatureFlags(req: UpdateFeatureFlagsRequest): Promise<FeatureFlags>;
+
+  /** The registration mode, readable signed out (the Register screen asks it). */
+  registrationInfo(): Promise<RegistrationInfo>;
+  /** Admins, or members when `member_invites` is on; the code is in this answer only. */
+  createInvite(req: CreateInviteRequest): Promise<CreatedInvite>;
+  /** Every invite for admins, their own for members. */
+  listInvites(): Promise<Invite[]>;
+  revokeInvite(id: Id): Promise<Invite>;
 
   /** The server's summary of an http(s) page (when the `link_previews` flag is on). */
   linkPreview(url: string): Promise<LinkPreview>;

@@ -4,7 +4,10 @@
 import type { ApiError } from '../generated/ApiError';
 import type { Channel } from '../generated/Channel';
 import type { ChannelListEntry } from '../generated/ChannelListEntry';
+import type { CreatedInvite } from '../generated/CreatedInvite';
 import type { FeatureFlags } from '../generated/FeatureFlags';
+import type { Invite } from '../generated/Invite';
+import type { RegistrationInfo } from '../generated/RegistrationInfo';
 import type { Group } from '../generated/Group';
 import type { Id } from '../generated/Id';
 import type { LinkPreview } from '../generated/LinkPreview';
@@ -76,7 +79,7 @@ export class WebBackend implements Backend {
     return parsed as T;
   }
 
-  register(req: { email: string; username: string; password: string }) {
+  register(req: { email: string; username: string; password: string; invite_code?: string }) {
     return this.request<RegisterResponse>('POST', '/api/auth/register', req);
   }
   async confirmAccount(token: string) {
@@ -202,6 +205,19 @@ export class WebBackend implements Backend {
   }
   updateFeatureFlags(req: object) {
     return this.request<FeatureFlags>('PATCH', '/api/admin/feature_flags', req);
+  }
+
+  registrationInfo() {
+    return this.request<RegistrationInfo>('GET', '/api/registration');
+  }
+  createInvite(req: object) {
+    return this.request<CreatedInvite>('POST', '/api/invites', req);
+  }
+  listInvites() {
+    return this.request<Invite[]>('GET', '/api/invites');
+  }
+  revokeInvite(id: Id) {
+    return this.request<Invite>('DELETE', `/api/invites/${enc(id)}`);
   }
 
   linkPreview(url: string) {

@@ -1,9 +1,11 @@
 // Client-side routes on the History API. The server answers every such path with
-// index.html, so a reload or a mailed link (/confirm/<token>) lands here.
+// index.html, so a reload or a mailed link (/confirm/<token>) or an invite link
+// (/invite/<code>) lands here.
 
 export type Route =
   | { name: 'login' }
   | { name: 'register' }
+  | { name: 'invite'; code: string }
   | { name: 'forgot' }
   | { name: 'confirm'; token: string }
   | { name: 'reset'; token: string }
@@ -21,6 +23,8 @@ export function parseRoute(path: string): Route {
       return { name: 'login' };
     case 'register':
       return { name: 'register' };
+    case 'invite':
+      return second ? { name: 'invite', code: second } : { name: 'register' };
     case 'forgot':
       return { name: 'forgot' };
     case 'confirm':
