@@ -15,7 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { chromiumArgs } from './chromium.mjs';
-import { suites, toneWav } from './suites.mjs';
+import { suites as mainSuites, toneWav } from './suites.mjs';
+import { inviteSuites } from './invites.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const uiDir = resolve(here, '..');
@@ -24,6 +25,8 @@ const out = join(here, 'out');
 const shots = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs', 'screenshots') : join(out, 'screenshots');
 const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'cromulent', 'target');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+// Later files' steps reuse the users and pages the earlier ones made.
+const suites = [...mainSuites, ...inviteSuites];
 
 mkdirSync(out, { recursive: true });
 mkdirSync(shots, { recursive: true });
