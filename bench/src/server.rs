@@ -255,6 +255,16 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Limits a benchmark must raise: they protect a server from one address, and every
+/// simulated client of a benchmark shares the address 127.0.0.1.
+const LOAD_LIMITS: [(&str, &str); 5] = [
+    ("REGISTRATIONS_PER_IP_PER_HOUR", "1000000"),
+    ("HTTP_WRITES_PER_IP_PER_MINUTE", "100000000"),
+    ("HTTP_WRITES_PER_USER_PER_MINUTE", "100000000"),
+    ("LOGIN_FAILURES_PER_IP", "1000000"),
+    ("GATEWAY_MAX_CONNECTIONS_PER_IP", "1000000"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,13 +284,3 @@ mod tests {
         assert_eq!(parse_vm_rss("Name:\tx\n"), None, "kernel threads have no VmRSS");
     }
 }
-
-/// Limits a benchmark must raise: they protect a server from one address, and every
-/// simulated client of a benchmark shares the address 127.0.0.1.
-const LOAD_LIMITS: [(&str, &str); 5] = [
-    ("REGISTRATIONS_PER_IP_PER_HOUR", "1000000"),
-    ("HTTP_WRITES_PER_IP_PER_MINUTE", "100000000"),
-    ("HTTP_WRITES_PER_USER_PER_MINUTE", "100000000"),
-    ("LOGIN_FAILURES_PER_IP", "1000000"),
-    ("GATEWAY_MAX_CONNECTIONS_PER_IP", "1000000"),
-];

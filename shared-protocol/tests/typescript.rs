@@ -25,6 +25,7 @@ fn export(cfg: &Config) {
         ApiError,
         auth::RegisterRequest,
         auth::RegisterResponse,
+        auth::ResendConfirmationRequest,
         auth::TokenRequest,
         auth::LoginRequest,
         auth::LoginResponse,

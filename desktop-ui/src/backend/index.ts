@@ -126,6 +126,8 @@ export interface Backend {
   logIn(email: string, password: string): Promise<OwnUser>;
   logOut(): Promise<void>;
   forgotPassword(email: string): Promise<void>;
+  /** Mails the account-confirmation link again; answers alike for any address. */
+  resendConfirmation(email: string): Promise<void>;
   resetPassword(token: string, password: string): Promise<void>;
 
   /** The signed-in user, or null when there is no session. */

@@ -16,6 +16,7 @@ import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ReadState } from '../generated/ReadState';
 import type { RegisterResponse } from '../generated/RegisterResponse';
+import type { ResendConfirmationRequest } from '../generated/ResendConfirmationRequest';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionLoginResponse } from '../generated/SessionLoginResponse';
 import type { User } from '../generated/User';
@@ -97,6 +98,10 @@ export class WebBackend implements Backend {
   }
   async forgotPassword(email: string) {
     await this.request('POST', '/api/auth/forgot_password', { email });
+  }
+  async resendConfirmation(email: string) {
+    const body: ResendConfirmationRequest = { email };
+    await this.request('POST', '/api/auth/resend_confirmation', body);
   }
   async resetPassword(token: string, password: string) {
     await this.request('POST', '/api/auth/reset_password', { token, password });

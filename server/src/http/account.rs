@@ -21,6 +21,7 @@ use crate::{store, validate};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(forgot_password))
+        .routes(routes!(resend_confirmation))
         .routes(routes!(reset_password))
         .routes(routes!(change_password))
         .routes(routes!(change_email))
@@ -62,6 +63,47 @@ async fn forgot_password(
     tx.commit().await?;
     if let Some(user) = user {
         state.mailer.deliver(templates::reset_password(&email, &user.username, &state.link("reset", &token)));
+    }
+    Ok(accepted)
+}
+
+/// Mail the account-confirmation link again, replacing any earlier one. The answer is
+/// the same whether or not the address has an unconfirmed account.
+#[utoipa::path(post, path = "/api/auth/resend_confirmation", tag = "account", request_body = ResendConfirmationRequest,
+    responses((status = 202, body = Accepted), (status = 429, body = ApiError)))]
+async fn resend_confirmation(
+    State(state): State<AppState>,
+    Json(req): Json<ResendConfirmationRequest>,
+) -> HttpResult<(StatusCode, Json<Accepted>)> {
+    let accepted = (StatusCode::ACCEPTED, Json(Accepted { ok: true }));
+    let Ok(email) = validate::email(&req.email) else { return Ok(accepted) };
+    if state.throttles.mail_per_address.reserve(&email).is_err() {
+        return Ok(accepted);
+    }
+    let now = now_ms();
+    let token = secret::generate();
+    let mut tx = state.db.begin_write().await?;
+    let user =
+        store::users::find_by_email(&mut *tx, &email).await?.filter(|u| u.email_confirmed_at.is_none());
+    if let Some(user) = &user {
+        store::mail_tokens::void_outstanding(&mut *tx, user.id, Purpose::Confirm, now).await?;
+        let new = NewMailToken {
+            token_hash: &secret::digest(&token),
+            user_id: user.id,
+            purpose: Purpose::Confirm,
+            sent_to: &email,
+            now,
+            expires_at: now + ms(CONFIRM_TOKEN_TTL),
+        };
+        store::mail_tokens::insert(&mut *tx, &new).await?;
+    }
+    tx.commit().await?;
+    if let Some(user) = user {
+        state.mailer.deliver(templates::confirm_account(
+            &email,
+            &user.username,
+            &state.link("confirm", &token),
+        ));
     }
     Ok(accepted)
 }

@@ -286,3 +286,28 @@ db_test!(
         assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
     }
 );
+
+db_test!(
+    async fn the_confirmation_mail_can_be_sent_again_and_replaces_the_first(srv) {
+        register(&srv, "ann@example.test", "ann", PASSWORD).await.ok::<RegisterResponse>();
+        let first = srv.token_from_mail("ann@example.test", "confirm");
+        let resend = |email: &'static str| {
+            let srv = &srv;
+            async move { srv.anonymous(Method::POST, "/api/auth/resend_confirmation", Some(json!({"email": email}))).await }
+        };
+        let known = resend("ann@example.test").await;
+        let unknown = resend("ghost@example.test").await;
+        assert_eq!((known.status, &known.body), (unknown.status, &unknown.body), "the answer must not reveal which accounts exist");
+        assert_eq!(known.status, StatusCode::ACCEPTED);
+        assert!(srv.last_mail_to("ghost@example.test").is_none(), "no mail for a missing account");
+        let second = srv.token_from_mail("ann@example.test", "confirm");
+        assert_ne!(first, second, "a fresh link was mailed");
+        srv.anonymous(Method::POST, "/api/auth/confirm", Some(json!({"token": first})))
+            .await
+            .error(StatusCode::BAD_REQUEST, ErrorCode::InvalidToken);
+        srv.anonymous(Method::POST, "/api/auth/confirm", Some(json!({"token": second}))).await.ok::<serde_json::Value>();
+        let mails = srv.state.mailer.dev_mailbox().expect("dev mailbox").list().len();
+        resend("ann@example.test").await;
+        assert_eq!(srv.state.mailer.dev_mailbox().expect("dev mailbox").list().len(), mails, "a confirmed account gets no more links");
+    }
+);
