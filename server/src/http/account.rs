@@ -1,9 +1,11 @@
 //! Account recovery and changes: forgot/reset password, change password, change email.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use cromulent_protocol::auth::*;
-use cromulent_protocol::{ApiError, ErrorCode};
+use cromulent_protocol::{ApiError, ErrorCode, Id};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -16,6 +18,7 @@ use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
 use crate::store::mail_tokens::{NewMailToken, Purpose};
+use crate::store::Conn;
 use crate::{store, validate};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,21 +47,11 @@ async fn forgot_password(
     if state.throttles.mail_per_address.reserve(&email).is_err() {
         return Ok(accepted);
     }
-    let now = now_ms();
-    let token = secret::generate();
     let mut tx = state.db.begin_write().await?;
     let user = store::users::find_by_email(&mut *tx, &email).await?;
+    let mut token = String::new();
     if let Some(user) = &user {
-        store::mail_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword, now).await?;
-        let new = NewMailToken {
-            token_hash: &secret::digest(&token),
-            user_id: user.id,
-            purpose: Purpose::ResetPassword,
-            sent_to: &email,
-            now,
-            expires_at: now + ms(RESET_TOKEN_TTL),
-        };
-        store::mail_tokens::insert(&mut *tx, &new).await?;
+        token = issue_mail_token(&mut tx, user.id, Purpose::ResetPassword, &email, RESET_TOKEN_TTL).await?;
     }
     tx.commit().await?;
     if let Some(user) = user {
@@ -80,22 +73,12 @@ async fn resend_confirmation(
     if state.throttles.mail_per_address.reserve(&email).is_err() {
         return Ok(accepted);
     }
-    let now = now_ms();
-    let token = secret::generate();
     let mut tx = state.db.begin_write().await?;
     let user =
         store::users::find_by_email(&mut *tx, &email).await?.filter(|u| u.email_confirmed_at.is_none());
+    let mut token = String::new();
     if let Some(user) = &user {
-        store::mail_tokens::void_outstanding(&mut *tx, user.id, Purpose::Confirm, now).await?;
-        let new = NewMailToken {
-            token_hash: &secret::digest(&token),
-            user_id: user.id,
-            purpose: Purpose::Confirm,
-            sent_to: &email,
-            now,
-            expires_at: now + ms(CONFIRM_TOKEN_TTL),
-        };
-        store::mail_tokens::insert(&mut *tx, &new).await?;
+        token = issue_mail_token(&mut tx, user.id, Purpose::Confirm, &email, CONFIRM_TOKEN_TTL).await?;
     }
     tx.commit().await?;
     if let Some(user) = user {
@@ -137,6 +120,30 @@ async fn reset_password(
     tx.commit().await?;
     state.bus.publish(BusMessage::EndUserLogins { user_id: redeemed.user_id, keep_login: None }).await;
     Ok(Json(Accepted { ok: true }))
+}
+
+/// Voids the user's outstanding links of this purpose and records a new one, in the
+/// caller's transaction; returns the token to mail (only its digest is kept).
+async fn issue_mail_token(
+    conn: &mut Conn,
+    user_id: Id,
+    purpose: Purpose,
+    sent_to: &str,
+    ttl: Duration,
+) -> sqlx::Result<String> {
+    let now = now_ms();
+    let token = secret::generate();
+    store::mail_tokens::void_outstanding(&mut *conn, user_id, purpose, now).await?;
+    let new = NewMailToken {
+        token_hash: &secret::digest(&token),
+        user_id,
+        purpose,
+        sent_to,
+        now,
+        expires_at: now + ms(ttl),
+    };
+    store::mail_tokens::insert(&mut *conn, &new).await?;
+    Ok(token)
 }
 
 /// The throttle key of a client address (requests handed to the router directly have
@@ -204,19 +211,9 @@ async fn change_email(
         }
         return Ok(accepted);
     }
-    let now = now_ms();
-    let token = secret::generate();
     let mut tx = state.db.begin_write().await?;
-    store::mail_tokens::void_outstanding(&mut *tx, caller.id(), Purpose::ChangeEmail, now).await?;
-    let new = NewMailToken {
-        token_hash: &secret::digest(&token),
-        user_id: caller.id(),
-        purpose: Purpose::ChangeEmail,
-        sent_to: &new_email,
-        now,
-        expires_at: now + ms(CONFIRM_TOKEN_TTL),
-    };
-    store::mail_tokens::insert(&mut *tx, &new).await?;
+    let token =
+        issue_mail_token(&mut tx, caller.id(), Purpose::ChangeEmail, &new_email, CONFIRM_TOKEN_TTL).await?;
     tx.commit().await?;
     let link = state.link("confirm-email", &token);
     state.mailer.deliver(templates::change_email(&new_email, &caller.user.username, &link));
