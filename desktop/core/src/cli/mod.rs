@@ -78,8 +78,17 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("cromulent: {}", one_line(&error));
-            ExitCode::FAILURE
+            exit_code(&error)
         }
+    }
+}
+
+/// Failures a script may want to tell apart get their own status; the rest are 1.
+fn exit_code(error: &anyhow::Error) -> ExitCode {
+    if error.downcast_ref::<crate::voice::Removal>().is_some() {
+        ExitCode::from(voice::EXIT_REMOVED)
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -20,6 +20,11 @@ use crate::voice::audio::{self, AudioConfig, InputChoice, OutputChoice};
 use crate::voice::mesh::MeshConfig;
 use crate::voice::{EngineConfig, PttMode, VoiceEngine, VoiceState};
 
+/// The exit status of `voice join` when the server ended the call (see [`Removal`]).
+///
+/// [`Removal`]: crate::voice::Removal
+pub const EXIT_REMOVED: u8 = 3;
+
 /// `cromulent voice` arguments.
 #[derive(Debug, clap::Args)]
 pub struct VoiceArgs {
@@ -30,6 +35,8 @@ pub struct VoiceArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum VoiceAction {
     /// Join a voice channel by name and talk until Ctrl-C (or for --duration seconds).
+    /// Exits with status 3 when the server takes you out of the room (access removed,
+    /// channel made private or deleted).
     Join(JoinArgs),
     /// List the sound devices --device-in / --device-out accept.
     Devices,
@@ -211,8 +218,9 @@ fn ptt_hint(ptt: PttArg) -> &'static str {
     }
 }
 
-/// Feeds gateway frames to the engine until the duration is over, Ctrl-C, or the gateway
-/// closes for good; Enter toggles push-to-talk in `key` mode.
+/// Feeds gateway frames to the engine until the duration is over, Ctrl-C, the server
+/// ends the call (the engine has hung up; the [`crate::voice::Removal`] is the error), or
+/// the gateway closes for good; Enter toggles push-to-talk in `key` mode.
 async fn talk(
     engine: &VoiceEngine,
     events: &mut broadcast::Receiver<GatewayEvent>,
@@ -250,7 +258,11 @@ async fn talk(
                 _ => lines = None,
             },
             event = events.recv() => match event {
-                Ok(GatewayEvent::Frame(frame)) => engine.handle(&frame),
+                Ok(GatewayEvent::Frame(frame)) => {
+                    if let Some(removal) = engine.handle(&frame) {
+                        return Err(removal.into());
+                    }
+                }
                 Ok(GatewayEvent::State(ConnectionState::Closed(reason))) => {
                     anyhow::bail!("the gateway closed: {reason:?}")
                 }

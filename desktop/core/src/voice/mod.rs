@@ -7,6 +7,8 @@
 //! - [`VoiceEngine`] (here): owns both for one voice room, decides when the microphone
 //!   transmits (push-to-talk mode, mute wins), tells the server (`ptt_state`, `set_mute`,
 //!   `set_deafen`) and keeps a state snapshot for the UI.
+//! - [`removal`]: when the server took us out of the room (access lost, channel deleted);
+//!   the engine then hangs up by itself and says why.
 //!
 //! The engine never touches the gateway itself: it is given a function that sends
 //! [`ClientFrame`]s and is fed every [`ServerFrame`]. Audio runs on the audio module's own
@@ -16,6 +18,7 @@
 
 pub mod audio;
 pub mod mesh;
+pub mod removal;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +33,8 @@ use audio::{
     AudioConfig, AudioError, Capture, CaptureFrames, InputChoice, OutputChoice, PeerSink, PeerStats, Playback,
 };
 use mesh::{InboundStream, Mesh, MeshConfig, OutgoingFrame, PeerStatus, RemoteAudio, Signal};
+use removal::InCall;
+pub use removal::Removal;
 
 /// Frames queued between capture and the mesh (1 s); older ones are dropped, not delayed.
 const OUTGOING_QUEUE: usize = 50;
@@ -112,6 +117,8 @@ pub struct VoiceState {
     pub peers: Vec<PeerView>,
     /// The last voice error the server reported (e.g. joining a room one may not).
     pub error: Option<String>,
+    /// Why the last call ended without the user leaving (until the next join).
+    pub removed: Option<Removal>,
 }
 
 /// The voice engine handle. Cheap to clone; every clone drives the same engine.
@@ -142,6 +149,7 @@ struct Controls {
     /// Remote sessions that announced transmission.
     remote_ptt: HashMap<Id, bool>,
     error: Option<String>,
+    removed: Option<Removal>,
 }
 
 /// One joined voice room: the running pipelines and the mesh.
@@ -202,7 +210,11 @@ impl VoiceEngine {
             self.inner.capture_epoch.clone(),
         ));
         *lock(&self.inner.call) = Some(Call { channel_id, capture, mesh, forward });
-        lock(&self.inner.controls).error = None;
+        {
+            let mut controls = lock(&self.inner.controls);
+            controls.error = None;
+            controls.removed = None;
+        }
         self.apply_gate();
         (self.inner.signal)(ClientFrame::VoiceJoin { channel_id });
         Ok(())
@@ -213,6 +225,11 @@ impl VoiceEngine {
     pub fn leave(&self) -> Result<(), VoiceError> {
         let Some(call) = lock(&self.inner.call).take() else { return Ok(()) };
         (self.inner.signal)(ClientFrame::VoiceLeave);
+        self.hang_up(call)
+    }
+
+    /// The local half of leaving: peer connections, capture, playback, room state.
+    fn hang_up(&self, call: Call) -> Result<(), VoiceError> {
         call.mesh.leave();
         call.forward.abort();
         let captured = call.capture.stop();
@@ -244,7 +261,17 @@ impl VoiceEngine {
     }
 
     /// Feeds a frame from the gateway. Frames that are not about voice are ignored.
-    pub fn handle(&self, frame: &ServerFrame) {
+    ///
+    /// When the frame says the server took this session out of its room (see
+    /// [`removal`]), the call is ended here, without a `voice_leave` the server would
+    /// refuse, and the reason is returned (and kept in [`VoiceState::removed`]).
+    pub fn handle(&self, frame: &ServerFrame) -> Option<Removal> {
+        if let ServerFrame::Event(e) = frame {
+            if let Some(removal) = self.removal(&e.event) {
+                self.removed(removal);
+                return Some(removal);
+            }
+        }
         match frame {
             ServerFrame::Control(ControlFrame::VoiceJoined { self_session_id, .. }) => {
                 lock(&self.inner.controls).self_session_id = Some(*self_session_id);
@@ -266,6 +293,25 @@ impl VoiceEngine {
         }
         if let Some(call) = lock(&self.inner.call).as_ref() {
             call.mesh.handle(frame);
+        }
+        None
+    }
+
+    fn removal(&self, event: &Event) -> Option<Removal> {
+        let channel_id = self.channel_id()?;
+        let self_session_id = lock(&self.inner.controls).self_session_id;
+        removal::removal(InCall { channel_id, self_session_id }, event)
+    }
+
+    /// Ends the call the server already ended, keeping the reason for the UI.
+    fn removed(&self, removal: Removal) {
+        let call = lock(&self.inner.call).take();
+        lock(&self.inner.controls).removed = Some(removal);
+        tracing::info!(channel_id = %removal.channel_id(), %removal, "the server ended the call");
+        if let Some(call) = call {
+            if let Err(error) = self.hang_up(call) {
+                tracing::warn!(%error, "voice pipelines did not stop cleanly");
+            }
         }
     }
 
@@ -365,6 +411,7 @@ impl VoiceEngine {
             input_level_dbfs: call.as_ref().map_or(f32::NEG_INFINITY, |c| c.capture.level_dbfs()),
             peers,
             error: controls.error.clone(),
+            removed: controls.removed,
         }
     }
 
