@@ -232,21 +232,26 @@ pub fn ptt<R: Runtime>(app: &AppHandle<R>, held: bool) -> bool {
 }
 
 /// Feeds the engine and keeps the room membership true to the server: a refused join,
-/// or a new gateway session (which is in no room until the UI joins again).
+/// the server taking this session out of its room (the engine has hung up; `error` says
+/// why), or a new gateway session (which is in no room until the UI joins again).
 pub fn observe<R: Runtime>(app: &AppHandle<R>, frame: &ServerFrame) {
     let voice = app.state::<VoiceLink>();
-    voice.engine.handle(frame);
-    let lost = match frame {
-        ServerFrame::Control(ControlFrame::Error { op, .. }) => op == "voice_join",
-        ServerFrame::Control(ControlFrame::Ready { .. }) => true,
-        _ => false,
-    };
+    let removed = voice.engine.handle(frame);
+    let lost = removed.is_some()
+        || match frame {
+            ServerFrame::Control(ControlFrame::Error { op, .. }) => op == "voice_join",
+            ServerFrame::Control(ControlFrame::Ready { .. }) => true,
+            _ => false,
+        };
     if lost {
         let _ = voice.engine.leave();
         let frames = voice.apply(|s| {
             s.channel_id = None;
             s.native_audio = false;
             s.transmitting = false;
+            if let Some(removal) = removed {
+                s.error = Some(removal.to_string());
+            }
             vec![]
         });
         publish(app, frames);
