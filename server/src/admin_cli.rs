@@ -26,7 +26,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
             if store::users::find_by_email(&mut *tx, &email).await?.is_some() {
                 bail!("{email} is already registered");
             }
-            if store::users::username_taken(&mut *tx, &username).await? {
+            if store::users::username_unavailable(&mut tx, &username).await? {
                 bail!("the username {username} is taken");
             }
             let role = if admin { Role::Admin } else { Role::Member };
@@ -39,10 +39,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 email_confirmed_at: Some(now),
                 created_at: now,
             };
-            store::users::insert(&mut *tx, &user).await?;
-            for channel in store::channels::default_ids(&mut *tx).await? {
-                store::memberships::add(&mut *tx, channel, id, now).await?;
-            }
+            store::users::create_with_defaults(&mut tx, &user).await?;
             tx.commit().await?;
             println!("created {username} <{email}> ({}) with id {id}", store::users::role_to_db(role));
         }

@@ -114,10 +114,7 @@ async fn register(
         }
         return Ok((StatusCode::CREATED, Json(hidden)));
     }
-    // `@name` resolves users before groups, so a user named like a group would hide it.
-    if store::users::username_taken(&mut *tx, &username).await?
-        || store::groups::name_taken(&mut *tx, &username, None).await?
-    {
+    if store::users::username_unavailable(&mut tx, &username).await? {
         return Err(HttpError::conflict(ErrorCode::UsernameTaken, "that username is taken"));
     }
     let new_user = NewUser {
@@ -129,10 +126,7 @@ async fn register(
         email_confirmed_at: None,
         created_at: now,
     };
-    store::users::insert(&mut *tx, &new_user).await?;
-    for channel in store::channels::default_ids(&mut *tx).await? {
-        store::memberships::add(&mut *tx, channel, id, now).await?;
-    }
+    store::users::create_with_defaults(&mut tx, &new_user).await?;
     store::mail_tokens::insert(
         &mut *tx,
         &NewMailToken {

@@ -145,6 +145,24 @@ pub async fn username_taken<'e>(ex: impl Executor<'e, Database = Any>, username:
     Ok(found.is_some())
 }
 
+/// Whether a new account may take `username`: no user has it, nor any group, since
+/// `@name` resolves users before groups and a user named like a group would hide it.
+pub async fn username_unavailable(conn: &mut super::Conn, username: &str) -> sqlx::Result<bool> {
+    Ok(username_taken(&mut *conn, username).await?
+        || super::groups::name_taken(&mut *conn, username, None).await?)
+}
+
+/// Inserts the account and makes it a member of every default channel, in the caller's
+/// transaction: every way of creating an account (registration, an admin, the command
+/// line) goes through here, so none forgets the default channels.
+pub async fn create_with_defaults(conn: &mut super::Conn, user: &NewUser<'_>) -> sqlx::Result<()> {
+    insert(&mut *conn, user).await?;
+    for channel in super::channels::default_ids(&mut *conn).await? {
+        super::memberships::add(&mut *conn, channel, user.id, user.created_at).await?;
+    }
+    Ok(())
+}
+
 pub async fn list<'e>(ex: impl Executor<'e, Database = Any>) -> sqlx::Result<Vec<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users ORDER BY id");
     let rows = sqlx::query(&sql).fetch_all(ex).await?;
