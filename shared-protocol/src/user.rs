@@ -78,3 +78,17 @@ pub struct UpdateProfileRequest {
 pub struct SetRoleRequest {
     pub role: Role,
 }
+
+/// `POST /api/admin/users` (admin): an account made for someone. Without a password the
+/// new user is mailed a link to choose one, so the admin never knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    pub role: Role,
+}

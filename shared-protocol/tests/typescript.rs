@@ -42,6 +42,7 @@ fn export(cfg: &Config) {
         auth::SessionInfo,
         user::UpdateProfileRequest,
         user::SetRoleRequest,
+        user::CreateUserRequest,
         channel::CreateChannelRequest,
         channel::UpdateChannelRequest,
         channel::ChannelMember,

@@ -5,6 +5,7 @@
 //! unknown routes and methods in the API's error shape.
 
 pub mod account;
+pub mod admin_users;
 pub mod auth;
 pub mod channels;
 pub mod dev_mailbox;
@@ -45,6 +46,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(account::router())
         .merge(sessions::router())
         .merge(users::router())
+        .merge(admin_users::router())
         .merge(channels::router())
         .merge(messages::router())
         .merge(read_states::router())

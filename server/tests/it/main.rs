@@ -3,6 +3,7 @@
 mod gateway_client;
 mod harness;
 
+mod admin_users;
 mod api_shape;
 mod auth;
 mod channels;
