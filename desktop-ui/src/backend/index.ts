@@ -13,6 +13,7 @@ import type { CreateChannelRequest } from '../generated/CreateChannelRequest';
 import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
 import type { CreatedInvite } from '../generated/CreatedInvite';
 import type { CreateInviteRequest } from '../generated/CreateInviteRequest';
+import type { CreateUserRequest } from '../generated/CreateUserRequest';
 import type { FeatureFlags } from '../generated/FeatureFlags';
 import type { Invite } from '../generated/Invite';
 import type { RegistrationInfo } from '../generated/RegistrationInfo';
@@ -140,6 +141,8 @@ export interface Backend {
 
   listUsers(): Promise<User[]>;
   setRole(userId: Id, role: Role): Promise<User>;
+  /** Admins: without `password` the new user is mailed a link to choose one. */
+  createUser(req: CreateUserRequest): Promise<OwnUser>;
 
   listChannels(): Promise<ChannelListEntry[]>;
   createChannel(req: CreateChannelRequest): Promise<Channel>;

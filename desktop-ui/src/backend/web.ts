@@ -137,6 +137,9 @@ export class WebBackend implements Backend {
   setRole(userId: Id, role: string) {
     return this.request<User>('PATCH', `/api/users/${enc(userId)}/role`, { role });
   }
+  createUser(req: object) {
+    return this.request<OwnUser>('POST', '/api/admin/users', req);
+  }
 
   listChannels() {
     return this.request<ChannelListEntry[]>('GET', '/api/channels');
