@@ -128,3 +128,37 @@ fn init_logging() {
 fn one_line(error: &anyhow::Error) -> String {
     format!("{error:#}").replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use cromulent_protocol::Id;
+
+    use super::*;
+    use crate::voice::Removal;
+
+    #[test]
+    fn a_call_the_server_ended_has_its_own_exit_status() {
+        let plain = anyhow::Error::from(Removal::Removed { channel_id: Id(20) });
+        assert_eq!(
+            exit_code(&plain),
+            ExitCode::from(voice::EXIT_REMOVED),
+            "scripts can tell a removal apart"
+        );
+        assert_eq!(
+            one_line(&plain),
+            "removed from the voice room: you no longer have access (or joined voice elsewhere)",
+            "the line the CLI prints says why"
+        );
+        let wrapped = anyhow::Error::from(Removal::ChannelGone { channel_id: Id(20) }).context("voice join");
+        assert_eq!(
+            exit_code(&wrapped),
+            ExitCode::from(voice::EXIT_REMOVED),
+            "context added on the way up does not hide the removal"
+        );
+        assert_eq!(
+            exit_code(&anyhow::anyhow!("the gateway closed")),
+            ExitCode::FAILURE,
+            "other failures stay 1"
+        );
+    }
+}
