@@ -1,6 +1,7 @@
 //! The real `cromulent` binary against a real server: login with `--password-stdin`
 //! (token in the kernel keyring), channels, send, tail seeing another user's message,
-//! logout; and the refusal when no secure store exists.
+//! logout; `voice join` hanging up with status 3 when an admin removes the user from
+//! the private voice channel; and the refusal when no secure store exists.
 //!
 //! The keyring part runs inside `keyctl session -` (the test re-runs itself there), so
 //! the token lives in a throw-away session keyring and never in the user's own.
@@ -11,7 +12,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use cromulent_client::voice::audio::analysis;
 use cromulent_e2e::{client_for, Database, TempDir, TestServer, PASSWORD};
+use cromulent_protocol::channel::{ChannelKind, CreateChannelRequest, WritePermission};
 use cromulent_protocol::message::ListMessagesQuery;
 
 const INSIDE: &str = "CROMULENT_CLI_TEST_INSIDE";
@@ -216,4 +219,78 @@ async fn login_without_a_secure_store_refuses_and_keeps_nothing() {
     let error = text(&output.stderr);
     assert!(error.contains("no secure store"), "the refusal names the problem: {error}");
     assert!(!cli.config.path().join("cli.json").exists(), "nothing is remembered, and surely no token file");
+}
+
+/// `cromulent voice join` in a private voice room: when the admin removes the user from
+/// the channel, the command hangs up by itself, says why and exits with status 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_join_exits_3_when_the_server_removes_it_from_the_room() {
+    if !inside("voice_join_exits_3_when_the_server_removes_it_from_the_room", &["keyctl", "session", "-"]) {
+        return;
+    }
+    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
+    let server = TestServer::start(Database::Sqlite).await;
+    let ada = server.user("ada").await; // the first user: admin
+    let bob = server.user("bob").await;
+    let admin = client_for(&server, &ada).await;
+    let staff = admin
+        .create_channel(&CreateChannelRequest {
+            name: "staff-voice".into(),
+            kind: ChannelKind::Voice,
+            topic: None,
+            is_default: false,
+            is_private: true,
+            write_permission: WritePermission::Everyone,
+        })
+        .await
+        .expect("the admin creates a private voice channel")
+        .id;
+    let member = format!("{}/api/channels/{staff}/members/{}", server.base, bob.id);
+    let token = || async { admin.tokens().expect("logged in").access_token().await.expect("token") };
+    let added =
+        reqwest::Client::new().put(&member).bearer_auth(token().await.expose()).send().await.expect("PUT");
+    assert!(added.status().is_success(), "bob is added to the private channel: {}", added.status());
+
+    let cli = Cli { bin: binary(), server: server.base.clone(), config: TempDir::new(), keyring: "keyutils" };
+    let login =
+        cli.run(&["login", "--email", &bob.email, "--password-stdin"], &format!("{PASSWORD}\n")).await;
+    assert!(login.status.success(), "login works: {}", text(&login.stderr));
+    let silence = cli.config.path().join("silence.wav");
+    analysis::write_wav(&silence, 48_000, &vec![0.0; 48_000]).expect("write the input");
+    let heard = cli.config.path().join("heard.wav");
+    let (silence, heard) = (silence.display().to_string(), heard.display().to_string());
+    let args = ["voice", "join", "staff-voice", "--input", &silence, "--output", &heard, "--ptt", "never"];
+    // Without the removal it would leave on its own after the duration, exit 0 and fail here.
+    let mut command = cli.command(&args);
+    command
+        .args(["--loopback", "--duration", "30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let voice = command.spawn().expect("voice join");
+
+    // In the room once the server has it there (its answer reached the CLI before any
+    // later event on the same connection).
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !server.state.gateway.hub.voice_room(staff).participants.iter().any(|p| p.user_id == bob.id) {
+        assert!(tokio::time::Instant::now() < deadline, "bob's CLI never got into the room");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let removed = reqwest::Client::new()
+        .delete(&member)
+        .bearer_auth(token().await.expose())
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(removed.status().is_success(), "the admin removes bob: {}", removed.status());
+
+    let output =
+        tokio::task::spawn_blocking(move || voice.wait_with_output()).await.expect("join").expect("wait");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "a removal has its own exit status: {stderr}");
+    assert!(
+        stderr.contains("cromulent: removed from the voice room: you no longer have access"),
+        "the command says why it ended: {stderr}"
+    );
+    assert!(server.state.gateway.hub.voice_room(staff).participants.is_empty(), "nobody stays in the room");
 }
