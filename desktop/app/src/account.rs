@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use cromulent_client::api::{self, ApiError, Client, RefreshTokenSink, TokenSource};
+use cromulent_client::api::{
+    self, ApiError, Client, OriginError, RefreshTokenSink, ServerOrigin, TokenSource,
+};
 use cromulent_client::tokens::{Secret, StoreError, TokenKey, TokenStore};
 use cromulent_protocol::user::OwnUser;
 use serde::{Deserialize, Serialize};
@@ -125,6 +127,17 @@ impl AppState {
         self.session.lock().await.clone()
     }
 
+    /// Where the UI's REST calls may go: the server of `session` when logged in, else
+    /// the current server (the one the UI was last started against, see
+    /// [`AppState::resume`]).
+    pub fn api_server(&self, session: Option<&Session>) -> Result<ServerOrigin, OriginError> {
+        if let Some(session) = session {
+            return ServerOrigin::of(session.client.server()).ok_or(OriginError::NotConfigured);
+        }
+        let current = self.config().servers.current.ok_or(OriginError::NotConfigured)?;
+        ServerOrigin::parse(&current)
+    }
+
     /// Logs in to `server`, keeps the refresh token in the keyring, makes the server the
     /// current one.
     pub async fn login(&self, server: &str, email: &str, password: String) -> Result<Session, AccountError> {
@@ -157,13 +170,20 @@ impl AppState {
     }
 
     /// The session for `server`: the one in memory, or one made from the refresh token
-    /// in the keyring (automatic login). `None` when the user must log in.
+    /// in the keyring (automatic login). `None` when the user must log in. The UI asks
+    /// this first whenever it starts against a server; while nobody is logged in, that
+    /// server becomes the current one, where its calls before login (registration,
+    /// password reset) may go.
     pub async fn resume(&self, server: &str) -> Result<Option<Session>, AccountError> {
         let server = crate::servers::normalise(server)?;
+        let session = self.session().await;
         if let Some(s) =
-            self.session().await.filter(|s| s.client.server().as_str().trim_end_matches('/') == server)
+            session.clone().filter(|s| s.client.server().as_str().trim_end_matches('/') == server)
         {
             return Ok(Some(s));
+        }
+        if session.is_none() && self.config().servers.current.as_deref() != Some(server.as_str()) {
+            self.update_config(|c| c.servers.current = Some(server.clone()))?;
         }
         let Some(email) = self.config().accounts.get(&server).cloned() else {
             return Ok(None);

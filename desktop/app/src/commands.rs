@@ -82,10 +82,10 @@ async fn api(
     call: ApiCall,
 ) -> std::result::Result<serde_json::Value, CallFailure> {
     let session = state.session().await;
-    // The token belongs to the server it came from and is only sent there.
-    let session =
-        session.filter(|s| s.client.server().as_str().trim_end_matches('/') == server.trim_end_matches('/'));
-    crate::rest::call(&http, &server, session.as_ref(), &call).await
+    // Only to the configured server: any other origin is refused before anything is sent.
+    let configured = state.api_server(session.as_ref())?;
+    configured.check(&server)?;
+    crate::rest::call(&http, &configured, session.as_ref(), &call).await
 }
 
 #[tauri::command]

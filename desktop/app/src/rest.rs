@@ -1,6 +1,8 @@
 //! The UI's REST calls, made in Rust with the access token attached, so no token ever
-//! reaches JavaScript. Calls that would hand tokens out are refused here.
+//! reaches JavaScript. Calls that would hand tokens out are refused here, and so are
+//! calls to anywhere but the configured server ([`ServerOrigin`]).
 
+use cromulent_client::api::{OriginError, ServerOrigin};
 use cromulent_protocol::ErrorCode;
 use serde::Serialize;
 
@@ -24,11 +26,42 @@ pub struct CallFailure {
     /// The server's `{code, message, field}` body, when it sent one.
     pub body: Option<cromulent_protocol::ApiError>,
     pub message: String,
+    /// Set when the app refused the call without sending anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+}
+
+/// Why the app refused a call itself. None is retryable: the call must change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Refusal {
+    /// A method, path or endpoint the proxy does not make.
+    NotProxied,
+    /// Not the configured server, or not a plain server address.
+    OtherServer,
+    /// No server is configured yet.
+    NoServer,
 }
 
 impl CallFailure {
     fn local(message: impl Into<String>) -> Self {
-        Self { status: 0, body: None, message: message.into() }
+        Self { status: 0, body: None, message: message.into(), refused: None }
+    }
+
+    fn refused(refusal: Refusal, message: impl Into<String>) -> Self {
+        Self { refused: Some(refusal), ..Self::local(message) }
+    }
+}
+
+impl From<OriginError> for CallFailure {
+    fn from(e: OriginError) -> Self {
+        let refusal = match e {
+            OriginError::NotConfigured => Refusal::NoServer,
+            OriginError::BadPath { .. } => Refusal::NotProxied,
+            _ => Refusal::OtherServer,
+        };
+        Self::refused(refusal, e.to_string())
     }
 }
 
@@ -45,31 +78,39 @@ pub fn allowed(call: &ApiCall) -> Result<reqwest::Method, CallFailure> {
         "PATCH" => reqwest::Method::PATCH,
         "PUT" => reqwest::Method::PUT,
         "DELETE" => reqwest::Method::DELETE,
-        other => return Err(CallFailure::local(format!("method {other} is not proxied"))),
+        other => {
+            return Err(CallFailure::refused(Refusal::NotProxied, format!("method {other} is not proxied")))
+        }
     };
     let route = call.path.split(['?', '#']).next().unwrap_or_default();
     if !route.starts_with("/api/") || route.contains("..") || route.contains("//") {
-        return Err(CallFailure::local(format!("{route} is not an API path")));
+        return Err(CallFailure::refused(Refusal::NotProxied, format!("{route} is not an API path")));
     }
     if NATIVE_ONLY.iter().any(|p| route.trim_end_matches('/') == *p) {
-        return Err(CallFailure::local(format!("{route} is handled by the app itself")));
+        return Err(CallFailure::refused(
+            Refusal::NotProxied,
+            format!("{route} is handled by the app itself"),
+        ));
     }
     Ok(method)
 }
 
-/// Makes the call against `server`, authenticated when `session` is given. On a refused
-/// access token it refreshes once and retries, like the core's client.
+/// Makes the call against `server`, authenticated when `session` is a login on that same
+/// server. On a refused access token it refreshes once and retries, like the core's
+/// client.
 pub async fn call(
     http: &reqwest::Client,
-    server: &str,
+    server: &ServerOrigin,
     session: Option<&Session>,
     call: &ApiCall,
 ) -> Result<serde_json::Value, CallFailure> {
     let method = allowed(call)?;
-    let url = format!("{}{}", server.trim_end_matches('/'), call.path);
+    let url = server.api_url(&call.path)?;
+    // The token belongs to the server it came from and is only sent there.
+    let session = session.filter(|s| ServerOrigin::of(s.client.server()).as_ref() == Some(server));
     let mut retried = false;
     loop {
-        let mut req = http.request(method.clone(), &url).header("Accept", "application/json");
+        let mut req = http.request(method.clone(), url.clone()).header("Accept", "application/json");
         let token = match session {
             Some(s) => Some(s.tokens().access_token().await.map_err(|e| CallFailure::local(e.to_string()))?),
             None => None,
@@ -96,7 +137,7 @@ pub async fn call(
         }
         let message =
             body.as_ref().map_or_else(|| format!("the server answered {status}"), |b| b.message.clone());
-        return Err(CallFailure { status, body, message });
+        return Err(CallFailure { status, body, message, refused: None });
     }
 }
 
@@ -121,6 +162,20 @@ mod tests {
         for path in ["/api/auth/login", "/api/auth/refresh", "/api/auth/refresh/", "/api/auth/verify?x=1"] {
             assert!(allowed(&api("POST", path)).is_err(), "{path} must not be proxied");
         }
+    }
+
+    #[test]
+    fn calls_to_another_origin_are_refused_with_a_type_the_ui_reads() {
+        let configured = ServerOrigin::parse("https://chat.example").expect("a server address");
+        for other in ["https://chat.example@evil.example", "https://evil.example", "//evil.example"] {
+            let failure = CallFailure::from(configured.check(other).expect_err("another origin"));
+            assert_eq!(failure.refused, Some(Refusal::OtherServer), "{other} is another server");
+            assert_eq!(failure.status, 0, "{other}: nothing was sent");
+            let json = serde_json::to_value(&failure).expect("serializes");
+            assert_eq!(json["refused"], "other_server", "the name the UI and the end-to-end test read");
+        }
+        let failure = CallFailure::from(OriginError::NotConfigured);
+        assert_eq!(failure.refused, Some(Refusal::NoServer), "no server chosen yet");
     }
 
     #[test]

@@ -10,7 +10,12 @@
 //   5. with the app unfocused, holding Left Ctrl (xdotool) is push-to-talk: the other
 //      user sees ptt_state on then off; another key produces nothing; `cromulent ptt
 //      down|up` (the Wayland fallback) does the same through the app's socket;
-//   6. a restarted app logs in by itself from the keyring.
+//   6. a restarted app logs in by itself from the keyring;
+//   7. the page runs under the app's Content-Security-Policy: it is in the page, and
+//      eval and an injected inline script are refused while the app works;
+//   8. the `api` command makes calls to the logged-in server only: another port, user
+//      info and backslash tricks are refused as `other_server`, and a listening decoy
+//      server receives nothing (so never the token).
 //
 // Environment: APP, DRIVER (tauri-driver URL), SERVER, ALICE and BOB (email:password),
 // TEXT_CHANNEL, VOICE_CHANNEL, SHOTS (directory for failure screenshots), CROMULENT (the
@@ -19,6 +24,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 
 const env = (name) => {
@@ -293,6 +299,64 @@ async function main() {
     const form = await app.run('return document.querySelector("#login-password") !== null');
     if (form) throw new Error('the restarted app shows the login form');
     console.log('ok 6 - the restarted app logs in by itself (refresh token from the keyring)');
+
+    // The policy comes as a response header, so the page learns it from a violation:
+    // eval must be refused and reported with the whole policy.
+    const violation = await app.cmd('POST', '/execute/async', {
+      script: `const done = arguments[arguments.length - 1];
+        document.addEventListener('securitypolicyviolation',
+          (e) => done({ policy: e.originalPolicy, directive: e.effectiveDirective }), { once: true });
+        try { eval('6 * 7'); done({ ran: true }); } catch (e) { setTimeout(() => done({ error: e.name }), 2000); }`,
+      args: [],
+    });
+    if (!violation?.policy) throw new Error(`eval was not refused by a policy: ${JSON.stringify(violation)}`);
+    const csp = violation.policy;
+    for (const part of ["script-src 'self'", "object-src 'none'", 'connect-src']) {
+      if (!csp.includes(part)) throw new Error(`the page's policy lacks ${part}: ${csp}`);
+    }
+    if (csp.includes('unsafe-eval')) throw new Error(`the page's policy allows eval: ${csp}`);
+    const inline = await app.run(`
+      const s = document.createElement('script');
+      s.textContent = 'window.__inlineRan = true';
+      document.body.appendChild(s);
+      return window.__inlineRan === true;`);
+    if (inline) throw new Error('an injected inline script ran');
+    console.log(`ok 7 - the page runs under the app's policy; eval (${violation.directive}) and inline scripts are refused`);
+    console.log(`       ${csp}`);
+
+    // A decoy on another port of the same host: the app must never call it.
+    const seen = [];
+    const decoy = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} auth=${req.headers.authorization ?? 'none'}`);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+    });
+    await new Promise((r) => decoy.listen(0, '127.0.0.1', r));
+    try {
+      const decoyUrl = `http://127.0.0.1:${decoy.address().port}`;
+      // The UI's own REST path, with the failure object kept whole (`invoke` above
+      // keeps only its text).
+      const getMe = (server) => app.cmd('POST', '/execute/async', {
+        script: 'const done = arguments[arguments.length - 1];' +
+          'window.__TAURI_INTERNALS__.invoke("api", { server: arguments[0], call: { method: "GET", path: "/api/users/me" } })' +
+          '.then((ok) => done({ ok }), (err) => done({ err }));',
+        args: [server],
+      });
+      const me = await getMe(SERVER);
+      if (me?.ok?.username !== 'alice') throw new Error(`the api command does not reach the server: ${JSON.stringify(me)}`);
+      const port = decoy.address().port;
+      const host = new URL(SERVER).host;
+      for (const server of [decoyUrl, `http://${host}@127.0.0.1:${port}`, `http:\\\\127.0.0.1:${port}`, `//127.0.0.1:${port}`]) {
+        const answer = await getMe(server);
+        if (answer?.err?.refused !== 'other_server') {
+          throw new Error(`a call to ${server} was not refused as another server: ${JSON.stringify(answer)}`);
+        }
+      }
+      await sleep(500);
+      if (seen.length) throw new Error(`the decoy server was called: ${seen.join(', ')}`);
+    } finally {
+      decoy.close();
+    }
+    console.log('ok 8 - the api command refuses calls to other origins (port, user info, backslashes); the decoy saw nothing');
   } catch (e) {
     await app.screenshot('failure');
     throw e;
