@@ -46,8 +46,12 @@ impl Api {
 
     pub async fn register(&self, username: &str) -> anyhow::Result<String> {
         let email = format!("{username}@bench.invalid");
-        let body =
-            RegisterRequest { email: email.clone(), username: username.into(), password: PASSWORD.into(), invite_code: None };
+        let body = RegisterRequest {
+            email: email.clone(),
+            username: username.into(),
+            password: PASSWORD.into(),
+            invite_code: None,
+        };
         let res = self.http.post(self.url("/api/auth/register")).json(&body).send().await?;
         expect_success(res, "register").await?;
         Ok(email)
