@@ -214,8 +214,10 @@ pub struct TurnConfig {
     #[arg(long, env = "TURN_SECRET", hide_env_values = true, global = true)]
     pub turn_secret: Option<String>,
 
-    /// How long handed-out TURN credentials work.
-    #[arg(long, env = "TURN_TTL_SECS", default_value_t = 3600, global = true)]
+    /// How long handed-out TURN credentials work. Past it they refresh no allocation, and
+    /// clients fetch credentials once, at `voice_joined`: a day (the TURN REST scheme's
+    /// recommended lifetime) keeps calls through the relay up for as long as people talk.
+    #[arg(long, env = "TURN_TTL_SECS", default_value_t = 86_400, global = true)]
     pub turn_ttl_secs: u64,
 
     /// TURN URLs handed to clients instead of the built-in server's, e.g. an external
