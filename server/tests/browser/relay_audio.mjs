@@ -3,8 +3,12 @@
 // GET /api/voice/ice-servers and iceTransportPolicy "relay", send a 440 Hz tone from a
 // fake microphone. Passes when the receiver hears the tone, the selected candidate pair
 // is relay on both ends, and the server's /metrics counted the relayed bytes.
-// A second run with loopback peers denied must fail to connect (the peer filter works
-// for real WebRTC traffic too).
+// A second run with loopback peers denied has the receiver offer only its host
+// candidates (no ICE servers): the relay must refuse to send to them (loopback, private
+// and the server's own addresses are denied peers), so the call must not connect and
+// nothing is relayed (the peer filter works for real WebRTC traffic too). Relay to relay
+// would connect: the relay's own live allocations are always reachable peers, since two
+// clients of one relay talk through them.
 //
 // Self-contained: starts its own cromulent-server (built binary), needs Debian's
 // chromium, and playwright-core from desktop-ui/node_modules (npm ci there).
@@ -106,14 +110,18 @@ async function iceFor(base, token) {
   return r.json();
 }
 
-/** Runs in the page: a sender with the fake microphone and a receiver, relay only. */
-async function callInPage({ iceA, iceB, waitMs }) {
+/**
+ * Runs in the page: a sender with the fake microphone, relay only, and a receiver,
+ * relay only too unless `hostOnlyB` (then it has no ICE servers and offers only its
+ * host candidates).
+ */
+async function callInPage({ iceA, iceB, waitMs, hostOnlyB }) {
   const config = (ice) => ({
     iceServers: ice.ice_servers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
     iceTransportPolicy: 'relay',
   });
   const a = new RTCPeerConnection(config(iceA));
-  const b = new RTCPeerConnection(config(iceB));
+  const b = new RTCPeerConnection(hostOnlyB ? { iceServers: [] } : config(iceB));
   const gathered = { a: [], b: [] };
   a.onicecandidate = (e) => e.candidate && (gathered.a.push(e.candidate.type), b.addIceCandidate(e.candidate));
   b.onicecandidate = (e) => e.candidate && (gathered.b.push(e.candidate.type), a.addIceCandidate(e.candidate));
@@ -197,7 +205,12 @@ async function run(browser, scratch, allowLoopback) {
     const [iceA, iceB] = [await iceFor(base, annToken), await iceFor(base, bobToken)];
     const page = await browser.newPage();
     await page.goto(`${base}/healthz`);
-    const result = await page.evaluate(callInPage, { iceA, iceB, waitMs: allowLoopback ? 15_000 : 6_000 });
+    const result = await page.evaluate(callInPage, {
+      iceA,
+      iceB,
+      waitMs: allowLoopback ? 15_000 : 6_000,
+      hostOnlyB: !allowLoopback,
+    });
     await page.close();
     result.relayedBytes = await metric(base, 'cromulent_turn_relayed_bytes_total{direction="to_peer"}');
     return result;
@@ -227,7 +240,7 @@ async function main() {
 
     const denied = await run(browser, scratch, false);
     console.log('loopback peers denied:', JSON.stringify(denied));
-    assert(!denied.connected, 'with loopback peers denied, relay-to-relay on loopback must not connect');
+    assert(!denied.connected, 'the relay must not reach the host candidates of a peer on a denied address');
     assert(denied.relayedBytes === 0, 'nothing was relayed to a denied peer');
     console.log('relay audio: passed');
   } finally {
