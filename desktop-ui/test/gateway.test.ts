@@ -143,6 +143,21 @@ describe('GatewayConnection', () => {
     expect(h.timers.filter((t) => !t.cleared)).toHaveLength(0);
   });
 
+  it('waits at least 5 s before retrying a server that says it is busy or full', () => {
+    for (const code of [4008, 4012, 4014]) {
+      const h = harness();
+      h.sockets[0].push(hello());
+      h.sockets[0].drop(code);
+      const pending = h.timers.filter((t) => !t.cleared);
+      expect(pending.map((t) => t.ms), `close ${code}`).toEqual([5000]);
+      h.fire((t) => t.ms === 5000);
+      expect(h.sockets, 'it does come back').toHaveLength(2);
+    }
+    const h = harness();
+    h.sockets[0].drop(1006);
+    expect(h.timers.filter((t) => !t.cleared)[0].ms, 'a plain drop keeps the short backoff').toBeLessThan(5000);
+  });
+
   it('queues ops until the session is ready', () => {
     const h = harness();
     h.gw.send({ type: 'typing_start', channel_id: 'c' });

@@ -31,6 +31,10 @@ const PROTOCOL_VERSION = 1;
 // Close codes from the protocol's `close_code` module that end the session for good.
 const SIGNED_OUT = new Set([4004, 4009]);
 const GIVE_UP = new Set([4010]);
+// The server is busy (overloaded 4008, going away 4012, too many sessions 4014): wait at
+// least BUSY_PAUSE_MS before trying again, so a full server is not hammered.
+const BUSY = new Set([4008, 4012, 4014]);
+const BUSY_PAUSE_MS = 5_000;
 
 /** Delay before reconnect attempt `attempt` (0-based): exponential, capped, jittered. */
 export function backoffMs(attempt: number, random: () => number): number {
@@ -207,7 +211,8 @@ export class GatewayConnection implements Gateway {
       return;
     }
     this.handlers.status('reconnecting');
-    const delay = backoffMs(this.attempt++, this.deps.random);
+    const backoff = backoffMs(this.attempt++, this.deps.random);
+    const delay = BUSY.has(code) ? Math.max(backoff, BUSY_PAUSE_MS) : backoff;
     this.reconnectTimer = this.deps.setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.closed) this.open();
