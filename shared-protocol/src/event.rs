@@ -1,6 +1,12 @@
 //! Events the gateway pushes to clients; each arrives wrapped with its `seq`.
+//!
+//! [`Event`] is exhaustive on purpose: every client in the workspace matches it without a
+//! catch-all, so a new event is a compile error wherever it is not handled yet. Events
+//! from a newer server that this build does not know are caught where frames are
+//! decoded ([`crate::gateway::Inbound`]), never by a wildcard arm.
 
-use serde::{Deserialize, Serialize};
+use serde::de::value::MapDeserializer;
+use serde::{de, Deserialize, Serialize};
 
 use crate::channel::{Channel, ReadState};
 use crate::feature_flag::FeatureFlags;
@@ -15,7 +21,6 @@ use crate::{Id, Timestamp};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum Event {
     MessageCreate {
         message: Message,
@@ -117,4 +122,56 @@ pub enum Event {
         user_id: Id,
         active: bool,
     },
+}
+
+impl Event {
+    /// Every `type` tag this build knows, as serde spells them (`message_create`, ...).
+    ///
+    /// Read from serde itself rather than listed by hand: deserializing an unknown tag
+    /// makes the derived code report every variant it expected, and
+    /// [`de::Error::unknown_variant`] hands that list to the error type chosen here.
+    pub fn types() -> &'static [&'static str] {
+        let probe = MapDeserializer::<_, ExpectedVariants>::new(std::iter::once(("type", "")));
+        match Event::deserialize(probe) {
+            Err(ExpectedVariants(Some(types))) => types,
+            _ => unreachable!("an empty tag is never a variant, and serde names the variants it expected"),
+        }
+    }
+}
+
+/// A deserialization error that keeps only the variant names serde expected.
+#[derive(Debug)]
+struct ExpectedVariants(Option<&'static [&'static str]>);
+
+impl de::Error for ExpectedVariants {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        ExpectedVariants(None)
+    }
+
+    fn unknown_variant(_: &str, expected: &'static [&'static str]) -> Self {
+        ExpectedVariants(Some(expected))
+    }
+}
+
+impl std::fmt::Display for ExpectedVariants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "expected one of {:?}", self.0.unwrap_or_default())
+    }
+}
+
+impl std::error::Error for ExpectedVariants {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_is_named_as_on_the_wire() {
+        let types = Event::types();
+        let sample = Event::ChannelDelete { channel_id: Id(1) };
+        let tag = serde_json::to_value(&sample).expect("serializes")["type"].clone();
+        assert!(types.contains(&tag.as_str().expect("a string tag")), "the names are serde's tags");
+        assert_eq!(types.first(), Some(&"message_create"), "listed in declaration order");
+        assert_eq!(types.last(), Some(&"ptt_state"), "through the last variant");
+    }
 }

@@ -16,47 +16,52 @@ use crate::Id;
 
 pub use crate::event::Event;
 
-/// Bumped on incompatible changes; a client sending another version is closed with
-/// [`close_code::UNSUPPORTED_VERSION`].
-pub const PROTOCOL_VERSION: u32 = 1;
-
-/// Largest text frame the server reads, in bytes.
-pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024;
+crate::constant::named_constants! {
+    CONSTANTS;
+    /// Bumped on incompatible changes; a client sending another version is closed with
+    /// [`close_code::UNSUPPORTED_VERSION`].
+    pub const PROTOCOL_VERSION: u32 = 1;
+    /// Largest text frame the server reads, in bytes.
+    pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024;
+}
 
 /// WebSocket close codes the server uses (4000–4999 are application codes).
 pub mod close_code {
-    /// Normal closure.
-    pub const NORMAL: u16 = 1000;
-    /// The server is shutting down; reconnect and resume.
-    pub const GOING_AWAY: u16 = 1001;
-    /// A frame over [`super::MAX_INBOUND_FRAME_BYTES`].
-    pub const FRAME_TOO_LARGE: u16 = 1009;
-    /// A frame that is not valid JSON of a known op. Do not resend it.
-    pub const DECODE_ERROR: u16 = 4001;
-    /// An op other than identify/resume/heartbeat before identifying.
-    pub const NOT_AUTHENTICATED: u16 = 4003;
-    /// Identify/resume with a bad, expired or revoked token. Refresh and reconnect.
-    pub const AUTHENTICATION_FAILED: u16 = 4004;
-    /// A second identify on the same connection.
-    pub const ALREADY_AUTHENTICATED: u16 = 4005;
-    /// No heartbeat within the timeout. Reconnect and resume.
-    pub const HEARTBEAT_TIMEOUT: u16 = 4006;
-    /// Too many commands; reconnect after a pause.
-    pub const RATE_LIMITED: u16 = 4008;
-    /// The login behind this connection ended (logout, password change, revocation).
-    pub const SESSION_REVOKED: u16 = 4009;
-    /// The client's protocol version is not supported. Update the client.
-    pub const UNSUPPORTED_VERSION: u16 = 4010;
-    /// The client read too slowly and its outbound queue filled. Reconnect and resume.
-    pub const SLOW_CONSUMER: u16 = 4011;
-    /// The server has reached its connection cap. Retry later.
-    pub const SERVER_FULL: u16 = 4012;
-    /// Identify/resume did not arrive in time after hello (`GATEWAY_IDENTIFY_TIMEOUT_MS`).
-    /// Reconnect.
-    pub const IDENTIFY_TIMEOUT: u16 = 4013;
-    /// Identify/resume refused: the user already has as many sessions open as the server
-    /// allows (`GATEWAY_MAX_CONNECTIONS_PER_USER`). Retry after a pause, once one closes.
-    pub const TOO_MANY_SESSIONS: u16 = 4014;
+    crate::constant::named_constants! {
+        ALL;
+        /// Normal closure.
+        pub const NORMAL: u16 = 1000;
+        /// The server is shutting down; reconnect and resume.
+        pub const GOING_AWAY: u16 = 1001;
+        /// A frame over [`super::MAX_INBOUND_FRAME_BYTES`].
+        pub const FRAME_TOO_LARGE: u16 = 1009;
+        /// A frame that is not valid JSON of a known op. Do not resend it.
+        pub const DECODE_ERROR: u16 = 4001;
+        /// An op other than identify/resume/heartbeat before identifying.
+        pub const NOT_AUTHENTICATED: u16 = 4003;
+        /// Identify/resume with a bad, expired or revoked token. Refresh and reconnect.
+        pub const AUTHENTICATION_FAILED: u16 = 4004;
+        /// A second identify on the same connection.
+        pub const ALREADY_AUTHENTICATED: u16 = 4005;
+        /// No heartbeat within the timeout. Reconnect and resume.
+        pub const HEARTBEAT_TIMEOUT: u16 = 4006;
+        /// Too many commands; reconnect after a pause.
+        pub const RATE_LIMITED: u16 = 4008;
+        /// The login behind this connection ended (logout, password change, revocation).
+        pub const SESSION_REVOKED: u16 = 4009;
+        /// The client's protocol version is not supported. Update the client.
+        pub const UNSUPPORTED_VERSION: u16 = 4010;
+        /// The client read too slowly and its outbound queue filled. Reconnect and resume.
+        pub const SLOW_CONSUMER: u16 = 4011;
+        /// The server has reached its connection cap. Retry later.
+        pub const SERVER_FULL: u16 = 4012;
+        /// Identify/resume did not arrive in time after hello (`GATEWAY_IDENTIFY_TIMEOUT_MS`).
+        /// Reconnect.
+        pub const IDENTIFY_TIMEOUT: u16 = 4013;
+        /// Identify/resume refused: the user already has as many sessions open as the server
+        /// allows (`GATEWAY_MAX_CONNECTIONS_PER_USER`). Retry after a pause, once one closes.
+        pub const TOO_MANY_SESSIONS: u16 = 4014;
+    }
 }
 
 /// What a client sends.
@@ -209,6 +214,46 @@ pub enum ServerFrame {
     Control(ControlFrame),
 }
 
+/// A server frame as a client decodes it: one this build understands, or an event that
+/// only a newer server knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    Frame(ServerFrame),
+    /// An event frame whose `type` is not an [`Event`] of this build. Its `seq` still
+    /// counts (the client has seen it and need not have it replayed); its content is
+    /// skipped, so an older client keeps working beside a newer server.
+    UnknownEvent {
+        seq: u64,
+        event_type: String,
+    },
+}
+
+impl Inbound {
+    /// Decodes one text frame. Anything that is neither a frame of this build nor an
+    /// event frame of an unknown type (a known event with wrong fields, a control frame
+    /// of an unknown type, not JSON) is an error: skipping it could hide a real
+    /// disagreement about the protocol.
+    pub fn from_json(text: &str) -> Result<Inbound, serde_json::Error> {
+        /// The two fields every event frame has, whatever its type.
+        #[derive(Deserialize)]
+        struct Sequenced {
+            seq: u64,
+            #[serde(rename = "type")]
+            event_type: String,
+        }
+        let error = match serde_json::from_str::<ServerFrame>(text) {
+            Ok(frame) => return Ok(Inbound::Frame(frame)),
+            Err(error) => error,
+        };
+        match serde_json::from_str::<Sequenced>(text) {
+            Ok(Sequenced { seq, event_type }) if !Event::types().contains(&event_type.as_str()) => {
+                Ok(Inbound::UnknownEvent { seq, event_type })
+            }
+            _ => Err(error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +293,33 @@ mod tests {
         )
         .expect("parses");
         assert!(matches!(hello, ServerFrame::Control(ControlFrame::Hello { .. })), "no seq: a control frame");
+    }
+
+    #[test]
+    fn an_unknown_event_from_a_newer_server_is_named_not_an_error() {
+        let decoded = Inbound::from_json(r#"{"seq":4,"type":"poll_create","poll":{"id":"1"}}"#);
+        assert_eq!(
+            decoded.expect("an unknown event decodes"),
+            Inbound::UnknownEvent { seq: 4, event_type: "poll_create".into() },
+            "its seq is kept so the client can count it as seen"
+        );
+        let known = Inbound::from_json(r#"{"seq":5,"type":"channel_delete","channel_id":"3"}"#);
+        assert!(
+            matches!(known, Ok(Inbound::Frame(ServerFrame::Event(EventFrame { seq: 5, .. })))),
+            "known events decode as before"
+        );
+    }
+
+    #[test]
+    fn broken_known_frames_and_unknown_control_frames_stay_errors() {
+        assert!(
+            Inbound::from_json(r#"{"seq":5,"type":"channel_delete"}"#).is_err(),
+            "a known event without its fields is a real disagreement, not a newer event"
+        );
+        assert!(
+            Inbound::from_json(r#"{"type":"brand_new_control"}"#).is_err(),
+            "control frames steer the session; an unknown one is not skipped silently"
+        );
+        assert!(Inbound::from_json("not json").is_err());
     }
 }

@@ -4,12 +4,14 @@
 //! `group`, `notification`, `feature_flag`, `invite`); `error` holds the `{code, message}` body
 //! every failure answers with, and `id` the time-ordered 64-bit ids that double as
 //! paging cursors. `gateway` and `event` describe the WebSocket protocol, `voice` the
-//! rooms and relay settings it carries. Only serde types and their conversions live
-//! here, so the server, the native client and the generated TypeScript agree on one
-//! definition.
+//! rooms and relay settings it carries. `limits` and the gateway's constants are
+//! [`constant::NamedConstant`] lists, so clients get them generated too. Only serde types
+//! and their conversions live here, so the server, the native client and the generated
+//! TypeScript agree on one definition.
 
 pub mod auth;
 pub mod channel;
+pub mod constant;
 pub mod error;
 pub mod event;
 pub mod feature_flag;
@@ -20,6 +22,7 @@ pub mod invite;
 pub mod limits;
 pub mod message;
 pub mod notification;
+mod number;
 mod patch;
 pub mod user;
 pub mod voice;

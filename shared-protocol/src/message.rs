@@ -57,6 +57,8 @@ pub struct EditMessageRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct ListMessagesQuery {
     /// Messages older than this id (paging back in time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +97,7 @@ pub struct LinkPreview {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LinkPreviewQuery {
     /// An http or https address.
     pub url: String,

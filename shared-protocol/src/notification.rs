@@ -27,17 +27,23 @@ pub struct Notification {
     pub read_at: Option<Timestamp>,
 }
 
-/// Notifications per inbox page unless `limit` says otherwise.
-pub const NOTIFICATION_PAGE_DEFAULT: u32 = 50;
-pub const NOTIFICATION_PAGE_MAX: u32 = 100;
+crate::constant::named_constants! {
+    CONSTANTS;
+    /// Notifications per inbox page unless `limit` says otherwise.
+    pub const NOTIFICATION_PAGE_DEFAULT: u32 = 50;
+    pub const NOTIFICATION_PAGE_MAX: u32 = 100;
+}
 
 /// `GET /api/notifications`: the caller's inbox, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct ListNotificationsQuery {
     /// Only notifications not yet marked read.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>"))]
     pub unread_only: bool,
     /// Notifications older than this id (paging back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
