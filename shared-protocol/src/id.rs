@@ -66,6 +66,12 @@ impl<'de> Deserialize<'de> for Id {
                 Ok(Id(v))
             }
 
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Id, E> {
+                crate::number::whole(v)
+                    .map(Id)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Id, E> {
                 i64::try_from(v)
                     .map(Id)
@@ -93,5 +99,7 @@ mod tests {
         let id: Id = serde_json::from_str("42").expect("numbers are accepted");
         assert_eq!(id, Id(42));
         assert!(serde_json::from_str::<Id>("\"4x2\"").is_err(), "garbage must be refused");
+        assert_eq!(serde_json::from_str::<Id>("42.0").expect("42.0 is the number 42"), Id(42));
+        assert!(serde_json::from_str::<Id>("4.2").is_err(), "a fraction is no id");
     }
 }

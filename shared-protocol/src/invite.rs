@@ -11,9 +11,11 @@ use crate::{Id, Timestamp};
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CreateInviteRequest {
     /// How many accounts the code may create: 1 up to the server's `INVITE_MAX_USES`.
+    #[serde(deserialize_with = "crate::number::deserialize_whole")]
     pub max_uses: i64,
     /// Seconds until the code stops working: 60 up to the server's
     /// `INVITE_MAX_LIFETIME_SECS`.
+    #[serde(deserialize_with = "crate::number::deserialize_whole")]
     pub expires_in_secs: i64,
 }
 
