@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, starts PostgreSQL and NATS, then runs every check CI runs:
-# formatting, clippy, the Rust test suite on SQLite and PostgreSQL, and (once it
-# exists) the desktop-ui checks. Extra arguments are passed to `cargo test`.
+# formatting, clippy, the Rust test suite on SQLite and PostgreSQL, the OpenAPI check,
+# the desktop-ui checks and the desktop app's. Extra arguments are passed to `cargo test`.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -40,6 +40,10 @@ banner "cargo test (SQLite and PostgreSQL, generated TypeScript types)"
 # CLI's end-to-end tests use that one instead of building another feature set.
 export CROMULENT_BIN="$CARGO_TARGET_DIR/debug/cromulent"
 cargo test --workspace --all-features --locked "$@"
+
+# Generated requests, valid and invalid, against a real server built by the tests above.
+banner "OpenAPI: /api/openapi.json describes the server (schemathesis, every check)"
+bash scripts/openapi-check.sh "$CARGO_TARGET_DIR/debug/cromulent-server"
 
 # ---- desktop-ui: type checks, unit tests, build, end to end in Debian's Chromium -----
 if [ -f desktop-ui/package.json ]; then

@@ -282,7 +282,8 @@ async fn open_browser_session(
 }
 
 /// Browser logout: ends this session and clears the cookie.
-#[utoipa::path(delete, path = "/api/auth/session", tag = "auth", responses((status = 200, body = Accepted)))]
+#[utoipa::path(delete, path = "/api/auth/session", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Accepted)))]
 async fn close_browser_session(
     State(state): State<AppState>,
     caller: Caller,

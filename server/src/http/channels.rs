@@ -32,6 +32,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Trimmed and lower-cased; letters, digits, `-` and `_`, so a name reads as `#name`.
+/// What a (lower-cased) channel name may hold.
+pub(crate) fn is_channel_name_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_'
+}
+
 fn channel_name(raw: &str) -> HttpResult<String> {
     let name = raw.trim().to_lowercase();
     if !(1..=CHANNEL_NAME_MAX_CHARS).contains(&name.chars().count()) {
@@ -40,7 +45,7 @@ fn channel_name(raw: &str) -> HttpResult<String> {
             format!("a channel name has 1 to {CHANNEL_NAME_MAX_CHARS} characters"),
         ));
     }
-    if !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+    if !name.chars().all(is_channel_name_char) {
         return Err(HttpError::invalid("name", "use lower-case letters, digits, '-' and '_' only"));
     }
     Ok(name)

@@ -27,7 +27,7 @@ use crate::store::invites::NewInvite;
 /// invites apart, leaving 200+ secret bits.
 const PREFIX_CHARS: usize = 6;
 /// The shortest lifetime: a link that dies before it can be sent is a mistake.
-const MIN_LIFETIME_SECS: i64 = 60;
+pub(crate) const MIN_LIFETIME_SECS: i64 = 60;
 /// The most invites one list answer holds, newest first.
 const LIST_MAX: i64 = 500;
 
