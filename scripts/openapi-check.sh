@@ -71,11 +71,12 @@ for run in main logout; do
   else
     select=(--include-operation-id close_browser_session --include-operation-id revoke_session)
   fi
-  "$venv/bin/schemathesis" --config-file "$REPO_ROOT/scripts/openapi-check.toml" run "$url/api/openapi.json" --url "$url" \
-    -H "Authorization: Bearer $token" "${select[@]}" \
+  # From the scratch folder, where schemathesis keeps its cache.
+  (cd "$work" && "$venv/bin/schemathesis" --config-file "$REPO_ROOT/scripts/openapi-check.toml" \
+    run "$url/api/openapi.json" --url "$url" -H "Authorization: Bearer $token" "${select[@]}" \
     --checks all --seed "$seed" --max-examples "$examples" \
     --generation-database none --workers 1 --no-color \
-    --report junit --report-dir "$work/report-$run" || status=$?
+    --report junit --report-dir "$work/report-$run") || status=$?
 done
 if [ "$status" -ne 0 ]; then
   note "server log (last 40 lines):"
