@@ -3,35 +3,9 @@
 // the Admin screen; a stranger is told registration needs an invite, then opens the
 // link and joins; the admin sees the use counted and revokes the invite.
 
-const PASSWORD = 'correct horse battery staple';
+import { PASSWORD, assert, mailedLink, until } from './harness.mjs';
+
 const WAIT = { timeout: 10_000 };
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function until(what, probe, ms = 10_000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-/** The newest `/confirm/<token>` link mailed to `to`, from the dev mailbox. */
-async function confirmLink(base, to) {
-  return until(`a confirm mail to ${to}`, async () => {
-    const mails = await (await fetch(`${base}/dev/mailbox.json`)).json();
-    for (const mail of mails) {
-      const m = mail.to === to && /https?:\/\/[^\s"]+\/confirm\/[A-Za-z0-9_-]+/.exec(mail.body);
-      if (m) return m[0];
-    }
-    return null;
-  });
-}
 
 export const inviteSuites = [
   [
@@ -69,7 +43,7 @@ export const inviteSuites = [
         await arrived.or(d.getByText('Check your inbox')).first().waitFor(WAIT);
         if (!(await arrived.isVisible())) {
           // Earlier steps may have turned email confirmation on: confirm, then log in.
-          await d.goto(await confirmLink(base, dana.email));
+          await d.goto(await mailedLink(base, dana.email, 'confirm'));
           await d.getByRole('link', { name: 'Continue to log in' }).click();
           await d.getByLabel('Email').fill(dana.email);
           await d.getByLabel('Password').fill(PASSWORD);

@@ -7,37 +7,9 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
 import { toneWav as sineWav } from './chromium.mjs';
+import { PASSWORD, assert, mailedLink, until } from './harness.mjs';
 
-const PASSWORD = 'correct horse battery staple';
 const WAIT = { timeout: 10_000 };
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function until(what, probe, ms = 10_000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-/** The newest link to `/<route>/<token>` mailed to `to`, from the dev mailbox. */
-async function mailedLink(base, to, route) {
-  return until(`a ${route} mail to ${to}`, async () => {
-    const mails = await (await fetch(`${base}/dev/mailbox.json`)).json();
-    for (const mail of mails) {
-      if (mail.to !== to) continue;
-      const m = new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/${route}/[A-Za-z0-9_\\-]+`).exec(mail.body);
-      if (m) return m[0];
-    }
-    return null;
-  });
-}
 
 async function register(page, base, who) {
   await page.goto(`${base}/register`);

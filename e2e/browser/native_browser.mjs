@@ -17,88 +17,19 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromiumArgs, toneWav } from '../../desktop-ui/e2e/chromium.mjs';
+import { PASSWORD, assert, builtBinary, launchServer, post, signIn } from '../../desktop-ui/e2e/harness.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { chromium } = createRequire(join(repo, 'desktop-ui', 'package.json'))('playwright-core');
-const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'cromulent', 'target');
-const serverBinary = join(targetDir, 'debug', 'cromulent-server');
-const clientBinary = join(targetDir, 'debug', 'cromulent');
+const clientBinary = builtBinary('cromulent');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const PASSWORD = 'correct horse battery staple';
 /** How long the native client stays in the room. */
 const NATIVE_SECONDS = 14;
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function startServer(scratch) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(serverBinary, ['serve'], {
-    env: {
-      ...inherited,
-      PORT: String(port),
-      BIND: '127.0.0.1',
-      DATA_DIR: mkdtempSync(join(scratch, 'data-')),
-      PUBLIC_URL: base,
-      DEV_MAILBOX: 'true',
-      TURN_BIND: '127.0.0.1',
-      TURN_PORT: '0',
-      TURN_PUBLIC_IP: '127.0.0.1',
-      TURN_RELAY_PORT_MIN: '0',
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return { base, child };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  child.kill('SIGTERM');
-  throw new Error(`${serverBinary} did not become ready on ${base}`);
-}
-
-async function post(url, body, token) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
-  const json = await r.json();
-  assert(r.ok, `${url}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** Registers `name`; returns an access token. */
-async function register(base, name) {
-  const email = `${name}@example.test`;
-  await post(`${base}/api/auth/register`, { email, username: name, password: PASSWORD });
-  const login = await post(`${base}/api/auth/login`, { email, password: PASSWORD, device_name: 'browser', device_type: 'test' });
-  const refreshed = await post(`${base}/api/auth/refresh`, { refresh_token: login.refresh_token });
-  return refreshed.access_token;
-}
 
 async function voiceChannel(base, token) {
   const r = await fetch(`${base}/api/channels`, { headers: { authorization: `Bearer ${token}` } });
@@ -255,7 +186,11 @@ async function main() {
   const heard = join(scratch, 'native-heard.wav');
   writeFileSync(browserTone, toneWav(660, 30, 16_000));
   writeFileSync(nativeTone, toneWav(440, 30, 16_000));
-  const { base, child } = await startServer(scratch);
+  const server = await launchServer({
+    dataDir: mkdtempSync(join(scratch, 'data-')),
+    env: { TURN_BIND: '127.0.0.1', TURN_PUBLIC_IP: '127.0.0.1', TURN_RELAY_PORT_MIN: '0' },
+  });
+  const base = server.base;
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -264,7 +199,7 @@ async function main() {
   });
   try {
     await post(`${base}/api/auth/register`, { email: 'native@example.test', username: 'native', password: PASSWORD });
-    const token = await register(base, 'web');
+    const token = await signIn(base, 'web', 'browser');
     const channelId = await voiceChannel(base, token);
     const page = await browser.newPage();
     await page.goto(`${base}/healthz`);
@@ -284,7 +219,7 @@ async function main() {
     console.log('native ↔ browser voice: passed');
   } finally {
     await browser.close();
-    child.kill('SIGTERM');
+    await server.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }

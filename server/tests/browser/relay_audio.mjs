@@ -15,94 +15,19 @@
 //   node server/tests/browser/relay_audio.mjs [path/to/cromulent-server]
 // Env: CARGO_TARGET_DIR (default ~/.cache/cromulent/target), CHROMIUM (/usr/bin/chromium).
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromiumArgs, toneWav } from '../../../desktop-ui/e2e/chromium.mjs';
+import { assert, builtBinary, launchServer, signIn } from '../../../desktop-ui/e2e/harness.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const { chromium } = createRequire(join(repo, 'desktop-ui', 'package.json'))('playwright-core');
-const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'cromulent', 'target');
-const binary = process.argv[2] || join(targetDir, 'debug', 'cromulent-server');
+const binary = process.argv[2] || builtBinary('cromulent-server');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const PASSWORD = 'correct horse battery staple';
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function startServer(scratch, allowLoopback) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(binary, ['serve'], {
-    env: {
-      ...inherited,
-      PORT: String(port),
-      BIND: '127.0.0.1',
-      DATA_DIR: mkdtempSync(join(scratch, 'data-')),
-      PUBLIC_URL: base,
-      DEV_MAILBOX: 'true',
-      TURN_BIND: '127.0.0.1',
-      TURN_PORT: '0',
-      TURN_PUBLIC_IP: '127.0.0.1',
-      TURN_RELAY_PORT_MIN: '0',
-      TURN_ALLOW_LOOPBACK_PEERS: String(allowLoopback),
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return { base, child };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  child.kill('SIGTERM');
-  throw new Error(`${binary} did not become ready on ${base}`);
-}
-
-async function post(url, body, token) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
-  const json = await r.json();
-  assert(r.ok, `${url}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** Registers `name` and returns an access token. */
-async function signIn(base, name) {
-  const email = `${name}@example.test`;
-  await post(`${base}/api/auth/register`, { email, username: name, password: PASSWORD });
-  const login = await post(`${base}/api/auth/login`, {
-    email,
-    password: PASSWORD,
-    device_name: 'relay test',
-    device_type: 'test',
-  });
-  const refreshed = await post(`${base}/api/auth/refresh`, { refresh_token: login.refresh_token });
-  return refreshed.access_token;
-}
 
 async function iceFor(base, token) {
   const r = await fetch(`${base}/api/voice/ice-servers`, { headers: { authorization: `Bearer ${token}` } });
@@ -198,10 +123,20 @@ async function metric(base, series) {
 }
 
 async function run(browser, scratch, allowLoopback) {
-  const { base, child } = await startServer(scratch, allowLoopback);
+  const server = await launchServer({
+    binary,
+    dataDir: mkdtempSync(join(scratch, 'data-')),
+    env: {
+      TURN_BIND: '127.0.0.1',
+      TURN_PUBLIC_IP: '127.0.0.1',
+      TURN_RELAY_PORT_MIN: '0',
+      TURN_ALLOW_LOOPBACK_PEERS: String(allowLoopback),
+    },
+  });
+  const base = server.base;
   try {
-    const annToken = await signIn(base, 'ann');
-    const bobToken = await signIn(base, 'bob');
+    const annToken = await signIn(base, 'ann', 'relay test');
+    const bobToken = await signIn(base, 'bob', 'relay test');
     const [iceA, iceB] = [await iceFor(base, annToken), await iceFor(base, bobToken)];
     const page = await browser.newPage();
     await page.goto(`${base}/healthz`);
@@ -215,7 +150,7 @@ async function run(browser, scratch, allowLoopback) {
     result.relayedBytes = await metric(base, 'cromulent_turn_relayed_bytes_total{direction="to_peer"}');
     return result;
   } finally {
-    child.kill('SIGTERM');
+    await server.stop();
   }
 }
 
