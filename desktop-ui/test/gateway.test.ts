@@ -107,6 +107,19 @@ describe('GatewayConnection', () => {
     expect(h.counts().resyncs).toBe(0);
   });
 
+  it('skips an event type from a newer server, counting its seq, and stays connected', () => {
+    const h = harness();
+    const s = h.sockets[0];
+    s.push(hello());
+    s.push(ready());
+    s.push({ seq: 1, type: 'poll_create', poll: { question: 'lunch?' } });
+    s.push({ seq: 2, type: 'presence_update', user_id: 'u', status: 'idle' });
+    const events = h.frames.filter((f) => 'seq' in f).map((f) => f.type);
+    expect(events, 'the unknown event never reaches the stores').toEqual(['presence_update']);
+    expect(h.gw.state.lastSeq, 'but it counts as seen, so a resume does not replay it').toBe(2);
+    expect(h.statuses.at(-1), 'and the connection stays up').toBe('ready');
+  });
+
   it('identifies afresh and asks for a refetch on invalid_session', () => {
     const h = harness();
     h.sockets[0].push(hello());

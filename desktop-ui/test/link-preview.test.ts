@@ -35,7 +35,7 @@ describe('LinkPreviewMemo', () => {
   it('asks the backend once per address, and remembers failures as no preview', async () => {
     const asked: string[] = [];
     const memo = new LinkPreviewMemo({
-      linkPreview: async (url: string) => {
+      linkPreview: async ({ url }: { url: string }) => {
         asked.push(url);
         if (url.includes('bad')) throw new Error('refused');
         return { ...preview, url };
@@ -62,7 +62,7 @@ describe('WebBackend.linkPreview', () => {
       urls.push(url);
       return new Response(JSON.stringify(preview), { status: 200 });
     };
-    const got = await new WebBackend({ fetch, location }).linkPreview('https://example.com/a?b=1&c=2#d');
+    const got = await new WebBackend({ fetch, location }).linkPreview({ url: 'https://example.com/a?b=1&c=2#d' });
     expect(got).toEqual(preview);
     expect(urls).toEqual(['/api/link_preview?url=https%3A%2F%2Fexample.com%2Fa%3Fb%3D1%26c%3D2%23d']);
   });

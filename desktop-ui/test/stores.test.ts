@@ -140,9 +140,9 @@ function fakeBackend(overrides: Partial<Backend> = {}) {
     listNotifications: async () => [],
     listGroups: async () => [],
     listMessages: async () => [],
-    ack: async (channel_id: string, id: string) => ({ channel_id, last_read_message_id: id }),
+    ack: async (channel_id: string, { message_id }: { message_id: string }) => ({ channel_id, last_read_message_id: message_id }),
     joinChannel: async () => undefined,
-    sendMessage: async (channelId: string, body: string, nonce: string) => {
+    sendMessage: async (channelId: string, { body, nonce }: { body: string; nonce: string }) => {
       sent.push({ channelId, body, nonce });
       return msg('500', channelId, '10', { body, nonce });
     },
@@ -160,12 +160,12 @@ describe('AppController', () => {
     let fail = true;
     const f = fakeBackend();
     const inner = f.backend.sendMessage.bind(f.backend);
-    f.backend.sendMessage = async (c, b, n) => {
+    f.backend.sendMessage = async (c, req) => {
       if (fail) {
-        f.sent.push({ channelId: c, body: b, nonce: n });
+        f.sent.push({ channelId: c, body: req.body, nonce: req.nonce ?? '' });
         throw new BackendError(0, null, 'cannot reach the server');
       }
-      return inner(c, b, n);
+      return inner(c, req);
     };
     let counter = 0;
     const app = new AppController(f.backend, undefined, () => `nonce-${++counter}`);
@@ -195,9 +195,9 @@ describe('AppController', () => {
     const acks: string[] = [];
     const f = fakeBackend({
       listMessages: async () => [msg('42', '1', '11'), msg('41', '1', '11')],
-      ack: async (c, id) => {
-        acks.push(id);
-        return { channel_id: c, last_read_message_id: id };
+      ack: async (c, { message_id }) => {
+        acks.push(message_id);
+        return { channel_id: c, last_read_message_id: message_id };
       },
     });
     const app = new AppController(f.backend);

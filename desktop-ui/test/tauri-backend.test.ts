@@ -53,7 +53,7 @@ describe('TauriBackend', () => {
   it('passes request bodies as JSON values, not strings', async () => {
     const app = fakeApp(() => ({ id: '9', body: 'hi' }));
     const b = new TauriBackend(app.deps, SERVER);
-    await b.sendMessage('5', 'hi', 'n1');
+    await b.sendMessage('5', { body: 'hi', nonce: 'n1' });
     const call = app.calls[0].args?.call as { method: string; path: string; body: unknown };
     expect(call).toEqual({ method: 'POST', path: '/api/channels/5/messages', body: { body: 'hi', nonce: 'n1' } });
   });
@@ -76,14 +76,14 @@ describe('TauriBackend', () => {
 
   it('logs in natively and gets only the user back', async () => {
     const app = fakeApp(({ cmd }) => (cmd === 'login' ? { id: '1', username: 'ada' } : null));
-    const me = await new TauriBackend(app.deps, SERVER).logIn('ada@example.test', 'pw');
+    const me = await new TauriBackend(app.deps, SERVER).logIn({ email: 'ada@example.test', password: 'pw' });
     expect(me).toEqual({ id: '1', username: 'ada' });
     expect(app.calls[0]).toEqual({ cmd: 'login', args: { server: SERVER, email: 'ada@example.test', password: 'pw' } });
   });
 
   it('keeps the login refusal code so the login screen can explain it', async () => {
     const app = fakeApp(() => refusal({ status: 401, body: { code: 'invalid_credentials', message: 'wrong' }, message: 'wrong' }));
-    const err = await new TauriBackend(app.deps, SERVER).logIn('a', 'b').catch((e) => e);
+    const err = await new TauriBackend(app.deps, SERVER).logIn({ email: 'a', password: 'b' }).catch((e) => e);
     expect(err.code).toBe('invalid_credentials');
   });
 

@@ -21,7 +21,7 @@ describe('WebBackend', () => {
   it('logs in with the cookie session endpoint, same-origin credentials only', async () => {
     const f = fakeFetch(() => ({ status: 200, body: { user: { id: '1', username: 'a' } } }));
     const b = new WebBackend({ fetch: f.fetch, location });
-    const me = await b.logIn('a@example.com', 'pw');
+    const me = await b.logIn({ email: 'a@example.com', password: 'pw' });
     expect(me.id).toBe('1');
     expect(f.calls[0].url).toBe('/api/auth/session');
     expect(f.calls[0].init.method).toBe('POST');
@@ -32,7 +32,7 @@ describe('WebBackend', () => {
   it('turns error bodies into BackendError with the stable code', async () => {
     const f = fakeFetch(() => ({ status: 401, body: { code: 'invalid_credentials', message: 'wrong' } }));
     const b = new WebBackend({ fetch: f.fetch, location });
-    const err = await b.logIn('a', 'b').catch((e) => e);
+    const err = await b.logIn({ email: 'a', password: 'b' }).catch((e) => e);
     expect(err).toBeInstanceOf(BackendError);
     expect(err.code).toBe('invalid_credentials');
     expect(err.status).toBe(401);
@@ -54,7 +54,7 @@ describe('WebBackend', () => {
   it('sends the nonce with a message and pages history with query parameters', async () => {
     const f = fakeFetch(() => ({ status: 200, body: [] }));
     const b = new WebBackend({ fetch: f.fetch, location });
-    await b.sendMessage('7', 'hi', 'n1');
+    await b.sendMessage('7', { body: 'hi', nonce: 'n1' });
     expect(JSON.parse(String(f.calls[0].init.body))).toEqual({ body: 'hi', nonce: 'n1' });
     await b.listMessages('7', { before: '99', limit: 50 });
     expect(f.calls[1].url).toBe('/api/channels/7/messages?before=99&limit=50');

@@ -4,6 +4,7 @@
 
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { ServerFrame } from '../generated/ServerFrame';
+import { CLOSE_CODE, EVENT_TYPES, PROTOCOL_VERSION } from '../generated/constants';
 import type { Gateway, GatewayHandlers } from './index';
 
 /** The part of `WebSocket` the gateway uses. */
@@ -26,15 +27,26 @@ export interface GatewayDeps {
 }
 
 const OPEN = 1;
-const PROTOCOL_VERSION = 1;
 
-// Close codes from the protocol's `close_code` module that end the session for good.
-const SIGNED_OUT = new Set([4004, 4009]);
-const GIVE_UP = new Set([4010]);
-// The server is busy (overloaded 4008, going away 4012, too many sessions 4014): wait at
+// Close codes that end the session for good.
+const SIGNED_OUT = new Set<number>([CLOSE_CODE.AUTHENTICATION_FAILED, CLOSE_CODE.SESSION_REVOKED]);
+const GIVE_UP = new Set<number>([CLOSE_CODE.UNSUPPORTED_VERSION]);
+// The server is busy (rate limited, full, too many sessions for this user): wait at
 // least BUSY_PAUSE_MS before trying again, so a full server is not hammered.
-const BUSY = new Set([4008, 4012, 4014]);
+const BUSY = new Set<number>([CLOSE_CODE.RATE_LIMITED, CLOSE_CODE.SERVER_FULL, CLOSE_CODE.TOO_MANY_SESSIONS]);
 const BUSY_PAUSE_MS = 5_000;
+// The client's own code for a link it gave up on, and the code it then acts on.
+const CLIENT_HEARTBEAT_CLOSE = 4000;
+
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES);
+
+/**
+ * An event frame whose `type` this build does not know: a newer server added it. Its
+ * `seq` counts as seen; the frame itself is skipped rather than handed on half-typed.
+ */
+export function isUnknownEvent(frame: object): frame is { seq: number; type: string } {
+  return 'seq' in frame && 'type' in frame && typeof frame.type === 'string' && !KNOWN_EVENTS.has(frame.type);
+}
 
 /** Delay before reconnect attempt `attempt` (0-based): exponential, capped, jittered. */
 export function backoffMs(attempt: number, random: () => number): number {
@@ -75,7 +87,7 @@ export class GatewayConnection implements Gateway {
   close(): void {
     this.closed = true;
     this.stopTimers();
-    this.socket?.close(1000, 'client closed');
+    this.socket?.close(CLOSE_CODE.NORMAL, 'client closed');
     this.socket = null;
     this.handlers.status('closed');
   }
@@ -113,6 +125,10 @@ export class GatewayConnection implements Gateway {
     if ('seq' in frame) {
       if (frame.seq <= this.lastSeq) return; // a replayed duplicate
       this.lastSeq = frame.seq;
+      if (isUnknownEvent(frame)) {
+        console.info(`gateway: skipping event ${frame.seq} of a type this client does not know: ${frame.type}`);
+        return;
+      }
       this.handlers.frame(frame);
       return;
     }
@@ -176,8 +192,8 @@ export class GatewayConnection implements Gateway {
     const beat = () => {
       if (this.awaitingAck) {
         // The last beat went unanswered: the link is dead even if TCP has not noticed.
-        this.socket?.close(4000, 'heartbeat not acknowledged');
-        this.dropped(4006);
+        this.socket?.close(CLIENT_HEARTBEAT_CLOSE, 'heartbeat not acknowledged');
+        this.dropped(CLOSE_CODE.HEARTBEAT_TIMEOUT);
         return;
       }
       this.awaitingAck = true;

@@ -2,6 +2,7 @@
 // to a `Backend`; `web.ts` implements it for browsers (fetch + WebSocket), the desktop
 // app has `tauri.ts`. Nothing else calls fetch, WebSocket or Tauri.
 
+import type { AckRequest } from '../generated/AckRequest';
 import type { ApiError } from '../generated/ApiError';
 import type { ErrorCode } from '../generated/ErrorCode';
 import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
@@ -14,19 +15,29 @@ import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
 import type { CreatedInvite } from '../generated/CreatedInvite';
 import type { CreateInviteRequest } from '../generated/CreateInviteRequest';
 import type { CreateUserRequest } from '../generated/CreateUserRequest';
+import type { EditMessageRequest } from '../generated/EditMessageRequest';
+import type { ForgotPasswordRequest } from '../generated/ForgotPasswordRequest';
 import type { FeatureFlags } from '../generated/FeatureFlags';
 import type { Invite } from '../generated/Invite';
 import type { RegistrationInfo } from '../generated/RegistrationInfo';
 import type { Group } from '../generated/Group';
 import type { Id } from '../generated/Id';
 import type { LinkPreview } from '../generated/LinkPreview';
+import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
+import type { ListMessagesQuery } from '../generated/ListMessagesQuery';
+import type { ListNotificationsQuery } from '../generated/ListNotificationsQuery';
 import type { Message } from '../generated/Message';
 import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ReadState } from '../generated/ReadState';
 import type { RegisterRequest } from '../generated/RegisterRequest';
 import type { RegisterResponse } from '../generated/RegisterResponse';
-import type { Role } from '../generated/Role';
+import type { ResendConfirmationRequest } from '../generated/ResendConfirmationRequest';
+import type { ResetPasswordRequest } from '../generated/ResetPasswordRequest';
+import type { SendMessageRequest } from '../generated/SendMessageRequest';
+import type { SessionLoginRequest } from '../generated/SessionLoginRequest';
+import type { SetRoleRequest } from '../generated/SetRoleRequest';
+import type { TokenRequest } from '../generated/TokenRequest';
 import type { ServerFrame } from '../generated/ServerFrame';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { UpdateChannelRequest } from '../generated/UpdateChannelRequest';
@@ -57,13 +68,6 @@ export class BackendError extends Error {
   get retryable(): boolean {
     return this.code === 'network' || this.code === 'unavailable' || this.code === 'internal' || this.code === 'rate_limited';
   }
-}
-
-export interface MessagePage {
-  before?: Id;
-  after?: Id;
-  around?: Id;
-  limit?: number;
 }
 
 /** Where the gateway connection stands, for the UI's connection banner. */
@@ -122,14 +126,14 @@ export interface Backend {
   readonly desktop?: DesktopSettings;
 
   register(req: RegisterRequest): Promise<RegisterResponse>;
-  confirmAccount(token: string): Promise<void>;
-  confirmEmail(token: string): Promise<void>;
-  logIn(email: string, password: string): Promise<OwnUser>;
+  confirmAccount(req: TokenRequest): Promise<void>;
+  confirmEmail(req: TokenRequest): Promise<void>;
+  logIn(req: SessionLoginRequest): Promise<OwnUser>;
   logOut(): Promise<void>;
-  forgotPassword(email: string): Promise<void>;
+  forgotPassword(req: ForgotPasswordRequest): Promise<void>;
   /** Mails the account-confirmation link again; answers alike for any address. */
-  resendConfirmation(email: string): Promise<void>;
-  resetPassword(token: string, password: string): Promise<void>;
+  resendConfirmation(req: ResendConfirmationRequest): Promise<void>;
+  resetPassword(req: ResetPasswordRequest): Promise<void>;
 
   /** The signed-in user, or null when there is no session. */
   me(): Promise<OwnUser | null>;
@@ -140,7 +144,7 @@ export interface Backend {
   revokeSession(id: Id): Promise<void>;
 
   listUsers(): Promise<User[]>;
-  setRole(userId: Id, role: Role): Promise<User>;
+  setRole(userId: Id, req: SetRoleRequest): Promise<User>;
   /** Admins: without `password` the new user is mailed a link to choose one. */
   createUser(req: CreateUserRequest): Promise<OwnUser>;
 
@@ -152,13 +156,14 @@ export interface Backend {
   leaveChannel(id: Id): Promise<void>;
 
   /** Newest first, as the server pages them. */
-  listMessages(channelId: Id, page?: MessagePage): Promise<Message[]>;
-  sendMessage(channelId: Id, body: string, nonce: string): Promise<Message>;
-  editMessage(id: Id, body: string): Promise<Message>;
+  listMessages(channelId: Id, page?: ListMessagesQuery): Promise<Message[]>;
+  /** With a nonce, so a retry can never store the message twice. */
+  sendMessage(channelId: Id, req: SendMessageRequest): Promise<Message>;
+  editMessage(id: Id, req: EditMessageRequest): Promise<Message>;
   deleteMessage(id: Id): Promise<void>;
-  ack(channelId: Id, messageId: Id): Promise<ReadState>;
+  ack(channelId: Id, req: AckRequest): Promise<ReadState>;
 
-  listNotifications(opts?: { unreadOnly?: boolean; before?: Id }): Promise<Notification[]>;
+  listNotifications(query?: ListNotificationsQuery): Promise<Notification[]>;
   markNotificationRead(id: Id): Promise<void>;
   markAllNotificationsRead(): Promise<void>;
 
@@ -179,7 +184,7 @@ export interface Backend {
   revokeInvite(id: Id): Promise<Invite>;
 
   /** The server's summary of an http(s) page (when the `link_previews` flag is on). */
-  linkPreview(url: string): Promise<LinkPreview>;
+  linkPreview(query: LinkPreviewQuery): Promise<LinkPreview>;
 
   voicePreferences(): Promise<VoicePreferences>;
   updateVoicePreferences(req: UpdateVoicePreferencesRequest): Promise<VoicePreferences>;

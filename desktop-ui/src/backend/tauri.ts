@@ -9,6 +9,7 @@
 
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { OwnUser } from '../generated/OwnUser';
+import type { SessionLoginRequest } from '../generated/SessionLoginRequest';
 import type { ServerFrame } from '../generated/ServerFrame';
 import type { ApiError } from '../generated/ApiError';
 import { backoffMs } from './gateway';
@@ -105,7 +106,7 @@ export class TauriBackend extends WebBackend {
     }
   }
 
-  override logIn(email: string, password: string): Promise<OwnUser> {
+  override logIn({ email, password }: SessionLoginRequest): Promise<OwnUser> {
     return this.call<OwnUser>('login', { server: this.serverUrl, email, password });
   }
 

@@ -1,30 +1,54 @@
 // The browser's Backend: REST with the HttpOnly session cookie, the gateway over a
 // WebSocket to the same origin. `fetch` and `WebSocket` are injectable for tests.
 
+import type { AckRequest } from '../generated/AckRequest';
 import type { ApiError } from '../generated/ApiError';
+import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
+import type { ChangePasswordRequest } from '../generated/ChangePasswordRequest';
 import type { Channel } from '../generated/Channel';
 import type { ChannelListEntry } from '../generated/ChannelListEntry';
+import type { CreateChannelRequest } from '../generated/CreateChannelRequest';
+import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
+import type { CreateInviteRequest } from '../generated/CreateInviteRequest';
+import type { CreateUserRequest } from '../generated/CreateUserRequest';
 import type { CreatedInvite } from '../generated/CreatedInvite';
+import type { EditMessageRequest } from '../generated/EditMessageRequest';
 import type { FeatureFlags } from '../generated/FeatureFlags';
-import type { Invite } from '../generated/Invite';
-import type { RegistrationInfo } from '../generated/RegistrationInfo';
+import type { ForgotPasswordRequest } from '../generated/ForgotPasswordRequest';
 import type { Group } from '../generated/Group';
 import type { Id } from '../generated/Id';
+import type { Invite } from '../generated/Invite';
 import type { LinkPreview } from '../generated/LinkPreview';
+import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
+import type { ListMessagesQuery } from '../generated/ListMessagesQuery';
+import type { ListNotificationsQuery } from '../generated/ListNotificationsQuery';
 import type { Message } from '../generated/Message';
 import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ReadState } from '../generated/ReadState';
+import type { RegisterRequest } from '../generated/RegisterRequest';
 import type { RegisterResponse } from '../generated/RegisterResponse';
+import type { RegistrationInfo } from '../generated/RegistrationInfo';
 import type { ResendConfirmationRequest } from '../generated/ResendConfirmationRequest';
-import type { SessionInfo } from '../generated/SessionInfo';
-import type { SessionLoginResponse } from '../generated/SessionLoginResponse';
-import type { User } from '../generated/User';
+import type { ResetPasswordRequest } from '../generated/ResetPasswordRequest';
 import type { SelfTestReport } from '../generated/SelfTestReport';
+import type { SendMessageRequest } from '../generated/SendMessageRequest';
+import type { SessionInfo } from '../generated/SessionInfo';
+import type { SessionLoginRequest } from '../generated/SessionLoginRequest';
+import type { SessionLoginResponse } from '../generated/SessionLoginResponse';
+import type { SetRoleRequest } from '../generated/SetRoleRequest';
+import type { TokenRequest } from '../generated/TokenRequest';
+import type { UpdateChannelRequest } from '../generated/UpdateChannelRequest';
+import type { UpdateFeatureFlagsRequest } from '../generated/UpdateFeatureFlagsRequest';
+import type { UpdateGroupRequest } from '../generated/UpdateGroupRequest';
+import type { UpdateProfileRequest } from '../generated/UpdateProfileRequest';
+import type { UpdateVoicePreferencesRequest } from '../generated/UpdateVoicePreferencesRequest';
+import type { UpdateVoiceSettingsRequest } from '../generated/UpdateVoiceSettingsRequest';
+import type { User } from '../generated/User';
 import type { VoicePreferences } from '../generated/VoicePreferences';
 import type { VoiceSettings } from '../generated/VoiceSettings';
 import { GatewayConnection, type SocketLike } from './gateway';
-import { BackendError, type Backend, type Gateway, type GatewayHandlers, type MessagePage } from './index';
+import { BackendError, type Backend, type Gateway, type GatewayHandlers } from './index';
 
 type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -80,31 +104,30 @@ export class WebBackend implements Backend {
     return parsed as T;
   }
 
-  register(req: { email: string; username: string; password: string; invite_code?: string }) {
+  register(req: RegisterRequest) {
     return this.request<RegisterResponse>('POST', '/api/auth/register', req);
   }
-  async confirmAccount(token: string) {
-    await this.request('POST', '/api/auth/confirm', { token });
+  async confirmAccount(req: TokenRequest) {
+    await this.request('POST', '/api/auth/confirm', req);
   }
-  async confirmEmail(token: string) {
-    await this.request('POST', '/api/auth/confirm_email', { token });
+  async confirmEmail(req: TokenRequest) {
+    await this.request('POST', '/api/auth/confirm_email', req);
   }
-  async logIn(email: string, password: string) {
-    const res = await this.request<SessionLoginResponse>('POST', '/api/auth/session', { email, password });
+  async logIn(req: SessionLoginRequest) {
+    const res = await this.request<SessionLoginResponse>('POST', '/api/auth/session', req);
     return res.user;
   }
   async logOut() {
     await this.request('DELETE', '/api/auth/session');
   }
-  async forgotPassword(email: string) {
-    await this.request('POST', '/api/auth/forgot_password', { email });
+  async forgotPassword(req: ForgotPasswordRequest) {
+    await this.request('POST', '/api/auth/forgot_password', req);
   }
-  async resendConfirmation(email: string) {
-    const body: ResendConfirmationRequest = { email };
-    await this.request('POST', '/api/auth/resend_confirmation', body);
+  async resendConfirmation(req: ResendConfirmationRequest) {
+    await this.request('POST', '/api/auth/resend_confirmation', req);
   }
-  async resetPassword(token: string, password: string) {
-    await this.request('POST', '/api/auth/reset_password', { token, password });
+  async resetPassword(req: ResetPasswordRequest) {
+    await this.request('POST', '/api/auth/reset_password', req);
   }
 
   async me() {
@@ -115,13 +138,13 @@ export class WebBackend implements Backend {
       throw e;
     }
   }
-  updateProfile(req: object) {
+  updateProfile(req: UpdateProfileRequest) {
     return this.request<OwnUser>('PATCH', '/api/users/me', req);
   }
-  async changePassword(req: object) {
+  async changePassword(req: ChangePasswordRequest) {
     await this.request('POST', '/api/users/me/password', req);
   }
-  async changeEmail(req: object) {
+  async changeEmail(req: ChangeEmailRequest) {
     await this.request('POST', '/api/users/me/email', req);
   }
   listSessions() {
@@ -134,20 +157,20 @@ export class WebBackend implements Backend {
   listUsers() {
     return this.request<User[]>('GET', '/api/users');
   }
-  setRole(userId: Id, role: string) {
-    return this.request<User>('PATCH', `/api/users/${enc(userId)}/role`, { role });
+  setRole(userId: Id, req: SetRoleRequest) {
+    return this.request<User>('PATCH', `/api/users/${enc(userId)}/role`, req);
   }
-  createUser(req: object) {
+  createUser(req: CreateUserRequest) {
     return this.request<OwnUser>('POST', '/api/admin/users', req);
   }
 
   listChannels() {
     return this.request<ChannelListEntry[]>('GET', '/api/channels');
   }
-  createChannel(req: object) {
+  createChannel(req: CreateChannelRequest) {
     return this.request<Channel>('POST', '/api/channels', req);
   }
-  updateChannel(id: Id, req: object) {
+  updateChannel(id: Id, req: UpdateChannelRequest) {
     return this.request<Channel>('PATCH', `/api/channels/${enc(id)}`, req);
   }
   async deleteChannel(id: Id) {
@@ -160,33 +183,26 @@ export class WebBackend implements Backend {
     await this.request('POST', `/api/channels/${enc(id)}/leave`);
   }
 
-  listMessages(channelId: Id, page: MessagePage = {}) {
-    const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(page)) {
-      if (value !== undefined) query.set(key, String(value));
-    }
-    const qs = query.toString();
-    return this.request<Message[]>('GET', `/api/channels/${enc(channelId)}/messages${qs ? `?${qs}` : ''}`);
+  listMessages(channelId: Id, page: ListMessagesQuery = {}) {
+    return this.request<Message[]>('GET', `/api/channels/${enc(channelId)}/messages${queryString(page)}`);
   }
-  sendMessage(channelId: Id, body: string, nonce: string) {
-    return this.request<Message>('POST', `/api/channels/${enc(channelId)}/messages`, { body, nonce });
+  sendMessage(channelId: Id, req: SendMessageRequest) {
+    return this.request<Message>('POST', `/api/channels/${enc(channelId)}/messages`, req);
   }
-  editMessage(id: Id, body: string) {
-    return this.request<Message>('PATCH', `/api/messages/${enc(id)}`, { body });
+  editMessage(id: Id, req: EditMessageRequest) {
+    return this.request<Message>('PATCH', `/api/messages/${enc(id)}`, req);
   }
   async deleteMessage(id: Id) {
     await this.request('DELETE', `/api/messages/${enc(id)}`);
   }
-  ack(channelId: Id, messageId: Id) {
-    return this.request<ReadState>('POST', `/api/channels/${enc(channelId)}/ack`, { message_id: messageId });
+  ack(channelId: Id, req: AckRequest) {
+    return this.request<ReadState>('POST', `/api/channels/${enc(channelId)}/ack`, req);
   }
 
-  listNotifications(opts: { unreadOnly?: boolean; before?: Id } = {}) {
-    const query = new URLSearchParams();
-    if (opts.unreadOnly) query.set('unread_only', 'true');
-    if (opts.before) query.set('before', opts.before);
-    const qs = query.toString();
-    return this.request<Notification[]>('GET', `/api/notifications${qs ? `?${qs}` : ''}`);
+  listNotifications(query: ListNotificationsQuery = {}) {
+    // `unread_only=false` is the server's default: left out, as it always was.
+    const { unread_only, ...rest } = query;
+    return this.request<Notification[]>('GET', `/api/notifications${queryString(unread_only ? query : rest)}`);
   }
   async markNotificationRead(id: Id) {
     await this.request('POST', `/api/notifications/${enc(id)}/read`);
@@ -198,10 +214,10 @@ export class WebBackend implements Backend {
   listGroups() {
     return this.request<Group[]>('GET', '/api/groups');
   }
-  createGroup(req: object) {
+  createGroup(req: CreateGroupRequest) {
     return this.request<Group>('POST', '/api/groups', req);
   }
-  updateGroup(id: Id, req: object) {
+  updateGroup(id: Id, req: UpdateGroupRequest) {
     return this.request<Group>('PATCH', `/api/groups/${enc(id)}`, req);
   }
   async deleteGroup(id: Id) {
@@ -211,14 +227,14 @@ export class WebBackend implements Backend {
   featureFlags() {
     return this.request<FeatureFlags>('GET', '/api/feature_flags');
   }
-  updateFeatureFlags(req: object) {
+  updateFeatureFlags(req: UpdateFeatureFlagsRequest) {
     return this.request<FeatureFlags>('PATCH', '/api/admin/feature_flags', req);
   }
 
   registrationInfo() {
     return this.request<RegistrationInfo>('GET', '/api/registration');
   }
-  createInvite(req: object) {
+  createInvite(req: CreateInviteRequest) {
     return this.request<CreatedInvite>('POST', '/api/invites', req);
   }
   listInvites() {
@@ -228,20 +244,20 @@ export class WebBackend implements Backend {
     return this.request<Invite>('DELETE', `/api/invites/${enc(id)}`);
   }
 
-  linkPreview(url: string) {
-    return this.request<LinkPreview>('GET', `/api/link_preview?${new URLSearchParams({ url })}`);
+  linkPreview(query: LinkPreviewQuery) {
+    return this.request<LinkPreview>('GET', `/api/link_preview${queryString(query)}`);
   }
 
   voicePreferences() {
     return this.request<VoicePreferences>('GET', '/api/voice/preferences');
   }
-  updateVoicePreferences(req: object) {
+  updateVoicePreferences(req: UpdateVoicePreferencesRequest) {
     return this.request<VoicePreferences>('PATCH', '/api/voice/preferences', req);
   }
   voiceSettings() {
     return this.request<VoiceSettings>('GET', '/api/admin/voice/settings');
   }
-  updateVoiceSettings(req: object) {
+  updateVoiceSettings(req: UpdateVoiceSettingsRequest) {
     return this.request<VoiceSettings>('PATCH', '/api/admin/voice/settings', req);
   }
   voiceSelfTest() {
@@ -270,4 +286,14 @@ export class WebBackend implements Backend {
 
 function enc(id: string): string {
   return encodeURIComponent(id);
+}
+
+/** `?key=value&...` for a query type's set fields, in their order; '' when none is set. */
+function queryString(query: object): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null) params.set(key, String(value));
+  }
+  const qs = params.toString();
+  return qs ? `?${qs}` : '';
 }

@@ -40,7 +40,7 @@ export class LinkPreviewMemo {
     if (!entry) {
       // A page with no preview (refused, not HTML, unreachable) shows no card; it is not
       // asked about again until the page is reloaded.
-      entry = this.backend.linkPreview(url).catch(() => null);
+      entry = this.backend.linkPreview({ url }).catch(() => null);
       if (this.entries.size >= MEMO_MAX) {
         const oldest = this.entries.keys().next().value;
         if (oldest !== undefined) this.entries.delete(oldest);

@@ -7,12 +7,13 @@ import type { ClientFrame } from '../generated/ClientFrame';
 import type { Id } from '../generated/Id';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ServerFrame } from '../generated/ServerFrame';
+import { MESSAGE_PAGE_DEFAULT, MESSAGE_PAGE_MAX } from '../generated/constants';
 import { newNonce } from '../lib/ids';
 import { LinkPreviewMemo } from '../lib/link-preview';
 import { VoiceEngine, type MediaDeps } from '../voice/engine.svelte';
 import { ChatState } from './chat.svelte';
 
-export const PAGE_SIZE = 50;
+export const PAGE_SIZE = MESSAGE_PAGE_DEFAULT;
 const TYPING_EVERY_MS = 3000;
 
 export type SessionState = 'unknown' | 'signed_out' | 'signed_in';
@@ -53,7 +54,7 @@ export class AppController {
   }
 
   async logIn(email: string, password: string): Promise<void> {
-    const me = await this.backend.logIn(email, password);
+    const me = await this.backend.logIn({ email, password });
     this.signedIn(me);
   }
 
@@ -173,7 +174,7 @@ export class AppController {
     const newest = this.chat.history(id).items.at(-1)?.id;
     if (!newest) return;
     try {
-      const page = await this.backend.listMessages(id, { after: newest, limit: 100 });
+      const page = await this.backend.listMessages(id, { after: newest, limit: MESSAGE_PAGE_MAX });
       this.chat.mergeMessages(id, page, false);
     } catch {
       // Live events still arrive; the next open tries again.
@@ -207,7 +208,7 @@ export class AppController {
     const upTo = this.chat.markRead(id);
     if (!upTo) return;
     try {
-      await this.backend.ack(id, upTo);
+      await this.backend.ack(id, { message_id: upTo });
     } catch {
       // The marker is advisory; the next read moves it again.
     }
@@ -239,7 +240,7 @@ export class AppController {
     const p = this.chat.pending.find((x) => x.nonce === nonce);
     if (!p) return;
     try {
-      const message = await this.backend.sendMessage(p.channelId, p.body, nonce);
+      const message = await this.backend.sendMessage(p.channelId, { body: p.body, nonce });
       this.chat.settlePending(nonce, message);
     } catch (e) {
       this.chat.failPending(nonce, e instanceof Error ? e.message : 'not sent');
@@ -247,7 +248,7 @@ export class AppController {
   }
 
   async editMessage(id: Id, body: string): Promise<void> {
-    const message = await this.backend.editMessage(id, body);
+    const message = await this.backend.editMessage(id, { body });
     this.chat.applyEvent({ seq: 0, type: 'message_update', message });
   }
 
