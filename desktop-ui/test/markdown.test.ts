@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { imageEmbeds, renderMarkdown } from '../src/lib/markdown';
+
+/** The cases the server's mention parser runs too (server/src/mention.rs). */
+const mentionVectors: { cases: { source: string; names: string[]; here: boolean; everyone: boolean; why: string }[] } = JSON.parse(
+  readFileSync(new URL('../../shared-protocol/tests/vectors/mentions.json', import.meta.url), 'utf8'),
+);
 
 describe('renderMarkdown', () => {
   it('shows raw HTML as text, so <script> never becomes an element', () => {
@@ -45,11 +51,31 @@ describe('renderMarkdown', () => {
   });
 
   it('highlights mentions, and the reader’s own more strongly', () => {
-    const html = renderMarkdown('hi @alice and @bob, @everyone', { selfNames: ['alice'] });
+    const mentions = (name: string) => (name === 'alice' || name === 'everyone' ? 'self' : name === 'bob' ? 'other' : null);
+    const html = renderMarkdown('hi @alice and @bob, @everyone', { mentions });
     expect(html).toContain('<span class="mention mention-self">@alice</span>');
     expect(html).toContain('<span class="mention">@bob</span>');
     expect(html).toContain('<span class="mention mention-self">@everyone</span>');
-    expect(renderMarkdown('mail me at a@b.example')).not.toContain('mention');
+    expect(renderMarkdown('mail me at a@b.example', { mentions: () => 'other' })).not.toContain('mention');
+  });
+
+  it('highlights only what the server resolved: an unknown @name stays text', () => {
+    const html = renderMarkdown('@nobody and @here', { mentions: () => null });
+    expect(html).not.toContain('mention');
+    expect(html).toContain('@nobody and @here');
+  });
+
+  it('finds mentions where the server does (shared vectors)', () => {
+    for (const c of mentionVectors.cases) {
+      const html = renderMarkdown(c.source, { mentions: () => 'other' });
+      const found = [...html.matchAll(/<span class="mention">@([^<]*)<\/span>/g)].map((m) => m[1].toLowerCase());
+      const names = [...new Set(found.filter((n) => n !== 'here' && n !== 'everyone'))];
+      expect({ names, here: found.includes('here'), everyone: found.includes('everyone') }, `${JSON.stringify(c.source)}: ${c.why}`).toEqual({
+        names: c.names,
+        here: c.here,
+        everyone: c.everyone,
+      });
+    }
   });
 });
 

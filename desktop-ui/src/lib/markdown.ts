@@ -17,6 +17,7 @@ import sql from 'highlight.js/lib/languages/sql';
 import typescript from 'highlight.js/lib/languages/typescript';
 import xml from 'highlight.js/lib/languages/xml';
 import yaml from 'highlight.js/lib/languages/yaml';
+import { mentionAt, type MentionTarget } from './mentions';
 
 for (const [name, lang] of Object.entries({ bash, css, go, javascript, json, python, rust, sql, typescript, xml, yaml })) {
   hljs.registerLanguage(name, lang);
@@ -32,8 +33,11 @@ const SAFE_SCHEMES = /^(https?:|mailto:)/i;
 const IMAGE_URL = /^https:\/\/[^\s<>"']+\.(png|jpe?g|gif|webp|avif)(\?[^\s<>"']*)?$/i;
 
 export interface RenderOptions {
-  /** Lower-cased usernames and group names that count as mentions of the reader. */
-  selfNames?: string[];
+  /**
+   * What an `@name` in this message stands for, by its lower-cased name (see
+   * `mentionResolver`). Without one, no name is highlighted.
+   */
+  mentions?: (name: string) => MentionTarget;
 }
 
 const md: MarkdownIt = new MarkdownIt({
@@ -68,28 +72,27 @@ md.renderer.rules.image = (tokens, idx) => {
   return `<a href="${md.utils.escapeHtml(src)}" target="_blank" rel="noopener noreferrer nofollow ugc">${alt}</a>`;
 };
 
-// `@name`, `@here`, `@everyone` become highlighted spans.
+// `@name`, `@here` and `@everyone` as the server finds them (`mentionAt`; markdown-it
+// itself keeps code spans, fenced code and `\@` away from this rule). Whether one is
+// highlighted is the server's answer in `Message.mentions`, not the text's.
 md.inline.ruler.before('emphasis', 'mention', (state: StateInline, silent: boolean) => {
-  const start = state.pos;
-  if (state.src.charCodeAt(start) !== 0x40 /* @ */) return false;
-  const prev = start > 0 ? state.src[start - 1] : ' ';
-  if (/[\w.]/.test(prev)) return false; // part of an email address
-  const match = /^@([A-Za-z0-9_][A-Za-z0-9_.-]{0,31})/.exec(state.src.slice(start));
-  if (!match) return false;
+  const name = mentionAt(state.src, state.pos);
+  if (name === null) return false;
   if (!silent) {
     const token = state.push('mention', '', 0);
-    token.content = match[1];
+    token.content = name;
   }
-  state.pos += match[0].length;
+  // A trailing full stop stays text: it ends the sentence.
+  state.pos += 1 + name.length;
   return true;
 });
 
 md.renderer.rules.mention = (tokens, idx, _options, env: RenderOptions) => {
   const name = tokens[idx].content;
-  const lower = name.toLowerCase();
-  const self = lower === 'here' || lower === 'everyone' || (env.selfNames ?? []).includes(lower);
-  const cls = self ? 'mention mention-self' : 'mention';
-  return `<span class="${cls}">@${md.utils.escapeHtml(name)}</span>`;
+  const text = `@${md.utils.escapeHtml(name)}`;
+  const target = env.mentions?.(name.toLowerCase()) ?? null;
+  if (target === null) return text;
+  return `<span class="${target === 'self' ? 'mention mention-self' : 'mention'}">${text}</span>`;
 };
 
 /** Renders a message body to HTML safe for `{@html}`. */
