@@ -1,44 +1,69 @@
 //! A sound device as microphone.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cpal::traits::{DeviceTrait, StreamTrait};
-use cpal::{FromSample, Sample, SampleFormat, SizedSample};
+use cpal::traits::DeviceTrait;
+use cpal::{FromSample, Sample, SizedSample};
 
-use super::{device_id, device_name, find_device, stream_error, Direction, StreamFlags};
-use super::{POLL, RETRY, RING_SECONDS, STALL};
+use super::ring::{sample_ring, RingReader, RingWriter};
+use super::stream::{stream_error, OpenStream, StreamFlags, StreamKind};
+use super::{Direction, POLL, RETRY, STALL};
 use crate::voice::audio::backend::AudioInput;
 use crate::voice::audio::AudioError;
 
 /// A microphone. Reads downmix the device's channels to mono.
 pub(crate) struct DeviceInput {
     wanted: Option<String>,
-    open: OpenInput,
+    open: OpenStream,
+    ring: RingReader,
     scratch: Vec<f32>,
     last_data: Instant,
+    /// Samples the rings of replaced devices dropped.
     dropped_before: u64,
     next_retry: Instant,
 }
 
-struct OpenInput {
-    id: String,
-    _stream: cpal::Stream,
-    consumer: rtrb::Consumer<f32>,
-    channels: usize,
-    rate: u32,
-    flags: Arc<StreamFlags>,
+/// Input streams write into a ring that overwrites the oldest samples when the capture
+/// thread falls behind (see [`super::ring`]).
+struct Microphone;
+
+impl StreamKind for Microphone {
+    const DIRECTION: Direction = Direction::Input;
+    type CallbackEnd = RingWriter;
+    type ThreadEnd = RingReader;
+
+    fn ring(frames: usize, channels: usize) -> (RingWriter, RingReader) {
+        sample_ring(frames, channels)
+    }
+
+    fn default_config(device: &cpal::Device) -> Result<cpal::SupportedStreamConfig, cpal::Error> {
+        device.default_input_config()
+    }
+
+    fn build<T>(
+        device: &cpal::Device,
+        config: &cpal::StreamConfig,
+        mut ring: RingWriter,
+        flags: &Arc<StreamFlags>,
+    ) -> Result<cpal::Stream, cpal::Error>
+    where
+        T: SizedSample + FromSample<f32>,
+        f32: FromSample<T>,
+    {
+        let on_data = move |data: &[T], _: &cpal::InputCallbackInfo| ring.write(data, f32::from_sample);
+        device.build_input_stream(*config, on_data, stream_error(flags), None)
+    }
 }
 
 impl DeviceInput {
     pub(crate) fn open(wanted: Option<String>) -> Result<Self, AudioError> {
-        let device = find_device(Direction::Input, wanted.as_deref())?;
-        let open = OpenInput::start(&device)?;
-        let scratch = vec![0.0; open.consumer.buffer().capacity()];
+        let (open, ring) = OpenStream::open::<Microphone>(wanted.as_deref())?;
+        let scratch = vec![0.0; ring.capacity()];
         Ok(Self {
             wanted,
             open,
+            ring,
             scratch,
             last_data: Instant::now(),
             dropped_before: 0,
@@ -49,68 +74,14 @@ impl DeviceInput {
     /// Replaces a failed or silent device with the default one.
     fn reopen(&mut self) -> Result<(), AudioError> {
         tracing::warn!(device = ?self.wanted, "audio input failed, switching to the default device");
-        self.dropped_before += self.open.flags.losses.load(Ordering::Relaxed);
-        let device = find_device(Direction::Input, None)?;
-        self.open = OpenInput::start(&device)?;
-        self.scratch.resize(self.open.consumer.buffer().capacity(), 0.0);
+        let (open, ring) = OpenStream::open::<Microphone>(None)?;
+        self.dropped_before += self.ring.dropped();
+        self.open = open;
+        self.ring = ring;
+        self.scratch.resize(self.ring.capacity(), 0.0);
         self.last_data = Instant::now();
         Ok(())
     }
-}
-
-impl OpenInput {
-    fn start(device: &cpal::Device) -> Result<Self, AudioError> {
-        let name = device_name(device);
-        let device_error = |source| AudioError::Device { device: name.clone(), source };
-        let supported = device.default_input_config().map_err(device_error)?;
-        let config: cpal::StreamConfig = supported.config();
-        let channels = usize::from(config.channels.max(1));
-        let capacity = (config.sample_rate as f32 * RING_SECONDS) as usize * channels;
-        let (producer, consumer) = rtrb::RingBuffer::new(capacity);
-        let flags = Arc::new(StreamFlags::default());
-        let stream = match supported.sample_format() {
-            SampleFormat::F32 => build_input::<f32>(device, &config, producer, &flags),
-            SampleFormat::I16 => build_input::<i16>(device, &config, producer, &flags),
-            SampleFormat::I32 => build_input::<i32>(device, &config, producer, &flags),
-            SampleFormat::U16 => build_input::<u16>(device, &config, producer, &flags),
-            other => return Err(AudioError::UnsupportedFormat { device: name, format: other.to_string() }),
-        }
-        .map_err(device_error)?;
-        stream.play().map_err(device_error)?;
-        Ok(Self {
-            id: device_id(device),
-            _stream: stream,
-            consumer,
-            channels,
-            rate: config.sample_rate,
-            flags,
-        })
-    }
-}
-
-fn build_input<T>(
-    device: &cpal::Device,
-    config: &cpal::StreamConfig,
-    mut producer: rtrb::Producer<f32>,
-    flags: &Arc<StreamFlags>,
-) -> Result<cpal::Stream, cpal::Error>
-where
-    T: SizedSample,
-    f32: FromSample<T>,
-{
-    let channels = usize::from(config.channels.max(1));
-    let callback_flags = Arc::clone(flags);
-    let on_data = move |data: &[T], _: &cpal::InputCallbackInfo| {
-        // Whole frames only, so the reader never sees channels shifted.
-        let fits = producer.slots().min(data.len()) / channels * channels;
-        if let Ok(chunk) = producer.write_chunk_uninit(fits) {
-            chunk.fill_from_iter(data[..fits].iter().map(|&sample| f32::from_sample(sample)));
-        }
-        if fits < data.len() {
-            callback_flags.losses.fetch_add((data.len() - fits) as u64, Ordering::Relaxed);
-        }
-    };
-    device.build_input_stream(*config, on_data, stream_error(flags), None)
 }
 
 impl AudioInput for DeviceInput {
@@ -123,7 +94,7 @@ impl AudioInput for DeviceInput {
     }
 
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
-        if self.open.flags.failed.load(Ordering::Acquire) || self.last_data.elapsed() > STALL {
+        if self.open.failed() || self.last_data.elapsed() > STALL {
             // Without a device there is nothing to wait on: sleep like an empty device
             // would, and look for a device again once per RETRY.
             if Instant::now() < self.next_retry {
@@ -137,17 +108,13 @@ impl AudioInput for DeviceInput {
             }
         }
         let channels = self.open.channels;
-        let frames = (self.open.consumer.slots() / channels).min(buf.len());
+        let room = (buf.len() * channels).min(self.scratch.len());
+        let frames = self.ring.read(&mut self.scratch[..room]) / channels;
         if frames == 0 {
             std::thread::sleep(POLL);
             return Ok(0);
         }
-        let interleaved = &mut self.scratch[..frames * channels];
-        let chunk = self.open.consumer.read_chunk(frames * channels).expect("slots were counted above");
-        for (slot, value) in interleaved.iter_mut().zip(chunk) {
-            *slot = value;
-        }
-        for (out, frame) in buf.iter_mut().zip(interleaved.chunks_exact(channels)) {
+        for (out, frame) in buf.iter_mut().zip(self.scratch.chunks_exact(channels).take(frames)) {
             *out = frame.iter().sum::<f32>() / channels as f32;
         }
         self.last_data = Instant::now();
@@ -155,6 +122,6 @@ impl AudioInput for DeviceInput {
     }
 
     fn dropped(&self) -> u64 {
-        self.dropped_before + self.open.flags.losses.load(Ordering::Relaxed)
+        self.dropped_before + self.ring.dropped()
     }
 }

@@ -1,18 +1,20 @@
 //! Sound devices through cpal (ALSA on Linux, CoreAudio, WASAPI).
 //!
-//! The cpal callbacks only convert and copy samples through a preallocated `rtrb` ring;
-//! everything else (downmix, waiting, reopening) happens on the audio thread that owns
-//! the backend. A device that errors or stops delivering is replaced by the default
-//! device, so unplugging a headset does not end the call.
+//! The cpal callbacks only convert and copy samples through a preallocated lock-free ring
+//! ([`ring`] for the microphone, which keeps the newest audio; `rtrb` for the speaker,
+//! which the playback thread keeps from filling); everything else (downmix, waiting,
+//! reopening) happens on the audio thread that owns the backend. A device that errors or
+//! stops delivering is replaced by the default device, so unplugging a headset does not
+//! end the call.
 
 mod input;
 mod output;
+mod ring;
+mod stream;
 
 pub(crate) use input::DeviceInput;
 pub(crate) use output::DeviceOutput;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait};
@@ -122,21 +124,4 @@ fn find_device(direction: Direction, name: Option<&str>) -> Result<cpal::Device,
         Direction::Output => host.default_output_device(),
     };
     default.ok_or(AudioError::NoDevice { direction: direction.label() })
-}
-
-/// What a running cpal stream shares with its callbacks.
-#[derive(Default)]
-struct StreamFlags {
-    failed: AtomicBool,
-    /// Input: samples dropped because the ring was full. Output: callbacks that ran dry.
-    losses: AtomicU64,
-    /// Output: the most samples one callback asked for. The queue must hold at least
-    /// that much, or every callback runs dry and the device plays gaps.
-    largest_request: AtomicU64,
-}
-
-fn stream_error(flags: &Arc<StreamFlags>) -> impl FnMut(cpal::Error) + Send + 'static {
-    let flags = Arc::clone(flags);
-    // Only an atomic store here: the audio thread notices and reopens the device.
-    move |_error| flags.failed.store(true, Ordering::Release)
 }
