@@ -6,17 +6,17 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc as async_mpsc;
 
 use super::backend::{open_input, AudioInput};
 use super::codec::{EncoderSettings, VoiceEncoder};
 use super::config::{AudioConfig, TransmitMode};
 use super::denoise::NoiseSuppressor;
+use super::frame_queue::{frame_queue, FrameReceiver, FrameSender, Pushed};
 use super::meter::{VoiceDetector, FLOOR_DBFS};
 use super::resample::Resampler;
 use super::{AudioError, FRAME_DURATION, FRAME_SAMPLES, SAMPLE_RATE};
 
-/// Frames the async side may fall behind (1 s) before new ones are dropped.
+/// Frames the async side may fall behind (1 s) before the oldest are dropped.
 const QUEUE_FRAMES: usize = 50;
 const THREAD_NAME: &str = "cromulent-capture";
 
@@ -43,7 +43,7 @@ impl EncodedFrame {
 /// The receiving end of the capture thread's frames, for the task that writes RTP.
 #[derive(Debug)]
 pub struct CaptureFrames {
-    receiver: async_mpsc::Receiver<EncodedFrame>,
+    receiver: FrameReceiver<EncodedFrame>,
 }
 
 impl CaptureFrames {
@@ -90,7 +90,7 @@ impl Capture {
             .voice_activation
             .store(config.transmit_mode == TransmitMode::VoiceActivation, Ordering::Relaxed);
         controls.level_bits.store(FLOOR_DBFS.to_bits(), Ordering::Relaxed);
-        let (sender, receiver) = async_mpsc::channel(QUEUE_FRAMES);
+        let (sender, receiver) = frame_queue(QUEUE_FRAMES);
         let (ready_sender, ready) = mpsc::sync_channel(1);
         let thread_controls = Arc::clone(&controls);
         let config = config.clone();
@@ -159,7 +159,7 @@ impl Capture {
         self.controls.gate_open.load(Ordering::Relaxed)
     }
 
-    /// Frames dropped because the async side did not keep up.
+    /// Frames dropped (the oldest first) because the async side did not keep up.
     pub fn dropped_frames(&self) -> u64 {
         self.controls.dropped_frames.load(Ordering::Relaxed)
     }
@@ -190,7 +190,7 @@ fn run(
     mut input: Box<dyn AudioInput>,
     mut processor: CaptureProcessor,
     controls: &Controls,
-    sender: &async_mpsc::Sender<EncodedFrame>,
+    sender: &FrameSender<EncodedFrame>,
 ) -> Result<(), AudioError> {
     let mut resampler = Resampler::new(input.sample_rate(), SAMPLE_RATE);
     let mut raw = vec![0.0_f32; 8192];
@@ -216,13 +216,13 @@ fn run(
             controls.level_bits.store(processor.level_dbfs().to_bits(), Ordering::Relaxed);
             controls.voice_active.store(processor.voice_active(), Ordering::Relaxed);
             controls.gate_open.store(encoded.voice, Ordering::Relaxed);
-            match sender.try_send(encoded) {
-                Ok(()) => {}
-                Err(async_mpsc::error::TrySendError::Full(_)) => {
+            match sender.push(encoded) {
+                Pushed::Queued => {}
+                Pushed::DroppedOldest => {
                     controls.dropped_frames.fetch_add(1, Ordering::Relaxed);
                 }
                 // Nobody listens any more: capture has no purpose left.
-                Err(async_mpsc::error::TrySendError::Closed(_)) => return Ok(()),
+                Pushed::ReceiverGone => return Ok(()),
             }
         }
     }

@@ -5,7 +5,8 @@
 //! - [`Capture`]: input backend → [`resample`] to 48 kHz mono → [`denoise`] (RNNoise,
 //!   switchable) → [`meter`] (level in dBFS, voice activity with hangover) → gate
 //!   (push-to-talk or voice activation; mute always wins) → [`codec`] (Opus, 20 ms,
-//!   in-band FEC) → [`EncodedFrame`]s, read by the async side from [`CaptureFrames`].
+//!   in-band FEC) → [`EncodedFrame`]s, read by the async side from [`CaptureFrames`]
+//!   (a [`frame_queue`] that drops the oldest frame when the async side falls behind).
 //! - [`Playback`]: per remote peer a [`PeerSink`] that takes RTP payloads from the
 //!   async side → [`jitter`] buffer (adaptive depth, reorder, late drop) → Opus decode
 //!   (FEC of the next packet when one is missing, PLC when nothing is there) →
@@ -24,6 +25,7 @@ pub mod codec;
 mod config;
 pub mod denoise;
 mod error;
+mod frame_queue;
 pub mod jitter;
 pub mod meter;
 pub mod mixer;
@@ -35,6 +37,7 @@ pub use backend::{list_devices, DeviceInfo, Devices};
 pub use capture::{Capture, CaptureFrames, CaptureProcessor, EncodedFrame, GateInputs};
 pub use config::{AudioConfig, InputChoice, OutputChoice, TransmitMode};
 pub use error::AudioError;
+pub use frame_queue::{frame_queue, FrameReceiver, FrameSender, Pushed};
 pub use playback::{PeerSink, PeerStats, Playback};
 
 use std::time::Duration;
