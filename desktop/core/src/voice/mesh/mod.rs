@@ -10,51 +10,40 @@
 //!   them by querying mDNS, and where that fails the browser's connectivity checks still
 //!   reach us and become peer-reflexive candidates.
 //!
-//! All signaling runs in one task (the actor below), so a peer's offer, answer and
-//! candidates are applied in the order they arrived. Audio goes out on another task, so a
-//! slow SDP step never delays frames.
+//! All signaling runs in one task ([`actor`]), so a peer's offer, answer and candidates are
+//! applied in the order they arrived; its inputs are bounded as [`inbox`] writes down.
+//! Audio goes out on another task ([`fanout`]), so a slow SDP step never delays frames.
+//!
+//! The engine sees the mesh only through [`Mesh`] and the traits of
+//! [`crate::voice::transport`], so a selective forwarding connection can take its place.
 
+mod actor;
+mod config;
+mod fanout;
+mod inbox;
 mod peer;
-pub mod rtp;
 mod signal;
+mod table;
 
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use cromulent_protocol::gateway::Event;
-use cromulent_protocol::gateway::{ClientFrame, ControlFrame, ServerFrame};
-use cromulent_protocol::voice::{IceServer, IceTransportPolicy};
+use cromulent_protocol::gateway::{ControlFrame, Event, ServerFrame};
 use cromulent_protocol::Id;
-use rtc::interceptor::Registry;
-use rtc::peer_connection::configuration::RTCOfferOptions;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
-use tokio::sync::mpsc;
-use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy,
-    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
-};
+use tokio::sync::oneshot;
 
+pub use crate::voice::rtp;
+pub use crate::voice::rtp::OutgoingFrame;
+pub use crate::voice::transport::{InboundStream, RemoteAudio, Signal};
+pub use config::{IceTimeouts, MeshConfig};
 pub use peer::PeerShared;
-pub use rtp::OutgoingFrame;
 pub use signal::CandidateJson;
+pub use table::PeerStatus;
 
-use peer::{Handler, PeerEvent, PeerTx};
-
-/// Sends a frame to the gateway; the engine decides how (a live connection, a test queue).
-pub type Signal = Arc<dyn Fn(ClientFrame) + Send + Sync>;
-
-/// Where remote audio goes: one stream per remote peer's track.
-pub trait RemoteAudio: Send + Sync + 'static {
-    fn open(&self, session_id: Id, user_id: Id) -> Box<dyn InboundStream>;
-}
-
-/// The receiving end of one remote track: RTP payloads in arrival order.
-pub trait InboundStream: Send + 'static {
-    fn push(&mut self, sequence: u16, timestamp: u32, payload: &[u8]);
-}
+use crate::voice::audio::FrameReceiver;
+use actor::{Actor, ActorInputs};
+use inbox::{inbox, Inbox, PEER_EVENT_QUEUE, SIGNALING_QUEUE};
+use table::PeerTable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
@@ -66,69 +55,13 @@ pub enum MeshError {
     },
 }
 
-/// How the mesh binds its sockets.
-#[derive(Debug, Clone)]
-pub struct MeshConfig {
-    /// Local UDP addresses; a wildcard means every non-loopback interface.
-    pub udp_addrs: Vec<String>,
-    /// Offer loopback host candidates too (for tests on a machine with no other network).
-    pub include_loopback: bool,
-    /// ICE's patience; `None` keeps webrtc-rs's defaults.
-    pub ice_timeouts: Option<IceTimeouts>,
-}
-
-/// How soon a silent connection counts as disconnected, then failed (which makes the
-/// offerer restart ICE), and how often an idle one is kept alive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IceTimeouts {
-    pub disconnected: Duration,
-    pub failed: Duration,
-    pub keepalive: Duration,
-}
-
-impl Default for MeshConfig {
-    fn default() -> Self {
-        Self { udp_addrs: vec!["0.0.0.0:0".to_owned()], include_loopback: false, ice_timeouts: None }
-    }
-}
-
-impl MeshConfig {
-    /// Loopback only: both ends on this machine, nothing leaves it.
-    pub fn loopback() -> Self {
-        Self { udp_addrs: vec!["127.0.0.1:0".to_owned()], include_loopback: true, ice_timeouts: None }
-    }
-}
-
-/// A peer as the UI sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerStatus {
-    pub session_id: Id,
-    pub user_id: Id,
-    pub state: String,
-    pub packets_received: u64,
-    pub packets_sent: u64,
-    pub last_packet: Option<Instant>,
-}
-
-/// A peer's sending half and its status.
-type PeerEntry = (Arc<PeerTx>, Arc<PeerShared>);
-
-/// Read by the audio fan-out task and by status queries while the actor changes it.
-#[derive(Default)]
-struct PeerTable {
-    peers: RwLock<HashMap<Id, PeerEntry>>,
-}
-
 /// Handle to the running mesh. Dropping it stops signaling and closes every connection.
 pub struct Mesh {
-    commands: mpsc::UnboundedSender<Command>,
+    signaling: Inbox<Box<ServerFrame>>,
+    leave: Mutex<Option<oneshot::Sender<()>>>,
     registry: Arc<PeerTable>,
-}
-
-enum Command {
-    Frame(Box<ServerFrame>),
-    Peer(PeerEvent),
-    Leave,
+    /// Signaling messages the actor's full inputs refused (see [`inbox`]).
+    lost: Arc<AtomicU64>,
 }
 
 impl Mesh {
@@ -137,87 +70,46 @@ impl Mesh {
         config: MeshConfig,
         signal: Signal,
         remote_audio: Arc<dyn RemoteAudio>,
-        mut audio: mpsc::Receiver<OutgoingFrame>,
+        audio: FrameReceiver<OutgoingFrame>,
     ) -> Self {
-        let (commands, mut command_rx) = mpsc::unbounded_channel();
-        let (peer_events, mut peer_event_rx) = mpsc::unbounded_channel();
+        let lost = Arc::new(AtomicU64::new(0));
+        let (signaling, signaling_rx) = inbox("signaling", SIGNALING_QUEUE, &lost);
+        let (peer_events, peer_events_rx) = inbox("peer events", PEER_EVENT_QUEUE, &lost);
+        let (leave, leave_rx) = oneshot::channel();
         let registry = Arc::new(PeerTable::default());
 
-        let forward = commands.clone();
-        tokio::spawn(async move {
-            while let Some(event) = peer_event_rx.recv().await {
-                if forward.send(Command::Peer(event)).is_err() {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(fanout::fan_out(audio, registry.clone()));
+        let actor = Actor::new(config, signal, remote_audio, peer_events, registry.clone());
+        let inputs = ActorInputs { signaling: signaling_rx, peer_events: peer_events_rx, leave: leave_rx };
+        tokio::spawn(actor.run(inputs));
 
-        let fanout = registry.clone();
-        tokio::spawn(async move {
-            while let Some(frame) = audio.recv().await {
-                let peers: Vec<Arc<PeerTx>> = match fanout.peers.read() {
-                    Ok(p) => p.values().map(|(tx, _)| tx.clone()).collect(),
-                    Err(_) => break,
-                };
-                for tx in peers {
-                    tx.send(&frame).await;
-                }
-            }
-        });
-
-        let mut actor = Actor {
-            config,
-            signal,
-            remote_audio,
-            peer_events,
-            registry: registry.clone(),
-            self_session: None,
-            ice_servers: Vec::new(),
-            policy: RTCIceTransportPolicy::All,
-            peers: HashMap::new(),
-        };
-        tokio::spawn(async move {
-            while let Some(command) = command_rx.recv().await {
-                match command {
-                    Command::Frame(frame) => actor.on_frame(*frame).await,
-                    Command::Peer(event) => actor.on_peer_event(event).await,
-                    Command::Leave => actor.drop_all().await,
-                }
-            }
-            actor.drop_all().await;
-        });
-
-        Self { commands, registry }
+        Self { signaling, leave: Mutex::new(Some(leave)), registry, lost }
     }
 
     /// Feeds a gateway frame; the mesh acts on the voice ones and ignores the rest.
     pub fn handle(&self, frame: &ServerFrame) {
         if is_mesh_frame(frame) {
-            let _ = self.commands.send(Command::Frame(Box::new(frame.clone())));
+            self.signaling.send(Box::new(frame.clone()));
         }
     }
 
-    /// Closes every peer connection (after `voice_leave`).
+    /// Closes every peer connection (after `voice_leave`); signaling still queued is
+    /// dropped with them, and the mesh takes no more.
     pub fn leave(&self) {
-        let _ = self.commands.send(Command::Leave);
+        if let Some(leave) = self.leave.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            // The actor may have ended already; then there is nothing to close.
+            let _ = leave.send(());
+        }
     }
 
     pub fn peers(&self) -> Vec<PeerStatus> {
-        let Ok(peers) = self.registry.peers.read() else { return Vec::new() };
-        let mut out: Vec<PeerStatus> = peers.values().map(|(_, shared)| status_of(shared)).collect();
-        out.sort_by_key(|p| p.session_id.0);
-        out
+        self.registry.statuses()
     }
-}
 
-fn status_of(shared: &PeerShared) -> PeerStatus {
-    PeerStatus {
-        session_id: shared.session_id,
-        user_id: shared.user_id,
-        state: shared.state.lock().map(|s| s.clone()).unwrap_or_default(),
-        packets_received: shared.packets_received.load(Ordering::Relaxed),
-        packets_sent: shared.packets_sent.load(Ordering::Relaxed),
-        last_packet: shared.last_packet.lock().ok().and_then(|l| *l),
+    /// Signaling messages refused because the mesh was stuck; any at all means some peer
+    /// may never connect until the room is joined again.
+    pub fn lost_signaling(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 }
 
@@ -233,266 +125,5 @@ fn is_mesh_frame(frame: &ServerFrame) -> bool {
                 | Event::IceCandidate { .. }
         ),
         _ => false,
-    }
-}
-
-struct Peer {
-    pc: Arc<dyn PeerConnection>,
-    tx: Arc<PeerTx>,
-    queued: Vec<RTCIceCandidateInit>,
-    remote_set: bool,
-    /// We made the first offer, so we drive ICE restarts.
-    offerer: bool,
-}
-
-struct Actor {
-    config: MeshConfig,
-    signal: Signal,
-    remote_audio: Arc<dyn RemoteAudio>,
-    peer_events: mpsc::UnboundedSender<PeerEvent>,
-    registry: Arc<PeerTable>,
-    self_session: Option<Id>,
-    ice_servers: Vec<RTCIceServer>,
-    policy: RTCIceTransportPolicy,
-    peers: HashMap<Id, Peer>,
-}
-
-impl Actor {
-    async fn on_frame(&mut self, frame: ServerFrame) {
-        let result = match frame {
-            ServerFrame::Control(ControlFrame::VoiceJoined {
-                self_session_id,
-                ice_servers,
-                ice_transport_policy,
-                ..
-            }) => {
-                self.self_session = Some(self_session_id);
-                self.ice_servers = ice_servers.iter().map(to_rtc_ice_server).collect();
-                // `relay` keeps our address from peers: only TURN candidates are gathered.
-                self.policy = match ice_transport_policy {
-                    IceTransportPolicy::All => RTCIceTransportPolicy::All,
-                    IceTransportPolicy::Relay => RTCIceTransportPolicy::Relay,
-                };
-                Ok(())
-            }
-            ServerFrame::Event(e) => match e.event {
-                Event::PeerJoined { participant, .. } => {
-                    if Some(participant.session_id) == self.self_session || self.self_session.is_none() {
-                        return;
-                    }
-                    self.offer_to(participant.session_id, participant.user_id).await
-                }
-                Event::SdpOffer { from, from_user_id, sdp } => self.answer(from, from_user_id, sdp).await,
-                Event::SdpAnswer { from, sdp, .. } => self.apply_answer(from, sdp).await,
-                Event::IceCandidate { from, from_user_id, candidate } => {
-                    self.remote_candidate(from, from_user_id, &candidate).await
-                }
-                Event::PeerLeft { session_id, .. } => {
-                    self.drop_peer(session_id).await;
-                    Ok(())
-                }
-                _ => Ok(()),
-            },
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "voice signaling step failed");
-        }
-    }
-
-    async fn on_peer_event(&mut self, event: PeerEvent) {
-        match event {
-            PeerEvent::LocalCandidate { session_id, candidate } => {
-                let Some(peer) = self.peers.get(&session_id) else { return };
-                let local = peer.pc.local_description().await.map(|d| d.sdp);
-                let json = CandidateJson::from_local(candidate, local.as_deref());
-                (self.signal)(ClientFrame::IceCandidate { to: session_id, candidate: json.to_value() });
-            }
-            PeerEvent::State { session_id, state } => {
-                let restart = state == RTCPeerConnectionState::Failed
-                    && self.peers.get(&session_id).is_some_and(|p| p.offerer);
-                if restart {
-                    tracing::info!(peer = %session_id, "connection failed; restarting ICE");
-                    if let Err(e) = self.send_offer(session_id, true).await {
-                        tracing::warn!(error = %e, "ICE restart failed");
-                    }
-                }
-            }
-        }
-    }
-
-    async fn ensure_peer(&mut self, session_id: Id, user_id: Id, offerer: bool) -> Result<(), MeshError> {
-        if self.peers.contains_key(&session_id) {
-            return Ok(());
-        }
-        let rtc_err = |source| MeshError::Rtc { peer: session_id, source };
-        let shared = Arc::new(PeerShared {
-            session_id,
-            user_id,
-            state: Mutex::new("new".to_owned()),
-            packets_received: 0.into(),
-            packets_sent: 0.into(),
-            last_packet: Mutex::new(None),
-        });
-        let tx = Arc::new(PeerTx::new(shared.clone()));
-
-        let mut media = MediaEngine::default();
-        media
-            .register_codec(
-                RTCRtpCodecParameters { rtp_codec: peer::opus_codec(), payload_type: 111 },
-                RtpCodecKind::Audio,
-            )
-            .map_err(rtc_err)?;
-        let interceptors = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
-        let mut settings =
-            SettingEngineBuilder::new().with_include_loopback_candidate(self.config.include_loopback);
-        if let Some(t) = self.config.ice_timeouts {
-            settings = settings.with_ice_timeouts(Some(t.disconnected), Some(t.failed), Some(t.keepalive));
-        }
-        let settings = settings.build();
-        let configuration = RTCConfigurationBuilder::new()
-            .with_ice_servers(self.ice_servers.clone())
-            .with_ice_transport_policy(self.policy)
-            .build();
-        let handler = Handler {
-            shared: shared.clone(),
-            tx: tx.clone(),
-            events: self.peer_events.clone(),
-            remote_audio: self.remote_audio.clone(),
-        };
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(configuration)
-            .with_media_engine(media)
-            .with_setting_engine(settings)
-            .with_interceptor_registry(interceptors)
-            .with_handler(Arc::new(handler))
-            .with_udp_addrs(self.config.udp_addrs.clone())
-            .build()
-            .await
-            .map_err(rtc_err)?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        if let Ok(mut peers) = self.registry.peers.write() {
-            peers.insert(session_id, (tx.clone(), shared));
-        }
-        self.peers.insert(session_id, Peer { pc, tx, queued: Vec::new(), remote_set: false, offerer });
-        Ok(())
-    }
-
-    async fn offer_to(&mut self, session_id: Id, user_id: Id) -> Result<(), MeshError> {
-        self.ensure_peer(session_id, user_id, true).await?;
-        if let Some(peer) = self.peers.get(&session_id) {
-            peer.pc
-                .add_track(peer.tx.track())
-                .await
-                .map_err(|source| MeshError::Rtc { peer: session_id, source })?;
-        }
-        self.send_offer(session_id, false).await
-    }
-
-    async fn send_offer(&mut self, session_id: Id, ice_restart: bool) -> Result<(), MeshError> {
-        let Some(peer) = self.peers.get(&session_id) else { return Ok(()) };
-        let rtc_err = |source| MeshError::Rtc { peer: session_id, source };
-        if ice_restart {
-            peer.pc.restart_ice().await.map_err(rtc_err)?;
-        }
-        let options = RTCOfferOptions { ice_restart };
-        let offer = peer.pc.create_offer(Some(options)).await.map_err(rtc_err)?;
-        peer.pc.set_local_description(offer.clone()).await.map_err(rtc_err)?;
-        let sdp = peer.pc.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
-        (self.signal)(ClientFrame::SdpOffer { to: session_id, sdp });
-        Ok(())
-    }
-
-    async fn answer(&mut self, from: Id, user_id: Id, sdp: String) -> Result<(), MeshError> {
-        self.ensure_peer(from, user_id, false).await?;
-        let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
-        let rtc_err = |source| MeshError::Rtc { peer: from, source };
-        let first = !peer.remote_set;
-        let offer = RTCSessionDescription::offer(sdp).map_err(rtc_err)?;
-        peer.pc.set_remote_description(offer).await.map_err(rtc_err)?;
-        peer.remote_set = true;
-        // After the remote offer, so our track rides the transceiver the offer created.
-        if first {
-            peer.pc.add_track(peer.tx.track()).await.map_err(rtc_err)?;
-        }
-        flush(from, peer).await;
-        let answer = peer.pc.create_answer(None).await.map_err(rtc_err)?;
-        peer.pc.set_local_description(answer.clone()).await.map_err(rtc_err)?;
-        let sdp = peer.pc.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
-        (self.signal)(ClientFrame::SdpAnswer { to: from, sdp });
-        learn_payload_type(peer).await;
-        Ok(())
-    }
-
-    async fn apply_answer(&mut self, from: Id, sdp: String) -> Result<(), MeshError> {
-        let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
-        let rtc_err = |source| MeshError::Rtc { peer: from, source };
-        let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err)?;
-        peer.pc.set_remote_description(answer).await.map_err(rtc_err)?;
-        peer.remote_set = true;
-        flush(from, peer).await;
-        learn_payload_type(peer).await;
-        Ok(())
-    }
-
-    async fn remote_candidate(
-        &mut self,
-        from: Id,
-        user_id: Id,
-        value: &serde_json::Value,
-    ) -> Result<(), MeshError> {
-        let Some(candidate) = CandidateJson::from_value(value) else { return Ok(()) };
-        self.ensure_peer(from, user_id, false).await?;
-        let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
-        if peer.remote_set {
-            if let Err(e) = peer.pc.add_ice_candidate(candidate.into_init()).await {
-                tracing::debug!(peer = %from, error = %e, "remote candidate not usable");
-            }
-        } else {
-            peer.queued.push(candidate.into_init());
-        }
-        Ok(())
-    }
-
-    async fn drop_peer(&mut self, session_id: Id) {
-        if let Ok(mut peers) = self.registry.peers.write() {
-            peers.remove(&session_id);
-        }
-        if let Some(peer) = self.peers.remove(&session_id) {
-            if let Err(e) = peer.pc.close().await {
-                tracing::debug!(peer = %session_id, error = %e, "close");
-            }
-        }
-    }
-
-    async fn drop_all(&mut self) {
-        let ids: Vec<Id> = self.peers.keys().copied().collect();
-        for id in ids {
-            self.drop_peer(id).await;
-        }
-        self.self_session = None;
-    }
-}
-
-/// Candidates that waited for the remote description.
-async fn flush(session_id: Id, peer: &mut Peer) {
-    for candidate in std::mem::take(&mut peer.queued) {
-        if let Err(e) = peer.pc.add_ice_candidate(candidate).await {
-            tracing::debug!(peer = %session_id, error = %e, "queued candidate not usable");
-        }
-    }
-}
-
-async fn learn_payload_type(peer: &Peer) {
-    if let Some(pt) = peer::negotiated_opus_pt(peer.pc.as_ref()).await {
-        peer.tx.set_payload_type(pt);
-    }
-}
-
-fn to_rtc_ice_server(server: &IceServer) -> RTCIceServer {
-    RTCIceServer {
-        urls: server.urls.clone(),
-        username: server.username.clone().unwrap_or_default(),
-        credential: server.credential.clone().unwrap_or_default(),
     }
 }

@@ -9,7 +9,6 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -18,8 +17,9 @@ use webrtc::peer_connection::{
     RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
-use super::rtp::{OutgoingFrame, Packetizer};
-use super::{InboundStream, RemoteAudio};
+use super::inbox::Inbox;
+use crate::voice::rtp::{OutgoingFrame, Packetizer};
+use crate::voice::transport::{InboundStream, RemoteAudio};
 
 /// The codec every peer speaks: Opus at 48 kHz, stereo-signalled (RFC 7587), with the
 /// parameters browsers put in their offers.
@@ -133,7 +133,8 @@ pub enum PeerEvent {
 pub struct Handler {
     pub shared: Arc<PeerShared>,
     pub tx: Arc<PeerTx>,
-    pub events: mpsc::UnboundedSender<PeerEvent>,
+    /// Never waits: the driver running these callbacks is what the actor awaits.
+    pub events: Inbox<PeerEvent>,
     pub remote_audio: Arc<dyn RemoteAudio>,
 }
 
@@ -142,9 +143,7 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         match event.candidate.to_json() {
             Ok(candidate) => {
-                let _ = self
-                    .events
-                    .send(PeerEvent::LocalCandidate { session_id: self.shared.session_id, candidate });
+                self.events.send(PeerEvent::LocalCandidate { session_id: self.shared.session_id, candidate });
             }
             Err(e) => tracing::debug!(error = %e, "unserializable local candidate"),
         }
@@ -155,7 +154,7 @@ impl PeerConnectionEventHandler for Handler {
             *s = state.to_string();
         }
         self.tx.connected.store(state == RTCPeerConnectionState::Connected, Ordering::Release);
-        let _ = self.events.send(PeerEvent::State { session_id: self.shared.session_id, state });
+        self.events.send(PeerEvent::State { session_id: self.shared.session_id, state });
     }
 
     /// webrtc-rs can leave the connection state at `connected` while ICE has failed
@@ -175,7 +174,7 @@ impl PeerConnectionEventHandler for Handler {
             *s = shown;
         }
         if state == RTCIceConnectionState::Failed {
-            let _ = self.events.send(PeerEvent::State {
+            self.events.send(PeerEvent::State {
                 session_id: self.shared.session_id,
                 state: RTCPeerConnectionState::Failed,
             });

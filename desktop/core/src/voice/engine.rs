@@ -1,0 +1,368 @@
+//! The engine for one voice room at a time: starts and stops the audio pipelines and the
+//! transport, decides when the microphone transmits (push-to-talk mode, mute wins), tells
+//! the server (`ptt_state`, `set_mute`, `set_deafen`) and keeps a state snapshot for the UI.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, ServerFrame};
+use cromulent_protocol::Id;
+
+use super::audio::{frame_queue, AudioConfig, AudioError, Capture, InputChoice, OutputChoice, Playback};
+use super::controls::{Controls, PttMode};
+use super::mesh::{Mesh, MeshConfig};
+use super::remote::PlaybackSlot;
+use super::removal::{self, InCall, Removal};
+use super::state::{PeerView, VoiceState};
+use super::transmit::{forward_frames, Transmission, OUTGOING_QUEUE};
+use super::transport::{RemoteAudio, Signal};
+
+/// Why a voice operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VoiceError {
+    /// The microphone or speaker pipeline would not start or ended badly.
+    #[error("audio: {0}")]
+    Audio(#[from] AudioError),
+    /// `join` needs a tokio runtime for the mesh.
+    #[error("the voice engine must be used inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// How the engine starts its audio and network parts.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub audio: AudioConfig,
+    pub mesh: MeshConfig,
+    pub mode: PttMode,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { audio: AudioConfig::default(), mesh: MeshConfig::default(), mode: PttMode::Key }
+    }
+}
+
+/// The voice engine handle. Cheap to clone; every clone drives the same engine.
+#[derive(Clone)]
+pub struct VoiceEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    signal: Signal,
+    config: Mutex<EngineConfig>,
+    controls: Mutex<Controls>,
+    call: Mutex<Option<Call>>,
+    /// The playback pipeline, shared with the mesh's track readers.
+    playback: Arc<PlaybackSlot>,
+    transmitting: Arc<AtomicBool>,
+    capture_epoch: Arc<Mutex<Option<Instant>>>,
+}
+
+/// One joined voice room: the running pipelines and the mesh.
+struct Call {
+    channel_id: Id,
+    capture: Capture,
+    mesh: Mesh,
+    forward: tokio::task::JoinHandle<()>,
+}
+
+impl VoiceEngine {
+    /// An idle engine; `signal` sends frames to the gateway.
+    pub fn new(config: EngineConfig, signal: Signal) -> Self {
+        let controls = Controls { mode: config.mode, ..Controls::default() };
+        Self {
+            inner: Arc::new(Inner {
+                signal,
+                config: Mutex::new(config),
+                controls: Mutex::new(controls),
+                call: Mutex::new(None),
+                playback: Arc::new(PlaybackSlot::default()),
+                transmitting: Arc::new(AtomicBool::new(false)),
+                capture_epoch: Arc::new(Mutex::new(None)),
+            }),
+        }
+    }
+
+    /// Opens the microphone and speaker, starts the mesh and asks the server to join.
+    /// Joining another room leaves the current one first.
+    pub async fn join(&self, channel_id: Id) -> Result<(), VoiceError> {
+        if self.channel_id() == Some(channel_id) {
+            return Ok(());
+        }
+        self.leave()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| VoiceError::NoRuntime)?;
+        let config = lock(&self.inner.config).clone();
+        // Both pipelines start their own threads; opening devices may block a moment.
+        let (capture, frames, playback) = {
+            let audio = config.audio.clone();
+            tokio::task::spawn_blocking(move || -> Result<_, AudioError> {
+                let playback = Playback::start(&audio)?;
+                let (capture, frames) = Capture::start(&audio)?;
+                Ok((capture, frames, playback))
+            })
+            .await
+            .map_err(|_| VoiceError::Audio(AudioError::ThreadGone { name: "voice join" }))??
+        };
+        *lock(&self.inner.playback.playback) = Some(playback);
+
+        let (audio_tx, audio_rx) = frame_queue(OUTGOING_QUEUE);
+        let remote: Arc<dyn RemoteAudio> = self.inner.playback.clone();
+        let mesh = Mesh::start(config.mesh.clone(), self.inner.signal.clone(), remote, audio_rx);
+        let transmission = Transmission {
+            signal: self.inner.signal.clone(),
+            transmitting: self.inner.transmitting.clone(),
+            epoch: self.inner.capture_epoch.clone(),
+        };
+        let forward = runtime.spawn(forward_frames(frames, audio_tx, transmission));
+        *lock(&self.inner.call) = Some(Call { channel_id, capture, mesh, forward });
+        {
+            let mut controls = lock(&self.inner.controls);
+            controls.error = None;
+            controls.removed = None;
+        }
+        self.apply_gate();
+        (self.inner.signal)(ClientFrame::VoiceJoin { channel_id });
+        Ok(())
+    }
+
+    /// Leaves the room: tells the server, closes every peer connection, stops capture and
+    /// playback (finalizing a WAV output). Leaving while not in a room does nothing.
+    pub fn leave(&self) -> Result<(), VoiceError> {
+        let Some(call) = lock(&self.inner.call).take() else { return Ok(()) };
+        (self.inner.signal)(ClientFrame::VoiceLeave);
+        self.hang_up(call)
+    }
+
+    /// The local half of leaving: peer connections, capture, playback, room state.
+    fn hang_up(&self, call: Call) -> Result<(), VoiceError> {
+        call.mesh.leave();
+        call.forward.abort();
+        let captured = call.capture.stop();
+        let played = match lock(&self.inner.playback.playback).take() {
+            Some(playback) => playback.finish(),
+            None => Ok(()),
+        };
+        self.inner.transmitting.store(false, Ordering::Relaxed);
+        {
+            let mut controls = lock(&self.inner.controls);
+            controls.self_session_id = None;
+            controls.remote_ptt.clear();
+            controls.ptt_held = false;
+        }
+        captured?;
+        played?;
+        Ok(())
+    }
+
+    /// When the capture clock of the current call started, estimated from when its frames
+    /// arrived (each is due 20 ms after the previous one): the time origin of a WAV input,
+    /// for latency measurements.
+    pub fn capture_epoch(&self) -> Option<Instant> {
+        *lock(&self.inner.capture_epoch)
+    }
+
+    pub fn channel_id(&self) -> Option<Id> {
+        lock(&self.inner.call).as_ref().map(|c| c.channel_id)
+    }
+
+    /// Feeds a frame from the gateway. Frames that are not about voice are ignored.
+    ///
+    /// When the frame says the server took this session out of its room (see
+    /// [`removal`]), the call is ended here, without a `voice_leave` the server would
+    /// refuse, and the reason is returned (and kept in [`VoiceState::removed`]).
+    pub fn handle(&self, frame: &ServerFrame) -> Option<Removal> {
+        if let ServerFrame::Event(e) = frame {
+            if let Some(removal) = self.removal(&e.event) {
+                self.removed(removal);
+                return Some(removal);
+            }
+        }
+        match frame {
+            ServerFrame::Control(ControlFrame::VoiceJoined { self_session_id, .. }) => {
+                lock(&self.inner.controls).self_session_id = Some(*self_session_id);
+            }
+            ServerFrame::Control(ControlFrame::Error { op, message, .. }) if op.starts_with("voice") => {
+                lock(&self.inner.controls).error = Some(message.clone());
+            }
+            ServerFrame::Event(e) => match &e.event {
+                Event::PttState { session_id, active, .. } => {
+                    lock(&self.inner.controls).remote_ptt.insert(*session_id, *active);
+                }
+                Event::PeerLeft { session_id, .. } => {
+                    lock(&self.inner.controls).remote_ptt.remove(session_id);
+                    self.inner.playback.remove(*session_id);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.mesh.handle(frame);
+        }
+        None
+    }
+
+    fn removal(&self, event: &Event) -> Option<Removal> {
+        let channel_id = self.channel_id()?;
+        let self_session_id = lock(&self.inner.controls).self_session_id;
+        removal::removal(InCall { channel_id, self_session_id }, event)
+    }
+
+    /// Ends the call the server already ended, keeping the reason for the UI.
+    fn removed(&self, removal: Removal) {
+        let call = lock(&self.inner.call).take();
+        lock(&self.inner.controls).removed = Some(removal);
+        tracing::info!(channel_id = %removal.channel_id(), %removal, "the server ended the call");
+        if let Some(call) = call {
+            if let Err(error) = self.hang_up(call) {
+                tracing::warn!(%error, "voice pipelines did not stop cleanly");
+            }
+        }
+    }
+
+    pub fn ptt_down(&self) {
+        lock(&self.inner.controls).ptt_held = true;
+        self.apply_gate();
+    }
+
+    pub fn ptt_up(&self) {
+        lock(&self.inner.controls).ptt_held = false;
+        self.apply_gate();
+    }
+
+    pub fn set_mode(&self, mode: PttMode) {
+        lock(&self.inner.controls).mode = mode;
+        lock(&self.inner.config).mode = mode;
+        self.apply_gate();
+    }
+
+    /// Mute closes the microphone whatever the mode says; unmuting also undeafens.
+    pub fn set_muted(&self, muted: bool) {
+        let undeafen = {
+            let mut controls = lock(&self.inner.controls);
+            controls.muted = muted;
+            !muted && controls.deafened
+        };
+        if undeafen {
+            self.set_deafened(false);
+        }
+        (self.inner.signal)(ClientFrame::SetMute { muted });
+        self.apply_gate();
+    }
+
+    /// Deafen silences every peer and closes the microphone; undeafening leaves mute as it was.
+    pub fn set_deafened(&self, deafened: bool) {
+        lock(&self.inner.controls).deafened = deafened;
+        if let Some(playback) = lock(&self.inner.playback.playback).as_ref() {
+            playback.set_deafened(deafened);
+        }
+        (self.inner.signal)(ClientFrame::SetDeafen { deafened });
+        self.apply_gate();
+    }
+
+    /// A user's volume as a factor (1.0 as sent, 0.0 silent, up to 4.0), for all their sessions.
+    pub fn set_volume(&self, user_id: Id, volume: f32) {
+        lock(&self.inner.controls).volumes.insert(user_id, volume);
+        self.inner.playback.set_volume(user_id, volume);
+    }
+
+    pub fn set_noise_suppression(&self, enabled: bool) {
+        lock(&self.inner.config).audio.noise_suppression = enabled;
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.capture.set_noise_suppression(enabled);
+        }
+    }
+
+    /// The devices to use from the next join on (a device that is missing falls back to the
+    /// default one when the pipeline opens).
+    pub fn set_devices(&self, input: InputChoice, output: OutputChoice) {
+        let mut config = lock(&self.inner.config);
+        config.audio.input = input;
+        config.audio.output = output;
+    }
+
+    /// The state for the UI, read fresh.
+    pub fn snapshot(&self) -> VoiceState {
+        let controls = lock(&self.inner.controls);
+        let call = lock(&self.inner.call);
+        let peers = call.as_ref().map(|c| c.mesh.peers()).unwrap_or_default();
+        let peers = peers
+            .into_iter()
+            .map(|status| {
+                let (speaking, stats) = self.inner.playback.peer_audio(status.session_id);
+                PeerView::new(status, &controls, speaking, stats)
+            })
+            .collect();
+        let lost_signaling = call.as_ref().map_or(0, |c| c.mesh.lost_signaling());
+        let error = controls.error.clone().or_else(|| {
+            (lost_signaling > 0).then(|| {
+                format!("voice signaling got stuck ({lost_signaling} messages lost); join the room again")
+            })
+        });
+        VoiceState {
+            channel_id: call.as_ref().map(|c| c.channel_id),
+            self_session_id: controls.self_session_id,
+            mode: controls.mode,
+            ptt_held: controls.ptt_held,
+            muted: controls.muted,
+            deafened: controls.deafened,
+            transmitting: self.inner.transmitting.load(Ordering::Relaxed),
+            input_level_dbfs: call.as_ref().map_or(f32::NEG_INFINITY, |c| c.capture.level_dbfs()),
+            peers,
+            error,
+            removed: controls.removed,
+        }
+    }
+
+    /// Sets the capture gate from the controls ([`Controls::gate`] decides).
+    fn apply_gate(&self) {
+        let gate = lock(&self.inner.controls).gate();
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.capture.set_muted(gate.blocked);
+            call.capture.set_transmit(gate.transmit);
+            call.capture.set_voice_activation(gate.voice_activation);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.get_mut().ok().and_then(Option::take) {
+            call.forward.abort();
+            call.mesh.leave();
+        }
+    }
+}
+
+/// The engine's locks guard plain state that stays consistent even if a holder panicked.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The desktop app keeps one handle in its state and calls it from any thread.
+    fn shareable<T: Send + Sync + Clone + 'static>(value: T) -> T {
+        value
+    }
+
+    #[test]
+    fn an_idle_engine_reports_an_empty_room_and_leaving_is_harmless() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let log = sent.clone();
+        let engine =
+            shareable(VoiceEngine::new(EngineConfig::default(), Arc::new(move |f| lock(&log).push(f))));
+        engine.set_muted(true);
+        engine.ptt_down();
+        let state = engine.snapshot();
+        assert!(state.muted && state.ptt_held && !state.transmitting);
+        assert_eq!(state.channel_id, None);
+        engine.leave().expect("leaving while idle does nothing");
+        assert_eq!(*lock(&sent), vec![ClientFrame::SetMute { muted: true }]);
+    }
+}

@@ -1,0 +1,73 @@
+//! Remote tracks into the playback pipeline: the engine's [`RemoteAudio`], whichever
+//! transport opens the tracks, with per-user volumes that outlive a peer's reconnects.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use cromulent_protocol::Id;
+
+use super::audio::{PeerSink, PeerStats, Playback};
+use super::engine::lock;
+use super::transport::{InboundStream, RemoteAudio};
+
+/// The playback pipeline while in a room, and the peers it mixes (keyed by session id).
+#[derive(Default)]
+pub(super) struct PlaybackSlot {
+    pub(super) playback: Mutex<Option<Playback>>,
+    /// Session → user, for per-user volumes.
+    users: Mutex<HashMap<Id, Id>>,
+    volumes: Mutex<HashMap<Id, f32>>,
+}
+
+impl PlaybackSlot {
+    pub(super) fn remove(&self, session_id: Id) {
+        lock(&self.users).remove(&session_id);
+        if let Some(playback) = lock(&self.playback).as_ref() {
+            playback.remove_peer(&session_id.to_string());
+        }
+    }
+
+    pub(super) fn set_volume(&self, user_id: Id, volume: f32) {
+        lock(&self.volumes).insert(user_id, volume);
+        let users = lock(&self.users).clone();
+        if let Some(playback) = lock(&self.playback).as_ref() {
+            for (session, _) in users.iter().filter(|(_, user)| **user == user_id) {
+                playback.set_volume(&session.to_string(), volume);
+            }
+        }
+    }
+
+    pub(super) fn peer_audio(&self, session_id: Id) -> (bool, Option<PeerStats>) {
+        let playback = lock(&self.playback);
+        let Some(playback) = playback.as_ref() else { return (false, None) };
+        let key = session_id.to_string();
+        (playback.speaking(&key), playback.peer_stats(&key))
+    }
+}
+
+impl RemoteAudio for PlaybackSlot {
+    fn open(&self, session_id: Id, user_id: Id) -> Box<dyn InboundStream> {
+        lock(&self.users).insert(session_id, user_id);
+        let volume = lock(&self.volumes).get(&user_id).copied();
+        let key = session_id.to_string();
+        let sink = lock(&self.playback).as_ref().map(|playback| {
+            let sink = playback.add_peer(&key);
+            if let Some(volume) = volume {
+                playback.set_volume(&key, volume);
+            }
+            sink
+        });
+        Box::new(Inbound(sink))
+    }
+}
+
+/// One remote track's packets into its jitter buffer (nowhere once we left).
+struct Inbound(Option<PeerSink>);
+
+impl InboundStream for Inbound {
+    fn push(&mut self, sequence: u16, timestamp: u32, payload: &[u8]) {
+        if let Some(sink) = &self.0 {
+            sink.push(sequence, timestamp, payload);
+        }
+    }
+}

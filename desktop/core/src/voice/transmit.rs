@@ -1,0 +1,88 @@
+//! Capture → transport: our encoded frames out, and `ptt_state` whenever transmission
+//! starts or stops.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use cromulent_protocol::gateway::ClientFrame;
+
+use super::audio::{CaptureFrames, FrameSender};
+use super::engine::lock;
+use super::rtp::{OutgoingFrame, FRAME_DURATION, SAMPLES_PER_FRAME};
+use super::transport::Signal;
+
+/// Frames queued between capture and the transport (1 s); when the transport falls behind
+/// the oldest are dropped, since a late frame is worth nothing.
+pub(super) const OUTGOING_QUEUE: usize = 50;
+
+/// What the forwarding task shares with the engine.
+pub(super) struct Transmission {
+    pub(super) signal: Signal,
+    /// Our microphone is going out right now.
+    pub(super) transmitting: Arc<AtomicBool>,
+    /// When the capture clock started, as [`earliest_start`] estimates it.
+    pub(super) epoch: Arc<Mutex<Option<Instant>>>,
+}
+
+/// Capture → transport. Frames with the gate closed are not sent at all (as the browser
+/// detaches its track), but they keep the frame clock running, so RTP timestamps jump
+/// over the pause. Announces each change of transmission with `ptt_state`.
+pub(super) async fn forward_frames(
+    mut frames: CaptureFrames,
+    out: FrameSender<OutgoingFrame>,
+    transmission: Transmission,
+) {
+    let Transmission { signal, transmitting, epoch } = transmission;
+    let mut index: u64 = 0;
+    let mut announced = false;
+    *lock(&epoch) = None;
+    while let Some(frame) = frames.recv().await {
+        {
+            let mut epoch = lock(&epoch);
+            *epoch = earliest_start(*epoch, Instant::now(), index);
+        }
+        if frame.voice != announced {
+            announced = frame.voice;
+            transmitting.store(announced, Ordering::Relaxed);
+            signal(ClientFrame::PttState { active: announced });
+        }
+        if frame.voice {
+            let outgoing =
+                OutgoingFrame { index, talk_spurt_start: frame.talkspurt_start, payload: frame.payload };
+            // Dropping the oldest when full (the transport is stuck) is the queue's policy;
+            // a transport that is gone just takes no more.
+            out.push(outgoing);
+        }
+        index += u64::from(frame.samples / SAMPLES_PER_FRAME).max(1);
+    }
+}
+
+/// The capture clock's start, given the previous estimate and the arrival of frame
+/// `index` at `now`: each frame is due 20 ms after the previous one, and the least delayed
+/// arrival gives the best estimate.
+fn earliest_start(estimate: Option<Instant>, now: Instant, index: u64) -> Option<Instant> {
+    let due = FRAME_DURATION * (index + 1) as u32;
+    match now.checked_sub(due) {
+        Some(start) => Some(estimate.map_or(start, |e| e.min(start))),
+        None => estimate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_least_delayed_frame_sets_the_capture_epoch() {
+        let origin = Instant::now();
+        let at = |ms: u64| origin + Duration::from_millis(1000 + ms);
+        let first = earliest_start(None, at(25), 0);
+        assert_eq!(first, Some(at(5)), "frame 0 is due 20 ms after the start");
+        let later = earliest_start(first, at(70), 1);
+        assert_eq!(later, first, "a frame that arrived later than due does not move the start later");
+        let earlier = earliest_start(later, at(41), 1);
+        assert_eq!(earlier, Some(at(1)), "a frame that arrived sooner moves the estimate earlier");
+    }
+}
