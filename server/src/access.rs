@@ -9,68 +9,126 @@
 //! - A public voice room is open to everyone who sees it; a private one to its members
 //!   only, admins included (see [`may_join_voice`] for why).
 
-use cromulent_protocol::channel::{ChannelKind, WritePermission};
-use cromulent_protocol::Id;
+use cromulent_protocol::channel::{Channel, ChannelKind, WritePermission};
+use cromulent_protocol::{ErrorCode, Id};
 
 use crate::auth::Caller;
 use crate::bus::Audience;
-use crate::http::error::{HttpError, HttpResult};
 use crate::mention::Parsed;
 use crate::store::channels::ChannelRow;
 use crate::store::{self, Conn};
 use crate::voice::rooms::RoomAccess;
 
+/// Why the caller may not do this in a channel. Not retryable: rights or the request
+/// must change first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Denied {
+    /// The channel does not exist or is private and the caller is not in it; the two
+    /// look the same so a private channel's existence does not leak.
+    #[error("no such channel")]
+    Hidden,
+    #[error("join the channel first")]
+    NotMember,
+    #[error("only admins may post in this channel")]
+    AdminsOnly,
+    /// `@everyone` or `@here` in a public channel by someone who is not an admin.
+    #[error("only admins may mention @everyone or @here in a public channel")]
+    MassMention,
+    #[error("voice channels carry no text messages")]
+    NoText,
+    #[error("not a voice channel")]
+    NotVoice,
+    #[error("private voice rooms are for members: ask an admin to add you")]
+    MembersOnlyRoom,
+}
+
+impl Denied {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Denied::Hidden => ErrorCode::NotFound,
+            Denied::NoText | Denied::NotVoice => ErrorCode::ValidationFailed,
+            Denied::NotMember | Denied::AdminsOnly | Denied::MassMention | Denied::MembersOnlyRoom => {
+                ErrorCode::Forbidden
+            }
+        }
+    }
+
+    /// The request field at fault, when there is one.
+    pub fn field(self) -> Option<&'static str> {
+        match self {
+            Denied::MassMention => Some("body"),
+            Denied::NoText | Denied::NotVoice => Some("channel_id"),
+            _ => None,
+        }
+    }
+}
+
+/// A rights check that could not finish, or that refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error("checking rights")]
+    Store(#[from] sqlx::Error),
+}
+
 /// A channel the caller may see, with their membership.
 #[derive(Debug, Clone)]
 pub struct ChannelAccess {
-    pub channel: ChannelRow,
-    pub is_member: bool,
+    row: ChannelRow,
+    is_member: bool,
 }
 
 impl ChannelAccess {
+    pub fn channel(&self) -> &Channel {
+        &self.row.channel
+    }
+
     pub fn id(&self) -> Id {
-        self.channel.channel.id
+        self.row.channel.id
+    }
+
+    pub fn is_member(&self) -> bool {
+        self.is_member
     }
 
     /// Refuses a post (or an edit: the same rules, checked again) the caller may not
     /// make here, mentions included.
-    pub fn ensure_can_post_mentioning(&self, caller: &Caller, mentions: &Parsed) -> HttpResult<()> {
+    pub fn ensure_can_post_mentioning(&self, caller: &Caller, mentions: &Parsed) -> Result<(), Denied> {
         self.ensure_can_post(caller)?;
         // `@everyone` in a public channel reaches every account on the server; only admins
         // may ring that bell. In a private channel it reaches the members, who chose it.
         let mass = mentions.everyone || mentions.here;
-        if mass && !self.channel.channel.is_private && !caller.is_admin() {
-            let mut e =
-                HttpError::forbidden("only admins may mention @everyone or @here in a public channel");
-            e.body.field = Some("body".into());
-            return Err(e);
+        if mass && !self.channel().is_private && !caller.is_admin() {
+            return Err(Denied::MassMention);
         }
         Ok(())
     }
 
     /// Refuses a post the caller may not make here.
-    pub fn ensure_can_post(&self, caller: &Caller) -> HttpResult<()> {
-        let channel = &self.channel.channel;
+    pub fn ensure_can_post(&self, caller: &Caller) -> Result<(), Denied> {
+        let channel = self.channel();
         if channel.kind == ChannelKind::Voice {
-            return Err(HttpError::invalid("channel_id", "voice channels carry no text messages"));
+            return Err(Denied::NoText);
         }
         if !self.is_member {
-            return Err(HttpError::forbidden("join the channel first"));
+            return Err(Denied::NotMember);
         }
         if channel.write_permission == WritePermission::AdminOnly && !caller.is_admin() {
-            return Err(HttpError::forbidden("only admins may post in this channel"));
+            return Err(Denied::AdminsOnly);
         }
         Ok(())
     }
 
     /// Refuses a `voice_join` the caller may not make here.
-    pub fn ensure_can_join_voice(&self) -> HttpResult<()> {
-        let channel = &self.channel.channel;
+    pub fn ensure_can_join_voice(&self) -> Result<(), Denied> {
+        let channel = self.channel();
         if channel.kind != ChannelKind::Voice {
-            return Err(HttpError::invalid("channel_id", "not a voice channel"));
+            return Err(Denied::NotVoice);
         }
         if !may_join_voice(channel.is_private, self.is_member) {
-            return Err(HttpError::forbidden("private voice rooms are for members: ask an admin to add you"));
+            return Err(Denied::MembersOnlyRoom);
         }
         Ok(())
     }
@@ -138,17 +196,19 @@ pub async fn audience(conn: &mut Conn, channel_id: Id, is_private: bool) -> sqlx
     Ok(Audience::Channel { channel_id, private_members })
 }
 
-/// The channel, if the caller may see it; `404` otherwise (also for private channels the
-/// caller is not in, so their existence is not revealed).
-pub async fn visible_channel(conn: &mut Conn, caller: &Caller, channel_id: Id) -> HttpResult<ChannelAccess> {
-    let channel = store::channels::find(&mut *conn, channel_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("channel"))?;
+/// The channel, if the caller may see it; [`Denied::Hidden`] otherwise (also for
+/// private channels the caller is not in, so their existence is not revealed).
+pub async fn visible_channel(
+    conn: &mut Conn,
+    caller: &Caller,
+    channel_id: Id,
+) -> Result<ChannelAccess, Error> {
+    let row = store::channels::find(&mut *conn, channel_id).await?.ok_or(Denied::Hidden)?;
     let is_member = store::memberships::is_member(&mut *conn, channel_id, caller.id()).await?;
-    if !may_see(channel.channel.is_private, is_member, caller.is_admin()) {
-        return Err(HttpError::not_found("channel"));
+    if !may_see(row.channel.is_private, is_member, caller.is_admin()) {
+        return Err(Denied::Hidden.into());
     }
-    Ok(ChannelAccess { channel, is_member })
+    Ok(ChannelAccess { row, is_member })
 }
 
 #[cfg(test)]

@@ -6,19 +6,19 @@ use anyhow::{bail, Context};
 use cromulent_protocol::user::Role;
 
 use crate::config::{Config, UserCommand};
-use crate::http::error::HttpError;
 use crate::ids::{now_ms, IdGenerator};
 use crate::store::users::NewUser;
+use crate::store::Unique;
 use crate::{auth::password::PasswordHasher, open_database, store, validate};
 
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
     let db = open_database(&config).await?;
     match command {
         UserCommand::Create { email, username, admin } => {
-            let email = validate::email(&email).map_err(explain)?;
-            let username = validate::username(&username).map_err(explain)?;
+            let email = validate::email(&email)?;
+            let username = validate::username(&username)?;
             let password = read_password()?;
-            validate::password(&password, "password").map_err(explain)?;
+            validate::password(&password, "password")?;
             let hash = PasswordHasher::new().hash(password).await?;
             let id = IdGenerator::new(config.node_id).next();
             let now = now_ms();
@@ -39,12 +39,19 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 email_confirmed_at: Some(now),
                 created_at: now,
             };
-            store::users::create_with_defaults(&mut tx, &user).await?;
+            // The checks above lose a race with a concurrent registration; the
+            // constraint then names what was taken.
+            store::users::create_with_defaults(&mut tx, &user).await.map_err(
+                |e| match Unique::violated_by(&e) {
+                    Some(taken) => anyhow::anyhow!("{}", taken.message()),
+                    None => e.into(),
+                },
+            )?;
             tx.commit().await?;
             println!("created {username} <{email}> ({}) with id {id}", store::users::role_to_db(role));
         }
         UserCommand::Promote { email } => {
-            let email = validate::email(&email).map_err(explain)?;
+            let email = validate::email(&email)?;
             let user = store::users::find_by_email(db.pool(), &email)
                 .await?
                 .with_context(|| format!("no account for {email}"))?;
@@ -73,8 +80,4 @@ fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context("reading the password")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-fn explain(e: HttpError) -> anyhow::Error {
-    anyhow::anyhow!("{}", e.body.message)
 }

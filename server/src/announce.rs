@@ -1,122 +1,233 @@
-//! Telling clients about committed changes: each function is called by a handler right
-//! after its transaction commits (never before: a rolled-back change must not reach
-//! anyone) and publishes the matching events on the bus, to exactly the sessions that
-//! may see them.
+//! Telling clients about committed changes: the one way to do it. A writer builds a
+//! [`Change`] from the rows it has just committed and hands it to [`publish`] (never
+//! before commit: a rolled-back change must not reach anyone), which publishes the
+//! matching events on the bus to exactly the sessions that may see them.
+//!
+//! Events about a channel go to its audience, read at publish time through
+//! [`access::audience`], so a member removed a moment ago no longer hears from it;
+//! notifications and read state go to their own user's sessions.
 
-use cromulent_protocol::channel::Channel;
+use cromulent_protocol::channel::{Channel, ReadState};
 use cromulent_protocol::event::Event;
 use cromulent_protocol::feature_flag::FeatureFlags;
 use cromulent_protocol::group::Group;
-use cromulent_protocol::user::User;
+use cromulent_protocol::message::Message;
+use cromulent_protocol::notification::Notification;
+use cromulent_protocol::user::{Role, User};
 use cromulent_protocol::Id;
 
 use crate::access;
 use crate::bus::{Audience, BusMessage};
 use crate::state::AppState;
 use crate::store;
+use crate::store::notifications::Scope;
 
-/// Who may see `channel` right now.
-async fn audience_of(state: &AppState, channel: &Channel) -> sqlx::Result<Audience> {
-    let mut conn = state.db.pool().acquire().await?;
-    access::audience(&mut conn, channel.id, channel.is_private).await
+/// A committed change clients should hear about.
+#[derive(Debug, Clone)]
+pub enum Change {
+    ChannelCreated(Channel),
+    /// `was_private` is the channel's privacy before the change: users who lost sight of
+    /// it are told it is gone for them, users who gained it are told it exists.
+    ChannelUpdated {
+        channel: Channel,
+        was_private: bool,
+    },
+    /// `audience` must be read before the delete, while the memberships still exist.
+    ChannelDeleted {
+        channel_id: Id,
+        audience: Audience,
+    },
+    MemberJoined {
+        channel: Channel,
+        user_id: Id,
+    },
+    /// After the membership is gone: the remaining audience and the user hear of it; a
+    /// user who lost sight of a private channel is told it is gone for them, at once.
+    MemberLeft {
+        channel: Channel,
+        user_id: Id,
+    },
+    UserUpdated(User),
+    /// A new role changes what the user may see (admins see every private channel).
+    RoleChanged(User),
+    GroupUpdated(Group),
+    GroupDeleted(Id),
+    FlagsUpdated(FeatureFlags),
+    MessageCreated {
+        message: Message,
+        scope: Scope,
+        notified: Vec<Notified>,
+    },
+    /// An edit; `notified` holds only users the edit newly mentions.
+    MessageUpdated {
+        message: Message,
+        scope: Scope,
+        notified: Vec<Notified>,
+    },
+    MessageDeleted {
+        message_id: Id,
+        scope: Scope,
+    },
+    /// A user's read marker moved; their notifications in the channel up to it are read.
+    ReadStateMoved {
+        user_id: Id,
+        read_state: ReadState,
+    },
+    /// Some of a user's notifications were marked read.
+    NotificationsRead {
+        user_id: Id,
+        which: Marked,
+    },
 }
 
-/// Logs instead of failing the request: the write is committed either way, and a
-/// client that missed an event catches up over REST.
-fn log_failure(what: &str, result: sqlx::Result<()>) {
-    if let Err(e) = result {
+/// A notification and the user whose inbox it is in.
+#[derive(Debug, Clone)]
+pub struct Notified {
+    pub user_id: Id,
+    pub notification: Notification,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Marked {
+    One(Id),
+    All,
+}
+
+/// Publishes a committed change. A failure is logged instead of failing the request:
+/// the write is committed either way, and a client that missed an event catches up
+/// over REST.
+pub async fn publish(state: &AppState, change: Change) {
+    let what = change.name();
+    if let Err(e) = publish_events(state, change).await {
         tracing::error!(error = %e, what, "could not announce a change");
     }
 }
 
-pub async fn channel_created(state: &AppState, channel: &Channel) {
-    let result = async {
-        let audience = audience_of(state, channel).await?;
-        state.bus.event(audience, Event::ChannelCreate { channel: channel.clone() }).await;
-        Ok(())
-    };
-    log_failure("channel_create", result.await);
-}
-
-/// `was_private` is the channel's privacy before the change: users who lost sight of
-/// it are told it is gone for them, users who gained it are told it exists.
-pub async fn channel_updated(state: &AppState, channel: &Channel, was_private: bool) {
-    let result = async {
-        let audience = audience_of(state, channel).await?;
-        state.bus.event(audience, Event::ChannelUpdate { channel: channel.clone() }).await;
-        if channel.is_private != was_private {
-            let user_ids = store::memberships::outsiders(state.db.pool(), channel.id).await?;
-            let event = if channel.is_private {
-                Event::ChannelDelete { channel_id: channel.id }
-            } else {
-                Event::ChannelCreate { channel: channel.clone() }
-            };
-            state.bus.event(Audience::Users { user_ids }, event).await;
+async fn publish_events(state: &AppState, change: Change) -> sqlx::Result<()> {
+    let bus = &state.bus;
+    match change {
+        Change::ChannelCreated(channel) => {
+            let audience = audience_of(state, Scope::of(&channel)).await?;
+            bus.event(audience, Event::ChannelCreate { channel }).await;
         }
-        Ok(())
-    };
-    log_failure("channel_update", result.await);
-}
-
-/// `audience` must be read before the delete, while the memberships still exist.
-pub async fn channel_deleted(state: &AppState, channel_id: Id, audience: Audience) {
-    state.bus.event(audience, Event::ChannelDelete { channel_id }).await;
-}
-
-pub async fn member_joined(state: &AppState, channel: &Channel, user_id: Id) {
-    let result = async {
-        let audience = audience_of(state, channel).await?;
-        state.bus.event(audience, Event::MemberJoin { channel_id: channel.id, user_id }).await;
-        if channel.is_private {
-            // The new member could not see the channel until now.
-            let users = Audience::Users { user_ids: vec![user_id] };
-            state.bus.event(users, Event::ChannelCreate { channel: channel.clone() }).await;
-        }
-        Ok(())
-    };
-    log_failure("member_join", result.await);
-}
-
-/// After the membership is gone: the remaining audience and the user hear of it; a
-/// user who lost sight of a private channel is told it is gone for them, at once.
-pub async fn member_left(state: &AppState, channel: &Channel, user_id: Id) {
-    let result = async {
-        let audience = audience_of(state, channel).await?;
-        let event = Event::MemberLeave { channel_id: channel.id, user_id };
-        state.bus.event(audience, event.clone()).await;
-        let user = Audience::Users { user_ids: vec![user_id] };
-        if channel.is_private {
-            let is_admin =
-                store::users::find_by_id(state.db.pool(), user_id).await?.is_some_and(|u| u.is_admin());
-            state.bus.event(user.clone(), event).await;
-            if !is_admin {
-                state.bus.event(user, Event::ChannelDelete { channel_id: channel.id }).await;
+        Change::ChannelUpdated { channel, was_private } => {
+            let audience = audience_of(state, Scope::of(&channel)).await?;
+            bus.event(audience, Event::ChannelUpdate { channel: channel.clone() }).await;
+            if channel.is_private != was_private {
+                let user_ids = store::memberships::outsiders(state.db.pool(), channel.id).await?;
+                let event = if channel.is_private {
+                    Event::ChannelDelete { channel_id: channel.id }
+                } else {
+                    Event::ChannelCreate { channel }
+                };
+                bus.event(Audience::Users { user_ids }, event).await;
             }
         }
-        Ok(())
-    };
-    log_failure("member_leave", result.await);
+        Change::ChannelDeleted { channel_id, audience } => {
+            bus.event(audience, Event::ChannelDelete { channel_id }).await;
+        }
+        Change::MemberJoined { channel, user_id } => {
+            let audience = audience_of(state, Scope::of(&channel)).await?;
+            bus.event(audience, Event::MemberJoin { channel_id: channel.id, user_id }).await;
+            if channel.is_private {
+                // The new member could not see the channel until now.
+                bus.event(own(user_id), Event::ChannelCreate { channel }).await;
+            }
+        }
+        Change::MemberLeft { channel, user_id } => {
+            let audience = audience_of(state, Scope::of(&channel)).await?;
+            let event = Event::MemberLeave { channel_id: channel.id, user_id };
+            bus.event(audience, event.clone()).await;
+            if channel.is_private {
+                let is_admin =
+                    store::users::find_by_id(state.db.pool(), user_id).await?.is_some_and(|u| u.is_admin());
+                bus.event(own(user_id), event).await;
+                if !is_admin {
+                    bus.event(own(user_id), Event::ChannelDelete { channel_id: channel.id }).await;
+                }
+            }
+        }
+        Change::UserUpdated(user) => {
+            bus.event(Audience::Everyone, Event::UserUpdate { user }).await;
+        }
+        Change::RoleChanged(user) => {
+            let is_admin = user.role == Role::Admin;
+            bus.publish(BusMessage::RoleChange { user_id: user.id, is_admin }).await;
+            bus.event(Audience::Everyone, Event::UserUpdate { user }).await;
+        }
+        Change::GroupUpdated(group) => {
+            bus.event(Audience::Everyone, Event::GroupUpdate { group }).await;
+        }
+        Change::GroupDeleted(group_id) => {
+            bus.event(Audience::Everyone, Event::GroupDelete { group_id }).await;
+        }
+        Change::FlagsUpdated(feature_flags) => {
+            bus.event(Audience::Everyone, Event::FeatureFlagsUpdate { feature_flags }).await;
+        }
+        Change::MessageCreated { message, scope, notified } => {
+            let audience = audience_of(state, scope).await?;
+            bus.event(audience, Event::MessageCreate { message }).await;
+            notify(state, notified).await;
+        }
+        Change::MessageUpdated { message, scope, notified } => {
+            let audience = audience_of(state, scope).await?;
+            bus.event(audience, Event::MessageUpdate { message }).await;
+            notify(state, notified).await;
+        }
+        Change::MessageDeleted { message_id, scope } => {
+            let audience = audience_of(state, scope).await?;
+            let channel_id = scope.channel_id;
+            bus.event(audience, Event::MessageDelete { channel_id, message_id }).await;
+        }
+        Change::ReadStateMoved { user_id, read_state } => {
+            bus.event(own(user_id), Event::ReadStateUpdate { read_state }).await;
+        }
+        Change::NotificationsRead { user_id, which } => {
+            let notification_id = match which {
+                Marked::One(id) => Some(id),
+                Marked::All => None,
+            };
+            bus.event(own(user_id), Event::NotificationsRead { notification_id }).await;
+        }
+    }
+    Ok(())
 }
 
-pub async fn user_updated(state: &AppState, user: User) {
-    state.bus.event(Audience::Everyone, Event::UserUpdate { user }).await;
+impl Change {
+    /// The event family, for the log.
+    fn name(&self) -> &'static str {
+        match self {
+            Change::ChannelCreated(_) => "channel_create",
+            Change::ChannelUpdated { .. } => "channel_update",
+            Change::ChannelDeleted { .. } => "channel_delete",
+            Change::MemberJoined { .. } => "member_join",
+            Change::MemberLeft { .. } => "member_leave",
+            Change::UserUpdated(_) | Change::RoleChanged(_) => "user_update",
+            Change::GroupUpdated(_) => "group_update",
+            Change::GroupDeleted(_) => "group_delete",
+            Change::FlagsUpdated(_) => "feature_flags_update",
+            Change::MessageCreated { .. } => "message_create",
+            Change::MessageUpdated { .. } => "message_update",
+            Change::MessageDeleted { .. } => "message_delete",
+            Change::ReadStateMoved { .. } => "read_state_update",
+            Change::NotificationsRead { .. } => "notifications_read",
+        }
+    }
 }
 
-/// A new role changes what the user may see (admins see every private channel).
-pub async fn role_changed(state: &AppState, user: User) {
-    let is_admin = user.role == cromulent_protocol::user::Role::Admin;
-    state.bus.publish(BusMessage::RoleChange { user_id: user.id, is_admin }).await;
-    user_updated(state, user).await;
+/// Who may see a channel right now.
+pub async fn audience_of(state: &AppState, scope: Scope) -> sqlx::Result<Audience> {
+    let mut conn = state.db.pool().acquire().await?;
+    access::audience(&mut conn, scope.channel_id, scope.is_private).await
 }
 
-pub async fn group_updated(state: &AppState, group: Group) {
-    state.bus.event(Audience::Everyone, Event::GroupUpdate { group }).await;
+/// One user's own sessions.
+fn own(user_id: Id) -> Audience {
+    Audience::Users { user_ids: vec![user_id] }
 }
 
-pub async fn group_deleted(state: &AppState, group_id: Id) {
-    state.bus.event(Audience::Everyone, Event::GroupDelete { group_id }).await;
-}
-
-pub async fn flags_updated(state: &AppState, feature_flags: FeatureFlags) {
-    state.bus.event(Audience::Everyone, Event::FeatureFlagsUpdate { feature_flags }).await;
+async fn notify(state: &AppState, notified: Vec<Notified>) {
+    for Notified { user_id, notification } in notified {
+        state.bus.event(own(user_id), Event::NotificationCreate { notification }).await;
+    }
 }

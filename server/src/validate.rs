@@ -2,12 +2,25 @@
 
 use cromulent_protocol::limits::*;
 
-use crate::http::error::HttpError;
+/// A field that breaks a rule; `field` names it for the client's form. Not retryable
+/// with the same input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), message: message.into() }
+    }
+}
 
 /// Lower-cased and trimmed; one `@`, a dotted domain, no spaces.
-pub fn email(raw: &str) -> Result<String, HttpError> {
+pub fn email(raw: &str) -> Result<String, Invalid> {
     let email = raw.trim().to_lowercase();
-    let bad = || HttpError::invalid("email", "enter an email address like name@example.com");
+    let bad = || Invalid::new("email", "enter an email address like name@example.com");
     if email.chars().count() > EMAIL_MAX_CHARS || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
@@ -28,61 +41,61 @@ pub fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '-' || c == '.'
 }
 
-pub fn username(raw: &str) -> Result<String, HttpError> {
+pub fn username(raw: &str) -> Result<String, Invalid> {
     let name = raw.trim();
     let count = name.chars().count();
     if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&count) {
-        return Err(HttpError::invalid(
+        return Err(Invalid::new(
             "username",
             format!("a username has {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters"),
         ));
     }
     if !name.chars().all(is_name_char) || name.ends_with('.') {
-        return Err(HttpError::invalid("username", "use letters, digits, '_', '-' and '.' only"));
+        return Err(Invalid::new("username", "use letters, digits, '_', '-' and '.' only"));
     }
     if matches!(name.to_lowercase().as_str(), "here" | "everyone") {
-        return Err(HttpError::invalid("username", "that name is reserved for mentions"));
+        return Err(Invalid::new("username", "that name is reserved for mentions"));
     }
     Ok(name.to_owned())
 }
 
 /// Length is the only rule: any characters, no composition requirements.
-pub fn password(raw: &str, field: &str) -> Result<(), HttpError> {
+pub fn password(raw: &str, field: &str) -> Result<(), Invalid> {
     let count = raw.chars().count();
     if count < PASSWORD_MIN_CHARS {
-        return Err(HttpError::invalid(field, format!("use at least {PASSWORD_MIN_CHARS} characters")));
+        return Err(Invalid::new(field, format!("use at least {PASSWORD_MIN_CHARS} characters")));
     }
     if count > PASSWORD_MAX_CHARS {
-        return Err(HttpError::invalid(field, format!("use at most {PASSWORD_MAX_CHARS} characters")));
+        return Err(Invalid::new(field, format!("use at most {PASSWORD_MAX_CHARS} characters")));
     }
     Ok(())
 }
 
 /// Trimmed optional text; empty becomes `None`.
-pub fn optional_text(raw: Option<&str>, field: &str, max_chars: usize) -> Result<Option<String>, HttpError> {
+pub fn optional_text(raw: Option<&str>, field: &str, max_chars: usize) -> Result<Option<String>, Invalid> {
     let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
     if text.chars().count() > max_chars {
-        return Err(HttpError::invalid(field, format!("at most {max_chars} characters")));
+        return Err(Invalid::new(field, format!("at most {max_chars} characters")));
     }
     if text.chars().any(char::is_control) {
-        return Err(HttpError::invalid(field, "control characters are not allowed"));
+        return Err(Invalid::new(field, "control characters are not allowed"));
     }
     Ok(Some(text.to_owned()))
 }
 
-pub fn required_text(raw: &str, field: &str, max_chars: usize) -> Result<String, HttpError> {
-    optional_text(Some(raw), field, max_chars)?.ok_or_else(|| HttpError::invalid(field, "must not be empty"))
+pub fn required_text(raw: &str, field: &str, max_chars: usize) -> Result<String, Invalid> {
+    optional_text(Some(raw), field, max_chars)?.ok_or_else(|| Invalid::new(field, "must not be empty"))
 }
 
 /// Only http(s) URLs, so a stored avatar can never be a `javascript:` link.
-pub fn avatar_url(raw: Option<&str>) -> Result<Option<String>, HttpError> {
+pub fn avatar_url(raw: Option<&str>) -> Result<Option<String>, Invalid> {
     let url = optional_text(raw, "avatar_url", AVATAR_URL_MAX_CHARS)?;
     if let Some(url) = &url {
         let lower = url.to_ascii_lowercase();
         if !(lower.starts_with("https://") || lower.starts_with("http://"))
             || url.contains(char::is_whitespace)
         {
-            return Err(HttpError::invalid("avatar_url", "use an http:// or https:// address"));
+            return Err(Invalid::new("avatar_url", "use an http:// or https:// address"));
         }
     }
     Ok(url)

@@ -9,11 +9,9 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::http::error::HttpError;
 use crate::state::AppState;
 
 /// The UI as built when the server was compiled. In debug builds rust-embed reads the
@@ -61,35 +59,45 @@ impl Source {
     }
 }
 
-/// The router's fallback: the web client for browser routes, the API's JSON 404 for the rest.
-pub async fn fallback(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+/// A request the web client does not answer; the router's fallback gives it the API's
+/// JSON 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Miss {
+    /// A server path no route claimed (`/api/nope`), or a method other than GET or HEAD.
+    #[error("no such route")]
+    Route,
+    /// A path that could leave the folder.
+    #[error("no such file")]
+    File,
+}
+
+/// The web client for a browser route: a file, or `index.html` for a client-side route.
+pub async fn serve(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response, Miss> {
     let path = uri.path();
     if is_server_path(path) || (method != Method::GET && method != Method::HEAD) {
-        return HttpError::not_found("route").into_response();
+        return Err(Miss::Route);
     }
-    let Some(relative) = relative_path(path) else {
-        return HttpError::not_found("file").into_response();
-    };
+    let relative = relative_path(path).ok_or(Miss::File)?;
     let source = Source::new(state.config.web_dir.as_deref());
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
 
     if let Some(bytes) = source.read(&relative).await {
-        return file_response(&relative, bytes, host);
+        return Ok(file_response(&relative, bytes, host));
     }
     if relative.starts_with("assets/") {
         // A stale hashed asset must fail loudly, not turn into an HTML page the browser
         // then refuses to run as a script.
-        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+        return Ok((StatusCode::NOT_FOUND, "no such asset").into_response());
     }
-    match source.read("index.html").await {
+    Ok(match source.read("index.html").await {
         Some(bytes) => file_response("index.html", bytes, host),
         None => html_response(Cow::Borrowed(NOT_BUILT.as_bytes()), host),
-    }
+    })
 }
 
 fn is_server_path(path: &str) -> bool {

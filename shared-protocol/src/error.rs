@@ -41,6 +41,10 @@ pub enum ErrorCode {
     EmailTaken,
     /// The username is already taken.
     UsernameTaken,
+    /// Another channel has this name.
+    ChannelNameTaken,
+    /// Another group, or a user, has this name (both answer to `@name`).
+    GroupNameTaken,
     /// A name that must be unique is already used.
     Conflict,
     /// Registration is switched off on this server.

@@ -3,12 +3,11 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
-use cromulent_protocol::{ErrorCode, Id};
+use axum::http::Method;
+use cromulent_protocol::Id;
 
 use super::access_token::AccessTokenError;
 use super::secret;
-use crate::http::error::HttpError;
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::sessions::{SecretKind, SecretRow, SessionRow};
@@ -44,6 +43,35 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct AdminCaller(pub Caller);
 
+/// Why a request is not let through as a [`Caller`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No credentials at all.
+    #[error("sign in first")]
+    SignInFirst,
+    /// Refresh the access token and retry.
+    #[error("access token expired")]
+    TokenExpired,
+    #[error("invalid access token")]
+    InvalidToken,
+    /// The login was revoked or expired. Sign in again.
+    #[error("this login has ended; sign in again")]
+    LoginEnded,
+    #[error("this account no longer exists")]
+    AccountGone,
+    /// Too many writes by this user; retryable after the wait.
+    #[error("too many attempts; try again in {} s", .0.as_secs().max(1))]
+    RateLimited(std::time::Duration),
+    /// A cookie-authenticated write from another site.
+    #[error("cross-site request refused")]
+    CrossSite,
+    #[error("admins only")]
+    AdminsOnly,
+    #[error("loading the caller")]
+    Store(#[from] sqlx::Error),
+}
+
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -56,14 +84,12 @@ pub async fn authenticate(
     state: &AppState,
     bearer: Option<&str>,
     cookie: Option<&str>,
-) -> Result<Caller, HttpError> {
+) -> Result<Caller, Rejection> {
     let now = now_ms();
     let (session, credential) = if let Some(token) = bearer {
         let claims = state.access_tokens.check(token, now).map_err(|e| match e {
-            AccessTokenError::Expired => {
-                HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired, "access token expired")
-            }
-            AccessTokenError::Invalid => HttpError::unauthorized("invalid access token"),
+            AccessTokenError::Expired => Rejection::TokenExpired,
+            AccessTokenError::Invalid => Rejection::InvalidToken,
         })?;
         let session = store::sessions::find(state.db.pool(), claims.session_id).await?;
         (session.filter(|s| s.user_id == claims.user_id), Credential::Bearer)
@@ -71,14 +97,11 @@ pub async fn authenticate(
         let found = store::sessions::find_by_secret(state.db.pool(), &secret::digest(cookie)).await?;
         (found.and_then(|(session, secret)| cookie_session(session, secret)), Credential::Cookie)
     } else {
-        return Err(HttpError::unauthorized("sign in first"));
+        return Err(Rejection::SignInFirst);
     };
-    let session = session
-        .filter(|s| s.is_active(now))
-        .ok_or_else(|| HttpError::unauthorized("this login has ended; sign in again"))?;
-    let user = store::users::find_by_id(state.db.pool(), session.user_id)
-        .await?
-        .ok_or_else(|| HttpError::unauthorized("this account no longer exists"))?;
+    let session = session.filter(|s| s.is_active(now)).ok_or(Rejection::LoginEnded)?;
+    let user =
+        store::users::find_by_id(state.db.pool(), session.user_id).await?.ok_or(Rejection::AccountGone)?;
     Ok(Caller { user, session_id: session.id, credential })
 }
 
@@ -90,7 +113,7 @@ fn cookie_session(session: SessionRow, secret: SecretRow) -> Option<SessionRow> 
 }
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = HttpError;
+    type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let cookie = state.cookies.read(&parts.headers);
@@ -100,7 +123,7 @@ impl FromRequestParts<AppState> for Caller {
                 .throttles
                 .writes_per_user
                 .reserve(&caller.id().to_string())
-                .map_err(HttpError::rate_limited)?;
+                .map_err(Rejection::RateLimited)?;
         }
         // The cookie rides along on cross-site requests too; only the bearer token is
         // proof that our own client made the request.
@@ -108,23 +131,19 @@ impl FromRequestParts<AppState> for Caller {
             && !is_safe(&parts.method)
             && !state.cookies.is_same_origin(&parts.headers)
         {
-            return Err(HttpError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::CsrfRejected,
-                "cross-site request refused",
-            ));
+            return Err(Rejection::CrossSite);
         }
         Ok(caller)
     }
 }
 
 impl FromRequestParts<AppState> for AdminCaller {
-    type Rejection = HttpError;
+    type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         if !caller.is_admin() {
-            return Err(HttpError::forbidden("admins only"));
+            return Err(Rejection::AdminsOnly);
         }
         Ok(AdminCaller(caller))
     }

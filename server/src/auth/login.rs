@@ -1,14 +1,37 @@
 //! Checking a password with throttling, and opening a login (session) for a user.
 
-use axum::http::StatusCode;
-use cromulent_protocol::{ErrorCode, Id};
+use std::time::Duration;
 
+use cromulent_protocol::Id;
+
+use super::password::HashError;
 use super::{ms, secret, SESSION_TTL};
-use crate::http::error::{HttpError, HttpResult};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::sessions::{NewSession, SecretKind, SessionKind};
 use crate::store::{self, users::UserRow};
+
+/// Why a password check refused, or could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// Unknown address or wrong password; the two look the same. Not retryable.
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// A signed-in user's current password, checked before a sensitive change, is wrong.
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    /// The address must be confirmed first (when the server asks for confirmation).
+    #[error("confirm your email address first: follow the link we mailed you")]
+    EmailNotConfirmed,
+    /// Too many attempts for the account or the address; retryable after the wait.
+    #[error("too many attempts; try again in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error("checking the password")]
+    Hash(#[from] HashError),
+    #[error("loading the account")]
+    Store(#[from] sqlx::Error),
+}
 
 /// Email and password to a user, or `invalid_credentials`, `rate_limited`,
 /// `email_not_confirmed`. Every attempt counts against the account and the address
@@ -18,24 +41,14 @@ pub async fn authenticate(
     email: &str,
     password: &str,
     ip: Option<&str>,
-) -> HttpResult<UserRow> {
+) -> Result<UserRow, LoginError> {
     let account_key = email.trim().to_lowercase();
     let user = store::users::find_by_email(state.db.pool(), &account_key).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let ok = verify_throttled(state, &account_key, ip, password.to_owned(), hash).await?;
-    let Some(user) = user.filter(|_| ok) else {
-        return Err(HttpError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::InvalidCredentials,
-            "wrong email or password",
-        ));
-    };
+    let Some(user) = user.filter(|_| ok) else { return Err(LoginError::InvalidCredentials) };
     if user.email_confirmed_at.is_none() && state.feature_flags().await?.email_confirmation {
-        return Err(HttpError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::EmailNotConfirmed,
-            "confirm your email address first: follow the link we mailed you",
-        ));
+        return Err(LoginError::EmailNotConfirmed);
     }
     Ok(user)
 }
@@ -47,15 +60,12 @@ pub async fn check_current_password(
     user: &UserRow,
     password: String,
     ip: Option<&str>,
-) -> HttpResult<()> {
+) -> Result<(), LoginError> {
     let account_key = user.email.to_lowercase();
     if verify_throttled(state, &account_key, ip, password, Some(user.password_hash.clone())).await? {
         return Ok(());
     }
-    let mut e =
-        HttpError::new(StatusCode::FORBIDDEN, ErrorCode::InvalidCredentials, "the current password is wrong");
-    e.body.field = Some("current_password".into());
-    Err(e)
+    Err(LoginError::WrongCurrentPassword)
 }
 
 /// One password check, reserved against the per-account and per-address throttles
@@ -66,13 +76,13 @@ async fn verify_throttled(
     ip: Option<&str>,
     password: String,
     hash: Option<String>,
-) -> HttpResult<bool> {
+) -> Result<bool, LoginError> {
     let ip_key = ip.unwrap_or("unknown");
     let throttles = &state.throttles;
-    throttles.login_per_account.reserve(account_key).map_err(HttpError::rate_limited)?;
+    throttles.login_per_account.reserve(account_key).map_err(LoginError::RateLimited)?;
     if let Err(wait) = throttles.login_per_ip.reserve(ip_key) {
         throttles.login_per_account.release(account_key);
-        return Err(HttpError::rate_limited(wait));
+        return Err(LoginError::RateLimited(wait));
     }
     let ok = state.passwords.verify(password, hash).await?;
     if ok {
@@ -97,7 +107,7 @@ pub async fn open_session(
     user_id: Id,
     kind: SessionKind,
     device: Device<'_>,
-) -> HttpResult<(Id, String)> {
+) -> sqlx::Result<(Id, String)> {
     let now = now_ms();
     let session_id = state.ids.next();
     let secret = secret::generate();

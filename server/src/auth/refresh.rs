@@ -3,16 +3,28 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use cromulent_protocol::ErrorCode;
-
 use super::secret;
 use crate::bus::BusMessage;
-use crate::http::error::{HttpError, HttpResult};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store;
 use crate::store::sessions::{SecretKind, SessionKind, SessionRow};
+
+/// Why a refresh token was not traded. None is retryable with the same token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    #[error("unknown refresh token")]
+    Unknown,
+    /// The login was revoked or expired. Sign in again.
+    #[error("this login has ended; sign in again")]
+    LoginEnded,
+    /// The token was spent before: two holders, so the login is now revoked.
+    #[error("this refresh token was already used; the login is revoked for safety")]
+    Reused,
+    #[error("rotating the refresh token")]
+    Store(#[from] sqlx::Error),
+}
 
 /// Spends `presented` and returns its login with the refresh token that replaces it.
 ///
@@ -25,16 +37,16 @@ pub async fn rotate(
     presented: &str,
     ip: Option<&str>,
     grace: Duration,
-) -> HttpResult<(SessionRow, String)> {
+) -> Result<(SessionRow, String), RefreshError> {
     let now = now_ms();
     let digest = secret::digest(presented.trim());
     let mut tx = state.db.begin_write().await?;
     let (session, token) = store::sessions::find_by_secret(&mut *tx, &digest)
         .await?
         .filter(|(s, t)| s.kind == SessionKind::Refresh && t.kind == SecretKind::Refresh)
-        .ok_or_else(|| HttpError::unauthorized("unknown refresh token"))?;
+        .ok_or(RefreshError::Unknown)?;
     if !session.is_active(now) {
-        return Err(HttpError::unauthorized("this login has ended; sign in again"));
+        return Err(RefreshError::LoginEnded);
     }
     let accepted = match token.spent_at {
         None => store::sessions::spend_secret(&mut *tx, &digest, now).await?,
@@ -52,11 +64,7 @@ pub async fn rotate(
         tx.commit().await?;
         state.bus.publish(BusMessage::EndLogin { login_id: session.id }).await;
         tracing::warn!(session_id = %session.id, "refresh token reused; login revoked");
-        return Err(HttpError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::TokenReused,
-            "this refresh token was already used; the login is revoked for safety",
-        ));
+        return Err(RefreshError::Reused);
     }
     let next = secret::generate();
     store::sessions::add_secret(&mut *tx, &secret::digest(&next), SecretKind::Refresh, session.id, now)

@@ -151,7 +151,7 @@ async fn handshake(
                     Owner { user_id: caller.id(), login_id: caller.session_id, is_admin: caller.is_admin() };
                 gateway.hub.register(session_id, owner);
                 let ready = snapshot::ready(state, &caller, session_id).await.map_err(|e| {
-                    tracing::error!(error = ?e.body, "ready snapshot failed");
+                    tracing::error!(error = %e, "ready snapshot failed");
                     Refused(close_code::GOING_AWAY, "try again")
                 })?;
                 let (missed, follow) = gateway

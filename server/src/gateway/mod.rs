@@ -5,7 +5,8 @@
 //! writer task); [`ops`] carries out what clients ask; [`hub`] holds every session of
 //! this node and routes bus messages to them with per-session sequence numbers and a
 //! bounded [`replay`] buffer for resume; [`presence`] merges sessions across nodes.
-//! [`limits`] caps the sockets of one address and the sessions of one user.
+//! [`limits`] caps the sockets of one address and the sessions of one user. The HTTP
+//! upgrade that opens a socket is `http::gateway`, which asks [`Gateway::admit`] first.
 
 pub mod connection;
 pub mod hub;
@@ -21,27 +22,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use cromulent_protocol::gateway::MAX_INBOUND_FRAME_BYTES;
-use cromulent_protocol::ErrorCode;
+use axum::extract::ws::WebSocket;
 
 use crate::bus::{Bus, Inbox};
-use crate::http::error::HttpError;
-use crate::http::extract::ClientIp;
 use crate::state::AppState;
 use hub::{Hub, HubLimits};
 use limits::{AddressSlot, Caps, ConnectionLimits};
-
-/// The `Retry-After` given with a per-address refusal.
-const ADDRESS_RETRY_AFTER_SECS: u64 = 5;
-
-/// Origins of the desktop app's webview, allowed besides our own.
-const DESKTOP_ORIGINS: [&str; 3] = ["tauri://localhost", "http://tauri.localhost", "https://tauri.localhost"];
 
 /// Settings of the gateway; the defaults suit production, tests shorten the timers.
 #[derive(Debug, Clone, Copy)]
@@ -147,78 +133,54 @@ async fn sweep(hub: Arc<Hub>, bus: Bus, every: Duration) {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/gateway", get(upgrade))
+/// Why a new connection was turned away before its upgrade.
+#[derive(Debug, thiserror::Error)]
+pub enum Turnaway {
+    /// The client's address holds its cap of sockets; retryable once one closes.
+    #[error(transparent)]
+    Address(limits::LimitError),
+    /// This node holds its cap of connections; retryable, perhaps on another node.
+    #[error("too many connections")]
+    Node,
 }
 
-/// Counts a connection while it lives: on the node, and against its address (when
-/// known; a server run without peer addresses has only the node's cap).
-struct ConnectionSlot {
+impl Gateway {
+    /// Claims a place for a new connection: on the node, and against its address (when
+    /// known; a server run without peer addresses has only the node's cap).
+    pub fn admit(self: &Arc<Self>, client_ip: Option<&str>) -> Result<ConnectionSlot, Turnaway> {
+        let address = match client_ip.map(str::parse::<IpAddr>) {
+            Some(Ok(ip)) => Some(self.limits.claim_address(ip).map_err(Turnaway::Address)?),
+            Some(Err(_)) => {
+                tracing::warn!(client_ip = ?client_ip, "client address is not an IP address; not capped per address");
+                None
+            }
+            None => None,
+        };
+        if self.connections.fetch_add(1, Ordering::Relaxed) >= self.config.max_connections {
+            self.connections.fetch_sub(1, Ordering::Relaxed);
+            return Err(Turnaway::Node);
+        }
+        Ok(ConnectionSlot { gateway: Arc::clone(self), _address: address })
+    }
+}
+
+/// Counts a connection while it lives, on the node and against its address.
+#[derive(Debug)]
+pub struct ConnectionSlot {
     gateway: Arc<Gateway>,
     _address: Option<AddressSlot>,
+}
+
+impl ConnectionSlot {
+    /// Runs an upgraded socket to its end; the place is given back after it.
+    pub async fn serve(self, socket: WebSocket, state: AppState, cookie: Option<String>) {
+        let link_id = self.gateway.next_link_id();
+        connection::serve(socket, state, cookie, link_id).await;
+    }
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.gateway.connections.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-async fn upgrade(
-    State(state): State<AppState>,
-    ClientIp(client_ip): ClientIp,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    // Browsers attach cookies to cross-site WebSocket handshakes: without this check any
-    // page could open a gateway session as the visitor.
-    let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
-    let desktop = origin.is_some_and(|o| DESKTOP_ORIGINS.contains(&o));
-    if !desktop && !state.cookies.is_same_origin(&headers) {
-        return HttpError::new(StatusCode::FORBIDDEN, ErrorCode::CsrfRejected, "origin not allowed")
-            .into_response();
-    }
-    let gateway = state.gateway.clone();
-    let address = match client_ip.as_deref().map(str::parse::<IpAddr>) {
-        Some(Ok(ip)) => match gateway.limits.claim_address(ip) {
-            Ok(slot) => Some(slot),
-            Err(e) => return address_refused(e),
-        },
-        Some(Err(_)) => {
-            tracing::warn!(client_ip = ?client_ip, "client address is not an IP address; not capped per address");
-            None
-        }
-        None => None,
-    };
-    if gateway.connections.fetch_add(1, Ordering::Relaxed) >= gateway.config.max_connections {
-        gateway.connections.fetch_sub(1, Ordering::Relaxed);
-        return HttpError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Unavailable,
-            "too many connections",
-        )
-        .into_response();
-    }
-    let slot = ConnectionSlot { gateway, _address: address };
-    let cookie = state.cookies.read(&headers);
-    ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
-        .max_write_buffer_size(256 * 1024)
-        .max_message_size(MAX_INBOUND_FRAME_BYTES)
-        .max_frame_size(MAX_INBOUND_FRAME_BYTES)
-        .on_upgrade(move |socket| async move {
-            let link_id = slot.gateway.next_link_id();
-            connection::serve(socket, state, cookie, link_id).await;
-            drop(slot);
-        })
-}
-
-/// The upgrade refused because the address holds its cap of sockets.
-fn address_refused(error: limits::LimitError) -> Response {
-    let mut refusal =
-        HttpError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, error.to_string());
-    // Sockets do not expire on a clock, so this is a hint: long enough that a client
-    // honouring it does not hammer the server, short enough to notice a freed place.
-    refusal.body.retry_after_secs = Some(ADDRESS_RETRY_AFTER_SECS);
-    refusal.into_response()
 }

@@ -1,5 +1,6 @@
 //! What a client may ask of the gateway once identified: typing, presence, voice.
-//! Each refusal is a typed `error` frame; the connection stays open.
+//! Each refusal is a typed `error` frame, with the code the HTTP API gives for the same
+//! refusal; the connection stays open.
 
 use cromulent_protocol::event::Event;
 use cromulent_protocol::gateway::{close_code, ClientFrame, ControlFrame, PresenceStatus};
@@ -9,11 +10,13 @@ use cromulent_protocol::{ErrorCode, Id};
 use super::hub::{Link, Outbound};
 use super::rate_limit::Budget;
 use crate::access;
+use crate::announce;
 use crate::auth::Caller;
 use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
-use crate::http::error::HttpError;
 use crate::ids::now_ms;
 use crate::state::AppState;
+use crate::store::notifications::Scope;
+use crate::store::Failure;
 
 /// How long a typing indicator shows without renewal.
 const TYPING_TTL_MS: i64 = 8_000;
@@ -29,15 +32,30 @@ pub struct OpContext {
 /// A refused op: answered with an `error` frame.
 struct Refusal(ErrorCode, String);
 
-impl From<HttpError> for Refusal {
-    fn from(e: HttpError) -> Self {
-        Refusal(e.body.code, e.body.message)
+impl From<access::Denied> for Refusal {
+    fn from(denied: access::Denied) -> Self {
+        Refusal(denied.code(), denied.to_string())
+    }
+}
+
+impl From<Failure> for Refusal {
+    fn from(failure: Failure) -> Self {
+        Refusal(failure.code(), failure.to_string())
     }
 }
 
 impl From<sqlx::Error> for Refusal {
     fn from(e: sqlx::Error) -> Self {
-        HttpError::from(e).into()
+        Failure::from(e).into()
+    }
+}
+
+impl From<access::Error> for Refusal {
+    fn from(e: access::Error) -> Self {
+        match e {
+            access::Error::Denied(denied) => denied.into(),
+            access::Error::Store(e) => e.into(),
+        }
     }
 }
 
@@ -114,17 +132,11 @@ impl OpContext {
         }
     }
 
-    /// Who sees events about a channel: everyone, or a private channel's members.
-    async fn channel_audience(&self, channel_id: Id, is_private: bool) -> Result<Audience, Refusal> {
-        let mut conn = self.state.db.pool().acquire().await?;
-        Ok(access::audience(&mut conn, channel_id, is_private).await?)
-    }
-
     async fn typing(&self, channel_id: Id) -> Result<(), Refusal> {
         let mut conn = self.state.db.pool().acquire().await?;
         let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
         channel.ensure_can_post(&self.caller)?;
-        let audience = self.channel_audience(channel_id, channel.channel.channel.is_private).await?;
+        let audience = announce::audience_of(&self.state, Scope::of(channel.channel())).await?;
         let event = Event::TypingStart {
             channel_id,
             user_id: self.caller.id(),
@@ -167,7 +179,7 @@ impl OpContext {
         for (other_channel, participant) in hub.voice_sessions_of_user(self.caller.id()) {
             self.publish_voice(other_channel, participant, true, None).await;
         }
-        let audience = self.channel_audience(channel_id, channel.channel.channel.is_private).await?;
+        let audience = announce::audience_of(&self.state, Scope::of(channel.channel())).await?;
         let me = VoiceParticipant {
             session_id: self.session_id,
             user_id: self.caller.id(),

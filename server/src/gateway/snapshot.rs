@@ -6,11 +6,10 @@ use cromulent_protocol::Id;
 
 use crate::access::may_see;
 use crate::auth::Caller;
-use crate::http::error::HttpResult;
 use crate::state::AppState;
 use crate::store;
 
-pub async fn ready(state: &AppState, caller: &Caller, session_id: Id) -> HttpResult<ControlFrame> {
+pub async fn ready(state: &AppState, caller: &Caller, session_id: Id) -> sqlx::Result<ControlFrame> {
     let pool = state.db.pool();
     let channels: Vec<ChannelListEntry> = store::channels::list_visible(pool, caller.id(), caller.is_admin())
         .await?

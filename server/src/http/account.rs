@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use cromulent_protocol::auth::*;
-use cromulent_protocol::{ApiError, ErrorCode, Id};
+use cromulent_protocol::{ApiError, Id};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,6 +19,8 @@ use crate::mail::templates;
 use crate::state::AppState;
 use crate::store::mail_tokens::{NewMailToken, Purpose};
 use crate::store::Conn;
+use crate::store::Unique;
+use crate::validate::Invalid;
 use crate::{store, validate};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -191,10 +193,8 @@ async fn change_email(
     caller: Caller,
     Json(req): Json<ChangeEmailRequest>,
 ) -> HttpResult<(StatusCode, Json<Accepted>)> {
-    let new_email = validate::email(&req.new_email).map_err(|mut e| {
-        e.body.field = Some("new_email".into());
-        e
-    })?;
+    let new_email =
+        validate::email(&req.new_email).map_err(|e| Invalid { field: "new_email".into(), ..e })?;
     login::check_current_password(&state, &caller.user, req.current_password, ip.as_deref()).await?;
     let accepted = (StatusCode::ACCEPTED, Json(Accepted { ok: true }));
     state
@@ -234,7 +234,7 @@ async fn confirm_email_change(
             .await?
             .ok_or_else(invalid_token)?;
     if store::users::find_by_email(&mut *tx, &redeemed.sent_to).await?.is_some() {
-        return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
+        return Err(HttpError::from(Unique::Email));
     }
     store::users::set_email(&mut *tx, redeemed.user_id, &redeemed.sent_to, now).await?;
     tx.commit().await?;

@@ -6,21 +6,21 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use cromulent_protocol::event::Event;
 use cromulent_protocol::user::{CreateUserRequest, OwnUser};
-use cromulent_protocol::{ApiError, ErrorCode};
+use cromulent_protocol::ApiError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
 use super::extract::Json;
+use crate::announce::{self, Change};
 use crate::auth::{ms, secret, AdminCaller, RESET_TOKEN_TTL};
-use crate::bus::Audience;
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
 use crate::store::mail_tokens::{NewMailToken, Purpose};
 use crate::store::users::NewUser;
+use crate::store::Unique;
 use crate::{store, validate};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,10 +58,10 @@ async fn create_user(
     // Queued with registrations, so the checks below and the insert see the same users.
     store::users::lock_registrations(&mut tx).await?;
     if store::users::find_by_email(&mut *tx, &email).await?.is_some() {
-        return Err(HttpError::conflict(ErrorCode::EmailTaken, "that email address is already registered"));
+        return Err(HttpError::from(Unique::Email));
     }
     if store::users::username_unavailable(&mut tx, &username).await? {
-        return Err(HttpError::conflict(ErrorCode::UsernameTaken, "that username is taken"));
+        return Err(HttpError::from(Unique::Username));
     }
     let new_user = NewUser {
         id,
@@ -90,7 +90,7 @@ async fn create_user(
     if !vouched {
         state.mailer.deliver(templates::reset_password(&email, &username, &state.link("reset", &reset)));
     }
-    state.bus.event(Audience::Everyone, Event::UserUpdate { user: user.to_public() }).await;
+    announce::publish(&state, Change::UserUpdated(user.to_public())).await;
     tracing::info!(by = %admin.id(), user_id = %id, mailed_link = !vouched, "account created by an admin");
     Ok((StatusCode::CREATED, Json(user.to_own())))
 }

@@ -5,7 +5,6 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse};
 use cromulent_protocol::auth::*;
-use cromulent_protocol::event::Event;
 use cromulent_protocol::limits::DEVICE_NAME_MAX_CHARS;
 use cromulent_protocol::user::Role;
 use cromulent_protocol::{ApiError, ErrorCode};
@@ -16,18 +15,20 @@ use super::account::ip_key;
 use super::error::{HttpError, HttpResult};
 use super::extract::{ClientIp, Json};
 use super::invites::{self, Admission};
+use crate::announce::{self, Change};
 use crate::auth::login::{self, Device};
 use crate::auth::refresh;
 use crate::auth::{
     access_token::Claims, ms, secret, Caller, ACCESS_TOKEN_TTL, CONFIRM_TOKEN_TTL, SESSION_TTL,
 };
-use crate::bus::{Audience, BusMessage};
+use crate::bus::BusMessage;
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
 use crate::store::mail_tokens::{NewMailToken, Purpose};
 use crate::store::sessions::{SecretKind, SecretRow, SessionKind, SessionRow};
 use crate::store::users::NewUser;
+use crate::store::Unique;
 use crate::{store, validate};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -96,10 +97,7 @@ async fn register(
     }
     if let Some(owner) = store::users::find_by_email(&mut *tx, &email).await? {
         if !quiet {
-            return Err(HttpError::conflict(
-                ErrorCode::EmailTaken,
-                "that email address is already registered",
-            ));
+            return Err(HttpError::from(Unique::Email));
         }
         drop(tx);
         if state.throttles.mail_per_address.reserve(&email).is_ok() {
@@ -115,7 +113,7 @@ async fn register(
         return Ok((StatusCode::CREATED, Json(hidden)));
     }
     if store::users::username_unavailable(&mut tx, &username).await? {
-        return Err(HttpError::conflict(ErrorCode::UsernameTaken, "that username is taken"));
+        return Err(HttpError::from(Unique::Username));
     }
     let new_user = NewUser {
         id,
@@ -143,7 +141,7 @@ async fn register(
     tx.commit().await?;
 
     state.mailer.deliver(templates::confirm_account(&email, &username, &state.link("confirm", &token)));
-    state.bus.event(Audience::Everyone, Event::UserUpdate { user: user.to_public() }).await;
+    announce::publish(&state, Change::UserUpdated(user.to_public())).await;
     tracing::info!(user_id = %id, admin = first, "account registered");
     if quiet {
         return Ok((StatusCode::CREATED, Json(hidden)));

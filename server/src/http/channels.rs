@@ -11,17 +11,18 @@ use axum::http::StatusCode;
 use cromulent_protocol::auth::Accepted;
 use cromulent_protocol::channel::{Channel, ChannelListEntry, CreateChannelRequest, UpdateChannelRequest};
 use cromulent_protocol::limits::{CHANNEL_NAME_MAX_CHARS, CHANNEL_TOPIC_MAX_CHARS};
-use cromulent_protocol::{ApiError, ErrorCode, Id};
+use cromulent_protocol::{ApiError, Id};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
-use crate::announce;
+use crate::announce::{self, Change};
 use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::channels::VisibleChannel;
+use crate::store::Unique;
 use crate::{access, store, validate, voice};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,7 +53,7 @@ fn channel_name(raw: &str) -> HttpResult<String> {
 }
 
 fn topic(raw: Option<&str>) -> HttpResult<Option<String>> {
-    validate::optional_text(raw, "topic", CHANNEL_TOPIC_MAX_CHARS)
+    Ok(validate::optional_text(raw, "topic", CHANNEL_TOPIC_MAX_CHARS)?)
 }
 
 /// Everyone joins a default channel, so it cannot also be private.
@@ -64,7 +65,7 @@ fn ensure_open_if_default(channel: &Channel) -> HttpResult<()> {
 }
 
 fn name_conflict() -> HttpError {
-    HttpError::conflict(ErrorCode::Conflict, "a channel with that name exists")
+    HttpError::from(Unique::ChannelName)
 }
 
 /// Every channel the caller may see (public ones, private ones they belong to; admins
@@ -131,7 +132,7 @@ async fn create_channel(
         store::memberships::add(&mut *tx, channel.id, caller.id(), now).await?;
     }
     tx.commit().await?;
-    announce::channel_created(&state, &channel).await;
+    announce::publish(&state, Change::ChannelCreated(channel.clone())).await;
     tracing::info!(channel_id = %channel.id, by = %caller.id(), "channel created");
     Ok((StatusCode::CREATED, Json(channel)))
 }
@@ -179,7 +180,7 @@ async fn update_channel(
         // Participants who are not members lose their place in the room at once.
         voice::room_access::recheck(&state, &channel).await;
     }
-    announce::channel_updated(&state, &channel, was_private).await;
+    announce::publish(&state, Change::ChannelUpdated { channel: channel.clone(), was_private }).await;
     Ok(Json(channel))
 }
 
@@ -202,7 +203,7 @@ async fn delete_channel(
     store::channels::delete(&mut *tx, id).await?;
     tx.commit().await?;
     voice::room_access::closed(&state, &channel).await;
-    announce::channel_deleted(&state, id, audience).await;
+    announce::publish(&state, Change::ChannelDeleted { channel_id: id, audience }).await;
     tracing::info!(channel_id = %channel.id, name = %channel.name, by = %caller.id(), "channel deleted");
     Ok(Json(Accepted { ok: true }))
 }

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use super::error::{HttpError, HttpResult};
 use super::extract::ClientIp;
 use super::metrics::is_loopback;
+use crate::auth::caller::Rejection;
 use crate::auth::AdminCaller;
 use crate::mail::dev_mailbox::StoredMail;
 use crate::state::AppState;
@@ -18,7 +19,11 @@ pub fn router() -> Router<AppState> {
 
 /// The mailbox holds password-reset links: it is shown to this machine and to admins,
 /// never to anyone else who can reach the server.
-fn mails(state: &AppState, ip: Option<&str>, admin: &HttpResult<AdminCaller>) -> HttpResult<Vec<StoredMail>> {
+fn mails(
+    state: &AppState,
+    ip: Option<&str>,
+    admin: &Result<AdminCaller, Rejection>,
+) -> HttpResult<Vec<StoredMail>> {
     if !is_loopback(ip) && admin.is_err() {
         return Err(HttpError::forbidden("the dev mailbox is shown to this machine and to admins only"));
     }
@@ -29,7 +34,7 @@ fn mails(state: &AppState, ip: Option<&str>, admin: &HttpResult<AdminCaller>) ->
 async fn list_mailbox(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    admin: HttpResult<AdminCaller>,
+    admin: Result<AdminCaller, Rejection>,
 ) -> HttpResult<Json<Vec<StoredMail>>> {
     Ok(Json(mails(&state, ip.as_deref(), &admin)?))
 }
@@ -37,7 +42,7 @@ async fn list_mailbox(
 async fn show_mailbox(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    admin: HttpResult<AdminCaller>,
+    admin: Result<AdminCaller, Rejection>,
 ) -> HttpResult<Html<String>> {
     let mut page = String::from(
         "<!doctype html><meta charset=utf-8><title>Dev mailbox</title>\

@@ -1,4 +1,5 @@
-//! The one HTTP error type: a status and a `{code, message}` body.
+//! The one HTTP error type: a status and a `{code, message}` body, and the edge where
+//! every context's own error (rights, validation, logins, the database) gets its status.
 
 use std::time::Duration;
 
@@ -6,6 +7,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cromulent_protocol::{ApiError, ErrorCode};
+
+use crate::access::{self, Denied};
+use crate::auth::caller::Rejection;
+use crate::auth::login::LoginError;
+use crate::auth::password::HashError;
+use crate::auth::refresh::RefreshError;
+use crate::store::{Failure, Unique};
+use crate::validate::Invalid;
+use crate::web;
 
 #[derive(Debug)]
 pub struct HttpError {
@@ -66,28 +76,122 @@ impl HttpError {
 
 impl From<sqlx::Error> for HttpError {
     fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::error!(error = %err, "database unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, "database unavailable")
-            }
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                // Handlers check uniqueness first; this is the lost race between two
-                // identical requests.
-                Self::conflict(ErrorCode::Conflict, "already exists")
-            }
-            _ => {
-                tracing::error!(error = ?err, "database error");
-                Self::internal()
-            }
+        Failure::from(err).into()
+    }
+}
+
+impl From<Failure> for HttpError {
+    fn from(failure: Failure) -> Self {
+        let status = match failure {
+            Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Taken(_) | Failure::Duplicate => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, failure.code(), failure.to_string())
+    }
+}
+
+impl From<Unique> for HttpError {
+    fn from(taken: Unique) -> Self {
+        Failure::Taken(taken).into()
+    }
+}
+
+impl From<HashError> for HttpError {
+    fn from(err: HashError) -> Self {
+        tracing::error!(error = %err, "password hashing failed");
+        Self::internal()
+    }
+}
+
+impl From<Invalid> for HttpError {
+    fn from(invalid: Invalid) -> Self {
+        Self::invalid(&invalid.field, invalid.message)
+    }
+}
+
+impl From<Denied> for HttpError {
+    fn from(denied: Denied) -> Self {
+        let status = match denied.code() {
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::FORBIDDEN,
+        };
+        let mut e = Self::new(status, denied.code(), denied.to_string());
+        e.body.field = denied.field().map(str::to_owned);
+        e
+    }
+}
+
+impl From<access::Error> for HttpError {
+    fn from(err: access::Error) -> Self {
+        match err {
+            access::Error::Denied(denied) => denied.into(),
+            access::Error::Store(e) => e.into(),
         }
     }
 }
 
-impl From<crate::auth::password::HashError> for HttpError {
-    fn from(err: crate::auth::password::HashError) -> Self {
-        tracing::error!(error = %err, "password hashing failed");
-        Self::internal()
+impl From<Rejection> for HttpError {
+    fn from(rejection: Rejection) -> Self {
+        let message = rejection.to_string();
+        match rejection {
+            Rejection::SignInFirst
+            | Rejection::InvalidToken
+            | Rejection::LoginEnded
+            | Rejection::AccountGone => Self::unauthorized(message),
+            Rejection::TokenExpired => Self::new(StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired, message),
+            Rejection::RateLimited(wait) => Self::rate_limited(wait),
+            Rejection::CrossSite => Self::new(StatusCode::FORBIDDEN, ErrorCode::CsrfRejected, message),
+            Rejection::AdminsOnly => Self::forbidden(message),
+            Rejection::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The extractors of [`crate::auth`] reject with their own error; this is its answer.
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        HttpError::from(self).into_response()
+    }
+}
+
+impl From<LoginError> for HttpError {
+    fn from(err: LoginError) -> Self {
+        let message = err.to_string();
+        match err {
+            LoginError::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, message)
+            }
+            LoginError::WrongCurrentPassword => {
+                let mut e = Self::new(StatusCode::FORBIDDEN, ErrorCode::InvalidCredentials, message);
+                e.body.field = Some("current_password".into());
+                e
+            }
+            LoginError::EmailNotConfirmed => {
+                Self::new(StatusCode::FORBIDDEN, ErrorCode::EmailNotConfirmed, message)
+            }
+            LoginError::RateLimited(wait) => Self::rate_limited(wait),
+            LoginError::Hash(e) => e.into(),
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for HttpError {
+    fn from(err: RefreshError) -> Self {
+        let message = err.to_string();
+        match err {
+            RefreshError::Unknown | RefreshError::LoginEnded => Self::unauthorized(message),
+            RefreshError::Reused => Self::new(StatusCode::UNAUTHORIZED, ErrorCode::TokenReused, message),
+            RefreshError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<web::Miss> for HttpError {
+    fn from(miss: web::Miss) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, miss.to_string())
     }
 }
 

@@ -108,6 +108,15 @@ where
     }
 }
 
+/// A page size from a query's `limit`: `default` when absent, refused outside `1..=max`.
+pub fn page_limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, HttpError> {
+    match raw {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(HttpError::invalid("limit", format!("limit is 1 to {max}"))),
+    }
+}
+
 /// The client's address: the connection's peer, or the client a trusted reverse proxy
 /// forwarded (`TRUSTED_PROXIES`). `None` only when the listener records no peer
 /// (requests handed to the router directly, as some tests do).
@@ -119,5 +128,18 @@ impl FromRequestParts<AppState> for ClientIp {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(state.client_ip(&parts.headers, &parts.extensions).map(|ip| ip.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_limit;
+
+    #[test]
+    fn page_sizes_default_and_are_bounded() {
+        assert_eq!(page_limit(None, 50, 100).expect("default"), 50);
+        assert_eq!(page_limit(Some(100), 50, 100).expect("max"), 100);
+        assert!(page_limit(Some(0), 50, 100).is_err(), "an empty page is a client bug");
+        assert!(page_limit(Some(101), 50, 100).is_err());
     }
 }

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::error::HttpResult;
 use super::extract::Json;
-use crate::announce;
+use crate::announce::{self, Change};
 use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
@@ -39,7 +39,7 @@ async fn update_feature_flags(
     store::feature_flags::update(&mut tx, &req, now_ms()).await?;
     let flags = store::feature_flags::load(&mut *tx, state.flag_defaults()).await?;
     tx.commit().await?;
-    announce::flags_updated(&state, flags).await;
+    announce::publish(&state, Change::FlagsUpdated(flags)).await;
     tracing::info!(by = %caller.id(), ?flags, "feature flags set");
     Ok(Json(flags))
 }

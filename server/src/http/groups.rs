@@ -18,11 +18,12 @@ use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
-use crate::announce;
+use crate::announce::{self, Change};
 use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::groups::NewGroup;
+use crate::store::Unique;
 use crate::store::{self, Conn};
 use crate::validate::is_name_char;
 
@@ -64,11 +65,11 @@ fn colour(raw: &str) -> HttpResult<String> {
 /// Refuses a name another group or any user already has (case-insensitive).
 async fn ensure_name_free(conn: &mut Conn, name: &str, except: Option<Id>) -> HttpResult<()> {
     if store::groups::name_taken(&mut *conn, name, except).await? {
-        return Err(HttpError::conflict(ErrorCode::Conflict, "a group with that name exists"));
+        return Err(HttpError::from(Unique::GroupName));
     }
     if store::users::username_taken(&mut *conn, name).await? {
         return Err(HttpError::conflict(
-            ErrorCode::Conflict,
+            ErrorCode::GroupNameTaken,
             "a user has that name, so @name would never reach the group",
         ));
     }
@@ -115,7 +116,7 @@ async fn create_group(
     store::groups::set_members(&mut tx, id, &member_ids).await?;
     tx.commit().await?;
     let group = Group { id, name, colour, member_ids };
-    announce::group_updated(&state, group.clone()).await;
+    announce::publish(&state, Change::GroupUpdated(group.clone())).await;
     Ok((StatusCode::CREATED, Json(group)))
 }
 
@@ -145,7 +146,7 @@ async fn update_group(
     group.colour = colour.unwrap_or(group.colour);
     store::groups::update(&mut *tx, id, &group.name, &group.colour).await?;
     tx.commit().await?;
-    announce::group_updated(&state, group.clone()).await;
+    announce::publish(&state, Change::GroupUpdated(group.clone())).await;
     Ok(Json(group))
 }
 
@@ -164,7 +165,7 @@ async fn delete_group(
         return Err(HttpError::not_found("group"));
     }
     tx.commit().await?;
-    announce::group_deleted(&state, id).await;
+    announce::publish(&state, Change::GroupDeleted(id)).await;
     Ok(Json(Accepted { ok: true }))
 }
 

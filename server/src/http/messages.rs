@@ -3,8 +3,6 @@
 //! Every write runs in one write transaction: rights, the message, its mentions and the
 //! notifications they cause commit together, and only then is the [`Change`] announced.
 
-mod change;
-
 use std::collections::BTreeSet;
 
 use axum::extract::State;
@@ -18,11 +16,10 @@ use cromulent_protocol::{ApiError, ErrorCode, Id};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use change::{announce, Change, Marked, Notified};
-
 use super::error::{HttpError, HttpResult};
-use super::extract::{Json, Path, Query};
-use crate::access::{self, ChannelAccess};
+use super::extract::{page_limit, Json, Path, Query};
+use crate::access::{self, ChannelAccess, Denied};
+use crate::announce::{self, Change, Notified};
 use crate::auth::Caller;
 use crate::ids::now_ms;
 use crate::mention::{self, Parsed};
@@ -58,15 +55,6 @@ fn message_body(raw: &str) -> HttpResult<String> {
     Ok(body)
 }
 
-/// A page size: `default` when absent, refused outside `1..=max`.
-pub(super) fn page_limit(raw: Option<u32>, default: u32, max: u32) -> HttpResult<u32> {
-    match raw {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(HttpError::invalid("limit", format!("limit is 1 to {max}"))),
-    }
-}
-
 enum Posted {
     New(Message, Vec<Notified>, Scope),
     /// The author sent this nonce before: the message already stored.
@@ -94,7 +82,11 @@ async fn send_message(
     for _ in 0..SEND_ATTEMPTS {
         match post(&state, &caller, &draft).await? {
             Posted::New(message, notified, scope) => {
-                announce(&state, Change::MessageCreated { message: message.clone(), scope, notified }).await;
+                announce::publish(
+                    &state,
+                    Change::MessageCreated { message: message.clone(), scope, notified },
+                )
+                .await;
                 return Ok((StatusCode::CREATED, Json(message)));
             }
             Posted::Existing(message) => return replay(message, channel_id),
@@ -188,7 +180,7 @@ async fn post(state: &AppState, caller: &Caller, draft: &Draft<'_>) -> HttpResul
 }
 
 fn scope_of(access: &ChannelAccess) -> Scope {
-    Scope { channel_id: access.id(), is_private: access.channel.channel.is_private }
+    Scope::of(access.channel())
 }
 
 /// Notifies the users the message mentions who have no notification for it yet.
@@ -249,12 +241,9 @@ async fn list_messages(
 /// private channel's message ids reveal nothing.
 async fn visible_message(conn: &mut Conn, caller: &Caller, id: Id) -> HttpResult<(Message, ChannelAccess)> {
     let message = store::messages::find(conn, id).await?.ok_or_else(|| HttpError::not_found("message"))?;
-    let access = access::visible_channel(conn, caller, message.channel_id).await.map_err(|e| {
-        if e.status == StatusCode::NOT_FOUND {
-            HttpError::not_found("message")
-        } else {
-            e
-        }
+    let access = access::visible_channel(conn, caller, message.channel_id).await.map_err(|e| match e {
+        access::Error::Denied(Denied::Hidden) => HttpError::not_found("message"),
+        e => e.into(),
     })?;
     Ok((message, access))
 }
@@ -289,7 +278,7 @@ async fn edit_message(
     let scope = scope_of(&access);
     let notified = notify(&state, &mut tx, scope, &message, &already, now).await?;
     tx.commit().await?;
-    announce(&state, Change::MessageUpdated { message: message.clone(), scope, notified }).await;
+    announce::publish(&state, Change::MessageUpdated { message: message.clone(), scope, notified }).await;
     Ok(Json(message))
 }
 
@@ -309,7 +298,7 @@ async fn delete_message(
     }
     store::messages::delete(&mut *tx, id).await?;
     tx.commit().await?;
-    announce(&state, Change::MessageDeleted { message_id: id, scope: scope_of(&access) }).await;
+    announce::publish(&state, Change::MessageDeleted { message_id: id, scope: scope_of(&access) }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,13 +321,5 @@ mod tests {
         assert!(message_body(&"a".repeat(MESSAGE_BODY_MAX_CHARS + 1)).is_err());
         assert!(message_body("bell\u{7}").is_err(), "control characters would corrupt terminals and logs");
         assert!(message_body("code:\n\tindented").is_ok(), "tabs and newlines are Markdown");
-    }
-
-    #[test]
-    fn page_sizes_default_and_are_bounded() {
-        assert_eq!(page_limit(None, 50, 100).expect("default"), 50);
-        assert_eq!(page_limit(Some(100), 50, 100).expect("max"), 100);
-        assert!(page_limit(Some(0), 50, 100).is_err(), "an empty page is a client bug");
-        assert!(page_limit(Some(101), 50, 100).is_err());
     }
 }

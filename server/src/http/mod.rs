@@ -12,6 +12,7 @@ pub mod dev_mailbox;
 pub mod error;
 pub mod extract;
 pub mod feature_flags;
+pub mod gateway;
 pub mod groups;
 pub mod health;
 pub mod invites;
@@ -26,9 +27,10 @@ pub mod users;
 pub mod voice;
 pub mod write_limit;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use cromulent_protocol::limits::REQUEST_BODY_MAX_BYTES;
 use cromulent_protocol::ErrorCode;
@@ -65,13 +67,13 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router(document))
-        .merge(crate::gateway::router());
+        .merge(gateway::router());
     if state.mailer.dev_mailbox().is_some() {
         router = router.merge(dev_mailbox::router());
     }
     router
         // Unknown `/api/*` routes still answer the JSON 404; browser routes get the web client.
-        .fallback(crate::web::fallback)
+        .fallback(fallback)
         .method_not_allowed_fallback(|| async {
             HttpError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -92,6 +94,14 @@ pub fn app(state: AppState) -> Router {
         .layer(strict_transport_security(&state))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The router's fallback: the web client for browser routes, the API's JSON 404 for the rest.
+async fn fallback(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    match crate::web::serve(&state, &method, &uri, &headers).await {
+        Ok(response) => response,
+        Err(miss) => HttpError::from(miss).into_response(),
+    }
 }
 
 /// Over https, browsers are told to never try plain http for a year: a network attacker

@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
-use super::extract::{Json, Path, Query};
-use super::messages::{announce, page_limit, Change, Marked};
+use super::extract::{page_limit, Json, Path, Query};
+use crate::announce::{self, Change, Marked};
 use crate::auth::Caller;
 use crate::ids::now_ms;
 use crate::state::AppState;
@@ -61,7 +61,8 @@ async fn read_notification(
         return Err(HttpError::not_found("notification"));
     }
     let notification = find().await?.ok_or_else(|| HttpError::not_found("notification"))?;
-    announce(&state, Change::NotificationsRead { user_id: caller.id(), which: Marked::One(id) }).await;
+    announce::publish(&state, Change::NotificationsRead { user_id: caller.id(), which: Marked::One(id) })
+        .await;
     Ok(Json(notification))
 }
 
@@ -73,6 +74,6 @@ async fn read_all_notifications(
     caller: Caller,
 ) -> HttpResult<Json<MarkedRead>> {
     let marked = store::notifications::mark_all_read(state.db.pool(), caller.id(), now_ms()).await?;
-    announce(&state, Change::NotificationsRead { user_id: caller.id(), which: Marked::All }).await;
+    announce::publish(&state, Change::NotificationsRead { user_id: caller.id(), which: Marked::All }).await;
     Ok(Json(MarkedRead { marked }))
 }

@@ -8,8 +8,8 @@ use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
-use super::messages::{announce, Change};
 use crate::access;
+use crate::announce::{self, Change};
 use crate::auth::Caller;
 use crate::ids::now_ms;
 use crate::state::AppState;
@@ -42,6 +42,10 @@ async fn ack_channel(
     store::notifications::mark_read_up_to(&mut *tx, caller.id(), channel_id, marker, now).await?;
     tx.commit().await?;
     let read_state = ReadState { channel_id, last_read_message_id: Some(marker) };
-    announce(&state, Change::ReadStateMoved { user_id: caller.id(), read_state: read_state.clone() }).await;
+    announce::publish(
+        &state,
+        Change::ReadStateMoved { user_id: caller.id(), read_state: read_state.clone() },
+    )
+    .await;
     Ok(Json(read_state))
 }

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
-use crate::announce;
+use crate::announce::{self, Change};
 use crate::auth::{AdminCaller, Caller};
 use crate::state::AppState;
 use crate::store::users::ProfileChange;
@@ -66,7 +66,7 @@ async fn update_own_user(
     let user = store::users::find_by_id(&mut *tx, caller.id()).await?.ok_or_else(HttpError::internal)?;
     tx.commit().await?;
     if change.display_name.is_some() || change.avatar_url.is_some() {
-        announce::user_updated(&state, user.to_public()).await;
+        announce::publish(&state, Change::UserUpdated(user.to_public())).await;
     }
     Ok(Json(user.to_own()))
 }
@@ -123,7 +123,7 @@ async fn set_user_role(
     store::users::set_role(&mut *tx, id, req.role).await?;
     tx.commit().await?;
     user.role = req.role;
-    announce::role_changed(&state, user.to_public()).await;
+    announce::publish(&state, Change::RoleChanged(user.to_public())).await;
     tracing::info!(user_id = %id, role = ?req.role, by = %caller.id(), "role set");
     Ok(Json(user.to_public()))
 }

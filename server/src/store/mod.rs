@@ -9,6 +9,7 @@
 //! one transaction.
 
 pub mod channels;
+pub mod failure;
 pub mod feature_flags;
 pub mod groups;
 pub mod invites;
@@ -28,6 +29,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Row};
 
+pub use failure::{Failure, Unique};
 pub use sqlx::AnyConnection as Conn;
 
 pub type Tx = sqlx::Transaction<'static, Any>;

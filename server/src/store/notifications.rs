@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use cromulent_protocol::channel::Channel;
 use cromulent_protocol::message::Mention;
 use cromulent_protocol::notification::{Notification, NotificationKind};
 use cromulent_protocol::Id;
@@ -44,6 +45,12 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Notification> {
 pub struct Scope {
     pub channel_id: Id,
     pub is_private: bool,
+}
+
+impl Scope {
+    pub fn of(channel: &Channel) -> Self {
+        Self { channel_id: channel.id, is_private: channel.is_private }
+    }
 }
 
 /// Every user a message's mentions reach, without its author: named users, group

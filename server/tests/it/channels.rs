@@ -112,12 +112,12 @@ db_test!(
         assert_eq!(err.field.as_deref(), Some("is_private"), "everyone joins a default channel, so it cannot be private");
         srv.post("/api/channels", &admin, json!({"name": "GENERAL", "kind": "text"}))
             .await
-            .error(StatusCode::CONFLICT, ErrorCode::Conflict);
+            .error(StatusCode::CONFLICT, ErrorCode::ChannelNameTaken);
         assert_eq!(channels(&srv, &admin).await, before, "refused creations must not change anything");
 
         let random = before.iter().find(|e| e.channel.name == "random").expect("random").channel.id;
         let path = format!("/api/channels/{random}");
-        srv.patch(&path, &admin, json!({"name": "General"})).await.error(StatusCode::CONFLICT, ErrorCode::Conflict);
+        srv.patch(&path, &admin, json!({"name": "General"})).await.error(StatusCode::CONFLICT, ErrorCode::ChannelNameTaken);
         let err = srv.patch(&path, &admin, json!({"name": "no way"})).await.error(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed);
         assert_eq!(err.field.as_deref(), Some("name"));
         srv.patch(&path, &admin, json!({"is_private": true}))

@@ -82,14 +82,14 @@ db_test!(
         // `@bob` reaches the user first, so a group named bob could never be mentioned.
         srv.post("/api/groups", &ann, json!({"name": "BOB", "colour": "#112233"}))
             .await
-            .error(StatusCode::CONFLICT, ErrorCode::Conflict);
+            .error(StatusCode::CONFLICT, ErrorCode::GroupNameTaken);
         srv.post("/api/groups", &ann, json!({"name": "CREW", "colour": "#112233"}))
             .await
-            .error(StatusCode::CONFLICT, ErrorCode::Conflict);
+            .error(StatusCode::CONFLICT, ErrorCode::GroupNameTaken);
         assert_eq!(groups(&srv, &ann).await, before, "refused creations must not change anything");
 
         let path = format!("/api/groups/{}", crew.id);
-        srv.patch(&path, &ann, json!({"name": "ann"})).await.error(StatusCode::CONFLICT, ErrorCode::Conflict);
+        srv.patch(&path, &ann, json!({"name": "ann"})).await.error(StatusCode::CONFLICT, ErrorCode::GroupNameTaken);
         srv.patch(&path, &ann, json!({"colour": "#abc"}))
             .await
             .error(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed);

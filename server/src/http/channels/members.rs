@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access;
-use crate::announce;
+use crate::announce::{self, Change};
 use crate::auth::{AdminCaller, Caller};
 use crate::http::error::{HttpError, HttpResult};
 use crate::http::extract::{Json, Path};
@@ -68,7 +68,7 @@ async fn join_channel(
 ) -> HttpResult<Json<ChannelMember>> {
     let mut tx = state.db.begin_write().await?;
     let channel = access::visible_channel(&mut tx, &caller, id).await?;
-    if channel.channel.channel.is_private && !channel.is_member {
+    if channel.channel().is_private && !channel.is_member() {
         // Only admins get here: they see every private channel but join through
         // `PUT /api/channels/{id}/members/{user_id}` like anyone they add.
         return Err(HttpError::forbidden("private channels are joined by an admin adding the member"));
@@ -76,7 +76,11 @@ async fn join_channel(
     let (member, added) = add(&mut tx, id, caller.id()).await?;
     tx.commit().await?;
     if added {
-        announce::member_joined(&state, &channel.channel.channel, member.user_id).await;
+        announce::publish(
+            &state,
+            Change::MemberJoined { channel: channel.channel().clone(), user_id: member.user_id },
+        )
+        .await;
     }
     tracing::debug!(channel_id = %id, user_id = %member.user_id, added, "joined channel");
     Ok(Json(member))
@@ -96,8 +100,12 @@ async fn leave_channel(
     let removed = store::memberships::remove(&mut *tx, id, caller.id()).await?;
     tx.commit().await?;
     if removed {
-        voice::room_access::recheck(&state, &channel.channel.channel).await;
-        announce::member_left(&state, &channel.channel.channel, caller.id()).await;
+        voice::room_access::recheck(&state, channel.channel()).await;
+        announce::publish(
+            &state,
+            Change::MemberLeft { channel: channel.channel().clone(), user_id: caller.id() },
+        )
+        .await;
     }
     tracing::debug!(channel_id = %id, user_id = %caller.id(), removed, "left channel");
     Ok(Json(Accepted { ok: true }))
@@ -132,7 +140,7 @@ async fn add_member(
     let (member, added) = add(&mut tx, id, user_id).await?;
     tx.commit().await?;
     if added {
-        announce::member_joined(&state, &channel, user_id).await;
+        announce::publish(&state, Change::MemberJoined { channel: channel.clone(), user_id }).await;
     }
     tracing::debug!(channel_id = %id, user_id = %user_id, added, "member added");
     Ok(Json(member))
@@ -156,7 +164,7 @@ async fn remove_member(
     }
     tx.commit().await?;
     voice::room_access::recheck(&state, &channel).await;
-    announce::member_left(&state, &channel, user_id).await;
+    announce::publish(&state, Change::MemberLeft { channel: channel.clone(), user_id }).await;
     tracing::debug!(channel_id = %id, user_id = %user_id, "member removed");
     Ok(Json(Accepted { ok: true }))
 }
