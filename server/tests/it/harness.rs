@@ -1,26 +1,18 @@
 //! Test harness: a real server on 127.0.0.1:0 over a fresh database (SQLite file or a
+//! new PostgreSQL database), from the test kit, and helpers to act as users against it.
 #![allow(dead_code)] // Shared helpers; each test module uses a different subset.
-//! new PostgreSQL database), and helpers to act as users against it.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use cromulent_protocol::auth::{LoginResponse, RefreshResponse, RegisterResponse};
+use cromulent_protocol::auth::{LoginResponse, RefreshResponse};
 use cromulent_protocol::{ApiError, ErrorCode, Id};
 use cromulent_server::config::Config;
-use cromulent_server::state::AppState;
+use cromulent_testkit::accounts::{email_of, register};
+use cromulent_testkit::InProcessServer;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor};
 
-pub const PASSWORD: &str = "correct horse battery staple";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Database {
-    Sqlite,
-    Postgres,
-}
+pub use cromulent_testkit::accounts::PASSWORD;
+pub use cromulent_testkit::{Database, PgDatabase, TempDir};
 
 /// Runs one async test body once on SQLite and once on PostgreSQL, each on its own
 /// server with its own fresh database.
@@ -47,80 +39,18 @@ macro_rules! db_test {
     };
 }
 
-pub fn pg_admin_url() -> String {
-    std::env::var("CROMULENT_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn unique_name(prefix: &str) -> String {
-    format!("{prefix}_{}_{:08x}", std::process::id(), rand::random::<u32>())
-}
-
-/// A scratch directory removed when the test ends.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new() -> Self {
-        let dir = std::env::temp_dir().join(unique_name("cromulent-test"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A fresh PostgreSQL database, dropped when the test ends.
-pub struct PgDatabase {
-    pub name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create() -> Self {
-        let admin = pg_admin_url();
-        let name = unique_name("cromulent_test");
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("PostgreSQL must be reachable at CROMULENT_TEST_PG_URL (scripts/test.sh starts it)");
-        conn.execute(&*format!("CREATE DATABASE {name}")).await.expect("create test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
-        PgDatabase { url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async; a short-lived runtime on its own thread does the work.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                    let _ = conn.execute(&*format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
+/// A server in this process with an HTTP client for acting as its users; dereferences
+/// to the [`InProcessServer`] (`base`, `state`, `database`, `url`).
 pub struct TestServer {
-    pub base: String,
     pub http: reqwest::Client,
-    pub state: AppState,
-    pub database: Database,
-    task: tokio::task::JoinHandle<()>,
-    _dir: TempDir,
-    _pg: Option<PgDatabase>,
+    server: InProcessServer,
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
+impl std::ops::Deref for TestServer {
+    type Target = InProcessServer;
+
+    fn deref(&self) -> &InProcessServer {
+        &self.server
     }
 }
 
@@ -170,39 +100,9 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed its settings.
     pub async fn start_with(database: Database, adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = TempDir::new();
-        let pg = match database {
-            Database::Sqlite => None,
-            Database::Postgres => Some(PgDatabase::create().await),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let base = format!("http://{addr}");
-        let mut config = Config::with_data_dir(&dir.0);
-        config.database_url = pg.as_ref().map(|pg| pg.url.clone());
-        config.public_url = Some(base.clone());
-        config.dev_mailbox = Some(true);
-        config.secret_key_base = None;
-        config.smtp.host = None;
-        config.pool_size = 5;
-        // Many servers run at once: each TURN relay on loopback and a free port.
-        config.turn.turn_bind = std::net::Ipv4Addr::LOCALHOST.into();
-        config.turn.turn_port = 0;
-        config.turn.turn_relay_port_min = 0;
-        adjust(&mut config);
-        let state = cromulent_server::build_state(config).await.expect("server state");
-        let app = cromulent_server::app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .expect("serve");
-        });
+        let server = InProcessServer::start_with(database, adjust).await;
         let http = reqwest::Client::builder().build().expect("client");
-        TestServer { base, http, state, database, task, _dir: dir, _pg: pg }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        TestServer { http, server }
     }
 
     /// Any request; `token` is sent as a bearer token.
@@ -275,18 +175,8 @@ impl TestServer {
     /// Registers `username` (email `<username>@example.test`), logs in and refreshes.
     /// The first user of a server is its admin.
     pub async fn user(&self, username: &str) -> TestUser {
-        let email = format!("{username}@example.test");
-        let reg = self
-            .anonymous(
-                Method::POST,
-                "/api/auth/register",
-                Some(json!({"email": email, "username": username, "password": PASSWORD})),
-            )
-            .await;
-        let reg: RegisterResponse = reg.ok();
-        let id =
-            reg.user.expect("test servers do not require confirmation, so the account is returned").user.id;
-        self.login(&email, id, username).await
+        let id = register(&self.http, &self.base, username).await.unwrap_or_else(|e| panic!("{e}"));
+        self.login(&email_of(username), id, username).await
     }
 
     pub async fn login(&self, email: &str, id: Id, username: &str) -> TestUser {
