@@ -160,6 +160,7 @@ impl Connection {
                         }
                         self.dispatch(frame);
                     }
+                    Incoming::UnknownEvent { seq } => self.skip_unknown(seq),
                     Incoming::Closed { code, reason } => {
                         let error = match code {
                             Some(code) => GatewayError::Closed { code, reason },
@@ -203,6 +204,9 @@ impl Connection {
             }
             Incoming::Frame(other) => {
                 return Err(GatewayError::Protocol(format!("expected hello, got {other:?}")))
+            }
+            Incoming::UnknownEvent { seq } => {
+                return Err(GatewayError::Protocol(format!("expected hello, got event {seq}")))
             }
             Incoming::Closed { code, reason } => return Err(closed(code, reason, &self.url)),
         };
@@ -258,6 +262,10 @@ impl Connection {
                         replayed += 1;
                     }
                     self.dispatch(frame);
+                }
+                Incoming::UnknownEvent { seq } => {
+                    replayed += 1;
+                    self.skip_unknown(seq);
                 }
                 Incoming::Closed { code, reason } => return Err(closed(code, reason, &self.url)),
             }
@@ -331,16 +339,30 @@ impl Connection {
     /// Publishes a server frame; replayed events already seen are skipped.
     fn dispatch(&mut self, frame: ServerFrame) {
         if let ServerFrame::Event(event) = &frame {
-            if event.seq <= self.last_seq {
-                tracing::debug!(seq = event.seq, "skipping an event already delivered");
+            if !self.count(event.seq) {
                 return;
             }
-            if event.seq != self.last_seq + 1 {
-                tracing::warn!(expected = self.last_seq + 1, got = event.seq, "gap in gateway sequence");
-            }
-            self.last_seq = event.seq;
         }
         self.publish(GatewayEvent::Frame(frame));
+    }
+
+    /// An event from a newer server: counted as seen (a resume must not replay it), never
+    /// published, since no subscriber could understand it.
+    fn skip_unknown(&mut self, seq: u64) {
+        self.count(seq);
+    }
+
+    /// Moves `last_seq` to an arriving event's `seq`; false for one already delivered.
+    fn count(&mut self, seq: u64) -> bool {
+        if seq <= self.last_seq {
+            tracing::debug!(seq, "skipping an event already delivered");
+            return false;
+        }
+        if seq != self.last_seq + 1 {
+            tracing::warn!(expected = self.last_seq + 1, got = seq, "gap in gateway sequence");
+        }
+        self.last_seq = seq;
+        true
     }
 
     fn publish(&self, event: GatewayEvent) {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cromulent_protocol::gateway::{ClientFrame, ServerFrame};
+use cromulent_protocol::gateway::{ClientFrame, Inbound, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -19,6 +19,10 @@ pub(super) struct Socket {
 /// What reading the socket gave.
 pub(super) enum Incoming {
     Frame(ServerFrame),
+    /// An event only a newer server knows (already logged): count its `seq`, skip it.
+    UnknownEvent {
+        seq: u64,
+    },
     /// The socket ended: with the server's close code, or `None` when it just broke.
     Closed {
         code: Option<u16>,
@@ -55,14 +59,19 @@ impl Socket {
         self.ws.send(Message::text(text)).await.map_err(|e| e.to_string())
     }
 
-    /// The next frame; pings are answered by tungstenite and skipped here. A frame that
-    /// does not parse ends the connection: the server and client disagree on the
-    /// protocol, and going on could misnumber events.
+    /// The next frame; pings are answered by tungstenite and skipped here. An event of a
+    /// type this build does not know comes from a newer server and is logged and
+    /// skipped. Any other frame that does not parse ends the connection: the server and
+    /// client disagree on the protocol, and going on could misnumber events.
     pub(super) async fn recv(&mut self) -> Incoming {
         loop {
             match self.ws.next().await {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerFrame>(&text) {
-                    Ok(frame) => return Incoming::Frame(frame),
+                Some(Ok(Message::Text(text))) => match Inbound::from_json(&text) {
+                    Ok(Inbound::Frame(frame)) => return Incoming::Frame(frame),
+                    Ok(Inbound::UnknownEvent { seq, event_type }) => {
+                        tracing::info!(seq, %event_type, "skipping an event this client does not know");
+                        return Incoming::UnknownEvent { seq };
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "gateway frame does not parse");
                         return Incoming::Closed {
@@ -146,6 +155,33 @@ mod tests {
         assert!(
             matches!(Socket::open(&url).await, Err(GatewayError::Connect { .. })),
             "a wrong address is not a busy server and gets no special pause"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_from_a_newer_server_is_skipped_and_the_connection_stays_up() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("one client");
+            let mut ws = tokio_tungstenite::accept_async(stream).await.expect("upgrade");
+            for frame in [
+                r#"{"seq":1,"type":"poll_create","poll":{"question":"lunch?"}}"#,
+                r#"{"seq":2,"type":"channel_delete","channel_id":"3"}"#,
+            ] {
+                ws.send(Message::text(frame)).await.expect("send a frame");
+            }
+            let _ = ws.next().await;
+        });
+        let url = format!("ws://{addr}/api/gateway").parse().expect("valid url");
+        let mut socket = Socket::open(&url).await.expect("connects");
+        assert!(
+            matches!(socket.recv().await, Incoming::UnknownEvent { seq: 1 }),
+            "an unknown event type is named with its seq, not a reason to drop the socket"
+        );
+        assert!(
+            matches!(socket.recv().await, Incoming::Frame(ServerFrame::Event(ref e)) if e.seq == 2),
+            "the next known event arrives on the same socket"
         );
     }
 }

@@ -66,7 +66,8 @@ impl SessionState {
     }
 
     /// Applies one event. Events the state does not track (typing, notifications,
-    /// voice signaling) leave it unchanged.
+    /// groups, voice signaling) leave it unchanged; each is named below, with no
+    /// catch-all, so a new event does not compile until someone decides what it changes.
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::MessageCreate { message } => self.message_created(message),
@@ -99,11 +100,12 @@ impl SessionState {
                 self.messages.remove(channel_id);
                 self.voice_rooms.remove(channel_id);
             }
-            Event::MemberJoin { channel_id, user_id } | Event::MemberLeave { channel_id, user_id }
-                if *user_id == self.user.user.id =>
-            {
-                if let Some(entry) = self.channels.get_mut(channel_id) {
-                    entry.is_member = matches!(event, Event::MemberJoin { .. });
+            Event::MemberJoin { channel_id, user_id } | Event::MemberLeave { channel_id, user_id } => {
+                // Only the user's own membership is part of the channel list.
+                if *user_id == self.user.user.id {
+                    if let Some(entry) = self.channels.get_mut(channel_id) {
+                        entry.is_member = matches!(event, Event::MemberJoin { .. });
+                    }
                 }
             }
             Event::ReadStateUpdate { read_state } => {
@@ -144,7 +146,20 @@ impl SessionState {
                     self.voice_rooms.remove(channel_id);
                 }
             }
-            _ => {}
+            // Shown as they happen (typing, the inbox), not kept: a UI follows them
+            // through `Change::Event`.
+            Event::TypingStart { .. }
+            | Event::NotificationCreate { .. }
+            | Event::NotificationsRead { .. } => {}
+            // Groups are not tracked here (see `mentions`).
+            Event::GroupUpdate { .. } | Event::GroupDelete { .. } => {}
+            // Voice signaling and speaking state belong to the voice engine's call.
+            Event::PeerJoined { .. }
+            | Event::PeerLeft { .. }
+            | Event::SdpOffer { .. }
+            | Event::SdpAnswer { .. }
+            | Event::IceCandidate { .. }
+            | Event::PttState { .. } => {}
         }
     }
 
@@ -253,6 +268,17 @@ mod tests {
         let general = &state.channels[&Id(10)];
         assert_eq!(general.unread_count, 1, "only bob's message after the marker is unread");
         assert_eq!(general.mention_count, 1, "and it is the one that mentions ada");
+    }
+
+    #[test]
+    fn only_the_users_own_membership_changes_the_channel_list() {
+        let mut state = ready();
+        state.apply(&Event::MemberLeave { channel_id: Id(10), user_id: Id(2) });
+        assert!(state.channels[&Id(10)].is_member, "bob leaving does not take ada out");
+        state.apply(&Event::MemberLeave { channel_id: Id(10), user_id: Id(1) });
+        assert!(!state.channels[&Id(10)].is_member, "ada leaving does");
+        state.apply(&Event::MemberJoin { channel_id: Id(10), user_id: Id(1) });
+        assert!(state.channels[&Id(10)].is_member, "and joining again makes her a member");
     }
 
     #[test]
