@@ -9,6 +9,9 @@
 //!   path) is part of a word, not a mention; `\@ann` is an escaped, literal `@`;
 //! - nothing inside inline code (`` `@ann` ``, any number of backticks) or a fenced code
 //!   block (```` ``` ```` or `~~~`) counts: code is quoted, not addressed.
+//!
+//! The web client finds mentions in the text it renders by the same rules; both run the
+//! cases in `shared-protocol/tests/vectors/mentions.json`.
 
 use cromulent_protocol::limits::{GROUP_NAME_MAX_CHARS, USERNAME_MAX_CHARS};
 
@@ -199,6 +202,32 @@ mod tests {
             ["ann"],
             "backticks inside the info string make a code span, not a fence"
         );
+    }
+
+    /// The cases the web client's renderer runs too, so both find the same mentions.
+    #[test]
+    fn the_shared_mention_vectors_hold() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            source: String,
+            names: Vec<String>,
+            here: bool,
+            everyone: bool,
+            why: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Vectors {
+            cases: Vec<Case>,
+        }
+        let vectors: Vectors =
+            serde_json::from_str(include_str!("../../shared-protocol/tests/vectors/mentions.json"))
+                .expect("the vectors file is well-formed");
+        assert!(!vectors.cases.is_empty(), "the vectors file lists cases");
+        for case in vectors.cases {
+            let parsed = parse(&case.source);
+            let expected = Parsed { names: case.names, here: case.here, everyone: case.everyone };
+            assert_eq!(parsed, expected, "{:?}: {}", case.source, case.why);
+        }
     }
 
     #[test]
