@@ -1,15 +1,20 @@
-//! The commands the UI invokes. Each is a few lines that hand over to the modules that
-//! do the work; errors reach the UI as strings or as a [`CallFailure`].
+//! The commands the UI invokes. Each is a few lines that hand over to
+//! `cromulent_client::account` (accounts, REST calls) or to the app's [`Link`],
+//! [`VoiceLink`] and [`PttState`]; errors reach the UI as strings or as a [`CallFailure`].
 
+use std::sync::Arc;
+
+use cromulent_client::account::{Accounts, Config};
+use cromulent_client::api::{ApiCall, CallFailure};
+use cromulent_client::ptt::PttKey;
 use cromulent_protocol::gateway::ClientFrame;
-use cromulent_protocol::user::OwnUser;
+use cromulent_protocol::user::{OwnUser, VoiceMode};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_autostart::ManagerExt;
 
-use crate::account::{AppState, Config};
+use crate::bridge::PttStatus;
 use crate::link::Link;
-use crate::ptt::{PttState, PttStatus};
-use crate::rest::{ApiCall, CallFailure};
+use crate::ptt::PttState;
 use crate::voice::{VoiceLink, VoiceSnapshot};
 
 type Result<T> = std::result::Result<T, String>;
@@ -43,58 +48,55 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
 
 /// The server list, accounts and push-to-talk settings (nothing secret).
 #[tauri::command]
-fn config(state: State<'_, AppState>) -> Config {
-    state.config()
+fn config(accounts: State<'_, Arc<Accounts>>) -> Config {
+    accounts.config()
 }
 
 #[tauri::command]
-fn server_remove(state: State<'_, AppState>, url: String) -> Result<Config> {
-    state.update_config(|c| c.servers.remove(&url)).map_err(text)
+fn server_remove(accounts: State<'_, Arc<Accounts>>, url: String) -> Result<Config> {
+    accounts.remove_server(&url).map_err(text)
 }
 
 #[tauri::command]
 async fn login(
-    state: State<'_, AppState>,
+    accounts: State<'_, Arc<Accounts>>,
     server: String,
     email: String,
     password: String,
 ) -> Result<OwnUser> {
-    state.login(&server, &email, password).await.map(|s| s.user).map_err(text)
+    accounts.login(&server, &email, password.into()).await.map(|s| s.user).map_err(text)
 }
 
 /// Automatic login from the keyring; `None` when the user must log in.
 #[tauri::command]
-async fn resume(state: State<'_, AppState>, server: String) -> Result<Option<OwnUser>> {
-    state.resume(&server).await.map(|s| s.map(|s| s.user)).map_err(text)
+async fn resume(accounts: State<'_, Arc<Accounts>>, server: String) -> Result<Option<OwnUser>> {
+    accounts.resume(&server).await.map(|s| s.map(|s| s.user)).map_err(text)
 }
 
 #[tauri::command]
-async fn logout(state: State<'_, AppState>, link: State<'_, Link>) -> Result<()> {
+async fn logout(accounts: State<'_, Arc<Accounts>>, link: State<'_, Link>) -> Result<()> {
     link.close().await;
-    state.logout().await.map_err(text)
+    accounts.logout().await.map_err(text)
 }
 
+/// A REST call for the UI, only to the configured server: any other origin is refused
+/// before anything is sent.
 #[tauri::command]
 async fn api(
-    state: State<'_, AppState>,
-    http: State<'_, reqwest::Client>,
+    accounts: State<'_, Arc<Accounts>>,
     server: String,
     call: ApiCall,
 ) -> std::result::Result<serde_json::Value, CallFailure> {
-    let session = state.session().await;
-    // Only to the configured server: any other origin is refused before anything is sent.
-    let configured = state.api_server(session.as_ref())?;
-    configured.check(&server)?;
-    crate::rest::call(&http, &configured, session.as_ref(), &call).await
+    accounts.api_client(&server).await?.call_raw(&call).await
 }
 
 #[tauri::command]
 async fn gateway_connect<R: Runtime>(
     app: AppHandle<R>,
-    state: State<'_, AppState>,
+    accounts: State<'_, Arc<Accounts>>,
     link: State<'_, Link>,
 ) -> Result<()> {
-    let session = state.session().await.ok_or("not logged in")?;
+    let session = accounts.session().await.ok_or("not logged in")?;
     link.connect(&app, &session).await.map_err(text)
 }
 
@@ -105,56 +107,48 @@ async fn gateway_close(link: State<'_, Link>) -> Result<()> {
 }
 
 #[tauri::command]
-fn gateway_send<R: Runtime>(app: AppHandle<R>, link: State<'_, Link>, frame: ClientFrame) {
-    crate::link::send_from_ui(&app, &link, frame);
+fn gateway_send(link: State<'_, Link>, frame: ClientFrame) {
+    link.send_from_ui(frame);
 }
 
 #[tauri::command]
-fn voice_state(voice: State<'_, VoiceLink>) -> VoiceSnapshot {
+fn voice_state(voice: State<'_, Arc<VoiceLink>>) -> VoiceSnapshot {
     voice.snapshot()
 }
 
 #[tauri::command]
-fn voice_set_volume(voice: State<'_, VoiceLink>, user_id: cromulent_protocol::Id, volume: f32) {
+fn voice_set_volume(voice: State<'_, Arc<VoiceLink>>, user_id: cromulent_protocol::Id, volume: f32) {
     voice.set_volume(user_id, volume);
 }
 
 #[tauri::command]
-fn voice_set_mode(voice: State<'_, VoiceLink>, mode: String) -> Result<()> {
-    voice.set_mode(&mode)
+fn voice_set_mode(voice: State<'_, Arc<VoiceLink>>, mode: VoiceMode) {
+    voice.set_mode(mode);
 }
 
 #[tauri::command]
-fn ptt_status(ptt: State<'_, PttState>) -> Option<PttStatus> {
+fn ptt_status(ptt: State<'_, Arc<PttState>>) -> Option<PttStatus> {
     ptt.status()
 }
 
 #[tauri::command]
-fn ptt_set_key<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    ptt: State<'_, PttState>,
-    key: String,
-) -> Result<()> {
-    state.update_config(|c| c.ptt_key = Some(key.clone())).map_err(text)?;
-    ptt.set_key(&cromulent_client::ptt::PttKey::new(key));
-    if let Some(status) = ptt.status() {
-        crate::tray::show_ptt(&app, &status);
-    }
+fn ptt_set_key(accounts: State<'_, Arc<Accounts>>, ptt: State<'_, Arc<PttState>>, key: String) -> Result<()> {
+    accounts.update_config(|c| c.ptt_key = Some(key.clone())).map_err(text)?;
+    ptt.set_key(&PttKey::new(key));
     Ok(())
 }
 
 /// The next key pressed anywhere becomes the key (`ptt://captured`); false when only
 /// the window can capture.
 #[tauri::command]
-fn ptt_capture(ptt: State<'_, PttState>) -> bool {
+fn ptt_capture(ptt: State<'_, Arc<PttState>>) -> bool {
     ptt.capture_next()
 }
 
 /// Takes effect at the next start, when the backend is chosen again.
 #[tauri::command]
-fn set_evdev_opt_in(state: State<'_, AppState>, enabled: bool) -> Result<()> {
-    state.update_config(|c| c.evdev_opt_in = enabled).map(|_| ()).map_err(text)
+fn set_evdev_opt_in(accounts: State<'_, Arc<Accounts>>, enabled: bool) -> Result<()> {
+    accounts.update_config(|c| c.evdev_opt_in = enabled).map(|_| ()).map_err(text)
 }
 
 #[tauri::command]

@@ -1,27 +1,33 @@
 //! The Cromulent desktop app: a Tauri 2 shell that shows `desktop-ui` and runs everything
-//! else natively through `cromulent-client`.
+//! else natively through `cromulent-client`. It holds windows, tray, commands and
+//! events; accounts, tokens and REST calls are the client's
+//! (`cromulent_client::account`), so the UI only ever sees user data.
 //!
-//! - [`account`]: server list, login (refresh token to the OS keyring), automatic login
-//!   at start, logout. Tokens stay in Rust; the UI only ever sees user data.
-//! - [`rest`]: the UI's REST calls, made here with the access token attached.
-//! - [`link`]: the gateway connection; every frame is forwarded to the UI as a Tauri
-//!   event, and the UI's frames are sent on it. Voice ops go through [`voice`].
-//! - [`voice`]: voice room membership, mute/deafen and the push-to-talk gate (mute wins).
+//! - [`commands`]: the thin `#[tauri::command]`s the UI invokes.
+//! - [`bridge`]: the events the UI listens to, each a name with its payload type; the
+//!   UI's TypeScript for them is generated from here.
+//! - [`link`]: the gateway connection; every frame is forwarded to the UI as an event,
+//!   and the UI's frames are sent on it. Voice ops go through [`voice`].
+//! - [`voice`]: voice room membership, mute/deafen and the push-to-talk gate (mute wins),
+//!   kept in one watched state that the tray and the UI observe.
 //! - [`ptt`]: the global push-to-talk source picked for this desktop, and the reason.
 //! - [`tray`], [`desktop`]: tray menu, close-to-tray, mention notifications, unread
 //!   badge, start at login, WebKitGTK quirks.
-//! - [`commands`]: the thin `#[tauri::command]`s the UI invokes.
+//!
+//! The parts are made once in [`run`] and handed to each other there; none looks
+//! another up.
 
-pub mod account;
+pub mod bridge;
 pub mod commands;
 pub mod desktop;
 pub mod link;
 pub mod ptt;
-pub mod rest;
-pub mod servers;
 pub mod tray;
 pub mod voice;
 
+use std::sync::Arc;
+
+use cromulent_client::account::{device_name, Accounts};
 use tauri::Manager;
 
 /// Passed by the start-at-login entry, so the app starts in the tray.
@@ -41,6 +47,10 @@ pub fn run() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    let unread = Arc::new(desktop::Unread::default());
+    let (link, voice) = link::Link::new(Arc::clone(&unread));
+    let window_unread = Arc::clone(&unread);
+
     tauri::Builder::default()
         // First: a second launch hands over to the running app and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| desktop::show_main(app)))
@@ -50,20 +60,37 @@ pub fn run() {
             Some(vec![MINIMIZED_ARG]),
         ))
         .invoke_handler(commands::handler())
-        .setup(|app| {
-            app.manage(account::AppState::new(app.handle())?);
-            app.manage(link::Link::new());
-            app.manage(voice::VoiceLink::new(app.handle()));
-            app.manage(desktop::Unread::default());
-            app.manage(reqwest::Client::new());
-            tray::build(app.handle())?;
-            ptt::start(app.handle());
+        .setup(move |app| {
+            let config_path = app.path().app_config_dir()?.join("servers.json");
+            let accounts = Arc::new(Accounts::open(config_path, device_name("Cromulent desktop")));
+            let ptt = Arc::new(ptt::PttState::default());
+            tray::build(
+                app.handle(),
+                tray::Observed {
+                    voice: Arc::clone(&voice),
+                    ptt: ptt.subscribe(),
+                    unread: unread.subscribe(),
+                },
+            )?;
+            bridge::forward_voice(app.handle(), &voice);
+            ptt::start(
+                app.handle(),
+                ptt::PttWiring {
+                    state: Arc::clone(&ptt),
+                    voice: Arc::clone(&voice),
+                    accounts: Arc::clone(&accounts),
+                },
+            );
+            app.manage(accounts);
+            app.manage(link);
+            app.manage(voice);
+            app.manage(ptt);
             if std::env::args().any(|a| a == MINIMIZED_ARG) {
                 desktop::hide_main(app.handle());
             }
             Ok(())
         })
-        .on_window_event(desktop::on_window_event)
+        .on_window_event(move |window, event| desktop::on_window_event(&window_unread, window, event))
         // The start-up time the benchmark reads (docs/BENCHMARKS.md, "Desktop app").
         .on_page_load(move |_webview, page| {
             if page.event() == tauri::webview::PageLoadEvent::Finished {

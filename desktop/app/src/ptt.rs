@@ -1,34 +1,38 @@
 //! Starts the push-to-talk source this desktop allows (see
-//! `cromulent_client::ptt::choose`) and feeds it to [`crate::voice`]. Settings show the
-//! backend and the reason; the UI's in-window key handling works on top of it.
+//! `cromulent_client::ptt::choose`) and feeds it to the voice state. Settings show the
+//! backend and the reason; the tray follows the status ([`PttState::subscribe`]); the
+//! UI's in-window key handling works on top of it.
 
 use std::sync::{Arc, Mutex};
 
+use cromulent_client::account::Accounts;
 use cromulent_client::ptt::{self, Backend, Choice, Environment, PttEvent, PttKey, PttSink, PttSource};
-use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
+use tokio::sync::watch;
 
-/// What settings show about push-to-talk.
-#[derive(Debug, Clone, Serialize)]
-pub struct PttStatus {
-    pub backend: Backend,
-    pub reason: String,
-    pub key: PttKey,
-    /// Set when the chosen backend could not start; the in-window key still works.
-    pub error: Option<String>,
-    /// The `cromulent ptt down|up` socket also listens (Linux and macOS).
-    pub command_socket: Option<String>,
+use crate::bridge::{PttStatus, PTT_CAPTURED, PTT_STATUS};
+use crate::voice::VoiceLink;
+
+pub struct PttState {
+    /// `None` until the backend has started (or failed to).
+    status: watch::Sender<Option<PttStatus>>,
+    sources: Mutex<Vec<Box<dyn PttSource>>>,
 }
 
-#[derive(Default)]
-pub struct PttState {
-    status: Mutex<Option<PttStatus>>,
-    sources: Mutex<Vec<Box<dyn PttSource>>>,
+impl Default for PttState {
+    fn default() -> Self {
+        Self { status: watch::Sender::new(None), sources: Mutex::default() }
+    }
 }
 
 impl PttState {
     pub fn status(&self) -> Option<PttStatus> {
-        self.status.lock().expect("ptt status lock is never poisoned").clone()
+        self.status.borrow().clone()
+    }
+
+    /// Follows the status (the tray names the backend and key).
+    pub fn subscribe(&self) -> watch::Receiver<Option<PttStatus>> {
+        self.status.subscribe()
     }
 
     /// Tells every running source about a new key.
@@ -36,9 +40,11 @@ impl PttState {
         for source in self.sources.lock().expect("ptt sources lock is never poisoned").iter() {
             source.set_key(key.clone());
         }
-        if let Some(s) = self.status.lock().expect("ptt status lock is never poisoned").as_mut() {
-            s.key = key.clone();
-        }
+        self.status.send_modify(|s| {
+            if let Some(s) = s.as_mut() {
+                s.key = key.clone();
+            }
+        });
     }
 
     /// Asks a source that sees keys (the global listener or evdev; the command socket
@@ -50,24 +56,35 @@ impl PttState {
     }
 }
 
-pub fn start<R: Runtime>(app: &AppHandle<R>) {
-    app.manage(PttState::default());
-    let config = app.state::<crate::account::AppState>().config();
+/// What the sources feed: the voice state, and the config for a captured key.
+#[derive(Clone)]
+pub struct PttWiring {
+    pub state: Arc<PttState>,
+    pub voice: Arc<VoiceLink>,
+    pub accounts: Arc<Accounts>,
+}
+
+pub fn start<R: Runtime>(app: &AppHandle<R>, wiring: PttWiring) {
+    let config = wiring.accounts.config();
     let key = config.ptt_key.map(PttKey::new).unwrap_or_default();
     let choice = ptt::choose(&Environment::detect(config.evdev_opt_in));
     tracing::info!(backend = ?choice.backend, reason = %choice.reason, %key, "push-to-talk");
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let status = launch(&app, choice, key).await;
-        crate::tray::show_ptt(&app, &status);
-        let _ = app.emit("ptt://status", &status);
-        *app.state::<PttState>().status.lock().expect("ptt status lock is never poisoned") = Some(status);
+        let status = launch(&app, &wiring, choice, key).await;
+        PTT_STATUS.emit(&app, &status);
+        wiring.state.status.send_replace(Some(status));
     });
 }
 
-async fn launch<R: Runtime>(app: &AppHandle<R>, choice: Choice, key: PttKey) -> PttStatus {
-    let sink = sink(app);
-    let state = app.state::<PttState>();
+async fn launch<R: Runtime>(
+    app: &AppHandle<R>,
+    wiring: &PttWiring,
+    choice: Choice,
+    key: PttKey,
+) -> PttStatus {
+    let sink = sink(app, wiring);
+    let state = &wiring.state;
     let mut status = PttStatus {
         backend: choice.backend,
         reason: choice.reason.clone(),
@@ -120,27 +137,22 @@ fn start_global<R: Runtime>(
     }
 }
 
-fn sink<R: Runtime>(app: &AppHandle<R>) -> PttSink {
-    let app = app.clone();
+fn sink<R: Runtime>(app: &AppHandle<R>, wiring: &PttWiring) -> PttSink {
+    let (app, wiring) = (app.clone(), wiring.clone());
     Arc::new(move |event| match event {
         // Several sources may report the same press; the voice state ignores repeats.
         PttEvent::Down => {
-            crate::voice::ptt(&app, true);
+            wiring.voice.ptt(true);
         }
         PttEvent::Up => {
-            crate::voice::ptt(&app, false);
+            wiring.voice.ptt(false);
         }
         PttEvent::Captured(key) => {
-            let state = app.state::<crate::account::AppState>();
-            if let Err(e) = state.update_config(|c| c.ptt_key = Some(key.as_str().to_owned())) {
+            if let Err(e) = wiring.accounts.update_config(|c| c.ptt_key = Some(key.as_str().to_owned())) {
                 tracing::warn!(error = %e, "push-to-talk key not saved");
             }
-            let state = app.state::<PttState>();
-            state.set_key(&key);
-            if let Some(status) = state.status() {
-                crate::tray::show_ptt(&app, &status);
-            }
-            let _ = app.emit("ptt://captured", &key);
+            wiring.state.set_key(&key);
+            PTT_CAPTURED.emit(&app, &key);
         }
     })
 }

@@ -1,22 +1,24 @@
 //! Voice from the app's side: the native engine (`cromulent_client::voice`) driven by
 //! the UI (join, leave, mute, deafen, in-window push-to-talk) and by the global key
-//! source alike, with one state the UI and the tray show.
+//! source alike, with one state, a [`watch`] channel that the tray and the UI observe.
 //!
 //! Joining starts the engine's microphone, speaker and peer connections. When audio
 //! cannot start (no sound device), the app still joins the room for signaling — others
 //! see it there and its push-to-talk — and says why in the state's `error`; the gate is
 //! then [`transmits`] here, as the engine would decide it: mute always wins.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use cromulent_client::voice::{EngineConfig, PttMode, VoiceEngine};
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, ServerFrame};
+use cromulent_protocol::user::VoiceMode;
 use cromulent_protocol::Id;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio::sync::{mpsc, watch};
 
 /// What the UI and the tray show.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/", rename = "NativeVoiceState"))]
 pub struct VoiceSnapshot {
     pub channel_id: Option<Id>,
     pub muted: bool,
@@ -30,23 +32,39 @@ pub struct VoiceSnapshot {
     pub error: Option<String>,
 }
 
-pub struct VoiceLink {
-    state: Mutex<VoiceSnapshot>,
-    engine: VoiceEngine,
-}
-
 /// Mute always wins; deafened implies muted.
 pub fn transmits(s: &VoiceSnapshot) -> bool {
     s.channel_id.is_some() && s.ptt_held && !s.muted && !s.deafened
 }
 
+/// How often the state asks the engine whether its microphone is open, while native
+/// audio runs: the engine decides on its own threads and does not report.
+const ENGINE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+pub struct VoiceLink {
+    state: watch::Sender<VoiceSnapshot>,
+    engine: VoiceEngine,
+    /// The gateway's outgoing queue, shared with the UI's frames so they stay in order.
+    outbox: mpsc::UnboundedSender<ClientFrame>,
+}
+
 impl VoiceLink {
-    /// The engine's frames go out on the gateway like the UI's, in order with them.
-    pub fn new<R: Runtime>(app: &AppHandle<R>) -> Self {
-        let app = app.clone();
-        let signal =
-            std::sync::Arc::new(move |frame: ClientFrame| app.state::<crate::link::Link>().send_raw(frame));
-        Self { state: Mutex::default(), engine: VoiceEngine::new(EngineConfig::default(), signal) }
+    /// The engine's frames go out on `outbox`, in order with the UI's.
+    pub fn new(outbox: mpsc::UnboundedSender<ClientFrame>) -> Arc<Self> {
+        let signal_to = outbox.clone();
+        let signal = Arc::new(move |frame: ClientFrame| {
+            let _ = signal_to.send(frame);
+        });
+        Arc::new(Self {
+            state: watch::Sender::new(VoiceSnapshot::default()),
+            engine: VoiceEngine::new(EngineConfig::default(), signal),
+            outbox,
+        })
+    }
+
+    /// Follows every change of the state (the tray, the UI).
+    pub fn subscribe(&self) -> watch::Receiver<VoiceSnapshot> {
+        self.state.subscribe()
     }
 
     /// A user's volume in the native mixer: the UI's 0..1 slider, as a factor.
@@ -54,207 +72,202 @@ impl VoiceLink {
         self.engine.set_volume(user_id, volume.clamp(0.0, 4.0));
     }
 
-    /// "ptt" (the key) or "vad" (voice activity, detected by the engine); anything else
-    /// is refused.
-    pub fn set_mode(&self, mode: &str) -> Result<(), String> {
-        let mode = match mode {
-            "ptt" => PttMode::Key,
-            "vad" => PttMode::VoiceActivity,
-            other => return Err(format!("unknown voice mode {other:?}")),
-        };
-        self.engine.set_mode(mode);
-        Ok(())
+    /// Push-to-talk (the key) or voice activity, detected by the engine.
+    pub fn set_mode(&self, mode: VoiceMode) {
+        self.engine.set_mode(match mode {
+            VoiceMode::Ptt => PttMode::Key,
+            VoiceMode::Vad => PttMode::VoiceActivity,
+        });
     }
 
     pub fn snapshot(&self) -> VoiceSnapshot {
-        let mut s = self.state.lock().expect("voice state lock is never poisoned").clone();
+        let mut s = self.state.borrow().clone();
         if s.native_audio {
             s.transmitting = self.engine.snapshot().transmitting;
         }
         s
     }
 
-    /// Applies a change; returns the frames that tell the server about it. Without
-    /// native audio the gate is decided here and announced with `ptt_state`.
-    fn apply(&self, change: impl FnOnce(&mut VoiceSnapshot) -> Vec<ClientFrame>) -> Vec<ClientFrame> {
-        let mut s = self.state.lock().expect("voice state lock is never poisoned");
-        let mut frames = change(&mut s);
-        let on = transmits(&s);
-        if !s.native_audio && on != s.transmitting {
-            s.transmitting = on;
-            frames.push(ClientFrame::PttState { active: on });
-        }
+    /// Applies a change and tells the server: the frames `change` returns, and without
+    /// native audio `ptt_state` when the gate flips (the engine announces its own).
+    fn apply(&self, change: impl FnOnce(&mut VoiceSnapshot) -> Vec<ClientFrame>) {
+        let frames = self.change(change);
+        self.send(frames);
+    }
+
+    /// The state change itself; returns the frames that tell the server about it.
+    fn change(&self, change: impl FnOnce(&mut VoiceSnapshot) -> Vec<ClientFrame>) -> Vec<ClientFrame> {
+        let mut frames = Vec::new();
+        self.state.send_if_modified(|s| {
+            let before = s.clone();
+            frames = change(s);
+            let on = transmits(s);
+            if !s.native_audio && on != s.transmitting {
+                s.transmitting = on;
+                frames.push(ClientFrame::PttState { active: on });
+            }
+            *s != before
+        });
         frames
     }
-}
 
-fn publish<R: Runtime>(app: &AppHandle<R>, frames: Vec<ClientFrame>) {
-    let link = app.state::<crate::link::Link>();
-    for frame in frames {
-        link.send_raw(frame);
-    }
-    let snapshot = app.state::<VoiceLink>().snapshot();
-    crate::tray::show_voice(app, snapshot.muted, snapshot.deafened);
-    let _ = app.emit("voice://state", &snapshot);
-}
-
-/// A voice op from the UI. Returns the frame when it is not a voice op.
-pub fn from_ui<R: Runtime>(app: &AppHandle<R>, frame: ClientFrame) -> Option<ClientFrame> {
-    let voice = app.state::<VoiceLink>();
-    let frames = match frame {
-        ClientFrame::VoiceJoin { channel_id } => {
-            voice.apply(|s| {
-                s.channel_id = Some(channel_id);
-                s.native_audio = false;
-                s.transmitting = false;
-                s.error = None;
-                vec![]
-            });
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move { join(&app, channel_id).await });
-            vec![]
+    fn send(&self, frames: Vec<ClientFrame>) {
+        for frame in frames {
+            let _ = self.outbox.send(frame);
         }
-        ClientFrame::VoiceLeave => {
-            let native = voice.snapshot().native_audio;
-            let frames = voice.apply(|s| {
-                s.channel_id = None;
-                s.native_audio = false;
-                // Leaving ends transmission on the server's side too: no ptt_state needed.
-                s.transmitting = false;
-                vec![]
-            });
-            if native {
-                if let Err(e) = voice.engine.leave() {
-                    tracing::warn!(error = %e, "voice pipelines did not stop cleanly");
-                }
-                frames
-            } else {
-                vec![ClientFrame::VoiceLeave]
+    }
+
+    /// A frame from the UI: voice ops change the voice state; anything else is handed
+    /// back to go out as it is.
+    pub fn from_ui(self: &Arc<Self>, frame: ClientFrame) -> Option<ClientFrame> {
+        match frame {
+            ClientFrame::VoiceJoin { channel_id } => {
+                self.apply(|s| {
+                    s.channel_id = Some(channel_id);
+                    s.native_audio = false;
+                    s.transmitting = false;
+                    s.error = None;
+                    vec![]
+                });
+                let voice = Arc::clone(self);
+                tauri::async_runtime::spawn(async move { voice.join(channel_id).await });
             }
-        }
-        ClientFrame::SetMute { muted } => {
-            // The engine tells the server; its gate closes at once.
-            voice.engine.set_muted(muted);
-            voice.apply(|s| {
-                s.muted = muted;
-                if !muted {
-                    s.deafened = false;
+            ClientFrame::VoiceLeave => {
+                let native = self.snapshot().native_audio;
+                let frames = self.change(|s| {
+                    s.channel_id = None;
+                    s.native_audio = false;
+                    // Leaving ends transmission on the server's side too: no ptt_state needed.
+                    s.transmitting = false;
+                    vec![]
+                });
+                if native {
+                    if let Err(e) = self.engine.leave() {
+                        tracing::warn!(error = %e, "voice pipelines did not stop cleanly");
+                    }
+                    self.send(frames);
+                } else {
+                    self.send(vec![ClientFrame::VoiceLeave]);
                 }
-                vec![]
-            })
+            }
+            ClientFrame::SetMute { muted } => self.set_mute(muted),
+            ClientFrame::SetDeafen { deafened } => self.set_deafen(deafened),
+            // The window's engine reports its own gate; for the app it is the in-window key.
+            ClientFrame::PttState { active } => {
+                self.ptt(active);
+            }
+            other => return Some(other),
         }
-        ClientFrame::SetDeafen { deafened } => {
-            voice.engine.set_deafened(deafened);
-            voice.apply(|s| {
-                s.deafened = deafened;
-                vec![]
-            })
-        }
-        // The window's engine reports its own gate; for the app it is the in-window key.
-        ClientFrame::PttState { active } => {
-            ptt(app, active);
-            return None;
-        }
-        other => return Some(other),
-    };
-    publish(app, frames);
-    None
-}
-
-/// Starts native audio for the room; without it, joins for signaling only.
-async fn join<R: Runtime>(app: &AppHandle<R>, channel_id: Id) {
-    let voice = app.state::<VoiceLink>();
-    let frames = match voice.engine.join(channel_id).await {
-        Ok(()) => voice.apply(|s| {
-            s.native_audio = s.channel_id == Some(channel_id);
-            vec![]
-        }),
-        Err(e) => {
-            tracing::warn!(error = %e, "no native audio; joining the voice room for signaling only");
-            voice.apply(|s| {
-                s.error = Some(format!("No audio: {e}"));
-                vec![ClientFrame::VoiceJoin { channel_id }]
-            })
-        }
-    };
-    // The engine decides from the key state it was given before the join finished.
-    if voice.snapshot().ptt_held {
-        voice.engine.ptt_down();
+        None
     }
-    publish(app, frames);
-    if voice.snapshot().native_audio {
-        tauri::async_runtime::spawn(follow_engine(app.clone(), channel_id));
-    }
-}
 
-/// The engine opens the microphone on its own threads; the UI hears about it here.
-async fn follow_engine<R: Runtime>(app: AppHandle<R>, channel_id: Id) {
-    let mut shown = None;
-    loop {
-        let snapshot = app.state::<VoiceLink>().snapshot();
-        if snapshot.channel_id != Some(channel_id) || !snapshot.native_audio {
-            return;
-        }
-        if shown != Some(snapshot.transmitting) {
-            shown = Some(snapshot.transmitting);
-            let _ = app.emit("voice://state", &snapshot);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
-pub fn set_mute<R: Runtime>(app: &AppHandle<R>, muted: bool) {
-    let _ = from_ui(app, ClientFrame::SetMute { muted });
-}
-
-pub fn set_deafen<R: Runtime>(app: &AppHandle<R>, deafened: bool) {
-    let _ = from_ui(app, ClientFrame::SetDeafen { deafened });
-}
-
-/// The push-to-talk key went down or up (global source or the window). Returns false
-/// when nothing changed.
-pub fn ptt<R: Runtime>(app: &AppHandle<R>, held: bool) -> bool {
-    let voice = app.state::<VoiceLink>();
-    if voice.snapshot().ptt_held == held {
-        return false;
-    }
-    if held {
-        voice.engine.ptt_down();
-    } else {
-        voice.engine.ptt_up();
-    }
-    let frames = voice.apply(|s| {
-        s.ptt_held = held;
-        vec![]
-    });
-    publish(app, frames);
-    true
-}
-
-/// Feeds the engine and keeps the room membership true to the server: a refused join,
-/// the server taking this session out of its room (the engine has hung up; `error` says
-/// why), or a new gateway session (which is in no room until the UI joins again).
-pub fn observe<R: Runtime>(app: &AppHandle<R>, frame: &ServerFrame) {
-    let voice = app.state::<VoiceLink>();
-    let removed = voice.engine.handle(frame);
-    let lost = removed.is_some()
-        || match frame {
-            ServerFrame::Control(ControlFrame::Error { op, .. }) => op == "voice_join",
-            ServerFrame::Control(ControlFrame::Ready { .. }) => true,
-            _ => false,
-        };
-    if lost {
-        let _ = voice.engine.leave();
-        let frames = voice.apply(|s| {
-            s.channel_id = None;
-            s.native_audio = false;
-            s.transmitting = false;
-            if let Some(removal) = removed {
-                s.error = Some(removal.to_string());
+    pub fn set_mute(&self, muted: bool) {
+        // The engine tells the server; its gate closes at once.
+        self.engine.set_muted(muted);
+        self.apply(|s| {
+            s.muted = muted;
+            if !muted {
+                s.deafened = false;
             }
             vec![]
         });
-        publish(app, frames);
+    }
+
+    pub fn set_deafen(&self, deafened: bool) {
+        self.engine.set_deafened(deafened);
+        self.apply(|s| {
+            s.deafened = deafened;
+            vec![]
+        });
+    }
+
+    /// The push-to-talk key went down or up (global source or the window). Returns false
+    /// when nothing changed.
+    pub fn ptt(&self, held: bool) -> bool {
+        if self.snapshot().ptt_held == held {
+            return false;
+        }
+        if held {
+            self.engine.ptt_down();
+        } else {
+            self.engine.ptt_up();
+        }
+        self.apply(|s| {
+            s.ptt_held = held;
+            vec![]
+        });
+        true
+    }
+
+    /// Starts native audio for the room; without it, joins for signaling only.
+    async fn join(self: Arc<Self>, channel_id: Id) {
+        let frames = match self.engine.join(channel_id).await {
+            Ok(()) => self.change(|s| {
+                s.native_audio = s.channel_id == Some(channel_id);
+                vec![]
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "no native audio; joining the voice room for signaling only");
+                self.change(|s| {
+                    s.error = Some(format!("No audio: {e}"));
+                    vec![ClientFrame::VoiceJoin { channel_id }]
+                })
+            }
+        };
+        // The engine decides from the key state it was given before the join finished.
+        if self.snapshot().ptt_held {
+            self.engine.ptt_down();
+        }
+        self.send(frames);
+        if self.snapshot().native_audio {
+            tauri::async_runtime::spawn(self.follow_engine(channel_id));
+        }
+    }
+
+    /// The engine opens the microphone on its own threads; the state follows it here
+    /// while the room has native audio.
+    async fn follow_engine(self: Arc<Self>, channel_id: Id) {
+        loop {
+            let transmitting = self.engine.snapshot().transmitting;
+            let mut in_room = false;
+            self.state.send_if_modified(|s| {
+                in_room = s.channel_id == Some(channel_id) && s.native_audio;
+                let changed = in_room && s.transmitting != transmitting;
+                if changed {
+                    s.transmitting = transmitting;
+                }
+                changed
+            });
+            if !in_room {
+                return;
+            }
+            tokio::time::sleep(ENGINE_POLL).await;
+        }
+    }
+
+    /// Feeds the engine and keeps the room membership true to the server: a refused
+    /// join, the server taking this session out of its room (the engine has hung up;
+    /// `error` says why), or a new gateway session (in no room until the UI joins again).
+    pub fn observe(&self, frame: &ServerFrame) {
+        let removed = self.engine.handle(frame);
+        let lost = removed.is_some()
+            || match frame {
+                ServerFrame::Control(ControlFrame::Error { op, .. }) => op == "voice_join",
+                ServerFrame::Control(ControlFrame::Ready { .. }) => true,
+                _ => false,
+            };
+        if lost {
+            let _ = self.engine.leave();
+            self.apply(|s| {
+                s.channel_id = None;
+                s.native_audio = false;
+                s.transmitting = false;
+                if let Some(removal) = removed {
+                    s.error = Some(removal.to_string());
+                }
+                vec![]
+            });
+        }
     }
 }
 
@@ -279,30 +292,29 @@ mod tests {
         assert!(!transmits(&VoiceSnapshot { deafened: true, ..talking() }));
     }
 
-    fn link() -> VoiceLink {
-        let signal = std::sync::Arc::new(|_: ClientFrame| {});
-        VoiceLink { state: Mutex::default(), engine: VoiceEngine::new(EngineConfig::default(), signal) }
+    fn link() -> Arc<VoiceLink> {
+        VoiceLink::new(mpsc::unbounded_channel().0)
     }
 
     #[test]
     fn without_native_audio_ptt_state_is_sent_only_when_the_gate_flips() {
         let link = link();
-        let frames = link.apply(|s| {
+        let frames = link.change(|s| {
             s.channel_id = Some(Id(7));
             vec![]
         });
         assert!(frames.is_empty(), "joining alone does not transmit");
-        let frames = link.apply(|s| {
+        let frames = link.change(|s| {
             s.ptt_held = true;
             vec![]
         });
         assert_eq!(frames, vec![ClientFrame::PttState { active: true }]);
-        let frames = link.apply(|s| {
+        let frames = link.change(|s| {
             s.ptt_held = true;
             vec![]
         });
         assert!(frames.is_empty(), "a repeated press changes nothing");
-        let frames = link.apply(|s| {
+        let frames = link.change(|s| {
             s.muted = true;
             vec![]
         });
@@ -315,21 +327,37 @@ mod tests {
 
     #[test]
     fn only_the_ui_modes_are_accepted() {
-        let link = link();
-        assert!(link.set_mode("ptt").is_ok());
-        assert!(link.set_mode("vad").is_ok());
-        assert!(link.set_mode("always").is_err(), "an open microphone is not a mode the UI offers");
+        // The command's argument is a VoiceMode: anything else is refused before it runs.
+        for mode in ["\"ptt\"", "\"vad\""] {
+            let mode: VoiceMode = serde_json::from_str(mode).expect("a mode the UI offers");
+            link().set_mode(mode);
+        }
+        assert!(
+            serde_json::from_str::<VoiceMode>("\"always\"").is_err(),
+            "an open microphone is not a mode the UI offers"
+        );
     }
 
     #[test]
     fn with_native_audio_the_engine_announces_transmission() {
         let link = link();
-        let frames = link.apply(|s| {
+        let frames = link.change(|s| {
             s.channel_id = Some(Id(7));
             s.native_audio = true;
             s.ptt_held = true;
             vec![]
         });
         assert!(frames.is_empty(), "the engine sends ptt_state when its microphone really opens");
+    }
+
+    #[tokio::test]
+    async fn observers_see_each_change_and_no_repeat() {
+        let link = link();
+        let mut watched = link.subscribe();
+        link.set_mute(true);
+        assert!(watched.has_changed().expect("the state lives"), "the tray and the UI hear of a mute");
+        assert!(watched.borrow_and_update().muted);
+        link.set_mute(true);
+        assert!(!watched.has_changed().expect("the state lives"), "muting again changes nothing to show");
     }
 }

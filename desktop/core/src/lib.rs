@@ -1,7 +1,10 @@
 //! Cromulent's native client: everything the desktop app and the `cromulent` command
 //! need that is not UI.
 //!
-//! - [`api`]: the REST client, typed by `cromulent-protocol`.
+//! - [`api`]: the REST client, typed by `cromulent-protocol`, and the server origin every
+//!   call stays on.
+//! - [`account`]: the account store of a native app: servers, login, automatic login
+//!   from the keyring, logout, and the client the UI's REST calls go through.
 //! - [`gateway`]: the WebSocket gateway connection — identify, heartbeat, resume and
 //!   reconnect with jittered backoff.
 //! - [`session`]: channels, messages, presence and voice rooms kept current from events.
@@ -11,6 +14,7 @@
 //! - [`ptt`]: push-to-talk key sources.
 //! - [`cli`]: the `cromulent` command.
 
+pub mod account;
 pub mod api;
 pub mod cli;
 pub mod gateway;

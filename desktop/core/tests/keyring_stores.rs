@@ -1,6 +1,6 @@
 //! The refresh-token store on real keyrings: a headless Secret Service (gnome-keyring in
 //! a private D-Bus session), the kernel keyring in its own session keyring, and the
-//! refusal when neither is there.
+//! refusal when neither is there; and the account store's automatic login over one.
 //!
 //! Each test re-runs itself inside the environment it needs (`dbus-run-session`,
 //! `keyctl session -`), so a plain `cargo test` works without any setup and never
@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use cromulent_client::account::Accounts;
 use cromulent_client::tokens::{Backend, Secret, StoreError, TokenKey, TokenStore};
 
 /// Set in the re-run child, so it runs the test body instead of re-running again.
@@ -147,4 +148,87 @@ fn no_secure_store_is_a_typed_refusal() {
         Err(other) => panic!("expected NoSecureStore, got {other}"),
         Ok(store) => panic!("no bus, yet a store was opened: {store:?}"),
     }
+}
+
+/// A server that refuses every request as a revoked login would: 401 `invalid_token`.
+async fn refusing_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    let address = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // The request's head and body: enough to answer after it, not parsed.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = socket.read(&mut buf).await {
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request);
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                }
+                let body = r#"{"code":"invalid_token","message":"this login was revoked"}"#;
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn automatic_login_keeps_a_token_it_cannot_check_and_forgets_a_revoked_one() {
+    if !inside(
+        "automatic_login_keeps_a_token_it_cannot_check_and_forgets_a_revoked_one",
+        &["keyctl", "session", "-"],
+        &[],
+    ) {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let store = TokenStore::open(&[Backend::KernelKeyutils]).expect("keyutils works in a session keyring");
+        let home = TempDir::new("accounts");
+        for (server, why) in [
+            // Port 1: nothing listens, so nobody can say whether the token is still good.
+            ("http://127.0.0.1:1".to_owned(), "unreachable"),
+            (refusing_server().await, "revoked"),
+        ] {
+            let config = home.0.join(format!("{why}.json"));
+            let json = format!(r#"{{"servers":["{server}"],"current":"{server}","accounts":{{"{server}":"ada@example.test"}}}}"#);
+            std::fs::write(&config, json).expect("write the config");
+            let key = TokenKey { server: server.clone(), account: "ada@example.test".into() };
+            store.store(&key, &Secret::from("stored-refresh-token")).expect("store");
+            let accounts = Accounts::with_keyrings(config, "test rig".into(), &[Backend::KernelKeyutils]);
+            let resumed = accounts.resume(&format!("{server}/")).await;
+            let kept = store.load(&key).expect("load").is_some();
+            match why {
+                "unreachable" => {
+                    assert!(resumed.is_err(), "an unreachable server is an error the UI shows, not a logout");
+                    assert!(kept, "a token nobody refused stays for the next start");
+                }
+                _ => {
+                    assert!(resumed.expect("a refused login is no error").is_none(), "the user must log in again");
+                    assert!(!kept, "the revoked token is deleted from the keyring");
+                }
+            }
+            let _ = store.delete(&key);
+        }
+    });
 }

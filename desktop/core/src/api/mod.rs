@@ -5,6 +5,8 @@
 //! sends `Authorization: Bearer <access token>`; when the server answers `401`
 //! (`token_expired` or `unauthorized`) the token is refreshed and the call retried once.
 //! Failures are [`ApiError`]s carrying the server's `{code, message}` and HTTP status.
+//! [`Client::call_raw`] makes the calls a UI names by method and path (see [`raw`]);
+//! [`ServerOrigin`] keeps them, and the token, on the client's own server.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), cromulent_client::api::ApiError> {
@@ -20,6 +22,7 @@
 
 mod error;
 mod origin;
+pub mod raw;
 mod token_source;
 
 use std::time::Duration;
@@ -29,14 +32,15 @@ use cromulent_protocol::channel::{AckRequest, Channel, ChannelListEntry, CreateC
 use cromulent_protocol::message::{ListMessagesQuery, Message, SendMessageRequest};
 use cromulent_protocol::user::{OwnUser, User};
 use cromulent_protocol::voice::IceServersResponse;
-use cromulent_protocol::{ErrorCode, Id};
+use cromulent_protocol::Id;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use error::ApiError;
 pub use origin::{OriginError, ServerOrigin};
-pub use token_source::{RefreshTokenSink, TokenSource};
+pub use raw::{ApiCall, CallFailure, Refusal};
+pub use token_source::TokenSource;
 
 use crate::tokens::Secret;
 
@@ -127,9 +131,19 @@ impl Client {
         Client { tokens: None, ..self.clone() }
     }
 
+    /// A client for `server`, an origin already checked.
+    pub fn for_origin(server: &ServerOrigin) -> Result<Self, ApiError> {
+        Self::new(server.url().as_str())
+    }
+
     /// The server's base address, ending in `/`.
     pub fn server(&self) -> &url::Url {
         &self.server
+    }
+
+    /// The server's origin, which the address was reduced to.
+    pub fn origin(&self) -> ServerOrigin {
+        ServerOrigin::of(&self.server).expect("Client::new keeps only http(s) addresses with a host")
     }
 
     /// The token source, when logged in (the gateway uses the same one).
@@ -273,28 +287,51 @@ impl Client {
         body: impl Body,
     ) -> Result<T, ApiError> {
         let tokens = self.tokens.as_ref().ok_or(ApiError::NotLoggedIn)?;
+        let answer = self
+            .fetch_authed(Some(tokens), || body.apply(self.request(method.clone(), path)))
+            .await
+            .map_err(|(Failed::Token(e) | Failed::Call(e))| e)?;
+        answer.decode()
+    }
+
+    /// Sends what `build` makes, with an access token when there are `tokens`. When the
+    /// server refuses the token itself, the token is refreshed once and the request sent
+    /// again: the one refresh-and-retry rule for every call this client makes.
+    async fn fetch_authed(
+        &self,
+        tokens: Option<&TokenSource>,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Answer, Failed> {
         let mut retried = false;
         loop {
-            let token = tokens.access_token().await?;
-            let req = body.apply(self.request(method.clone(), path).bearer_auth(token.expose()));
-            match self.call(req).await {
-                Err(error)
-                    if !retried
-                        && error.status() == Some(401)
-                        && matches!(
-                            error.code(),
-                            Some(ErrorCode::TokenExpired | ErrorCode::Unauthorized)
-                        ) =>
-                {
-                    tokens.invalidate(&token).await;
-                    retried = true;
-                }
-                other => return other,
+            let token = match tokens {
+                Some(t) => Some(t.access_token().await.map_err(Failed::Token)?),
+                None => None,
+            };
+            let req = match &token {
+                Some(t) => build().bearer_auth(t.expose()),
+                None => build(),
+            };
+            match self.fetch(req).await {
+                Err(error) if !retried && raw::token_refused(&error) => match (tokens, &token) {
+                    (Some(tokens), Some(token)) => {
+                        tokens.invalidate(token).await;
+                        retried = true;
+                    }
+                    _ => return Err(Failed::Call(error)),
+                },
+                other => return other.map_err(Failed::Call),
             }
         }
     }
 
     async fn call<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ApiError> {
+        self.fetch(req).await?.decode()
+    }
+
+    /// Sends a request; a successful answer comes back as it is, any other status as
+    /// the server's `{code, message}` or, failing that, [`ApiError::Unexpected`].
+    async fn fetch(&self, req: RequestBuilder) -> Result<Answer, ApiError> {
         let resp = req.send().await.map_err(|source| ApiError::Transport {
             url: source.url().map_or_else(|| self.server.to_string(), |u| u.to_string()),
             source,
@@ -303,13 +340,7 @@ impl Client {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|source| ApiError::Transport { url: url.clone(), source })?;
         if status.is_success() {
-            let bytes =
-                if status == StatusCode::NO_CONTENT || bytes.is_empty() { &b"null"[..] } else { &bytes };
-            return serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected {
-                url,
-                status: status.as_u16(),
-                detail: e.to_string(),
-            });
+            return Ok(Answer { url, status, bytes });
         }
         match serde_json::from_slice::<cromulent_protocol::ApiError>(&bytes) {
             Ok(body) => Err(ApiError::Server { status: status.as_u16(), body }),
@@ -320,6 +351,35 @@ impl Client {
             }),
         }
     }
+}
+
+/// A successful answer, not yet decoded.
+struct Answer {
+    url: String,
+    status: StatusCode,
+    bytes: bytes::Bytes,
+}
+
+impl Answer {
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let bytes = if self.status == StatusCode::NO_CONTENT || self.bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &self.bytes
+        };
+        serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected {
+            url: self.url.clone(),
+            status: self.status.as_u16(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// Where an authenticated request failed: getting an access token (nothing was sent),
+/// or the request itself.
+enum Failed {
+    Token(ApiError),
+    Call(ApiError),
 }
 
 /// A random nonce, unique per author for all practical purposes (128 bits).

@@ -2,6 +2,12 @@
 //! host, port, parsed by the URL standard's rules, as a browser would), the check that a
 //! requested address names that same origin, and API paths that cannot leave it.
 //!
+//! Every place that keeps or compares a server (the account store's config, keyring
+//! keys, the api command's check) holds a [`ServerOrigin`], so two spellings of one
+//! server are one server. What a person types becomes one with
+//! [`ServerOrigin::from_typed`], whose rule the web UI's `saveServerAddress` follows;
+//! `server_address_vectors.json` pins both to the same answers.
+//!
 //! The desktop app makes the UI's REST calls with the access token attached; these
 //! checks keep the token on the server it belongs to, whatever address or path the UI
 //! hands over (`https://server.example@evil.example`, `//evil.example`, backslashes).
@@ -27,21 +33,59 @@ pub enum OriginError {
 }
 
 /// An http(s) origin: scheme, host and port. Two addresses that differ only in case,
-/// a default port or a trailing slash are the same origin.
+/// a default port or a trailing slash are the same origin. Serialized as its ASCII
+/// form, `https://chat.example.org` or `http://127.0.0.1:4000`.
 #[derive(Debug, Clone)]
-pub struct ServerOrigin(Url);
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string", export_to = "bridge/"))]
+pub struct ServerOrigin {
+    /// The origin's root, `scheme://host[:port]/`.
+    root: Url,
+    /// The URL standard's serialization of the origin; equal strings, equal origins.
+    ascii: String,
+}
 
 impl PartialEq for ServerOrigin {
     fn eq(&self, other: &Self) -> bool {
-        self.0.origin() == other.0.origin()
+        self.ascii == other.ascii
     }
 }
 
 impl Eq for ServerOrigin {}
 
+impl std::hash::Hash for ServerOrigin {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.ascii.hash(state);
+    }
+}
+
+impl PartialOrd for ServerOrigin {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ServerOrigin {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.ascii.cmp(&other.ascii)
+    }
+}
+
 impl std::fmt::Display for ServerOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.origin().ascii_serialization())
+        f.write_str(&self.ascii)
+    }
+}
+
+impl serde::Serialize for ServerOrigin {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.ascii)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ServerOrigin {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -76,7 +120,31 @@ impl ServerOrigin {
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("a server address has no path, query or fragment"));
         }
-        Ok(Self(url))
+        Ok(Self::root_of(url))
+    }
+
+    /// A server address as a person types it: `https://` unless `http://` or `https://`
+    /// is given, and whatever path, query or fragment follows the host dropped. Any
+    /// other scheme, user info (`name@host`) or a missing host is refused: the token
+    /// would otherwise travel wherever such an address points. The web UI's
+    /// `saveServerAddress` applies this same rule (see `server_address_vectors.json`).
+    pub fn from_typed(typed: &str) -> Result<Self, OriginError> {
+        let trimmed = typed.trim();
+        let invalid = |reason| OriginError::Invalid { address: typed.to_owned(), reason };
+        let address = match trimmed.split_once("://") {
+            Some((scheme, _))
+                if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+            {
+                trimmed.to_owned()
+            }
+            Some(_) => return Err(invalid("only http and https servers")),
+            None => format!("https://{trimmed}"),
+        };
+        let url = Url::parse(&address).map_err(|_| invalid("not a valid URL"))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid("user info (name@host) is not allowed"));
+        }
+        Self::of(&url).ok_or_else(|| invalid("expected a host"))
     }
 
     /// The origin of a URL the client already holds (e.g. [`super::Client::server`]);
@@ -91,7 +159,17 @@ impl ServerOrigin {
         root.set_fragment(None);
         root.set_username("").ok()?;
         root.set_password(None).ok()?;
-        Some(Self(root))
+        Some(Self::root_of(root))
+    }
+
+    fn root_of(root: Url) -> Self {
+        let ascii = root.origin().ascii_serialization();
+        Self { root, ascii }
+    }
+
+    /// The server's base address, ending in `/`.
+    pub fn url(&self) -> &Url {
+        &self.root
     }
 
     /// `requested`, checked to name this same origin. Refused when it is not a plain
@@ -115,7 +193,7 @@ impl ServerOrigin {
         if !path.starts_with("/api/") || has_tricky_characters(path) || path.contains('#') {
             return Err(bad());
         }
-        let url = self.0.join(path).map_err(|_| bad())?;
+        let url = self.root.join(path).map_err(|_| bad())?;
         let same_place = Self::of(&url).is_some_and(|o| o == *self)
             && url.username().is_empty()
             && url.password().is_none()
@@ -240,5 +318,35 @@ mod tests {
         );
         assert_eq!(ServerOrigin::of(&Url::parse("file:///x").expect("url")), None, "no http(s) origin");
         assert_eq!(server().to_string(), "https://server.example");
+    }
+
+    /// One case of the rule for typed addresses, shared with the web UI's tests.
+    #[derive(serde::Deserialize)]
+    struct TypedCase {
+        typed: String,
+        /// The origin kept, or `None` when the address is refused.
+        origin: Option<String>,
+        why: String,
+    }
+
+    #[test]
+    fn typed_addresses_follow_the_vectors_the_ui_shares() {
+        let cases: Vec<TypedCase> =
+            serde_json::from_str(include_str!("server_address_vectors.json")).expect("the vectors parse");
+        assert!(cases.len() > 10, "the vectors cover the rule");
+        for case in cases {
+            let got = ServerOrigin::from_typed(&case.typed).ok().map(|o| o.to_string());
+            assert_eq!(got, case.origin, "{:?}: {}", case.typed, case.why);
+        }
+    }
+
+    #[test]
+    fn an_origin_round_trips_through_its_text() {
+        let typed = ServerOrigin::from_typed("Chat.Example.org:443/channels").expect("a typed address");
+        let json = serde_json::to_string(&typed).expect("serializes");
+        assert_eq!(json, "\"https://chat.example.org\"", "stored as the origin's ASCII form");
+        let back: ServerOrigin = serde_json::from_str(&json).expect("parses back");
+        assert_eq!(back, typed, "the stored form names the same server");
+        assert_eq!(back.url().as_str(), "https://chat.example.org/", "the base address joins API paths");
     }
 }

@@ -5,17 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{ApiError, Client};
-use crate::tokens::Secret;
+use crate::tokens::{RefreshTokenSink, Secret};
 
 /// Refresh early, so a token does not expire between being handed out and being used.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
-
-/// Where a rotated refresh token is kept. Every refresh spends the old token and returns
-/// a new one, so the new one must be saved each time or the next start cannot log in.
-pub trait RefreshTokenSink: Send + Sync + 'static {
-    /// Saves the replacement refresh token.
-    fn save(&self, refresh_token: &Secret) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
-}
 
 /// Hands out access tokens, refreshing them when they expire or the server refuses one.
 ///

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use super::config::Remembered;
 use super::Context;
+use crate::account::device_name;
 use crate::api::LoginRequest;
 use crate::tokens::{Secret, TokenKey};
 
@@ -30,7 +31,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
     let password = if args.password_stdin { read_stdin_line()? } else { prompt_password()? };
     let client = ctx.anonymous()?;
     let login = client
-        .login(&LoginRequest::new(&args.email, password, &device_name()))
+        .login(&LoginRequest::new(&args.email, password, &device_name("cromulent CLI")))
         .await
         .context("logging in")?;
     let key = TokenKey::new(&server, &args.email);
@@ -85,17 +86,4 @@ fn read_stdin_line() -> anyhow::Result<Secret> {
 fn prompt_password() -> anyhow::Result<Secret> {
     let password = rpassword::prompt_password("Password: ").context("reading the password")?;
     Ok(Secret::from(password))
-}
-
-/// Shown in the account's device list.
-fn device_name() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty());
-    match host {
-        Some(host) => format!("cromulent CLI on {host}"),
-        None => "cromulent CLI".to_owned(),
-    }
 }

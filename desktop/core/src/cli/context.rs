@@ -6,9 +6,9 @@ use anyhow::Context as _;
 use tokio::sync::OnceCell;
 
 use super::config::{self, Remembered};
-use crate::api::{self, RefreshTokenSink, TokenSource};
+use crate::api::{self, TokenSource};
 use crate::gateway::{Gateway, GatewayConfig};
-use crate::tokens::{Backend, Secret, TokenKey, TokenStore};
+use crate::tokens::{Backend, KeyringSink, TokenKey, TokenStore};
 
 /// Which keyring to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -127,17 +127,5 @@ impl Context {
         let anonymous = self.anonymous()?;
         let sink = KeyringSink { store, key };
         Ok(anonymous.with_tokens(TokenSource::new(&anonymous, refresh, Some(Box::new(sink)))))
-    }
-}
-
-/// Writes each rotated refresh token back to the keyring.
-struct KeyringSink {
-    store: TokenStore,
-    key: TokenKey,
-}
-
-impl RefreshTokenSink for KeyringSink {
-    fn save(&self, refresh_token: &Secret) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.store.store(&self.key, refresh_token)?)
     }
 }

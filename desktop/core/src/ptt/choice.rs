@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// The backends, in the order they are preferred where several could work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/", rename = "PttBackend"))]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// rdev's global listener: XRecord on X11, a low-level hook on Windows, an event tap

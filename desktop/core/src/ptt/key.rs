@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A key or mouse button, by its `KeyboardEvent.code`-style name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/"))]
 #[serde(transparent)]
 pub struct PttKey(String);
 

@@ -1,0 +1,163 @@
+//! What the app sends its UI besides command answers: each event is a name with its
+//! payload type, declared once here. The `typescript` test generates the UI's side from
+//! these declarations (`desktop-ui/src/generated/bridge/events.ts`, next to the payload
+//! types ts-rs generates), so a renamed event or a changed payload fails to compile in
+//! the UI instead of going silent.
+
+use std::marker::PhantomData;
+
+use std::sync::Arc;
+
+use cromulent_client::ptt::{Backend, PttKey};
+use cromulent_protocol::gateway::ServerFrame;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Runtime};
+
+use crate::voice::{VoiceLink, VoiceSnapshot};
+
+/// An event the UI listens to, carrying a `P`.
+pub struct Event<P> {
+    pub name: &'static str,
+    payload: PhantomData<fn(&P)>,
+}
+
+impl<P: Serialize> Event<P> {
+    const fn new(name: &'static str) -> Self {
+        Self { name, payload: PhantomData }
+    }
+
+    /// Sends the event to every window. A window that is gone is no error: the UI asks
+    /// for the state again when it loads.
+    pub fn emit<R: Runtime>(&self, app: &AppHandle<R>, payload: &P) {
+        if let Err(error) = app.emit(self.name, payload) {
+            tracing::debug!(event = self.name, %error, "event not delivered");
+        }
+    }
+}
+
+/// The gateway connection as the UI's status line shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/"))]
+#[serde(rename_all = "snake_case")]
+pub enum LinkStatus {
+    Ready,
+    Reconnecting,
+    Closed,
+}
+
+/// What settings show about push-to-talk.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/"))]
+pub struct PttStatus {
+    pub backend: Backend,
+    pub reason: String,
+    pub key: PttKey,
+    /// Set when the chosen backend could not start; the in-window key still works.
+    pub error: Option<String>,
+    /// The `cromulent ptt down|up` socket also listens (Linux and macOS).
+    pub command_socket: Option<String>,
+}
+
+/// Shows every change of the voice state in the UI.
+pub fn forward_voice<R: Runtime>(app: &AppHandle<R>, voice: &Arc<VoiceLink>) {
+    let (app, voice) = (app.clone(), Arc::clone(voice));
+    let mut changes = voice.subscribe();
+    tauri::async_runtime::spawn(async move {
+        while changes.changed().await.is_ok() {
+            VOICE_STATE.emit(&app, &voice.snapshot());
+        }
+    });
+}
+
+macro_rules! events {
+    ($($(#[doc = $doc:literal])* $name:ident: $payload:ty = $wire:literal;)*) => {
+        $( $(#[doc = $doc])* pub const $name: Event<$payload> = Event::new($wire); )*
+
+        /// `events.ts`: each event's name as a constant, and a map from name to payload
+        /// type for a typed `listen`.
+        #[cfg(feature = "ts")]
+        pub fn typescript(cfg: &ts_rs::Config) -> String {
+            typescript::render(&[
+                $( typescript::Declared {
+                    constant: stringify!($name),
+                    name: $wire,
+                    docs: &[$($doc),*],
+                    payload: <$payload as ts_rs::TS>::name(cfg),
+                    payload_file: <$payload as ts_rs::TS>::output_path(),
+                }, )*
+            ])
+        }
+    };
+}
+
+events! {
+    /// Every frame the gateway receives, the ready frame first.
+    GATEWAY_FRAME: ServerFrame = "gateway://frame";
+    /// The connection came up, is reconnecting, or closed for good.
+    GATEWAY_STATUS: LinkStatus = "gateway://status";
+    /// Events were missed (a new gateway session, or the UI fell behind): refetch by REST.
+    GATEWAY_RESYNC: () = "gateway://resync";
+    /// The login ended (revoked or refused): show the login screen.
+    GATEWAY_SIGNED_OUT: () = "gateway://signed_out";
+    /// The app's voice state changed (tray mute, global push-to-talk, the engine).
+    VOICE_STATE: VoiceSnapshot = "voice://state";
+    /// The push-to-talk backend started (or failed to, saying why).
+    PTT_STATUS: PttStatus = "ptt://status";
+    /// A key pressed anywhere became the push-to-talk key.
+    PTT_CAPTURED: PttKey = "ptt://captured";
+}
+
+#[cfg(feature = "ts")]
+mod typescript {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    /// The folder, under the generated root, that holds the bridge's files.
+    const BRIDGE_DIR: &str = "bridge";
+
+    /// One event as `events!` declares it.
+    pub(super) struct Declared {
+        pub constant: &'static str,
+        pub name: &'static str,
+        pub docs: &'static [&'static str],
+        /// The payload's TypeScript type, and the file that declares it (none for `null`).
+        pub payload: String,
+        pub payload_file: Option<PathBuf>,
+    }
+
+    pub(super) fn render(events: &[Declared]) -> String {
+        let mut out = String::from(
+            "// Generated from desktop/app/src/bridge.rs by its `typescript` test. Do not edit this file manually.\n\n",
+        );
+        let imports: BTreeSet<(String, String)> = events
+            .iter()
+            .filter_map(|e| Some((e.payload.clone(), import_path(e.payload_file.as_deref()?))))
+            .collect();
+        for (ty, path) in &imports {
+            out.push_str(&format!("import type {{ {ty} }} from \"{path}\";\n"));
+        }
+        for event in events {
+            out.push_str("\n/**\n");
+            for line in event.docs {
+                out.push_str(&format!(" *{line}\n"));
+            }
+            out.push_str(&format!(" */\nexport const {} = \"{}\";\n", event.constant, event.name));
+        }
+        out.push_str("\n/**\n * Each event's payload, by event name.\n */\nexport type BridgeEvents = {\n");
+        for event in events {
+            out.push_str(&format!("  \"{}\": {};\n", event.name, event.payload));
+        }
+        out.push_str("};\n");
+        out
+    }
+
+    /// `bridge/VoiceSnapshot.ts` is `./VoiceSnapshot` from `events.ts`, the protocol's
+    /// `ServerFrame.ts` is `../ServerFrame`.
+    fn import_path(file: &Path) -> String {
+        let stem = file.with_extension("");
+        match stem.strip_prefix(BRIDGE_DIR) {
+            Ok(inside) => format!("./{}", inside.display()),
+            Err(_) => format!("../{}", stem.display()),
+        }
+    }
+}

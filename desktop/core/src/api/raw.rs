@@ -1,0 +1,215 @@
+//! REST calls named by method and path, as a UI that must never hold tokens makes them
+//! (the desktop app's `api` command): only under `/api/` on the client's own server,
+//! never to the endpoints whose answers carry tokens, answered as JSON or as a
+//! [`CallFailure`] the UI turns into its own error.
+
+use cromulent_protocol::ErrorCode;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Client, OriginError};
+
+/// A request as the UI names it: `GET /api/channels`, with an optional JSON body.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/"))]
+pub struct ApiCall {
+    pub method: String,
+    /// Path and query, starting with `/api/`.
+    pub path: String,
+    /// Any JSON value.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub body: Option<serde_json::Value>,
+}
+
+/// What the UI gets when a call fails; `desktop-ui`'s `BackendError` is built from it.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/"))]
+#[error("{message}")]
+pub struct CallFailure {
+    /// HTTP status, 0 when the server was not reached (retryable) or nothing was sent.
+    pub status: u16,
+    /// The server's `{code, message, field}` body, when it sent one.
+    pub body: Option<cromulent_protocol::ApiError>,
+    pub message: String,
+    /// Set when the call was refused here, without sending anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub refused: Option<Refusal>,
+}
+
+/// Why a call was refused before anything was sent. None is retryable: the call must
+/// change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/"))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Refusal {
+    /// A method, path or endpoint that is not made for the UI.
+    NotProxied,
+    /// Not the configured server, or not a plain server address.
+    OtherServer,
+    /// No server is configured yet.
+    NoServer,
+}
+
+impl CallFailure {
+    fn local(message: impl Into<String>) -> Self {
+        Self { status: 0, body: None, message: message.into(), refused: None }
+    }
+
+    fn refused(refusal: Refusal, message: impl Into<String>) -> Self {
+        Self { refused: Some(refusal), ..Self::local(message) }
+    }
+}
+
+impl From<OriginError> for CallFailure {
+    fn from(e: OriginError) -> Self {
+        let refusal = match e {
+            OriginError::NotConfigured => Refusal::NoServer,
+            OriginError::BadPath { .. } => Refusal::NotProxied,
+            _ => Refusal::OtherServer,
+        };
+        Self::refused(refusal, e.to_string())
+    }
+}
+
+impl From<ApiError> for CallFailure {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Server { status, body } => {
+                Self { status, message: body.message.clone(), body: Some(body), refused: None }
+            }
+            ApiError::Unexpected { status, .. } => {
+                Self { status, body: None, message: format!("the server answered {status}"), refused: None }
+            }
+            ApiError::Transport { .. } => Self::local("cannot reach the server"),
+            other => Self::local(other.to_string()),
+        }
+    }
+}
+
+/// Endpoints whose answers carry tokens, or that create cookie sessions the app has no
+/// use for: the app does these itself, natively.
+const NATIVE_ONLY: &[&str] =
+    &["/api/auth/login", "/api/auth/refresh", "/api/auth/verify", "/api/auth/logout", "/api/auth/session"];
+
+impl ApiCall {
+    /// The method, when this is a call the UI may make at all.
+    pub fn allowed(&self) -> Result<Method, CallFailure> {
+        let method = match self.method.to_ascii_uppercase().as_str() {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PATCH" => Method::PATCH,
+            "PUT" => Method::PUT,
+            "DELETE" => Method::DELETE,
+            other => {
+                return Err(CallFailure::refused(
+                    Refusal::NotProxied,
+                    format!("method {other} is not proxied"),
+                ))
+            }
+        };
+        let route = self.path.split(['?', '#']).next().unwrap_or_default();
+        if !route.starts_with("/api/") || route.contains("..") || route.contains("//") {
+            return Err(CallFailure::refused(Refusal::NotProxied, format!("{route} is not an API path")));
+        }
+        if NATIVE_ONLY.iter().any(|p| route.trim_end_matches('/') == *p) {
+            return Err(CallFailure::refused(
+                Refusal::NotProxied,
+                format!("{route} is handled by the app itself"),
+            ));
+        }
+        Ok(method)
+    }
+}
+
+impl Client {
+    /// Makes `call` on this client's server, authenticated when logged in (refreshing
+    /// once on a refused access token, as every call does). A successful answer that is
+    /// not JSON reads as `null`.
+    pub async fn call_raw(&self, call: &ApiCall) -> Result<serde_json::Value, CallFailure> {
+        let method = call.allowed()?;
+        let url = self.origin().api_url(&call.path)?;
+        let build = || {
+            let req = self.http.request(method.clone(), url.clone()).header("Accept", "application/json");
+            match &call.body {
+                Some(body) => req.json(body),
+                None => req,
+            }
+        };
+        match self.fetch_authed(self.tokens.as_ref(), build).await {
+            Ok(answer) => Ok(serde_json::from_slice(&answer.bytes).unwrap_or(serde_json::Value::Null)),
+            // No access token to be had: nothing was sent.
+            Err(super::Failed::Token(e)) => Err(CallFailure::local(e.to_string())),
+            Err(super::Failed::Call(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// True when the server refused the access token itself, so a fresh one may pass.
+pub(super) fn token_refused(error: &ApiError) -> bool {
+    error.status() == Some(401)
+        && matches!(error.code(), Some(ErrorCode::TokenExpired | ErrorCode::Unauthorized))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(method: &str, path: &str) -> ApiCall {
+        ApiCall { method: method.into(), path: path.into(), body: None }
+    }
+
+    #[test]
+    fn ordinary_api_calls_pass() {
+        assert!(api("GET", "/api/channels").allowed().is_ok());
+        assert!(api("post", "/api/channels/5/messages").allowed().is_ok());
+        assert!(api("GET", "/api/link_preview?url=https%3A%2F%2Fexample.org").allowed().is_ok());
+    }
+
+    #[test]
+    fn calls_that_hand_out_tokens_are_refused() {
+        // Their answers carry refresh or access tokens, which must never reach JavaScript.
+        for path in ["/api/auth/login", "/api/auth/refresh", "/api/auth/refresh/", "/api/auth/verify?x=1"] {
+            assert!(api("POST", path).allowed().is_err(), "{path} must not be proxied");
+        }
+    }
+
+    #[test]
+    fn calls_to_another_origin_are_refused_with_a_type_the_ui_reads() {
+        let configured = super::super::ServerOrigin::parse("https://chat.example").expect("a server address");
+        for other in ["https://chat.example@evil.example", "https://evil.example", "//evil.example"] {
+            let failure = CallFailure::from(configured.check(other).expect_err("another origin"));
+            assert_eq!(failure.refused, Some(Refusal::OtherServer), "{other} is another server");
+            assert_eq!(failure.status, 0, "{other}: nothing was sent");
+            let json = serde_json::to_value(&failure).expect("serializes");
+            assert_eq!(json["refused"], "other_server", "the name the UI and the end-to-end test read");
+        }
+        let failure = CallFailure::from(OriginError::NotConfigured);
+        assert_eq!(failure.refused, Some(Refusal::NoServer), "no server chosen yet");
+    }
+
+    #[test]
+    fn only_api_paths_on_the_chosen_server() {
+        // The access token is attached: it must not travel to another path or host.
+        assert!(api("GET", "//evil.example/api/x").allowed().is_err());
+        assert!(api("GET", "/api/../admin").allowed().is_err());
+        assert!(api("GET", "http://evil.example/api/x").allowed().is_err());
+        assert!(api("CONNECT", "/api/channels").allowed().is_err());
+    }
+
+    #[test]
+    fn server_failures_keep_their_status_and_code_for_the_ui() {
+        let body = cromulent_protocol::ApiError::new(ErrorCode::Forbidden, "not yours");
+        let failure = CallFailure::from(ApiError::Server { status: 403, body: body.clone() });
+        assert_eq!(
+            (failure.status, failure.body.as_ref(), failure.message.as_str()),
+            (403, Some(&body), "not yours")
+        );
+        let failure =
+            CallFailure::from(ApiError::Unexpected { url: "u".into(), status: 502, detail: "<html>".into() });
+        assert_eq!(failure.message, "the server answered 502", "no proxy page text reaches the UI");
+        assert_eq!(failure.refused, None, "the server answered: nothing was refused here");
+    }
+}
