@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { needsServerAddress, saveServerAddress } from '../src/lib/server-address';
+import { needsServerAddress, saveServerAddress, serverOrigin } from '../src/lib/server-address';
+// The rule's answers, shared with the desktop app's Rust tests (`ServerOrigin::from_typed`).
+import vectors from '../../desktop/core/src/api/server_address_vectors.json';
 
 describe('server address', () => {
   it('is asked for only when the UI was not served over http(s)', () => {
@@ -17,5 +19,12 @@ describe('server address', () => {
     expect(saveServerAddress('chat.example.org/some/path')).toBe('https://chat.example.org');
     expect(saveServerAddress('http://10.0.0.2:4000/')).toBe('http://10.0.0.2:4000');
     expect(saveServerAddress('javascript:alert(1)')).toBeNull();
+  });
+
+  it('follows the vectors the desktop app is tested with', () => {
+    expect(vectors.length).toBeGreaterThan(10);
+    for (const { typed, origin, why } of vectors) {
+      expect(serverOrigin(typed), `${JSON.stringify(typed)}: ${why}`).toBe(origin);
+    }
   });
 });

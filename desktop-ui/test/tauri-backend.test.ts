@@ -197,7 +197,7 @@ describe('native voice mirror', () => {
     await attachNativeVoice(backend, voice);
     expect(voice.prefs.pttKey).toBe('ControlLeft');
 
-    const state: NativeVoiceState = { channel_id: '3', muted: true, deafened: false, ptt_held: true, transmitting: false };
+    const state: NativeVoiceState = { channel_id: '3', muted: true, deafened: false, ptt_held: true, transmitting: false, native_audio: false, error: null };
     app.emit('voice://state', state);
     expect(voice.muted).toBe(true);
     expect(voice.pttHeld).toBe(true);

@@ -21,6 +21,7 @@ import type { FeatureFlags } from '../generated/FeatureFlags';
 import type { Invite } from '../generated/Invite';
 import type { RegistrationInfo } from '../generated/RegistrationInfo';
 import type { Group } from '../generated/Group';
+import type { PttStatus } from '../generated/bridge/PttStatus';
 import type { Id } from '../generated/Id';
 import type { LinkPreview } from '../generated/LinkPreview';
 import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
@@ -88,17 +89,8 @@ export interface Gateway {
   close(): void;
 }
 
-/** Global push-to-talk as the desktop app runs it: which backend, and why. */
-export interface PttStatus {
-  backend: 'global' | 'portal' | 'evdev' | 'command';
-  reason: string;
-  /** `KeyboardEvent.code` name; mouse side buttons are "MouseBack" / "MouseForward". */
-  key: string;
-  /** The chosen backend did not start; the in-window key still works. */
-  error: string | null;
-  /** The `cromulent ptt down|up` socket, when it listens. */
-  command_socket: string | null;
-}
+/** Global push-to-talk as the desktop app runs it: which backend, and why (generated from the app). */
+export type { PttStatus };
 
 /** Settings only the desktop app has; a browser backend leaves `desktop` unset. */
 export interface DesktopSettings {

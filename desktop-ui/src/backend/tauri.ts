@@ -6,21 +6,42 @@
 // REST paths are the web backend's: `TauriBackend` extends `WebBackend` with a `fetch`
 // that goes through the app's `api` command, and replaces what differs — login, logout,
 // automatic login and the gateway.
+//
+// What crosses the bridge is generated from the app's Rust (`generated/bridge/`): the
+// payload types, the argument and failure types of `api` and `config`, and the event
+// names with their payloads (`BridgeEvents`).
 
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { OwnUser } from '../generated/OwnUser';
 import type { SessionLoginRequest } from '../generated/SessionLoginRequest';
-import type { ServerFrame } from '../generated/ServerFrame';
-import type { ApiError } from '../generated/ApiError';
+import type { VoiceMode } from '../generated/VoiceMode';
+import type { ApiCall } from '../generated/bridge/ApiCall';
+import type { CallFailure } from '../generated/bridge/CallFailure';
+import type { DesktopConfig } from '../generated/bridge/DesktopConfig';
+import type { NativeVoiceState } from '../generated/bridge/NativeVoiceState';
+import type { PttStatus } from '../generated/bridge/PttStatus';
+import {
+  GATEWAY_FRAME,
+  GATEWAY_RESYNC,
+  GATEWAY_SIGNED_OUT,
+  GATEWAY_STATUS,
+  PTT_CAPTURED,
+  PTT_STATUS,
+  VOICE_STATE,
+  type BridgeEvents,
+} from '../generated/bridge/events';
 import { backoffMs } from './gateway';
-import { BackendError, type DesktopSettings, type Gateway, type GatewayHandlers, type GatewayStatus, type PttStatus } from './index';
+import { BackendError, type DesktopSettings, type Gateway, type GatewayHandlers } from './index';
 import { WebBackend } from './web';
 import type { AudioSink, MediaDeps } from '../voice/engine.svelte';
 
 /** `invoke` from `@tauri-apps/api/core`, injectable for tests. */
 export type Invoke = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
-/** `listen` from `@tauri-apps/api/event`, reduced to the payload; resolves to an unlisten. */
-export type Listen = <T>(event: string, handler: (payload: T) => void) => Promise<() => void>;
+/**
+ * `listen` from `@tauri-apps/api/event`, reduced to the payload and typed by the event's
+ * name; resolves to an unlisten.
+ */
+export type Listen = <E extends keyof BridgeEvents>(event: E, handler: (payload: BridgeEvents[E]) => void) => Promise<() => void>;
 
 export interface TauriDeps {
   invoke: Invoke;
@@ -29,23 +50,7 @@ export interface TauriDeps {
   random?: () => number;
 }
 
-/** What the app's `api` command answers with when a call fails. */
-interface CallFailure {
-  status: number;
-  body: ApiError | null;
-  message: string;
-}
-
-/** The app's voice state (`voice://state`). */
-export interface NativeVoiceState {
-  channel_id: string | null;
-  muted: boolean;
-  deafened: boolean;
-  ptt_held: boolean;
-  transmitting: boolean;
-}
-
-export type { PttStatus };
+export type { NativeVoiceState, PttStatus };
 
 /** The real `invoke`/`listen`, loaded only inside the app. */
 export async function tauriDeps(): Promise<TauriDeps> {
@@ -86,7 +91,7 @@ export class TauriBackend extends WebBackend {
   private async proxy(url: string, init: RequestInit = {}): Promise<Response> {
     const path = url.startsWith(this.serverUrl) ? url.slice(this.serverUrl.length) : url;
     const body = typeof init.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
-    const call = { method: init.method ?? 'GET', path, body };
+    const call: ApiCall = { method: init.method ?? 'GET', path, body };
     try {
       const value = await this.deps.invoke<unknown>('api', { server: this.serverUrl, call });
       return new Response(JSON.stringify(value ?? null), { status: 200 });
@@ -142,12 +147,12 @@ export class TauriBackend extends WebBackend {
   }
 
   /** Push-to-talk or voice activity, decided by the native engine. */
-  setVoiceMode(mode: 'ptt' | 'vad'): Promise<void> {
+  setVoiceMode(mode: VoiceMode): Promise<void> {
     return this.call('voice_set_mode', { mode });
   }
 
   onVoiceState(handler: (s: NativeVoiceState) => void): Promise<() => void> {
-    return this.deps.listen('voice://state', handler);
+    return this.deps.listen(VOICE_STATE, handler);
   }
 }
 
@@ -163,7 +168,7 @@ class NativeDesktop implements DesktopSettings {
   }
 
   onPttStatus(handler: (status: PttStatus) => void): Promise<() => void> {
-    return this.listen('ptt://status', handler);
+    return this.listen(PTT_STATUS, handler);
   }
 
   capturePttKey(): Promise<boolean> {
@@ -171,7 +176,7 @@ class NativeDesktop implements DesktopSettings {
   }
 
   onPttKeyCaptured(handler: (key: string) => void): Promise<() => void> {
-    return this.listen('ptt://captured', handler);
+    return this.listen(PTT_CAPTURED, handler);
   }
 
   setPttKey(key: string): Promise<void> {
@@ -179,7 +184,7 @@ class NativeDesktop implements DesktopSettings {
   }
 
   async evdevOptIn(): Promise<boolean> {
-    const config = await this.call<{ evdev_opt_in?: boolean }>('config');
+    const config = await this.call<DesktopConfig | null>('config');
     return config?.evdev_opt_in ?? false;
   }
 
@@ -214,10 +219,10 @@ class NativeGateway implements Gateway {
 
   private async start(): Promise<void> {
     const subscriptions = await Promise.all([
-      this.deps.listen<ServerFrame>('gateway://frame', (f) => this.handlers.frame(f)),
-      this.deps.listen<GatewayStatus>('gateway://status', (s) => this.handlers.status(s)),
-      this.deps.listen<null>('gateway://resync', () => this.handlers.resync()),
-      this.deps.listen<null>('gateway://signed_out', () => this.handlers.signedOut()),
+      this.deps.listen(GATEWAY_FRAME, (f) => this.handlers.frame(f)),
+      this.deps.listen(GATEWAY_STATUS, (s) => this.handlers.status(s)),
+      this.deps.listen(GATEWAY_RESYNC, () => this.handlers.resync()),
+      this.deps.listen(GATEWAY_SIGNED_OUT, () => this.handlers.signedOut()),
     ]);
     this.unlisten = subscriptions;
     if (this.closed) return this.dropListeners();
@@ -268,10 +273,10 @@ export interface VoiceControls {
   deafened: boolean;
   pttHeld: boolean;
   transmitting: boolean;
-  prefs: { pttKey: string; mode: 'ptt' | 'vad' };
+  prefs: { pttKey: string; mode: VoiceMode };
   setMuted(muted: boolean): void;
   setDeafened(deafened: boolean): void;
-  updatePrefs(change: { pttKey?: string; mode?: 'ptt' | 'vad' }): void;
+  updatePrefs(change: { pttKey?: string; mode?: VoiceMode }): void;
   setVolume(userId: string, volume: number): void;
 }
 
@@ -326,7 +331,7 @@ export async function createTauriBackend(saved: string): Promise<TauriBackend> {
   const deps = await tauriDeps();
   let server = saved;
   if (!server) {
-    const config = await deps.invoke<{ current: string | null }>('config').catch(() => null);
+    const config = await deps.invoke<DesktopConfig>('config').catch(() => null);
     server = config?.current ?? '';
   }
   return new TauriBackend(deps, server);

@@ -16,16 +16,30 @@ export function savedServerAddress(): string {
   return needsServerAddress() ? (globalThis.localStorage?.getItem(KEY) ?? '') : '';
 }
 
-/** Normalises and remembers an address; returns it, or null when it is not an http(s) URL. */
-export function saveServerAddress(raw: string): string | null {
+/**
+ * What a person typed, reduced to the server's origin: `https://` unless `http://` or
+ * `https://` is given, whatever follows the host dropped; any other scheme, user info
+ * (`name@host`) or no host at all is refused (null). The desktop app's
+ * `ServerOrigin::from_typed` applies the same rule to what it is handed, and both are
+ * pinned to the same answers by `desktop/core/src/api/server_address_vectors.json`.
+ */
+export function serverOrigin(typed: string): string | null {
+  const trimmed = typed.trim();
+  const schemeEnd = trimmed.indexOf('://');
+  if (schemeEnd >= 0 && !['http', 'https'].includes(trimmed.slice(0, schemeEnd).toLowerCase())) return null;
   let url: URL;
   try {
-    url = new URL(/^https?:\/\//i.test(raw.trim()) ? raw.trim() : `https://${raw.trim()}`);
+    url = new URL(schemeEnd >= 0 ? trimmed : `https://${trimmed}`);
   } catch {
     return null;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
-  const origin = url.origin;
-  globalThis.localStorage?.setItem(KEY, origin);
+  if (url.username || url.password || !url.hostname) return null;
+  return url.origin;
+}
+
+/** Normalises and remembers an address; returns it, or null when it names no server. */
+export function saveServerAddress(raw: string): string | null {
+  const origin = serverOrigin(raw);
+  if (origin) globalThis.localStorage?.setItem(KEY, origin);
   return origin;
 }
