@@ -1,110 +1,30 @@
 //! A real server on 127.0.0.1:0 over a fresh database, for tests that drive it with the
-//! native client. The server runs in this process (its own tokio tasks); the client talks
-//! to it over loopback exactly as it would to a remote one.
+//! native client. The server runs in this process (its own tokio tasks, started by the
+//! test kit); the client talks to it over loopback exactly as it would to a remote one.
+//! Here: users and logged-in native clients, a relay that can cut the connection, and
+//! the lock that keeps real-time audio tests apart.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-
-use cromulent_protocol::auth::{LoginResponse, RegisterResponse};
+use cromulent_protocol::auth::LoginResponse;
 use cromulent_protocol::Id;
 use cromulent_server::config::Config;
-use cromulent_server::state::AppState;
+use cromulent_testkit::accounts::{email_of, register};
+use cromulent_testkit::InProcessServer;
 use serde_json::json;
-use sqlx::{Connection, Executor};
 
-/// The password of every user the harness creates.
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use cromulent_testkit::accounts::PASSWORD;
+pub use cromulent_testkit::{Database, TempDir};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Database {
-    Sqlite,
-    Postgres,
-}
-
-fn unique_name(prefix: &str) -> String {
-    format!("{prefix}_{}_{:08x}", std::process::id(), rand::random::<u32>())
-}
-
-/// A scratch directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> Self {
-        let dir = std::env::temp_dir().join(unique_name("cromulent-e2e"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Default for TempDir {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("CROMULENT_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh PostgreSQL database, dropped with the server.
-struct PgDatabase {
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Self {
-        let admin = pg_admin_url();
-        let name = unique_name("cromulent_e2e");
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("PostgreSQL must be reachable at CROMULENT_TEST_PG_URL (scripts/test.sh starts it)");
-        conn.execute(&*format!("CREATE DATABASE {name}")).await.expect("create test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
-        PgDatabase { url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async; a short-lived runtime on its own thread does the work.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                    let _ = conn.execute(&*format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// A running server. Dropping it stops the server and removes its data.
+/// A running server. Dropping it stops the server and removes its data. Dereferences to
+/// the test kit's [`InProcessServer`] (`base`, `state`).
 pub struct TestServer {
-    /// `http://127.0.0.1:<port>`, what a client is pointed at.
-    pub base: String,
-    pub state: AppState,
-    task: tokio::task::JoinHandle<()>,
-    _dir: TempDir,
-    _pg: Option<PgDatabase>,
+    server: InProcessServer,
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
+impl std::ops::Deref for TestServer {
+    type Target = InProcessServer;
+
+    fn deref(&self) -> &InProcessServer {
+        &self.server
     }
 }
 
@@ -123,50 +43,15 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed its settings.
     pub async fn start_with(database: Database, adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = TempDir::new();
-        let pg = match database {
-            Database::Sqlite => None,
-            Database::Postgres => Some(PgDatabase::create().await),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let mut config = Config::with_data_dir(dir.path());
-        config.database_url = pg.as_ref().map(|pg| pg.url.clone());
-        config.public_url = Some(base.clone());
-        config.dev_mailbox = Some(true);
-        config.secret_key_base = None;
-        config.smtp.host = None;
-        config.pool_size = 5;
-        // Many servers run at once: each TURN relay on loopback and a free port.
-        config.turn.turn_bind = std::net::Ipv4Addr::LOCALHOST.into();
-        config.turn.turn_port = 0;
-        config.turn.turn_relay_port_min = 0;
-        adjust(&mut config);
-        let state = cromulent_server::build_state(config).await.expect("server state");
-        let app = cromulent_server::app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .expect("serve");
-        });
-        TestServer { base, state, task, _dir: dir, _pg: pg }
+        TestServer { server: InProcessServer::start_with(database, adjust).await }
     }
 
     /// Registers `username` (email `<username>@example.test`, password [`PASSWORD`]).
     /// The first user of a server is its admin.
     pub async fn user(&self, username: &str) -> TestUser {
-        let email = format!("{username}@example.test");
-        let resp = reqwest::Client::new()
-            .post(format!("{}/api/auth/register", self.base))
-            .json(&json!({"email": email, "username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("register request");
-        assert!(resp.status().is_success(), "register {username}: {}", resp.status());
-        let reg: RegisterResponse = resp.json().await.expect("register body");
         let id =
-            reg.user.expect("test servers do not require confirmation, so the account is returned").user.id;
-        TestUser { id, username: username.to_owned(), email }
+            register(&reqwest::Client::new(), &self.base, username).await.unwrap_or_else(|e| panic!("{e}"));
+        TestUser { id, username: username.to_owned(), email: email_of(username) }
     }
 
     /// Logs `user` in as a device and returns the refresh token (what the keyring holds).

@@ -20,16 +20,20 @@ use cromulent_protocol::message::ListMessagesQuery;
 const INSIDE: &str = "CROMULENT_CLI_TEST_INSIDE";
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Re-runs `test` under `wrapper`; true in the child, which does the work.
+/// Re-runs `test` (a test function of this module) under `wrapper`; true in the child,
+/// which does the work.
 fn inside(test: &str, wrapper: &[&str]) -> bool {
     if std::env::var_os(INSIDE).is_some() {
         return true;
     }
+    // The harness names a test by its path below the crate: `cli_commands::<test>`.
+    let module = module_path!().split_once("::").map_or(module_path!(), |(_crate, module)| module);
+    let test = format!("{module}::{test}");
     let exe = std::env::current_exe().expect("test binary path");
     let output = Command::new(wrapper[0])
         .args(&wrapper[1..])
         .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
         .env(INSIDE, "1")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", wrapper[0]));
