@@ -127,3 +127,59 @@ fn is_mesh_frame(frame: &ServerFrame) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::audio::frame_queue;
+    use cromulent_protocol::voice::{IceTransportPolicy, VoiceRoom};
+    use std::time::Duration;
+
+    struct NoAudio;
+
+    impl RemoteAudio for NoAudio {
+        fn open(&self, _: Id, _: Id) -> Box<dyn InboundStream> {
+            unreachable!("no peer connects in these tests")
+        }
+    }
+
+    /// The actor holds a clone of the signal function for as long as it runs.
+    async fn actor_ended(signal: &Signal) -> bool {
+        for _ in 0..100 {
+            if Arc::strong_count(signal) == 1 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    fn start(signal: &Signal) -> Mesh {
+        let (_frames, audio) = frame_queue(1);
+        Mesh::start(MeshConfig::loopback(), Arc::clone(signal), Arc::new(NoAudio), audio)
+    }
+
+    #[tokio::test]
+    async fn leaving_ends_the_actor_and_later_frames_are_not_lost_signaling() {
+        let signal: Signal = Arc::new(|_| {});
+        let mesh = start(&signal);
+        assert!(Arc::strong_count(&signal) > 1, "the running actor holds the signal");
+        mesh.leave();
+        assert!(actor_ended(&signal).await, "leaving ends the actor instead of leaving it idle forever");
+        let late = ServerFrame::Control(ControlFrame::VoiceJoined {
+            room: VoiceRoom { channel_id: Id(1), participants: Vec::new() },
+            ice_servers: Vec::new(),
+            ice_transport_policy: IceTransportPolicy::All,
+            self_session_id: Id(2),
+        });
+        mesh.handle(&late);
+        assert_eq!(mesh.lost_signaling(), 0, "a frame after leaving has nobody to miss it");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_ends_the_actor() {
+        let signal: Signal = Arc::new(|_| {});
+        drop(start(&signal));
+        assert!(actor_ended(&signal).await, "a dropped mesh must not keep negotiating");
+    }
+}
