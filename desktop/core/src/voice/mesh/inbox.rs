@@ -17,9 +17,8 @@
 //! room produces — joining costs an offer, an answer and a few candidates per peer, and
 //! the server lets each peer send at most 600 signaling messages a minute — and reaching
 //! it means the actor is stuck, not busy. The message is then refused loudly: an error in
-//! the log and a count the engine reports in its state (`VoiceState::error`, which ends
-//! the `cromulent` command's call and shows in the app), never a queue without end and
-//! never a silent loss.
+//! the log and a count the engine reports in its state (`VoiceState::error`, on which the
+//! `cromulent` command ends its call), never a queue without end and never a silent loss.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
