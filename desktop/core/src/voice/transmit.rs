@@ -34,10 +34,11 @@ pub(super) async fn forward_frames(
     transmission: Transmission,
 ) {
     let Transmission { signal, transmitting, epoch } = transmission;
-    let mut index: u64 = 0;
+    let mut clock = FrameClock::default();
     let mut announced = false;
     *lock(&epoch) = None;
     while let Some(frame) = frames.recv().await {
+        let index = clock.index(frames.dropped_before_last());
         {
             let mut epoch = lock(&epoch);
             *epoch = earliest_start(*epoch, Instant::now(), index);
@@ -54,7 +55,31 @@ pub(super) async fn forward_frames(
             // a transport that is gone just takes no more.
             out.push(outgoing);
         }
-        index += u64::from(frame.samples / SAMPLES_PER_FRAME).max(1);
+        clock.advance(frame.samples);
+    }
+}
+
+/// Numbers frames on the capture clock: 20 ms ticks since capture began, counting the
+/// frames capture had to drop, so the receiver hears a gap where they were rather than
+/// the audio after them arriving early.
+#[derive(Debug, Default)]
+struct FrameClock {
+    next: u64,
+    dropped_seen: u64,
+}
+
+impl FrameClock {
+    /// The index of the frame just received, `dropped_before` frames having been
+    /// dropped before it since capture began.
+    fn index(&mut self, dropped_before: u64) -> u64 {
+        self.next += dropped_before.saturating_sub(self.dropped_seen);
+        self.dropped_seen = self.dropped_seen.max(dropped_before);
+        self.next
+    }
+
+    /// Moves past the frame just numbered, which covered `samples` at 48 kHz.
+    fn advance(&mut self, samples: u32) {
+        self.next += u64::from(samples / SAMPLES_PER_FRAME).max(1);
     }
 }
 
@@ -73,6 +98,18 @@ fn earliest_start(estimate: Option<Instant>, now: Instant, index: u64) -> Option
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn frames_dropped_by_capture_keep_their_place_on_the_clock() {
+        let mut clock = FrameClock::default();
+        assert_eq!(clock.index(0), 0, "the first frame starts the clock");
+        clock.advance(SAMPLES_PER_FRAME);
+        assert_eq!(clock.index(0), 1, "each frame is one tick after the previous one");
+        clock.advance(SAMPLES_PER_FRAME);
+        assert_eq!(clock.index(3), 5, "three frames dropped before this one leave a three-tick gap");
+        clock.advance(SAMPLES_PER_FRAME);
+        assert_eq!(clock.index(3), 6, "a gap is counted once");
+    }
 
     #[test]
     fn the_least_delayed_frame_sets_the_capture_epoch() {

@@ -56,6 +56,13 @@ impl CaptureFrames {
     pub fn blocking_recv(&mut self) -> Option<EncodedFrame> {
         self.receiver.blocking_recv()
     }
+
+    /// Frames dropped before the last one received, because the async side fell behind
+    /// (the oldest go first, so the frames missing since the previous one received were
+    /// right before this one). Each still took its 20 ms of the capture clock.
+    pub fn dropped_before_last(&self) -> u64 {
+        self.receiver.dropped_before_last()
+    }
 }
 
 /// Switches and meters shared between the [`Capture`] handle and its thread.

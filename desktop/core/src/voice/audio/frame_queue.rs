@@ -9,7 +9,6 @@
 //! device callback.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -20,21 +19,20 @@ pub fn frame_queue<T>(capacity: usize) -> (FrameSender<T>, FrameReceiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             frames: VecDeque::with_capacity(capacity),
+            dropped: 0,
             sender_gone: false,
             receiver_gone: false,
         }),
         capacity,
-        dropped: AtomicU64::new(0),
         ready: Notify::new(),
         ready_blocking: Condvar::new(),
     });
-    (FrameSender { shared: Arc::clone(&shared) }, FrameReceiver { shared })
+    (FrameSender { shared: Arc::clone(&shared) }, FrameReceiver { shared, dropped_before_last: 0 })
 }
 
 struct Shared<T> {
     state: Mutex<State<T>>,
     capacity: usize,
-    dropped: AtomicU64,
     /// Wakes an async reader; stores the wake-up when nobody waits yet.
     ready: Notify,
     /// Wakes a blocking reader.
@@ -43,6 +41,8 @@ struct Shared<T> {
 
 struct State<T> {
     frames: VecDeque<T>,
+    /// Frames dropped so far, counted with the pops so a reader knows where the gaps are.
+    dropped: u64,
     sender_gone: bool,
     receiver_gone: bool,
 }
@@ -84,7 +84,7 @@ impl<T> FrameSender<T> {
             }
             let pushed = if state.frames.len() >= self.shared.capacity {
                 state.frames.pop_front();
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                state.dropped += 1;
                 Pushed::DroppedOldest
             } else {
                 Pushed::Queued
@@ -98,7 +98,7 @@ impl<T> FrameSender<T> {
 
     /// Frames dropped so far to make room for newer ones.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.state().dropped
     }
 }
 
@@ -112,6 +112,7 @@ impl<T> Drop for FrameSender<T> {
 /// The reading end.
 pub struct FrameReceiver<T> {
     shared: Arc<Shared<T>>,
+    dropped_before_last: u64,
 }
 
 impl<T> FrameReceiver<T> {
@@ -131,6 +132,7 @@ impl<T> FrameReceiver<T> {
         let mut state = self.shared.state();
         loop {
             if let Some(frame) = state.frames.pop_front() {
+                self.dropped_before_last = state.dropped;
                 return Some(frame);
             }
             if state.sender_gone {
@@ -140,11 +142,21 @@ impl<T> FrameReceiver<T> {
         }
     }
 
+    /// How many frames were dropped before the last one received. The queue drops its
+    /// oldest, so the frames dropped since the previous one received were the ones right
+    /// before it: a reader that numbers frames can leave their gap in the numbering.
+    pub fn dropped_before_last(&self) -> u64 {
+        self.dropped_before_last
+    }
+
     /// `Some(frame)`, `Some(None)` at the end, `None` when the caller must wait.
-    fn try_next(&self) -> Option<Option<T>> {
+    fn try_next(&mut self) -> Option<Option<T>> {
         let mut state = self.shared.state();
         match state.frames.pop_front() {
-            Some(frame) => Some(Some(frame)),
+            Some(frame) => {
+                self.dropped_before_last = state.dropped;
+                Some(Some(frame))
+            }
             None if state.sender_gone => Some(None),
             None => None,
         }
@@ -179,8 +191,11 @@ mod tests {
         assert_eq!(sender.push(5), Pushed::DroppedOldest);
         assert_eq!(sender.dropped(), 2, "each frame pushed out is counted");
         drop(sender);
+        assert_eq!(receiver.blocking_recv(), Some(3), "the oldest surviving frame comes first");
+        assert_eq!(receiver.dropped_before_last(), 2, "and the reader learns that two came before it");
         let left: Vec<i32> = std::iter::from_fn(|| receiver.blocking_recv()).collect();
-        assert_eq!(left, [3, 4, 5], "the newest frames survive, in order, and the end follows them");
+        assert_eq!(left, [4, 5], "the newest frames survive, in order, and the end follows them");
+        assert_eq!(receiver.dropped_before_last(), 2, "no gap opened between them");
     }
 
     #[test]
