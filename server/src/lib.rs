@@ -9,6 +9,9 @@
 //! them; [`voice`] keeps the rooms that gateway signaling runs in and [`turn`] relays
 //! their media when peers cannot reach each other. [`web`] serves the built client,
 //! [`link_preview`] fetches pages for previews without reaching private networks.
+//! Each part refuses with an error of its own ([`access::Denied`], [`validate::Invalid`],
+//! [`store::Failure`], …); `http::error` gives them a status and the gateway an `error`
+//! frame, both with the same code; no other part imports [`http`].
 //! [`state::AppState`] carries the long-lived parts; [`run`] wires them from a
 //! [`config::Config`] and serves until SIGTERM or Ctrl-C.
 

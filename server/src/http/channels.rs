@@ -64,10 +64,6 @@ fn ensure_open_if_default(channel: &Channel) -> HttpResult<()> {
     Ok(())
 }
 
-fn name_conflict() -> HttpError {
-    HttpError::from(Unique::ChannelName)
-}
-
 /// Every channel the caller may see (public ones, private ones they belong to; admins
 /// see all), with their membership, read marker and unread and mention counts.
 #[utoipa::path(get, path = "/api/channels", tag = "channels", security(("bearer" = []), ("cookie" = [])),
@@ -123,7 +119,7 @@ async fn create_channel(
     ensure_open_if_default(&channel)?;
     let mut tx = state.db.begin_write().await?;
     if store::channels::name_taken(&mut *tx, &channel.name, None).await? {
-        return Err(name_conflict());
+        return Err(Unique::ChannelName.into());
     }
     store::channels::insert(&mut *tx, &channel).await?;
     if channel.is_default {
@@ -160,7 +156,7 @@ async fn update_channel(
     let was_private = channel.is_private;
     if let Some(name) = name {
         if store::channels::name_taken(&mut *tx, &name, Some(id)).await? {
-            return Err(name_conflict());
+            return Err(Unique::ChannelName.into());
         }
         channel.name = name;
     }

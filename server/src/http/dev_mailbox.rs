@@ -8,8 +8,7 @@ use axum::{Json, Router};
 use super::error::{HttpError, HttpResult};
 use super::extract::ClientIp;
 use super::metrics::is_loopback;
-use crate::auth::caller::Rejection;
-use crate::auth::AdminCaller;
+use crate::auth::{AdminCaller, Rejection};
 use crate::mail::dev_mailbox::StoredMail;
 use crate::state::AppState;
 

@@ -9,10 +9,10 @@ use axum::Json;
 use cromulent_protocol::{ApiError, ErrorCode};
 
 use crate::access::{self, Denied};
-use crate::auth::caller::Rejection;
 use crate::auth::login::LoginError;
 use crate::auth::password::HashError;
 use crate::auth::refresh::RefreshError;
+use crate::auth::Rejection;
 use crate::store::{Failure, Unique};
 use crate::validate::Invalid;
 use crate::web;
