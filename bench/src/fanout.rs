@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use cromulent_protocol::event::Event;
 use cromulent_protocol::gateway::EventFrame;
-use cromulent_protocol::message::Message;
+use cromulent_protocol::message::{Message, SendMessageRequest};
 use cromulent_protocol::Id;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::api::{Account, Api};
+use crate::account::{anonymous, new_account, Account};
 use crate::baseline::BaselineProcess;
 use crate::crowd::{self, Crowd, Ready};
 use crate::report::{print_reproduce, print_table, thousands};
@@ -83,7 +83,7 @@ impl Outcome {
 
 /// How messages enter a target.
 enum Publisher {
-    Rest { api: Api, account: Account, channel: Id },
+    Rest { account: Account, channel: Id },
     Socket(SplitSink<Ws, WsMessage>),
 }
 
@@ -91,8 +91,10 @@ impl Publisher {
     async fn publish(&mut self, i: usize, clock: Clock) -> anyhow::Result<()> {
         let body = format!("fanout {i} {STAMP}{}", clock.now_micros());
         match self {
-            Publisher::Rest { api, account, channel } => {
-                api.send_message(account, *channel, body, format!("fanout-{i}")).await.map(drop)
+            Publisher::Rest { account, channel } => {
+                let request = SendMessageRequest { body, nonce: Some(format!("fanout-{i}")) };
+                account.client.send_message_with(*channel, &request).await?;
+                Ok(())
             }
             Publisher::Socket(ws) => {
                 // The frame our gateway would send, so both carry the same bytes.
@@ -169,13 +171,13 @@ async fn ours(args: &FanoutArgs, clock: Clock) -> anyhow::Result<Outcome> {
             ("GATEWAY_MAX_CONNECTIONS_PER_USER".into(), (args.recipients + 100).to_string()),
         ],
     };
-    let server = Server::start(&args.server, &launch)?;
-    let api = Api::new(server.base_url(), None)?;
-    let sender = api.new_account("fanout-sender").await?;
-    let channel = api.general(&sender).await?;
+    let server = Server::start(&args.server, &launch).await?;
+    let anonymous = anonymous(&server.base_url())?;
+    let sender = new_account(&anonymous, "fanout-sender").await?;
+    let channel = sender.general().await?;
     let mut tokens = Vec::new();
     for a in 0..args.accounts.max(1) {
-        tokens.push(api.new_account(&format!("recipient{a}")).await?.access_token);
+        tokens.push(new_account(&anonymous, &format!("recipient{a}")).await?.access_token().await?);
     }
     let crowd = Crowd {
         addr: server.addr,
@@ -185,7 +187,7 @@ async fn ours(args: &FanoutArgs, clock: Clock) -> anyhow::Result<Outcome> {
         spread: args.spread,
         handshakes: 64,
     };
-    let publisher = Publisher::Rest { api, account: sender, channel };
+    let publisher = Publisher::Rest { account: sender, channel };
     drive(args, clock, crowd, publisher, "cromulent", &|| server.cpu_time()).await
 }
 

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use cromulent_protocol::message::{ListMessagesQuery, SendMessageRequest};
 use cromulent_protocol::Id;
 use rand::Rng;
 
-use crate::api::Api;
+use crate::account::{anonymous, new_account, Account};
 use crate::report::{print_reproduce, print_table, thousands};
 use crate::server::{psql, sqlite3, DbKind, Launch, Server, ServerArgs};
 use crate::stats::{ms, Samples};
@@ -68,12 +69,12 @@ impl Seed {
 }
 
 pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
-    let server = Server::start(&args.server, &Launch { db: args.db, env: vec![] })?;
-    let api = Api::new(server.base_url(), None)?;
-    let account = api.new_account("history-reader").await?;
-    let channel = api.general(&account).await?;
+    let server = Server::start(&args.server, &Launch { db: args.db, env: vec![] }).await?;
+    let account = new_account(&anonymous(&server.base_url())?, "history-reader").await?;
+    let channel = account.general().await?;
     // A real message gives an id and time to seed below, so seeded ids are older.
-    let newest = api.send_message(&account, channel, "newest".into(), "newest".into()).await?;
+    let first = SendMessageRequest { body: "newest".into(), nonce: Some("newest".into()) };
+    let newest = account.client.send_message_with(channel, &first).await?;
     let seed = Seed {
         channel,
         author: account.user_id,
@@ -85,7 +86,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
     match args.db {
         DbKind::Sqlite => sqlite3(&server.sqlite_path(), &seed.sql(args.db)).map(drop),
         DbKind::Postgres => {
-            let url = server.database_url.as_deref().context("a PostgreSQL server has a URL")?;
+            let url = server.database_url().context("a PostgreSQL server has a URL")?;
             let (admin, db) = url.rsplit_once('/').context("a database URL names its database")?;
             psql(admin, db, &seed.sql(args.db)).map(drop)
         }
@@ -94,14 +95,14 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
     eprintln!("seeded {} messages in {:.1} s", args.messages, t0.elapsed().as_secs_f64());
     // Warm-up: the first pages read the index from disk.
     for _ in 0..20 {
-        api.history_page(&account, channel, random_before(&seed, args.limit), args.limit).await?;
+        history_page(&account, channel, random_before(&seed, args.limit), args.limit).await?;
     }
 
     let started = Instant::now();
     let concurrency = args.concurrency.max(1);
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..concurrency {
-        let (api, account) = (api.clone(), account.clone());
+        let account = account.clone();
         let seed = Seed { ..seed };
         let (limit, mine) =
             (args.limit, args.queries / concurrency + usize::from(c < args.queries % concurrency));
@@ -110,7 +111,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
             for _ in 0..mine {
                 let before = random_before(&seed, limit);
                 let t0 = Instant::now();
-                let got = api.history_page(&account, seed.channel, before, limit).await?;
+                let got = history_page(&account, seed.channel, before, limit).await?;
                 samples.record(t0.elapsed());
                 anyhow::ensure!(got == limit as usize, "a page before {before} held {got} messages");
             }
@@ -137,6 +138,12 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
     );
     print_reproduce("http-bench");
     Ok(())
+}
+
+/// One page of history older than `before`; answers how many messages it held.
+async fn history_page(account: &Account, channel: Id, before: Id, limit: u32) -> anyhow::Result<usize> {
+    let query = ListMessagesQuery { before: Some(before), limit: Some(limit), ..Default::default() };
+    Ok(account.client.messages(channel, &query).await?.len())
 }
 
 /// A random seeded id with at least `limit` seeded messages before it.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio::sync::watch;
 
-use crate::api::Api;
+use crate::account::{anonymous, new_account};
 use crate::baseline::BaselineProcess;
 use crate::crowd::{self, Crowd};
 use crate::report::{print_reproduce, print_table, thousands};
@@ -48,11 +48,11 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
             ("GATEWAY_MAX_CONNECTIONS_PER_USER".into(), (args.connections + 100).to_string()),
         ],
     };
-    let server = Server::start(&args.server, &launch)?;
-    let api = Api::new(server.base_url(), None)?;
+    let server = Server::start(&args.server, &launch).await?;
+    let anonymous = anonymous(&server.base_url())?;
     let mut tokens = Vec::new();
     for a in 0..args.accounts.max(1) {
-        tokens.push(api.new_account(&format!("idle{a}")).await?.access_token);
+        tokens.push(new_account(&anonymous, &format!("idle{a}")).await?.access_token().await?);
     }
     let mut crowd = Crowd {
         addr: server.addr,

@@ -1,14 +1,17 @@
 //! Load generators for Cromulent: they start a release `cromulent-server` as a separate
-//! process ([`server`]), drive it over its real protocol — REST through [`api`], the
-//! gateway through [`ws`] — and print Markdown rows ([`report`]) with latency
+//! process ([`server`], through the test kit), drive it over its real protocol — REST
+//! with the native client `cromulent-client` ([`account`]), the gateway through bare
+//! sockets ([`ws`], [`crowd`]) — and print Markdown rows ([`report`]) with latency
 //! percentiles from [`stats`] and memory and CPU time read from `/proc`.
 //!
 //! Scenarios: [`messages`], [`history`] and [`logins`] (binary `http-bench`); [`idle`]
 //! and [`fanout`] (binary `gateway-bench`), the latter compared with the bare
 //! tokio-tungstenite broadcast server in [`baseline`] in the same run. The crate never
-//! links the server: it only speaks the wire types of `cromulent-protocol`.
+//! links the server. Gateway connections are bare sockets rather than the native
+//! client's reconnecting `Gateway`: thousands of them must cost the load generator
+//! little, and ours must be read the same way as the baseline's.
 
-pub mod api;
+pub mod account;
 pub mod baseline;
 pub mod crowd;
 pub mod fanout;

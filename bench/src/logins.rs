@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::api::Api;
+use crate::account::{anonymous, login, register_account};
 use crate::report::{print_reproduce, print_table, thousands};
 use crate::server::{cores, DbKind, Launch, Server, ServerArgs};
 use crate::stats::{ms, Samples};
@@ -24,25 +24,25 @@ pub struct LoginsArgs {
 }
 
 pub async fn run(args: LoginsArgs) -> anyhow::Result<()> {
-    let server = Server::start(&args.server, &Launch { db: args.db, env: vec![] })?;
-    let api = Api::new(server.base_url(), None)?;
+    let server = Server::start(&args.server, &Launch { db: args.db, env: vec![] }).await?;
+    let anonymous = anonymous(&server.base_url())?;
     // Successful logins are not throttled, so one account serves every login.
-    let email = api.register("login-bench").await?;
-    api.login(&email).await?;
+    let email = register_account(&anonymous, "login-bench").await?;
+    login(&anonymous, &email).await?;
 
     let cpu_before = server.cpu_time()?;
     let started = Instant::now();
     let concurrency = args.concurrency.max(1);
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..concurrency {
-        let api = api.clone();
+        let anonymous = anonymous.clone();
         let email = email.clone();
         let mine = args.count / concurrency + usize::from(c < args.count % concurrency);
         tasks.spawn(async move {
             let mut samples = Samples::with_capacity(mine);
             for _ in 0..mine {
                 let t0 = Instant::now();
-                api.login(&email).await?;
+                login(&anonymous, &email).await?;
                 samples.record(t0.elapsed());
             }
             anyhow::Ok(samples)

@@ -4,9 +4,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Args;
+use cromulent_protocol::message::SendMessageRequest;
 
-use crate::api::Api;
+use crate::account::{anonymous, new_account};
 use crate::report::{print_reproduce, print_table, thousands};
 use crate::server::{DbKind, Launch, Server, ServerArgs};
 use crate::stats::{ms, Samples};
@@ -25,37 +27,33 @@ pub struct MessagesArgs {
 }
 
 pub async fn run(args: MessagesArgs) -> anyhow::Result<()> {
-    let server = Server::start(&args.server, &Launch { db: args.db, env: vec![] })?;
-    let api = Api::new(server.base_url(), None)?;
+    let server = Server::start(&args.server, &Launch { db: args.db, env: vec![] }).await?;
+    let anonymous = anonymous(&server.base_url())?;
     let mut accounts = Vec::with_capacity(args.writers);
     for w in 0..args.writers {
-        accounts.push(api.new_account(&format!("writer{w}")).await?);
+        accounts.push(new_account(&anonymous, &format!("writer{w}")).await?);
     }
-    let channel = api.general(&accounts[0]).await?;
+    let channel = accounts.first().context("at least one writer")?.general().await?;
     // One message per writer first, so connection pools and caches are warm.
     for (w, account) in accounts.iter().enumerate() {
-        api.send_message(account, channel, format!("warm-up {w}"), format!("warm-{w}")).await?;
+        account
+            .client
+            .send_message_with(channel, &message(format!("warm-up {w}"), format!("warm-{w}")))
+            .await?;
     }
 
     let cpu_before = server.cpu_time()?;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (w, account) in accounts.into_iter().enumerate() {
-        let api = api.clone();
         let per_writer = args.per_writer;
         tasks.spawn(async move {
             let mut samples = Samples::with_capacity(per_writer);
             let mut ids = Vec::with_capacity(per_writer);
             for i in 0..per_writer {
                 let t0 = Instant::now();
-                let sent = api
-                    .send_message(
-                        &account,
-                        channel,
-                        format!("message {i} from writer {w}"),
-                        format!("{w}-{i}"),
-                    )
-                    .await?;
+                let request = message(format!("message {i} from writer {w}"), format!("{w}-{i}"));
+                let sent = account.client.send_message_with(channel, &request).await?;
                 samples.record(t0.elapsed());
                 ids.push(sent.id);
             }
@@ -98,4 +96,9 @@ pub async fn run(args: MessagesArgs) -> anyhow::Result<()> {
     );
     print_reproduce("http-bench");
     Ok(())
+}
+
+/// One post with the nonce given, so every post of a run is a distinct message.
+fn message(body: String, nonce: String) -> SendMessageRequest {
+    SendMessageRequest { body, nonce: Some(nonce) }
 }

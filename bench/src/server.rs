@@ -1,14 +1,15 @@
-//! The server under test: a release `cromulent-server` process this crate starts with a
-//! fresh data directory (and a fresh PostgreSQL database when asked), and what
+//! The server under test: a release `cromulent-server` process started by the test kit
+//! with a fresh data directory (and a fresh PostgreSQL database when asked), and what
 //! `/proc/<pid>` says about its memory and CPU time.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
+use cromulent_testkit::{Database, ServerLaunch, ServerProcess, Storage};
 
 /// Which database the server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,12 +52,11 @@ fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
 
 /// A running server process; killed (and its data removed) when dropped.
 pub struct Server {
-    child: Child,
+    // Declared first so it is dropped first: the process ends before its data goes.
+    process: ServerProcess,
     pub addr: SocketAddr,
-    pub data_dir: PathBuf,
-    /// `postgres://…/<db>` when on PostgreSQL.
-    pub database_url: Option<String>,
-    postgres_db: Option<(String, String)>,
+    /// `None` only while being dropped with `--keep`.
+    storage: Option<Storage>,
     keep: bool,
 }
 
@@ -69,74 +69,54 @@ pub struct Launch {
 }
 
 impl Server {
-    pub fn start(args: &ServerArgs, launch: &Launch) -> anyhow::Result<Self> {
+    pub async fn start(args: &ServerArgs, launch: &Launch) -> anyhow::Result<Self> {
         let bin = match &args.server_bin {
             Some(bin) => bin.clone(),
             None => default_server_bin()?,
         };
-        let port = free_port()?;
-        let stamp = format!("{}-{}", std::process::id(), unix_ms());
-        let data_dir = std::env::temp_dir().join(format!("cromulent-bench-{stamp}"));
-        std::fs::create_dir_all(&data_dir).context("creating the data directory")?;
-        let (database_url, postgres_db) = match launch.db {
-            DbKind::Sqlite => (None, None),
-            DbKind::Postgres => {
-                let name = format!("cromulent_bench_{}", stamp.replace('-', "_"));
-                psql(&args.postgres, "postgres", &format!("CREATE DATABASE {name}"))?;
-                let url = format!("{}/{name}", args.postgres.trim_end_matches('/'));
-                (Some(url), Some((args.postgres.clone(), name)))
-            }
+        let database = match launch.db {
+            DbKind::Sqlite => Database::Sqlite,
+            DbKind::Postgres => Database::Postgres,
         };
-        let log = std::fs::File::create(data_dir.join("server.log")).context("creating the server log")?;
-        let mut command = Command::new(&bin);
-        command
-            .arg("serve")
-            .env("PORT", port.to_string())
-            .env("BIND", "127.0.0.1")
-            .env("DATA_DIR", &data_dir)
-            .env("RUST_LOG", "warn")
-            // Benchmarks run beside other servers: the built-in TURN relay takes free ports.
-            .env("TURN_PORT", "0")
-            // Every load generator client comes from 127.0.0.1: per-address limits off.
-            .envs(LOAD_LIMITS)
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(log);
-        if let Some(url) = &database_url {
-            command.env("DATABASE_URL", url);
-        }
-        for (k, v) in launch.env.iter().chain(&args.server_env) {
-            command.env(k, v);
-        }
-        let child = command.spawn().with_context(|| format!("starting {}", bin.display()))?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let server = Server { child, addr, data_dir, database_url, postgres_db, keep: args.keep };
-        server.wait_ready(Duration::from_secs(60))?;
-        Ok(server)
+        let storage = Storage::create_on(database, &args.postgres)
+            .await
+            .with_context(|| format!("creating a database at {}", args.postgres))?;
+        let mut env: Vec<(String, String)> =
+            LOAD_LIMITS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        env.extend(launch.env.iter().chain(&args.server_env).cloned());
+        let process = ServerProcess::start(
+            &ServerLaunch {
+                bin,
+                data_dir: storage.dir.path().to_owned(),
+                database_url: storage.database_url().map(str::to_owned),
+                env,
+                log: Some(storage.dir.path().join("server.log")),
+            },
+            Duration::from_secs(60),
+        )?;
+        let addr = process.addr;
+        Ok(Server { process, addr, storage: Some(storage), keep: args.keep })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.process.base_url()
+    }
+
+    fn storage(&self) -> &Storage {
+        self.storage.as_ref().expect("taken only when dropped")
     }
 
     pub fn sqlite_path(&self) -> PathBuf {
-        self.data_dir.join("cromulent.db")
+        self.storage().dir.path().join("cromulent.db")
     }
 
-    fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if std::net::TcpStream::connect(self.addr).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default();
-        bail!("the server did not listen on {} within {limit:?}; its log:\n{log}", self.addr)
+    /// `postgres://…/<db>` when on PostgreSQL.
+    pub fn database_url(&self) -> Option<&str> {
+        self.storage().database_url()
     }
 
     /// Resident memory of the server, from `/proc/<pid>/status`.
@@ -152,17 +132,15 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if self.keep {
-            eprintln!("kept {}", self.data_dir.display());
+        if !self.keep {
             return;
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        if let Some((admin, name)) = &self.postgres_db {
-            if let Err(e) = psql(admin, "postgres", &format!("DROP DATABASE IF EXISTS {name}")) {
-                eprintln!("could not drop {name}: {e:#}");
+        if let Some(Storage { dir, postgres }) = self.storage.take() {
+            if let Some(mut pg) = postgres {
+                pg.keep();
+                eprintln!("kept database {}", pg.url);
             }
+            eprintln!("kept {}", dir.keep().display());
         }
     }
 }
@@ -174,15 +152,6 @@ fn default_server_bin() -> anyhow::Result<PathBuf> {
         bail!("{} is missing: run `cargo build --release -p cromulent-server`", bin.display());
     }
     Ok(bin)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn unix_ms() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
 }
 
 /// Runs one SQL statement (or script) with `psql` against `db` on the server at `admin_url`.
