@@ -252,10 +252,13 @@ mod tests {
         regex::Regex::new(pattern).expect("the pattern compiles").is_match(text)
     }
 
+    fn pattern_of(rule: &Value) -> &str {
+        rule["pattern"].as_str().expect("the rule has a pattern")
+    }
+
     /// A name is valid when it matches the pattern and not the reserved one.
     fn name_ok(rule: &Value, text: &str) -> bool {
-        matches(rule["pattern"].as_str().unwrap(), text)
-            && !matches(rule["not"]["pattern"].as_str().unwrap(), text)
+        matches(pattern_of(rule), text) && !matches(pattern_of(&rule["not"]), text)
     }
 
     #[test]
@@ -268,7 +271,7 @@ mod tests {
 
     #[test]
     fn patterns_say_what_validate_says() {
-        let email = email()["pattern"].as_str().unwrap().to_owned();
+        let email = pattern_of(&email()).to_owned();
         for good in ["a@b.c", "  Alice@Example.COM ", "x@a..b"] {
             assert!(matches(&email, good), "{good:?}");
             assert!(crate::validate::email(good).is_ok(), "{good:?}");
@@ -286,7 +289,7 @@ mod tests {
             assert!(crate::validate::username(bad).is_err(), "{bad:?}");
             assert!(!name_ok(&name, bad), "{bad:?}");
         }
-        let text = text(5)["pattern"].as_str().unwrap().to_owned();
+        let text = pattern_of(&text(5)).to_owned();
         for good in ["", "  ", " abcde ", "\tab c\n"] {
             assert!(crate::validate::optional_text(Some(good), "f", 5).is_ok(), "{good:?}");
             assert!(matches(&text, good), "{good:?}");
@@ -295,7 +298,7 @@ mod tests {
             assert!(crate::validate::optional_text(Some(bad), "f", 5).is_err(), "{bad:?}");
             assert!(!matches(&text, bad), "{bad:?}");
         }
-        let avatar = avatar_url()["pattern"].as_str().unwrap().to_owned();
+        let avatar = pattern_of(&avatar_url()).to_owned();
         for good in ["", " https://x.example/a.png ", "HTTP://x"] {
             assert!(crate::validate::avatar_url(Some(good)).is_ok(), "{good:?}");
             assert!(matches(&avatar, good), "{good:?}");
@@ -307,7 +310,7 @@ mod tests {
             assert!(crate::validate::avatar_url(Some(bad)).is_err(), "{bad:?}");
             assert!(!matches(&avatar, bad), "{bad:?}");
         }
-        let body = message_body()["pattern"].as_str().unwrap().to_owned();
+        let body = pattern_of(&message_body()).to_owned();
         assert!(matches(&body, " hello\r\n\tworld "));
         assert!(!matches(&body, " \n "), "white space alone is no message");
         assert!(!matches(&body, "bell\u{7}"));
