@@ -4,12 +4,10 @@
 //! Here: users and logged-in native clients, a relay that can cut the connection, and
 //! the lock that keeps real-time audio tests apart.
 
-use cromulent_protocol::auth::LoginResponse;
 use cromulent_protocol::Id;
 use cromulent_server::config::Config;
-use cromulent_testkit::accounts::{email_of, register};
+use cromulent_testkit::accounts::{email_of, login, register};
 use cromulent_testkit::InProcessServer;
-use serde_json::json;
 
 pub use cromulent_testkit::accounts::PASSWORD;
 pub use cromulent_testkit::{Database, TempDir};
@@ -56,15 +54,8 @@ impl TestServer {
 
     /// Logs `user` in as a device and returns the refresh token (what the keyring holds).
     pub async fn refresh_token(&self, user: &TestUser) -> String {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/api/auth/login", self.base))
-            .json(&json!({"email": user.email, "password": PASSWORD, "device_name": "e2e", "device_type": "test"}))
-            .send()
-            .await
-            .expect("login request");
-        assert!(resp.status().is_success(), "login {}: {}", user.username, resp.status());
-        let login: LoginResponse = resp.json().await.expect("login body");
-        login.refresh_token
+        let login = login(&reqwest::Client::new(), &self.base, &user.email, "e2e").await;
+        login.unwrap_or_else(|e| panic!("{e}")).refresh_token
     }
 }
 

@@ -2,10 +2,10 @@
 //! new PostgreSQL database), from the test kit, and helpers to act as users against it.
 #![allow(dead_code)] // Shared helpers; each test module uses a different subset.
 
-use cromulent_protocol::auth::{LoginResponse, RefreshResponse};
+use cromulent_protocol::auth::RefreshResponse;
 use cromulent_protocol::{ApiError, ErrorCode, Id};
 use cromulent_server::config::Config;
-use cromulent_testkit::accounts::{email_of, register};
+use cromulent_testkit::accounts::{email_of, login, register};
 use cromulent_testkit::InProcessServer;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -180,14 +180,7 @@ impl TestServer {
     }
 
     pub async fn login(&self, email: &str, id: Id, username: &str) -> TestUser {
-        let login = self
-            .anonymous(
-                Method::POST,
-                "/api/auth/login",
-                Some(json!({"email": email, "password": PASSWORD, "device_name": "test rig", "device_type": "test"})),
-            )
-            .await;
-        let login: LoginResponse = login.ok();
+        let login = login(&self.http, &self.base, email, "test rig").await.unwrap_or_else(|e| panic!("{e}"));
         let refreshed: RefreshResponse = self
             .anonymous(Method::POST, "/api/auth/refresh", Some(json!({"refresh_token": login.refresh_token})))
             .await
