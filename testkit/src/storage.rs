@@ -84,12 +84,4 @@ impl Storage {
     pub fn database_url(&self) -> Option<&str> {
         self.postgres.as_ref().map(|pg| pg.url.as_str())
     }
-
-    pub fn database(&self) -> Database {
-        if self.postgres.is_some() {
-            Database::Postgres
-        } else {
-            Database::Sqlite
-        }
-    }
 }
