@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::db_test;
 use crate::harness::{TestServer, PASSWORD};
+use crate::security::browser_session;
 
 async fn register(srv: &TestServer, email: &str, username: &str, password: &str) -> crate::harness::Reply {
     srv.anonymous(
@@ -230,16 +231,7 @@ db_test!(
 db_test!(
     async fn browser_sessions_use_an_httponly_cookie_and_refuse_cross_site_writes(srv) {
         let ann = srv.user("ann").await;
-        let jar = reqwest::Client::builder().cookie_store(true).build().expect("client");
-        let opened = jar
-            .post(srv.url("/api/auth/session"))
-            .header("origin", &srv.base)
-            .json(&json!({"email": ann.email, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(opened.status(), StatusCode::OK);
-        let cookie = opened.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+        let (jar, cookie) = browser_session(&srv, &ann.email).await;
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "script cannot read it: {cookie}");
         let list = jar.get(srv.url("/api/sessions")).send().await.expect("sent");
         assert_eq!(list.status(), StatusCode::OK, "the cookie authenticates reads");

@@ -14,9 +14,10 @@ use crate::db_test;
 use crate::gateway::{channel_id, make_channel};
 use crate::gateway_client::WAIT;
 use crate::harness::{Database, TestServer};
-use crate::voice_access::{event, join, voice_channel};
-
-const QUIET: Duration = Duration::from_millis(400);
+use crate::voice::{
+    add_members, bob_and_carol_in_room, is_signaling, join, peer_joined, peer_left, voice_channel,
+    BobAndCarolInRoom, QUIET,
+};
 
 #[tokio::test]
 async fn voice_join_refusals_are_typed() {
@@ -34,8 +35,7 @@ async fn voice_join_refusals_are_typed() {
     assert_eq!(b.expect_error("voice_join").await, ErrorCode::NotFound);
     b.send(ClientFrame::VoiceJoin { channel_id: hidden_voice }).await;
     assert_eq!(b.expect_error("voice_join").await, ErrorCode::NotFound, "a private room stays hidden");
-    b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
-    b.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    join(&mut b, voice).await;
     b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
     assert_eq!(b.expect_error("voice_join").await, ErrorCode::Conflict, "already joined from this session");
 
@@ -65,8 +65,7 @@ async fn signaling_goes_only_to_the_named_peer_in_the_same_room() {
     let mut d = srv.connect(&dave).await;
     let voice = channel_id(&a, "voice-main");
 
-    a.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
-    a.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    join(&mut a, voice).await;
     b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
     match b.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await {
         ControlFrame::VoiceJoined { room, self_session_id, .. } => {
@@ -82,8 +81,7 @@ async fn signaling_goes_only_to_the_named_peer_in_the_same_room() {
     assert!(
         matches!(joined, Event::PeerJoined { participant, .. } if participant.session_id == b.session_id)
     );
-    c.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
-    c.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    join(&mut c, voice).await;
 
     a.send(ClientFrame::SdpOffer { to: b.session_id, sdp: "v=0 offer".into() }).await;
     let offer = b.wait_for_event(|e| matches!(e, Event::SdpOffer { .. }), WAIT).await;
@@ -96,18 +94,15 @@ async fn signaling_goes_only_to_the_named_peer_in_the_same_room() {
     })
     .await;
     b.wait_for_event(|e| matches!(e, Event::IceCandidate { .. }), WAIT).await;
-    let signaling = |e: &Event| {
-        matches!(e, Event::SdpOffer { .. } | Event::SdpAnswer { .. } | Event::IceCandidate { .. })
-    };
-    c.expect_no_event(signaling, QUIET).await;
-    d.expect_no_event(signaling, Duration::ZERO).await;
+    c.expect_no_event(is_signaling, QUIET).await;
+    d.expect_no_event(is_signaling, Duration::ZERO).await;
 
     // Dave is in no room: nobody may signal him, and he may signal nobody.
     a.send(ClientFrame::SdpOffer { to: d.session_id, sdp: "x".into() }).await;
     assert_eq!(a.expect_error("sdp_offer").await, ErrorCode::NotFound);
     d.send(ClientFrame::SdpOffer { to: a.session_id, sdp: "x".into() }).await;
     assert_eq!(d.expect_error("sdp_offer").await, ErrorCode::NotFound);
-    d.expect_no_event(signaling, QUIET).await;
+    d.expect_no_event(is_signaling, QUIET).await;
 
     // Push-to-talk reaches the room; mute always wins; deafen implies mute.
     a.send(ClientFrame::PttState { active: true }).await;
@@ -157,30 +152,15 @@ async fn voice_updates_need_a_room_and_a_second_device_moves_the_user() {
         laptop.send(frame).await;
         assert_eq!(laptop.expect_error(op).await, ErrorCode::NotFound, "{op} needs a voice room");
     }
-    a.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
-    a.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
-    laptop.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
-    laptop.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
+    join(&mut a, voice).await;
+    join(&mut laptop, voice).await;
     let laptop_session = laptop.session_id;
-    a.wait_for_event(
-        |e| matches!(e, Event::PeerJoined { participant, .. } if participant.session_id == laptop_session),
-        WAIT,
-    )
-    .await;
+    a.wait_for_event(peer_joined(laptop_session), WAIT).await;
 
     // Joining from the phone moves bob: the laptop's place in the room is given up.
-    phone.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
-    phone.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await;
-    a.wait_for_event(
-        |e| matches!(e, Event::PeerLeft { session_id, .. } if *session_id == laptop_session),
-        WAIT,
-    )
-    .await;
-    a.wait_for_event(
-        |e| matches!(e, Event::PeerJoined { participant, .. } if participant.session_id == phone.session_id),
-        WAIT,
-    )
-    .await;
+    join(&mut phone, voice).await;
+    a.wait_for_event(peer_left(laptop_session), WAIT).await;
+    a.wait_for_event(peer_joined(phone.session_id), WAIT).await;
     laptop.send(ClientFrame::PttState { active: true }).await;
     assert_eq!(
         laptop.expect_error("ptt_state").await,
@@ -196,23 +176,9 @@ async fn voice_updates_need_a_room_and_a_second_device_moves_the_user() {
 
 db_test! {
     async fn a_voice_room_an_admin_creates_is_open_to_everyone_who_sees_it(srv) {
-        let ann = srv.user("ann").await;
-        let bob = srv.user("bob").await;
-        let carol = srv.user("carol").await;
-        let lounge = voice_channel(&srv, &ann, "lounge", false).await;
-        let mut b = srv.connect(&bob).await;
-        let mut c = srv.connect(&carol).await;
-
         // Neither bob nor carol is a member: a public room needs no membership.
-        join(&mut b, lounge).await;
-        let room = join(&mut c, lounge).await;
-        assert!(
-            room.participants.iter().any(|p| p.session_id == b.session_id),
-            "carol finds bob in the room: {room:?}"
-        );
-        let carol_session = c.session_id;
-        event(&mut b, move |e| matches!(e, Event::PeerJoined { participant, .. } if participant.session_id == carol_session))
-            .await;
+        let BobAndCarolInRoom { ann, bob, channel: lounge, mut b, mut c, .. } =
+            bob_and_carol_in_room(&srv, "lounge", false).await;
         b.send(ClientFrame::SdpOffer { to: c.session_id, sdp: "v=0 lounge".into() }).await;
         let offer = c.wait_for_event(|e| matches!(e, Event::SdpOffer { .. }), WAIT).await;
         assert_eq!(
@@ -247,7 +213,7 @@ db_test! {
         srv.delete(&format!("/api/channels/{staff}/members/{}", ann.id), &ann).await.ok::<serde_json::Value>();
         a.send(ClientFrame::VoiceJoin { channel_id: staff }).await;
         assert_eq!(a.expect_error("voice_join").await, ErrorCode::Forbidden, "admins need membership too");
-        srv.put(&format!("/api/channels/{staff}/members/{}", bob.id), &ann).await.ok::<serde_json::Value>();
+        add_members(&srv, &ann, staff, &[&bob]).await;
         join(&mut b, staff).await;
     }
 }

@@ -2,6 +2,7 @@
 
 mod gateway_client;
 mod harness;
+mod voice;
 
 mod admin_users;
 mod api_shape;

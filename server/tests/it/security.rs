@@ -34,6 +34,22 @@ async fn with_cookie(srv: &TestServer, path: &str, value: &str) -> StatusCode {
     resp.status()
 }
 
+/// Signs in as a browser on our own origin, in a cookie jar: the jar and the
+/// `Set-Cookie` header the server answered with.
+pub async fn browser_session(srv: &TestServer, email: &str) -> (reqwest::Client, String) {
+    let jar = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let opened = jar
+        .post(srv.url("/api/auth/session"))
+        .header("origin", &srv.base)
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(opened.status(), StatusCode::OK);
+    let set_cookie = opened.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    (jar, set_cookie)
+}
+
 /// Opens a gateway socket carrying a session cookie and identifies without a token;
 /// true when the server answers `ready`.
 async fn gateway_accepts_cookie(srv: &TestServer, value: &str) -> bool {
@@ -76,16 +92,7 @@ db_test!(
         refresh(&srv, &first.refresh_token).await.error(StatusCode::UNAUTHORIZED, ErrorCode::TokenReused);
         refresh(&srv, &after.refresh_token).await.error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized);
 
-        let jar = reqwest::Client::builder().cookie_store(true).build().expect("client");
-        let opened = jar
-            .post(srv.url("/api/auth/session"))
-            .header("origin", &srv.base)
-            .json(&json!({"email": ann.email, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(opened.status(), StatusCode::OK);
-        let set = opened.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+        let (_jar, set) = browser_session(&srv, &ann.email).await;
         let value = set.trim_start_matches("cromulent_session=").split(';').next().expect("value").to_owned();
         assert_eq!(with_cookie(&srv, "/api/sessions", &value).await, StatusCode::OK, "a real cookie still works");
         assert!(gateway_accepts_cookie(&srv, &value).await, "and opens the gateway");
