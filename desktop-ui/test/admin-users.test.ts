@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BackendError } from '../src/backend';
 import { WebBackend } from '../src/backend/web';
+import { fakeFetch, location } from './fake-fetch';
 
-type Call = { url: string; init: RequestInit };
-
-function fakeFetch(body: unknown, status = 200) {
-  const calls: Call[] = [];
-  const fetch = async (url: string, init: RequestInit = {}) => {
-    calls.push({ url, init });
-    return new Response(JSON.stringify(body), { status });
-  };
-  return { calls, fetch };
-}
-
-const location = { protocol: 'https:', host: 'chat.example' };
 const dee = {
   id: '7', username: 'dee', display_name: null, avatar_url: null, role: 'member', created_at: 1,
   email: 'dee@example.test', email_confirmed: false, voice_mode: 'ptt', vad_threshold_db: -40,

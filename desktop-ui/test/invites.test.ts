@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { WebBackend } from '../src/backend/web';
 import { parseRoute } from '../src/lib/router.svelte';
+import { fakeFetch, location } from './fake-fetch';
 
-type Call = { url: string; init: RequestInit };
-
-function fakeFetch(body: unknown, status = 200) {
-  const calls: Call[] = [];
-  const fetch = async (url: string, init: RequestInit = {}) => {
-    calls.push({ url, init });
-    return new Response(JSON.stringify(body), { status });
-  };
-  return { calls, fetch };
-}
-
-const location = { protocol: 'https:', host: 'chat.example' };
 
 describe('invite links', () => {
   it('route /invite/<code> to registration with the code, and a bare /invite to plain registration', () => {

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { render } from 'svelte/server';
 import LinkPreviewCard from '../src/components/LinkPreviewCard.svelte';
 import { WebBackend } from '../src/backend/web';
+import { location } from './fake-fetch';
 import { firstLink, hasContent, LinkPreviewMemo } from '../src/lib/link-preview';
 import type { LinkPreview } from '../src/generated/LinkPreview';
 
-const location = { protocol: 'https:', host: 'chat.example' };
 
 const preview: LinkPreview = {
   url: 'https://example.com/a',

@@ -1,25 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BackendError } from '../src/backend/index';
 import { WebBackend } from '../src/backend/web';
+import { fakeFetch, location } from './fake-fetch';
 
-type Call = { url: string; init: RequestInit };
-
-function fakeFetch(reply: (call: Call) => { status: number; body?: unknown }) {
-  const calls: Call[] = [];
-  const fetch = async (url: string, init: RequestInit = {}) => {
-    const call = { url, init };
-    calls.push(call);
-    const { status, body } = reply(call);
-    return new Response(body === undefined ? null : JSON.stringify(body), { status });
-  };
-  return { calls, fetch };
-}
-
-const location = { protocol: 'https:', host: 'chat.example' };
 
 describe('WebBackend', () => {
   it('logs in with the cookie session endpoint, same-origin credentials only', async () => {
-    const f = fakeFetch(() => ({ status: 200, body: { user: { id: '1', username: 'a' } } }));
+    const f = fakeFetch({ user: { id: '1', username: 'a' } });
     const b = new WebBackend({ fetch: f.fetch, location });
     const me = await b.logIn({ email: 'a@example.com', password: 'pw' });
     expect(me.id).toBe('1');
@@ -30,7 +17,7 @@ describe('WebBackend', () => {
   });
 
   it('turns error bodies into BackendError with the stable code', async () => {
-    const f = fakeFetch(() => ({ status: 401, body: { code: 'invalid_credentials', message: 'wrong' } }));
+    const f = fakeFetch({ code: 'invalid_credentials', message: 'wrong' }, 401);
     const b = new WebBackend({ fetch: f.fetch, location });
     const err = await b.logIn({ email: 'a', password: 'b' }).catch((e) => e);
     expect(err).toBeInstanceOf(BackendError);
@@ -47,12 +34,12 @@ describe('WebBackend', () => {
   });
 
   it('answers null for me() without a session instead of throwing', async () => {
-    const f = fakeFetch(() => ({ status: 401, body: { code: 'unauthorized', message: 'no' } }));
+    const f = fakeFetch({ code: 'unauthorized', message: 'no' }, 401);
     expect(await new WebBackend({ fetch: f.fetch, location }).me()).toBeNull();
   });
 
   it('sends the nonce with a message and pages history with query parameters', async () => {
-    const f = fakeFetch(() => ({ status: 200, body: [] }));
+    const f = fakeFetch([]);
     const b = new WebBackend({ fetch: f.fetch, location });
     await b.sendMessage('7', { body: 'hi', nonce: 'n1' });
     expect(JSON.parse(String(f.calls[0].init.body))).toEqual({ body: 'hi', nonce: 'n1' });
@@ -61,7 +48,7 @@ describe('WebBackend', () => {
   });
 
   it('accepts empty 204 bodies', async () => {
-    const f = fakeFetch(() => ({ status: 204 }));
+    const f = fakeFetch(undefined, 204);
     await expect(new WebBackend({ fetch: f.fetch, location }).deleteMessage('5')).resolves.toBeUndefined();
     expect(f.calls[0].init.method).toBe('DELETE');
   });
