@@ -1,24 +1,21 @@
 //! Account recovery and changes: forgot/reset password, change password, change email.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use cromulent_protocol::auth::*;
-use cromulent_protocol::{ApiError, Id};
+use cromulent_protocol::ApiError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::invalid_token;
 use super::error::{HttpError, HttpResult};
 use super::extract::{ClientIp, Json};
-use crate::auth::{login, ms, secret, Caller, CONFIRM_TOKEN_TTL, RESET_TOKEN_TTL};
+use super::mail_links;
+use crate::auth::{login, Caller, CONFIRM_TOKEN_TTL, RESET_TOKEN_TTL};
 use crate::bus::BusMessage;
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
-use crate::store::mail_tokens::{NewMailToken, Purpose};
-use crate::store::Conn;
+use crate::store::mail_tokens::Purpose;
 use crate::store::Unique;
 use crate::validate::Invalid;
 use crate::{store, validate};
@@ -53,7 +50,9 @@ async fn forgot_password(
     let user = store::users::find_by_email(&mut *tx, &email).await?;
     let mut token = String::new();
     if let Some(user) = &user {
-        token = issue_mail_token(&mut tx, user.id, Purpose::ResetPassword, &email, RESET_TOKEN_TTL).await?;
+        token =
+            mail_links::issue(&mut tx, user.id, Purpose::ResetPassword, &email, RESET_TOKEN_TTL, now_ms())
+                .await?;
     }
     tx.commit().await?;
     if let Some(user) = user {
@@ -80,7 +79,8 @@ async fn resend_confirmation(
         store::users::find_by_email(&mut *tx, &email).await?.filter(|u| u.email_confirmed_at.is_none());
     let mut token = String::new();
     if let Some(user) = &user {
-        token = issue_mail_token(&mut tx, user.id, Purpose::Confirm, &email, CONFIRM_TOKEN_TTL).await?;
+        token = mail_links::issue(&mut tx, user.id, Purpose::Confirm, &email, CONFIRM_TOKEN_TTL, now_ms())
+            .await?;
     }
     tx.commit().await?;
     if let Some(user) = user {
@@ -104,17 +104,12 @@ async fn reset_password(
 ) -> HttpResult<Json<Accepted>> {
     validate::password(&req.password, "password")?;
     state.throttles.password_reset_per_ip.reserve(ip_key(&ip)).map_err(HttpError::rate_limited)?;
-    let digest = secret::digest(req.token.trim());
     // Hashing is the expensive part: only a link that works earns it.
-    if !store::mail_tokens::is_redeemable(state.db.pool(), &digest, Purpose::ResetPassword, now_ms()).await? {
-        return Err(invalid_token());
-    }
+    mail_links::check_redeemable(state.db.pool(), &req.token, Purpose::ResetPassword, now_ms()).await?;
     let hash = state.passwords.hash(req.password).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let redeemed = store::mail_tokens::redeem(&mut tx, &digest, Purpose::ResetPassword, now)
-        .await?
-        .ok_or_else(invalid_token)?;
+    let redeemed = mail_links::redeem(&mut tx, &req.token, Purpose::ResetPassword, now).await?;
     store::users::set_password_hash(&mut *tx, redeemed.user_id, &hash).await?;
     // Following the mailed link proves the address too.
     store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
@@ -122,30 +117,6 @@ async fn reset_password(
     tx.commit().await?;
     state.bus.publish(BusMessage::EndUserLogins { user_id: redeemed.user_id, keep_login: None }).await;
     Ok(Json(Accepted { ok: true }))
-}
-
-/// Voids the user's outstanding links of this purpose and records a new one, in the
-/// caller's transaction; returns the token to mail (only its digest is kept).
-async fn issue_mail_token(
-    conn: &mut Conn,
-    user_id: Id,
-    purpose: Purpose,
-    sent_to: &str,
-    ttl: Duration,
-) -> sqlx::Result<String> {
-    let now = now_ms();
-    let token = secret::generate();
-    store::mail_tokens::void_outstanding(&mut *conn, user_id, purpose, now).await?;
-    let new = NewMailToken {
-        token_hash: &secret::digest(&token),
-        user_id,
-        purpose,
-        sent_to,
-        now,
-        expires_at: now + ms(ttl),
-    };
-    store::mail_tokens::insert(&mut *conn, &new).await?;
-    Ok(token)
 }
 
 /// The throttle key of a client address (requests handed to the router directly have
@@ -212,8 +183,15 @@ async fn change_email(
         return Ok(accepted);
     }
     let mut tx = state.db.begin_write().await?;
-    let token =
-        issue_mail_token(&mut tx, caller.id(), Purpose::ChangeEmail, &new_email, CONFIRM_TOKEN_TTL).await?;
+    let token = mail_links::issue(
+        &mut tx,
+        caller.id(),
+        Purpose::ChangeEmail,
+        &new_email,
+        CONFIRM_TOKEN_TTL,
+        now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     let link = state.link("confirm-email", &token);
     state.mailer.deliver(templates::change_email(&new_email, &caller.user.username, &link));
@@ -229,10 +207,7 @@ async fn confirm_email_change(
 ) -> HttpResult<Json<Accepted>> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let redeemed =
-        store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::ChangeEmail, now)
-            .await?
-            .ok_or_else(invalid_token)?;
+    let redeemed = mail_links::redeem(&mut tx, &req.token, Purpose::ChangeEmail, now).await?;
     if store::users::find_by_email(&mut *tx, &redeemed.sent_to).await?.is_some() {
         return Err(HttpError::from(Unique::Email));
     }

@@ -11,14 +11,16 @@ use cromulent_protocol::ApiError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth::create_account;
 use super::error::{HttpError, HttpResult};
 use super::extract::Json;
+use super::mail_links;
 use crate::announce::{self, Change};
-use crate::auth::{ms, secret, AdminCaller, RESET_TOKEN_TTL};
+use crate::auth::{secret, AdminCaller, RESET_TOKEN_TTL};
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
-use crate::store::mail_tokens::{NewMailToken, Purpose};
+use crate::store::mail_tokens::Purpose;
 use crate::store::users::NewUser;
 use crate::store::Unique;
 use crate::{store, validate};
@@ -52,16 +54,12 @@ async fn create_user(
     let hash = state.passwords.hash(chosen.unwrap_or_else(secret::generate)).await?;
     let now = now_ms();
     let id = state.ids.next();
-    let reset = secret::generate();
 
     let mut tx = state.db.begin_write().await?;
     // Queued with registrations, so the checks below and the insert see the same users.
     store::users::lock_registrations(&mut tx).await?;
     if store::users::find_by_email(&mut *tx, &email).await?.is_some() {
         return Err(HttpError::from(Unique::Email));
-    }
-    if store::users::username_unavailable(&mut tx, &username).await? {
-        return Err(HttpError::from(Unique::Username));
     }
     let new_user = NewUser {
         id,
@@ -72,22 +70,16 @@ async fn create_user(
         email_confirmed_at: vouched.then_some(now),
         created_at: now,
     };
-    store::users::create_with_defaults(&mut tx, &new_user).await?;
-    if !vouched {
-        let token = NewMailToken {
-            token_hash: &secret::digest(&reset),
-            user_id: id,
-            purpose: Purpose::ResetPassword,
-            sent_to: &email,
-            now,
-            expires_at: now + ms(RESET_TOKEN_TTL),
-        };
-        store::mail_tokens::insert(&mut *tx, &token).await?;
-    }
+    create_account(&mut tx, &new_user).await?;
+    let reset = if vouched {
+        None
+    } else {
+        Some(mail_links::issue(&mut tx, id, Purpose::ResetPassword, &email, RESET_TOKEN_TTL, now).await?)
+    };
     let user = store::users::find_by_id(&mut *tx, id).await?.ok_or_else(HttpError::internal)?;
     tx.commit().await?;
 
-    if !vouched {
+    if let Some(reset) = reset {
         state.mailer.deliver(templates::reset_password(&email, &username, &state.link("reset", &reset)));
     }
     announce::publish(&state, Change::UserUpdated(user.to_public())).await;

@@ -15,6 +15,7 @@ use super::account::ip_key;
 use super::error::{HttpError, HttpResult};
 use super::extract::{ClientIp, Json};
 use super::invites::{self, Admission};
+use super::mail_links;
 use crate::announce::{self, Change};
 use crate::auth::login::{self, Device};
 use crate::auth::refresh;
@@ -25,10 +26,10 @@ use crate::bus::BusMessage;
 use crate::ids::now_ms;
 use crate::mail::templates;
 use crate::state::AppState;
-use crate::store::mail_tokens::{NewMailToken, Purpose};
+use crate::store::mail_tokens::Purpose;
 use crate::store::sessions::{SecretKind, SecretRow, SessionKind, SessionRow};
 use crate::store::users::NewUser;
-use crate::store::Unique;
+use crate::store::{Conn, Unique};
 use crate::{store, validate};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -80,7 +81,6 @@ async fn register(
     let hash = state.passwords.hash(req.password).await?;
     let now = now_ms();
     let id = state.ids.next();
-    let token = secret::generate();
     let quiet = flags.email_confirmation;
     let hidden = RegisterResponse { user: None, confirmation_required: true };
 
@@ -112,9 +112,6 @@ async fn register(
         }
         return Ok((StatusCode::CREATED, Json(hidden)));
     }
-    if store::users::username_unavailable(&mut tx, &username).await? {
-        return Err(HttpError::from(Unique::Username));
-    }
     let new_user = NewUser {
         id,
         email: &email,
@@ -124,19 +121,8 @@ async fn register(
         email_confirmed_at: None,
         created_at: now,
     };
-    store::users::create_with_defaults(&mut tx, &new_user).await?;
-    store::mail_tokens::insert(
-        &mut *tx,
-        &NewMailToken {
-            token_hash: &secret::digest(&token),
-            user_id: id,
-            purpose: Purpose::Confirm,
-            sent_to: &email,
-            now,
-            expires_at: now + ms(CONFIRM_TOKEN_TTL),
-        },
-    )
-    .await?;
+    create_account(&mut tx, &new_user).await?;
+    let token = mail_links::issue(&mut tx, id, Purpose::Confirm, &email, CONFIRM_TOKEN_TTL, now).await?;
     let user = store::users::find_by_id(&mut *tx, id).await?.ok_or_else(HttpError::internal)?;
     tx.commit().await?;
 
@@ -150,6 +136,18 @@ async fn register(
     Ok((StatusCode::CREATED, Json(response)))
 }
 
+/// Creates the account and its default memberships in the caller's transaction (after
+/// `lock_registrations`), or answers `409 username_taken`. Registration and an admin
+/// creating an account share it; the address is each caller's own check, since
+/// registration may answer a taken one without saying so.
+pub(super) async fn create_account(tx: &mut Conn, new_user: &NewUser<'_>) -> HttpResult<()> {
+    if store::users::username_unavailable(tx, new_user.username).await? {
+        return Err(HttpError::from(Unique::Username));
+    }
+    store::users::create_with_defaults(tx, new_user).await?;
+    Ok(())
+}
+
 /// Confirm an email address with the token from the mailed `/confirm/<token>` link.
 #[utoipa::path(post, path = "/api/auth/confirm", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = Accepted), (status = 400, body = ApiError)))]
@@ -159,17 +157,10 @@ async fn confirm_account(
 ) -> HttpResult<Json<Accepted>> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let redeemed =
-        store::mail_tokens::redeem(&mut tx, &secret::digest(req.token.trim()), Purpose::Confirm, now)
-            .await?
-            .ok_or_else(invalid_token)?;
+    let redeemed = mail_links::redeem(&mut tx, &req.token, Purpose::Confirm, now).await?;
     store::users::confirm_email(&mut *tx, redeemed.user_id, now).await?;
     tx.commit().await?;
     Ok(Json(Accepted { ok: true }))
-}
-
-pub(super) fn invalid_token() -> HttpError {
-    HttpError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidToken, "this link is invalid, used or expired")
 }
 
 /// Log a device in: returns a 30-day refresh token to trade at `/api/auth/refresh`.

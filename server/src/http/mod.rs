@@ -17,6 +17,7 @@ pub mod groups;
 pub mod health;
 pub mod invites;
 pub mod link_previews;
+mod mail_links;
 pub mod messages;
 pub mod metrics;
 pub mod notifications;

@@ -86,19 +86,17 @@ pub async fn revoke<'e>(ex: impl Executor<'e, Database = Any>, id: Id, now: i64)
     Ok(())
 }
 
+/// The invite whose code has digest `$1` can still be used at `$2`: not used up,
+/// expired or revoked. Spending and the early look ask the same question.
+const LIVE: &str = "code_digest = $1 AND uses < max_uses AND expires_at > $2 AND revoked_at IS NULL";
+
 /// Spends one use of a live invite inside the caller's registration transaction. The
 /// check and the increment are one statement, and the row it writes stays locked until
 /// the transaction ends (SQLite writers are serial), so when two registrations race for
 /// the last use exactly one sees `true`. False: unknown, revoked, expired or used up.
 pub async fn take_use(conn: &mut super::Conn, code_digest: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE invites SET uses = uses + 1 \
-         WHERE code_digest = $1 AND uses < max_uses AND expires_at > $2 AND revoked_at IS NULL",
-    )
-    .bind(code_digest)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    let sql = format!("UPDATE invites SET uses = uses + 1 WHERE {LIVE}");
+    let done = sqlx::query(&sql).bind(code_digest).bind(now).execute(&mut *conn).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -109,13 +107,7 @@ pub async fn is_live<'e>(
     code_digest: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let row = sqlx::query(
-        "SELECT 1 FROM invites \
-         WHERE code_digest = $1 AND uses < max_uses AND expires_at > $2 AND revoked_at IS NULL",
-    )
-    .bind(code_digest)
-    .bind(now)
-    .fetch_optional(ex)
-    .await?;
+    let sql = format!("SELECT 1 FROM invites WHERE {LIVE}");
+    let row = sqlx::query(&sql).bind(code_digest).bind(now).fetch_optional(ex).await?;
     Ok(row.is_some())
 }

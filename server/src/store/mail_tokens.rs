@@ -52,6 +52,10 @@ pub struct Redeemed {
     pub sent_to: String,
 }
 
+/// The token with hash `$1` and purpose `$2` would redeem at `$3`: unused and
+/// unexpired. The early look and the redemption ask the same question.
+const REDEEMABLE: &str = "token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3";
+
 /// Whether a token would redeem now, without spending it: lets a handler refuse a bad
 /// link before doing slow work (hashing a new password) for it.
 pub async fn is_redeemable<'e>(
@@ -60,15 +64,8 @@ pub async fn is_redeemable<'e>(
     purpose: Purpose,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let row = sqlx::query(
-        "SELECT 1 FROM mail_tokens \
-         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(token_hash)
-    .bind(purpose.as_db())
-    .bind(now)
-    .fetch_optional(ex)
-    .await?;
+    let sql = format!("SELECT 1 FROM mail_tokens WHERE {REDEEMABLE}");
+    let row = sqlx::query(&sql).bind(token_hash).bind(purpose.as_db()).bind(now).fetch_optional(ex).await?;
     Ok(row.is_some())
 }
 
@@ -79,15 +76,9 @@ pub async fn redeem(
     purpose: Purpose,
     now: i64,
 ) -> sqlx::Result<Option<Redeemed>> {
-    let row = sqlx::query(
-        "SELECT user_id, sent_to FROM mail_tokens \
-         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(token_hash)
-    .bind(purpose.as_db())
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let sql = format!("SELECT user_id, sent_to FROM mail_tokens WHERE {REDEEMABLE}");
+    let row =
+        sqlx::query(&sql).bind(token_hash).bind(purpose.as_db()).bind(now).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let spent = sqlx::query("UPDATE mail_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
         .bind(now)
