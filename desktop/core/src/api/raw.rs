@@ -212,4 +212,87 @@ mod tests {
         assert_eq!(failure.message, "the server answered 502", "no proxy page text reaches the UI");
         assert_eq!(failure.refused, None, "the server answered: nothing was refused here");
     }
+
+    /// A server that answers each request line (`GET /api/x`) with what `answer` says,
+    /// given how many requests came before; returns its address and the lines it saw.
+    async fn fake_server(
+        answer: fn(&str, usize) -> (u16, &'static str),
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+        let address = format!("http://{}", listener.local_addr().expect("bound"));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Heads only: the calls made here carry no body.
+                while !String::from_utf8_lossy(&request).contains("\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(n @ 1..) => request.extend_from_slice(&buf[..n]),
+                        _ => break,
+                    }
+                }
+                let text = String::from_utf8_lossy(&request).into_owned();
+                let line = text
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .rsplit_once(' ')
+                    .map_or("", |(l, _)| l)
+                    .to_owned();
+                let count = {
+                    let mut seen = log.lock().expect("not poisoned");
+                    seen.push(line.clone());
+                    seen.len() - 1
+                };
+                let (status, body) = answer(&line, count);
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (address, seen)
+    }
+
+    #[tokio::test]
+    async fn a_refused_access_token_is_refreshed_once_and_the_call_made_again() {
+        let (server, seen) = fake_server(|line, count| match (line, count) {
+            ("POST /api/auth/refresh", _) => {
+                (200, r#"{"access_token":"fresh","refresh_token":"next","expires_in":900}"#)
+            }
+            // The first try of the call: the server has just expired the token.
+            ("GET /api/channels", 1) => (401, r#"{"code":"token_expired","message":"expired"}"#),
+            ("GET /api/channels", _) => (200, "[]"),
+            _ => (404, r#"{"code":"not_found","message":"no"}"#),
+        })
+        .await;
+        let client = Client::new(&server).expect("a server address");
+        let client = client.with_tokens(super::super::TokenSource::new(&client, "refresh".into(), None));
+        let answer = client.call_raw(&api("GET", "/api/channels")).await.expect("the retry passes");
+        assert_eq!(answer, serde_json::json!([]), "the second answer is the UI's");
+        let seen = seen.lock().expect("not poisoned").clone();
+        assert_eq!(
+            seen,
+            ["POST /api/auth/refresh", "GET /api/channels", "POST /api/auth/refresh", "GET /api/channels"],
+            "one refresh after the refusal, one retry, nothing more"
+        );
+    }
+
+    #[tokio::test]
+    async fn logged_out_calls_carry_no_token_and_keep_the_servers_refusal() {
+        let (server, seen) = fake_server(|_, _| (401, r#"{"code":"unauthorized","message":"log in"}"#)).await;
+        let failure = Client::new(&server)
+            .expect("a server address")
+            .call_raw(&api("GET", "/api/users/me"))
+            .await
+            .expect_err("refused");
+        assert_eq!((failure.status, failure.message.as_str()), (401, "log in"), "the server's own answer");
+        assert_eq!(failure.body.map(|b| b.code), Some(ErrorCode::Unauthorized));
+        assert_eq!(seen.lock().expect("not poisoned").len(), 1, "no refresh without a login, no retry");
+    }
 }
