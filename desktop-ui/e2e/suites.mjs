@@ -76,19 +76,29 @@ export function toneWav() {
   return path;
 }
 
+/** A browser context of its own for `who` (cookies apart), its page reporting script errors. */
+async function ownBrowser(browser, who) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`  [${who} page error]`, e.message));
+  return { context, page };
+}
+
+/** Registers `who` in `page` and follows the confirmation link mailed to them. */
+async function registerAndConfirm(page, base, who) {
+  await register(page, base, who);
+  await page.goto(await mailedLink(base, who.email, 'confirm'));
+  await page.getByText('Your account is confirmed.').waitFor(WAIT);
+}
+
 export const suites = [
   [
     'register, confirm through the dev mailbox, arrive signed in',
     async ({ base, browser, state }) => {
       state.alice = { email: `alice-${Date.now()}@example.com`, username: 'alice' };
-      state.ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      state.ctxA.setDefaultTimeout(10_000);
-      state.a = await state.ctxA.newPage();
-      state.a.on('pageerror', (e) => console.log('  [alice page error]', e.message));
-      await register(state.a, base, state.alice);
-      const link = await mailedLink(base, state.alice.email, 'confirm');
-      await state.a.goto(link);
-      await state.a.getByText('Your account is confirmed.').waitFor(WAIT);
+      ({ context: state.ctxA, page: state.a } = await ownBrowser(browser, 'alice'));
+      await registerAndConfirm(state.a, base, state.alice);
       await state.a.getByRole('link', { name: 'Continue to log in' }).click();
       await state.a.locator('a[data-channel="general"]').waitFor(WAIT);
     },
@@ -97,14 +107,8 @@ export const suites = [
     'a second user registers, logs out and logs in with the form',
     async ({ base, browser, state }) => {
       state.bob = { email: `bob-${Date.now()}@example.com`, username: 'bob' };
-      state.ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      state.ctxB.setDefaultTimeout(10_000);
-      state.b = await state.ctxB.newPage();
-      state.b.on('pageerror', (e) => console.log('  [bob page error]', e.message));
-      await register(state.b, base, state.bob);
-      const link = await mailedLink(base, state.bob.email, 'confirm');
-      await state.b.goto(link);
-      await state.b.getByText('Your account is confirmed.').waitFor(WAIT);
+      ({ context: state.ctxB, page: state.b } = await ownBrowser(browser, 'bob'));
+      await registerAndConfirm(state.b, base, state.bob);
       await state.b.goto(`${base}/settings`);
       await state.b.getByRole('button', { name: 'Log out' }).click();
       await state.b.getByRole('heading', { name: 'Log in' }).waitFor(WAIT);
