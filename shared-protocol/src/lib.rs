@@ -24,6 +24,8 @@ pub mod message;
 pub mod notification;
 mod number;
 mod patch;
+#[cfg(feature = "ts")]
+pub mod typescript;
 pub mod user;
 pub mod voice;
 
