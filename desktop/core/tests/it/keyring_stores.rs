@@ -23,7 +23,10 @@ fn inside(test: &str, wrapper: &[&str], env: &[(&str, String)]) -> bool {
     }
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(wrapper[0]);
-    cmd.args(&wrapper[1..]).arg(exe).args(["--exact", test, "--nocapture", "--test-threads=1"]);
+    // Test names in the one test binary carry their module: `keyring_stores::<test>`.
+    let module = module_path!().split_once("::").map_or("", |(_, module)| module);
+    let name = format!("{module}::{test}");
+    cmd.args(&wrapper[1..]).arg(exe).args(["--exact", &name, "--nocapture", "--test-threads=1"]);
     cmd.env(INSIDE, "1").envs(env.iter().map(|(k, v)| (k, v)));
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", wrapper[0]));
     let stdout = String::from_utf8_lossy(&output.stdout);
