@@ -12,6 +12,8 @@ use cromulent_client::voice::audio::{
 
 /// Seconds of tone in the input file.
 const TONE_SECONDS: f64 = 1.5;
+/// Samples (at 48 kHz) the jitter buffer gets to learn a stream's jitter: 200 ms.
+const SETTLE_SAMPLES: usize = 9_600;
 /// Frames carried from capture to playback: the tone plus a little after it.
 const FRAMES: usize = 90;
 
@@ -162,8 +164,14 @@ fn a_tone_survives_ten_percent_loss_and_reordering_without_gaps() {
         (frequency - 440.0).abs() <= 3.0,
         "the output's dominant frequency must be 440 Hz, found {frequency}"
     );
-    let purity = analysis::tone_purity(tone, 48_000, 440.0);
-    assert!(purity > 0.7, "concealment must not bury the tone in artifacts, purity {purity}");
+    // Purity once the buffer has learned the jitter: in the first frames its depth is
+    // still one packet, and whether a reordered packet is concealed there depends on how
+    // the test's thread and the playback thread happen to interleave (gaps are checked
+    // over the whole output below).
+    let settled = start + SETTLE_SAMPLES;
+    let steady = &played[settled..(settled + 48_000).min(played.len())];
+    let purity = analysis::tone_purity(steady, 48_000, 440.0);
+    assert!(purity > 0.9, "concealment must not bury the tone in artifacts, purity {purity}");
     let gap = analysis::longest_gap(&played, 48_000, -30.0);
     assert!(
         gap <= Duration::from_millis(40),
