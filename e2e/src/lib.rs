@@ -4,6 +4,10 @@
 //! Here: users and logged-in native clients, a relay that can cut the connection, and
 //! the lock that keeps real-time audio tests apart.
 
+use std::time::Duration;
+
+use cromulent_client::gateway::{Gateway, GatewayConfig};
+use cromulent_protocol::channel::{ChannelKind, CreateChannelRequest, WritePermission};
 use cromulent_protocol::Id;
 use cromulent_server::config::Config;
 use cromulent_testkit::accounts::{email_of, login, register};
@@ -60,6 +64,57 @@ impl TestServer {
 }
 
 // ---- native client helpers ----
+
+/// Ada and Bob, registered in that order (so Ada is the admin), each with a logged-in
+/// native client.
+pub struct AdaAndBob {
+    pub ada: TestUser,
+    pub bob: TestUser,
+    pub ada_client: cromulent_client::api::Client,
+    pub bob_client: cromulent_client::api::Client,
+}
+
+impl TestServer {
+    pub async fn ada_and_bob(&self) -> AdaAndBob {
+        let (ada, bob) = (self.user("ada").await, self.user("bob").await);
+        let (ada_client, bob_client) = (client_for(self, &ada).await, client_for(self, &bob).await);
+        AdaAndBob { ada, bob, ada_client, bob_client }
+    }
+}
+
+/// Gateway settings for `client` against `base` (the server, or a [`CutProxy`] in front
+/// of it), with short reconnect delays so the reconnect tests stay quick.
+pub fn quick_gateway_config(base: &str, client: &cromulent_client::api::Client) -> GatewayConfig {
+    let server = cromulent_client::api::Client::new(base).expect("address").server().clone();
+    let mut config = GatewayConfig::new(&server, client.tokens().expect("logged in").clone());
+    config.initial_backoff = Duration::from_millis(50);
+    config.max_backoff = Duration::from_millis(300);
+    config
+}
+
+/// `name` registered, logged in and connected to the gateway.
+pub async fn connected_user(
+    server: &TestServer,
+    name: &str,
+) -> (TestUser, cromulent_client::api::Client, Gateway) {
+    let user = server.user(name).await;
+    let client = client_for(server, &user).await;
+    let gateway = Gateway::connect(quick_gateway_config(&server.base, &client)).await.expect("connects");
+    (user, client, gateway)
+}
+
+/// A private voice channel `name` that `admin` creates (members only, added one by one).
+pub async fn private_voice_channel(admin: &cromulent_client::api::Client, name: &str) -> Id {
+    let request = CreateChannelRequest {
+        name: name.into(),
+        kind: ChannelKind::Voice,
+        topic: None,
+        is_default: false,
+        is_private: true,
+        write_permission: WritePermission::Everyone,
+    };
+    admin.create_channel(&request).await.expect("the admin creates a private voice channel").id
+}
 
 /// A logged-in native REST client for `user` (refresh token kept in memory only).
 pub async fn client_for(server: &TestServer, user: &TestUser) -> cromulent_client::api::Client {

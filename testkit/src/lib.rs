@@ -10,6 +10,9 @@
 //! made over the public API ([`accounts`]); mail can go out through a real SMTP server
 //! ([`SmtpSink`]).
 //!
+//! A test that needs a private keyring or D-Bus session runs itself again inside one
+//! ([`reexec::inside`]).
+//!
 //! Everything here is for tests: constructors that cannot go on (no PostgreSQL, no
 //! scratch space) panic with what to do, unless a caller outside a test needs the error.
 
@@ -18,6 +21,7 @@ pub mod accounts;
 mod in_process;
 mod postgres;
 mod process;
+pub mod reexec;
 mod smtp;
 mod storage;
 

@@ -13,37 +13,15 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use cromulent_client::voice::audio::analysis;
-use cromulent_e2e::{client_for, Database, TempDir, TestServer, PASSWORD};
-use cromulent_protocol::channel::{ChannelKind, CreateChannelRequest, WritePermission};
+use cromulent_e2e::{client_for, private_voice_channel, Database, TempDir, TestServer, PASSWORD};
 use cromulent_protocol::message::ListMessagesQuery;
 
-const INSIDE: &str = "CROMULENT_CLI_TEST_INSIDE";
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Re-runs `test` (a test function of this module) under `wrapper`; true in the child,
 /// which does the work.
 fn inside(test: &str, wrapper: &[&str]) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    // The harness names a test by its path below the crate: `cli_commands::<test>`.
-    let module = module_path!().split_once("::").map_or(module_path!(), |(_crate, module)| module);
-    let test = format!("{module}::{test}");
-    let exe = std::env::current_exe().expect("test binary path");
-    let output = Command::new(wrapper[0])
-        .args(&wrapper[1..])
-        .arg(exe)
-        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", wrapper[0]));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "the test inside {wrapper:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    false
+    cromulent_testkit::reexec::inside(module_path!(), test, wrapper, &[])
 }
 
 /// The `cromulent` binary, brought up to date first: `cargo test -p cromulent-e2e` builds
@@ -237,18 +215,7 @@ async fn voice_join_exits_3_when_the_server_removes_it_from_the_room() {
     let ada = server.user("ada").await; // the first user: admin
     let bob = server.user("bob").await;
     let admin = client_for(&server, &ada).await;
-    let staff = admin
-        .create_channel(&CreateChannelRequest {
-            name: "staff-voice".into(),
-            kind: ChannelKind::Voice,
-            topic: None,
-            is_default: false,
-            is_private: true,
-            write_permission: WritePermission::Everyone,
-        })
-        .await
-        .expect("the admin creates a private voice channel")
-        .id;
+    let staff = private_voice_channel(&admin, "staff-voice").await;
     let member = format!("{}/api/channels/{staff}/members/{}", server.base, bob.id);
     let token = || async { admin.tokens().expect("logged in").access_token().await.expect("token") };
     let added =

@@ -5,25 +5,14 @@
 use std::time::Duration;
 
 use cromulent_client::api::{Client, TokenSource};
-use cromulent_client::gateway::{
-    CloseReason, ConnectionState, Gateway, GatewayConfig, GatewayError, GatewayEvent,
-};
-use cromulent_e2e::{client_for, CutProxy, Database, TestServer};
+use cromulent_client::gateway::{CloseReason, ConnectionState, Gateway, GatewayError, GatewayEvent};
+use cromulent_e2e::{connected_user, quick_gateway_config, AdaAndBob, CutProxy, Database, TestServer};
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, PresenceStatus, ServerFrame};
 use cromulent_protocol::{ErrorCode, Id};
 use tokio::sync::broadcast::Receiver;
 
 /// Liveness deadline for anything awaited here; never a measure of speed.
 const DEADLINE: Duration = Duration::from_secs(15);
-
-fn config(base: &str, client: &Client) -> GatewayConfig {
-    let server = Client::new(base).expect("address").server().clone();
-    let mut config = GatewayConfig::new(&server, client.tokens().expect("logged in").clone());
-    // Short delays keep the reconnect tests quick.
-    config.initial_backoff = Duration::from_millis(50);
-    config.max_backoff = Duration::from_millis(300);
-    config
-}
 
 /// Waits for the first event `pick` maps to something, returning everything seen before.
 async fn until<T>(
@@ -68,12 +57,10 @@ async fn general(client: &Client) -> Id {
 
 async fn resume_replays_exactly_the_missed_events(db: Database) {
     let server = TestServer::start(db).await;
-    let ada = server.user("ada").await;
-    let bob = server.user("bob").await;
-    let (ada_client, bob_client) = (client_for(&server, &ada).await, client_for(&server, &bob).await);
+    let AdaAndBob { ada, ada_client, bob_client, .. } = server.ada_and_bob().await;
     let channel = general(&bob_client).await;
     let proxy = CutProxy::start(&server.base).await;
-    let gateway = Gateway::connect(config(&proxy.base, &ada_client)).await.expect("connects");
+    let gateway = Gateway::connect(quick_gateway_config(&proxy.base, &ada_client)).await.expect("connects");
     assert_eq!(gateway.ready().user.user.id, ada.id, "ready describes the identified user");
     let mut events = gateway.subscribe();
 
@@ -108,7 +95,8 @@ async fn resume_replays_exactly_the_missed_events(db: Database) {
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "sequence numbers stay gapless: {seqs:?}");
 
     // The presence queued during the cut reached the server: bob's view says idle.
-    let bob_gateway = Gateway::connect(config(&server.base, &bob_client)).await.expect("bob connects");
+    let bob_gateway =
+        Gateway::connect(quick_gateway_config(&server.base, &bob_client)).await.expect("bob connects");
     let ada_presence = bob_gateway.ready().presences.iter().find(|p| p.user_id == ada.id).map(|p| p.status);
     assert_eq!(
         ada_presence,
@@ -132,12 +120,10 @@ async fn resume_replays_exactly_the_missed_events_postgres() {
 #[tokio::test]
 async fn a_session_past_its_replay_buffer_identifies_afresh_and_reports_lost_frames() {
     let server = TestServer::start_with(Database::Sqlite, |c| c.gateway_replay_events = 2).await;
-    let ada = server.user("ada").await;
-    let bob = server.user("bob").await;
-    let (ada_client, bob_client) = (client_for(&server, &ada).await, client_for(&server, &bob).await);
+    let AdaAndBob { ada_client, bob_client, .. } = server.ada_and_bob().await;
     let channel = general(&bob_client).await;
     let proxy = CutProxy::start(&server.base).await;
-    let gateway = Gateway::connect(config(&proxy.base, &ada_client)).await.expect("connects");
+    let gateway = Gateway::connect(quick_gateway_config(&proxy.base, &ada_client)).await.expect("connects");
     let first_session = gateway.session_id();
     let mut events = gateway.subscribe();
 
@@ -193,9 +179,7 @@ async fn a_session_past_its_replay_buffer_identifies_afresh_and_reports_lost_fra
 #[tokio::test]
 async fn heartbeats_keep_a_quiet_connection_open() {
     let server = TestServer::start_with(Database::Sqlite, |c| c.gateway_heartbeat_ms = 300).await;
-    let ada = server.user("ada").await;
-    let client = client_for(&server, &ada).await;
-    let gateway = Gateway::connect(config(&server.base, &client)).await.expect("connects");
+    let (_ada, _client, gateway) = connected_user(&server, "ada").await;
     let mut events = gateway.subscribe();
     let mut acks = 0;
     while acks < 5 {
@@ -215,9 +199,7 @@ async fn heartbeats_keep_a_quiet_connection_open() {
 #[tokio::test]
 async fn logging_out_stops_the_gateway_for_good() {
     let server = TestServer::start(Database::Sqlite).await;
-    let ada = server.user("ada").await;
-    let client = client_for(&server, &ada).await;
-    let gateway = Gateway::connect(config(&server.base, &client)).await.expect("connects");
+    let (_ada, client, gateway) = connected_user(&server, "ada").await;
     let mut events = gateway.subscribe();
     let tokens = client.tokens().expect("logged in");
     client.logout(&tokens.refresh_token().await).await.expect("logout");
@@ -243,7 +225,7 @@ async fn a_refused_refresh_token_fails_connect_with_the_servers_code() {
     let anonymous = Client::new(&server.base).expect("address");
     let tokens = TokenSource::new(&anonymous, "not-a-real-token".into(), None);
     let client = anonymous.with_tokens(tokens);
-    match Gateway::connect(config(&server.base, &client)).await {
+    match Gateway::connect(quick_gateway_config(&server.base, &client)).await {
         Err(GatewayError::Auth(error)) => {
             assert_eq!(error.code(), Some(ErrorCode::Unauthorized), "{error}");
             assert!(error.is_login_lost(), "the user must log in again");
@@ -255,13 +237,13 @@ async fn a_refused_refresh_token_fails_connect_with_the_servers_code() {
 #[tokio::test]
 async fn voice_signaling_travels_through_the_gateway() {
     let server = TestServer::start(Database::Sqlite).await;
-    let ada = server.user("ada").await;
-    let bob = server.user("bob").await;
-    let (ada_client, bob_client) = (client_for(&server, &ada).await, client_for(&server, &bob).await);
+    let AdaAndBob { ada_client, bob_client, .. } = server.ada_and_bob().await;
     let voice = ada_client.channels().await.expect("channels");
     let voice = voice.iter().find(|c| c.channel.name == "voice-main").expect("#voice-main").channel.id;
-    let ada_gateway = Gateway::connect(config(&server.base, &ada_client)).await.expect("ada connects");
-    let bob_gateway = Gateway::connect(config(&server.base, &bob_client)).await.expect("bob connects");
+    let ada_gateway =
+        Gateway::connect(quick_gateway_config(&server.base, &ada_client)).await.expect("ada connects");
+    let bob_gateway =
+        Gateway::connect(quick_gateway_config(&server.base, &bob_client)).await.expect("bob connects");
     let (mut ada_events, mut bob_events) = (ada_gateway.subscribe(), bob_gateway.subscribe());
     let voice_joined = |e: &GatewayEvent| match e {
         GatewayEvent::Frame(ServerFrame::Control(ControlFrame::VoiceJoined { self_session_id, .. })) => {
@@ -301,9 +283,7 @@ async fn voice_signaling_travels_through_the_gateway() {
 #[tokio::test]
 async fn a_requested_reconnect_resumes_the_same_session() {
     let server = TestServer::start(Database::Sqlite).await;
-    let ada = server.user("ada").await;
-    let client = client_for(&server, &ada).await;
-    let gateway = Gateway::connect(config(&server.base, &client)).await.expect("connects");
+    let (_ada, client, gateway) = connected_user(&server, "ada").await;
     let mut events = gateway.subscribe();
     gateway.reconnect().await.expect("reconnect requested");
     let (resumed, seen) = until(&mut events, |e| match e {

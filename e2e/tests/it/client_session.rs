@@ -3,23 +3,14 @@
 
 use std::time::Duration;
 
-use cromulent_client::api::Client;
-use cromulent_client::gateway::{ConnectionState, Gateway, GatewayConfig};
+use cromulent_client::gateway::{ConnectionState, Gateway};
 use cromulent_client::session::{Change, Session};
-use cromulent_e2e::{client_for, CutProxy, Database, TestServer};
+use cromulent_e2e::{quick_gateway_config, AdaAndBob, CutProxy, Database, TestServer};
 use cromulent_protocol::gateway::Event;
 use cromulent_protocol::Id;
 use tokio::sync::broadcast::Receiver;
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-fn config(base: &str, client: &Client) -> GatewayConfig {
-    let server = Client::new(base).expect("address").server().clone();
-    let mut config = GatewayConfig::new(&server, client.tokens().expect("logged in").clone());
-    config.initial_backoff = Duration::from_millis(50);
-    config.max_backoff = Duration::from_millis(300);
-    config
-}
 
 async fn until(changes: &mut Receiver<Change>, mut pick: impl FnMut(&Change) -> bool) {
     tokio::time::timeout(DEADLINE, async {
@@ -35,10 +26,8 @@ fn created(change: &Change, id: Id) -> bool {
 
 async fn another_users_message_updates_the_state(db: Database) {
     let server = TestServer::start(db).await;
-    let ada = server.user("ada").await;
-    let bob = server.user("bob").await;
-    let (ada_client, bob_client) = (client_for(&server, &ada).await, client_for(&server, &bob).await);
-    let gateway = Gateway::connect(config(&server.base, &ada_client)).await.expect("connects");
+    let AdaAndBob { ada_client, bob_client, .. } = server.ada_and_bob().await;
+    let gateway = Gateway::connect(quick_gateway_config(&server.base, &ada_client)).await.expect("connects");
     let session = Session::start(&gateway, ada_client.clone());
     let mut changes = session.changes();
     let channel = session.read(|s| s.channel_named("general").expect("#general").channel.id);
@@ -81,11 +70,9 @@ async fn another_users_message_updates_the_state_postgres() {
 #[tokio::test]
 async fn a_lost_session_is_refetched_over_rest() {
     let server = TestServer::start_with(Database::Sqlite, |c| c.gateway_replay_events = 2).await;
-    let ada = server.user("ada").await;
-    let bob = server.user("bob").await;
-    let (ada_client, bob_client) = (client_for(&server, &ada).await, client_for(&server, &bob).await);
+    let AdaAndBob { ada_client, bob_client, .. } = server.ada_and_bob().await;
     let proxy = CutProxy::start(&server.base).await;
-    let gateway = Gateway::connect(config(&proxy.base, &ada_client)).await.expect("connects");
+    let gateway = Gateway::connect(quick_gateway_config(&proxy.base, &ada_client)).await.expect("connects");
     let session = Session::start(&gateway, ada_client.clone());
     let mut changes = session.changes();
     let channel = session.read(|s| s.channel_named("general").expect("#general").channel.id);

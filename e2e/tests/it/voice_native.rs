@@ -9,7 +9,7 @@
 //!   sockets), the tone still arrives, concealed, without a long silent gap.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -152,6 +152,35 @@ fn tone_file(dir: &Path, hz: f64, seconds: f64) -> std::path::PathBuf {
     path
 }
 
+/// Ann speaks a 440 Hz tone (gated by `ann_ptt`), Bob keeps quiet and records what he
+/// hears into `heard.wav` in `dir`; both in the seeded voice room and connected. Each
+/// side's gateway frames pass through its `rewrite`, when given.
+async fn ann_speaks_to_bob(
+    server: &TestServer,
+    dir: &TempDir,
+    ann_ptt: PttMode,
+    rewrite: (Option<Rewrite>, Option<Rewrite>),
+) -> (Participant, Participant, PathBuf) {
+    let tone = tone_file(dir.path(), 440.0, 30.0);
+    let heard = dir.path().join("heard.wav");
+    let ann = Participant::join(
+        server,
+        "ann",
+        config(InputChoice::Wav(tone), OutputChoice::Null, ann_ptt),
+        rewrite.0,
+    )
+    .await;
+    let bob = Participant::join(
+        server,
+        "bob",
+        config(InputChoice::Silence, OutputChoice::Wav(heard.clone()), PttMode::Never),
+        rewrite.1,
+    )
+    .await;
+    connected(&ann, &bob).await;
+    (ann, bob, heard)
+}
+
 /// 10 ms windows louder than [`SILENCE_DBFS`], as (first, last) sample indices.
 fn loud_span(samples: &[f32]) -> Option<(usize, usize)> {
     let window = (RATE / 100) as usize;
@@ -166,25 +195,8 @@ async fn a_tone_crosses_while_push_to_talk_is_held_and_silence_otherwise() {
     let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let server = TestServer::start(Database::Sqlite).await;
     let dir = TempDir::new();
-    let tone = tone_file(dir.path(), 440.0, 30.0);
-    let heard = dir.path().join("heard.wav");
-
-    let ann = Participant::join(
-        &server,
-        "ann",
-        config(InputChoice::Wav(tone), OutputChoice::Null, PttMode::Key),
-        None,
-    )
-    .await;
-    let bob = Participant::join(
-        &server,
-        "bob",
-        config(InputChoice::Silence, OutputChoice::Wav(heard.clone()), PttMode::Never),
-        None,
-    )
-    .await;
+    let (ann, bob, heard) = ann_speaks_to_bob(&server, &dir, PttMode::Key, (None, None)).await;
     assert_eq!(ann.voice_channel, bob.voice_channel);
-    connected(&ann, &bob).await;
 
     // Released: nothing goes out while connected.
     sleep(Duration::from_millis(800)).await;
@@ -312,8 +324,6 @@ async fn ten_percent_packet_loss_is_concealed_without_a_stall() {
     let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let server = TestServer::start(Database::Sqlite).await;
     let dir = TempDir::new();
-    let tone = tone_file(dir.path(), 440.0, 30.0);
-    let heard = dir.path().join("heard.wav");
     let relay = LossyRelay::start(0.10).await;
 
     // Only host candidates on loopback, and every path through the relay: bob learns
@@ -353,21 +363,8 @@ async fn ten_percent_packet_loss_is_concealed_without_a_stall() {
         other => Some(other),
     });
 
-    let ann = Participant::join(
-        &server,
-        "ann",
-        config(InputChoice::Wav(tone), OutputChoice::Null, PttMode::Always),
-        Some(for_ann),
-    )
-    .await;
-    let bob = Participant::join(
-        &server,
-        "bob",
-        config(InputChoice::Silence, OutputChoice::Wav(heard.clone()), PttMode::Never),
-        Some(for_bob),
-    )
-    .await;
-    connected(&ann, &bob).await;
+    let (ann, bob, heard) =
+        ann_speaks_to_bob(&server, &dir, PttMode::Always, (Some(for_ann), Some(for_bob))).await;
     sleep(Duration::from_secs(4)).await;
     let concealed = bob.engine.snapshot().peers[0].concealed;
     bob.engine.leave().expect("bob leaves, output finalized");
@@ -416,23 +413,7 @@ async fn relay_only_voice_gathers_only_relay_candidates_and_still_carries_the_to
     assert!(resp.status().is_success(), "force relay: {}", resp.status());
 
     let dir = TempDir::new();
-    let tone = tone_file(dir.path(), 440.0, 30.0);
-    let heard = dir.path().join("heard.wav");
-    let ann = Participant::join(
-        &server,
-        "ann",
-        config(InputChoice::Wav(tone), OutputChoice::Null, PttMode::Always),
-        None,
-    )
-    .await;
-    let bob = Participant::join(
-        &server,
-        "bob",
-        config(InputChoice::Silence, OutputChoice::Wav(heard.clone()), PttMode::Never),
-        None,
-    )
-    .await;
-    connected(&ann, &bob).await;
+    let (ann, bob, heard) = ann_speaks_to_bob(&server, &dir, PttMode::Always, (None, None)).await;
     sleep(Duration::from_secs(2)).await;
     bob.engine.leave().expect("bob leaves, output finalized");
     ann.engine.leave().expect("ann leaves");

@@ -13,8 +13,7 @@ use cromulent_client::tokens::Secret;
 use cromulent_client::voice::audio::{AudioConfig, InputChoice, OutputChoice};
 use cromulent_client::voice::mesh::MeshConfig;
 use cromulent_client::voice::{EngineConfig, PttMode, Removal, VoiceEngine};
-use cromulent_e2e::{Database, TestServer, TestUser};
-use cromulent_protocol::channel::{ChannelKind, CreateChannelRequest, WritePermission};
+use cromulent_e2e::{private_voice_channel, Database, TestServer, TestUser};
 use cromulent_protocol::Id;
 use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
@@ -121,19 +120,7 @@ async fn a_member_removed_from_a_private_voice_room_hangs_up_and_says_why() {
     let mut ann = Caller::connect(&server, &ann_user).await;
     let mut bob = Caller::connect(&server, &bob_user).await;
 
-    let staff = ann
-        .client
-        .create_channel(&CreateChannelRequest {
-            name: "staff-voice".into(),
-            kind: ChannelKind::Voice,
-            topic: None,
-            is_default: false,
-            is_private: true,
-            write_permission: WritePermission::Everyone,
-        })
-        .await
-        .expect("the admin creates a private voice channel")
-        .id;
+    let staff = private_voice_channel(&ann.client, "staff-voice").await;
     ann.rest(reqwest::Method::PUT, &format!("/api/channels/{staff}/members/{}", bob_user.id)).await;
 
     ann.engine.join(staff).await.expect("ann joins");

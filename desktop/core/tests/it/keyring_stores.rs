@@ -12,30 +12,9 @@ use std::process::{Command, Stdio};
 use cromulent_client::account::Accounts;
 use cromulent_client::tokens::{Backend, Secret, StoreError, TokenKey, TokenStore};
 
-/// Set in the re-run child, so it runs the test body instead of re-running again.
-const INSIDE: &str = "CROMULENT_KEYRING_TEST_INSIDE";
-
-/// Runs `test` again in a child started by `wrapper` (the child gets `INSIDE=1` and
-/// `env`); true when this process is that child and should do the work.
+/// Runs `test` again in a child started by `wrapper` with `env`; true in that child.
 fn inside(test: &str, wrapper: &[&str], env: &[(&str, String)]) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let mut cmd = Command::new(wrapper[0]);
-    // Test names in the one test binary carry their module: `keyring_stores::<test>`.
-    let module = module_path!().split_once("::").map_or("", |(_, module)| module);
-    let name = format!("{module}::{test}");
-    cmd.args(&wrapper[1..]).arg(exe).args(["--exact", &name, "--nocapture", "--test-threads=1"]);
-    cmd.env(INSIDE, "1").envs(env.iter().map(|(k, v)| (k, v)));
-    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", wrapper[0]));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "the test inside {wrapper:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    false
+    cromulent_testkit::reexec::inside(module_path!(), test, wrapper, env)
 }
 
 struct TempDir(PathBuf);
