@@ -237,12 +237,15 @@ async fn a_tone_crosses_while_push_to_talk_is_held_and_silence_otherwise() {
     );
 }
 
+/// A peer's address, once the relay knows it.
+type Peer = Arc<Mutex<Option<SocketAddr>>>;
+
 /// A UDP relay between the two peers that drops a fixed share of RTP packets (never
 /// STUN or DTLS, so ICE and keys still work). `toward_a` faces ann, `toward_b` bob.
 struct LossyRelay {
     toward_b: SocketAddr,
     dropped: Arc<Mutex<(u64, u64)>>,
-    a_addr: Arc<Mutex<Option<SocketAddr>>>,
+    a_addr: Peer,
 }
 
 impl LossyRelay {
@@ -250,52 +253,26 @@ impl LossyRelay {
         let toward_b = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
         let toward_a = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
         let dropped = Arc::new(Mutex::new((0u64, 0u64)));
-        let a_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
-        let b_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+        let a_addr: Peer = Arc::new(Mutex::new(None));
+        let b_addr: Peer = Arc::new(Mutex::new(None));
         let relay = LossyRelay {
             toward_b: toward_b.local_addr().expect("addr"),
             dropped: dropped.clone(),
             a_addr: a_addr.clone(),
         };
 
-        // bob → ann
-        let (from, to, stats, target, learn) =
-            (toward_b.clone(), toward_a.clone(), dropped.clone(), a_addr, b_addr.clone());
-        tokio::spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-            let mut buf = vec![0u8; 2048];
-            while let Ok((n, src)) = from.recv_from(&mut buf).await {
-                *learn.lock().expect("addr") = Some(src);
-                let Some(dst) = *target.lock().expect("addr") else { continue };
-                if is_rtp(&buf[..n]) {
-                    let mut s = stats.lock().expect("stats");
-                    s.1 += 1;
-                    if rng.gen_bool(loss) {
-                        s.0 += 1;
-                        continue;
-                    }
-                }
-                let _ = to.send_to(&buf[..n], dst).await;
-            }
-        });
+        // bob → ann: bob's address is learned from what he sends.
+        tokio::spawn(forward(
+            toward_b.clone(),
+            toward_a.clone(),
+            Some(b_addr.clone()),
+            a_addr,
+            dropped.clone(),
+            loss,
+            5,
+        ));
         // ann → bob
-        let (from, to, stats, target) = (toward_a, toward_b, dropped, b_addr);
-        tokio::spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-            let mut buf = vec![0u8; 2048];
-            while let Ok((n, _)) = from.recv_from(&mut buf).await {
-                let Some(dst) = *target.lock().expect("addr") else { continue };
-                if is_rtp(&buf[..n]) {
-                    let mut s = stats.lock().expect("stats");
-                    s.1 += 1;
-                    if rng.gen_bool(loss) {
-                        s.0 += 1;
-                        continue;
-                    }
-                }
-                let _ = to.send_to(&buf[..n], dst).await;
-            }
-        });
+        tokio::spawn(forward(toward_a, toward_b, None, b_addr, dropped, loss, 7));
         relay
     }
 }
@@ -303,6 +280,37 @@ impl LossyRelay {
 /// RTP (not RTCP) by RFC 7983's first-byte ranges and RFC 5761's payload types.
 fn is_rtp(packet: &[u8]) -> bool {
     packet.len() > 12 && (128..=191).contains(&packet[0]) && !(192..=223).contains(&packet[1])
+}
+
+/// Carries datagrams arriving on `from` out of `to` toward `target` once it is known,
+/// dropping a share `loss` of the RTP ones (seeded, so a run repeats) and counting them
+/// in `stats` (dropped, seen); notes the sender's address in `learn` when given.
+async fn forward(
+    from: Arc<UdpSocket>,
+    to: Arc<UdpSocket>,
+    learn: Option<Peer>,
+    target: Peer,
+    stats: Arc<Mutex<(u64, u64)>>,
+    loss: f64,
+    seed: u64,
+) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut buf = vec![0u8; 2048];
+    while let Ok((n, src)) = from.recv_from(&mut buf).await {
+        if let Some(learn) = &learn {
+            *learn.lock().expect("addr") = Some(src);
+        }
+        let Some(dst) = *target.lock().expect("addr") else { continue };
+        if is_rtp(&buf[..n]) {
+            let mut s = stats.lock().expect("stats");
+            s.1 += 1;
+            if rng.gen_bool(loss) {
+                s.0 += 1;
+                continue;
+            }
+        }
+        let _ = to.send_to(&buf[..n], dst).await;
+    }
 }
 
 /// `candidate:… <ip> <port> typ …` with the address replaced.
