@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::ws::{self, Ws};
@@ -106,24 +107,47 @@ async fn open_one(crowd: &Crowd, index: usize) -> anyhow::Result<Ready> {
 /// Keeps a connection alive and idle: heartbeats at the asked interval (from a random
 /// offset, so thousands of connections do not beat in step), reads and drops whatever
 /// arrives, until `stop` or the server closes it. `alive` counts open connections.
-pub async fn idle(mut ready: Ready, alive: Arc<AtomicUsize>, mut stop: watch::Receiver<bool>) {
+pub async fn idle(mut ready: Ready, alive: Arc<AtomicUsize>, stop: watch::Receiver<bool>) {
     alive.fetch_add(1, Ordering::Relaxed);
     let period = ready.heartbeat.unwrap_or(Duration::from_secs(3600));
     let offset = Duration::from_millis(rand::random::<u64>() % period.as_millis().max(1) as u64);
-    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+    serve(&mut ready, offset, stop, |_| {}).await;
+    alive.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Why [`serve`] returned.
+pub enum End {
+    Stopped,
+    /// The server closed the connection, with its close frame.
+    Closed(Option<CloseFrame>),
+    /// The connection failed or ended without a close frame.
+    Lost,
+}
+
+/// Heartbeats at the asked interval (the first after `first_beat`) and hands every text
+/// frame to `on_text`, until `stop` or the connection ends.
+pub async fn serve(
+    ready: &mut Ready,
+    first_beat: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut on_text: impl FnMut(&str),
+) -> End {
+    let period = ready.heartbeat.unwrap_or(Duration::from_secs(3600));
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + first_beat, period);
     loop {
         tokio::select! {
-            _ = stop.changed() => break,
+            _ = stop.changed() => return End::Stopped,
             _ = beat.tick(), if ready.heartbeat.is_some() => {
                 if ready.ws.send(ws::heartbeat()).await.is_err() {
-                    break;
+                    return End::Lost;
                 }
             }
             next = ready.ws.next() => match next {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(Message::Text(text))) => on_text(text.as_str()),
+                Some(Ok(Message::Close(frame))) => return End::Closed(frame),
+                Some(Err(_)) | None => return End::Lost,
                 Some(Ok(_)) => {}
             },
         }
     }
-    alive.fetch_sub(1, Ordering::Relaxed);
 }

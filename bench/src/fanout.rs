@@ -287,43 +287,29 @@ async fn recipient(
     expect: usize,
     clock: Clock,
     done: mpsc::UnboundedSender<Samples>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let mut samples = Samples::with_capacity(expect);
     let mut reported = false;
     // BENCH_TRACE_FRAMES=1 prints what the first recipient receives, to debug a run.
     let trace = std::env::var_os("BENCH_TRACE_FRAMES").is_some();
-    let period = ready.heartbeat.unwrap_or(Duration::from_secs(3600));
-    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            _ = beat.tick(), if ready.heartbeat.is_some() => {
-                if ready.ws.send(ws::heartbeat()).await.is_err() {
-                    break;
-                }
-            }
-            next = ready.ws.next() => match next {
-                Some(Ok(WsMessage::Text(text))) => {
-                    if trace && ready.index == 0 {
-                        eprintln!("recipient 0 got {}", text.as_str());
-                    }
-                    if let Some(stamp) = ws::stamp_of(text.as_str()) {
-                        samples.record_micros(clock.now_micros().saturating_sub(stamp));
-                        if samples.len() == expect && !reported {
-                            let _ = done.send(std::mem::take(&mut samples));
-                            reported = true;
-                        }
-                    }
-                }
-                Some(Ok(WsMessage::Close(frame))) => {
-                    eprintln!("recipient {} closed by the server: {frame:?}", ready.index);
-                    break;
-                }
-                Some(Err(_)) | None => break,
-                Some(Ok(_)) => {}
-            },
+    let index = ready.index;
+    let first_beat = ready.heartbeat.unwrap_or(Duration::from_secs(3600));
+    let end = crowd::serve(&mut ready, first_beat, stop, |text| {
+        if trace && index == 0 {
+            eprintln!("recipient 0 got {text}");
         }
+        if let Some(stamp) = ws::stamp_of(text) {
+            samples.record_micros(clock.now_micros().saturating_sub(stamp));
+            if samples.len() == expect && !reported {
+                let _ = done.send(std::mem::take(&mut samples));
+                reported = true;
+            }
+        }
+    })
+    .await;
+    if let crowd::End::Closed(frame) = end {
+        eprintln!("recipient {index} closed by the server: {frame:?}");
     }
     if !reported {
         let _ = done.send(samples);
