@@ -9,10 +9,11 @@
 //! (no `\w` or `\s`, whose meaning differs between regex dialects): the classes of
 //! name characters are computed from the very predicates the server checks with.
 
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
 use cromulent_protocol::limits::*;
 use cromulent_protocol::notification::NOTIFICATION_PAGE_MAX;
-use std::collections::BTreeSet;
-
 use serde_json::{json, Value};
 
 use super::common_responses::add_response;
@@ -45,6 +46,14 @@ fn email() -> Value {
         "description": "an email address like name@example.com",
     })
 }
+
+// Each class walks every Unicode scalar value once, so it is computed once.
+static NAME_CHAR: LazyLock<String> = LazyLock::new(|| class_of(is_name_char));
+/// A name does not end in '.': it would read as the end of the sentence.
+static NAME_END_CHAR: LazyLock<String> = LazyLock::new(|| class_of(|c| is_name_char(c) && c != '.'));
+/// Channel names are lower-cased before the check.
+static CHANNEL_NAME_CHAR: LazyLock<String> =
+    LazyLock::new(|| class_of(|c| c.to_lowercase().all(is_channel_name_char)));
 
 /// The characters `allowed` accepts, as a regex class of literal characters and ranges.
 fn class_of(allowed: impl Fn(char) -> bool) -> String {
@@ -79,9 +88,7 @@ fn class_of(allowed: impl Fn(char) -> bool) -> String {
 
 /// Usernames and group names: what an `@mention` can reach.
 fn mentionable_name(min: usize, max: usize) -> Value {
-    let inner = class_of(is_name_char);
-    let last = class_of(|c| is_name_char(c) && c != '.');
-    let core = format!("{inner}{{{},{}}}{last}", min - 1, max - 1);
+    let core = format!("{}{{{},{}}}{}", *NAME_CHAR, min - 1, max - 1, *NAME_END_CHAR);
     json!({
         "pattern": trimmed(&core),
         // `type` inside, so a `null` (no change) is not refused by the `not`.
@@ -103,7 +110,7 @@ fn text(max: usize) -> Value {
 
 fn channel_name() -> Value {
     json!({
-        "pattern": trimmed(&format!("{}{{1,{CHANNEL_NAME_MAX_CHARS}}}", class_of(|c| c.to_lowercase().all(is_channel_name_char)))),
+        "pattern": trimmed(&format!("{}{{1,{CHANNEL_NAME_MAX_CHARS}}}", *CHANNEL_NAME_CHAR)),
         "description": "letters, digits, '-' and '_'; stored lower-cased",
     })
 }
