@@ -35,6 +35,7 @@ pub enum VoiceError {
 pub struct EngineConfig {
     pub audio: AudioConfig,
     pub mesh: MeshConfig,
+    /// The mode to start in; from then on the controls hold it ([`VoiceEngine::set_mode`]).
     pub mode: PttMode,
 }
 
@@ -235,7 +236,6 @@ impl VoiceEngine {
 
     pub fn set_mode(&self, mode: PttMode) {
         lock(&self.inner.controls).mode = mode;
-        lock(&self.inner.config).mode = mode;
         self.apply_gate();
     }
 
