@@ -83,7 +83,7 @@ impl VoiceLink {
     pub fn snapshot(&self) -> VoiceSnapshot {
         let mut s = self.state.borrow().clone();
         if s.native_audio {
-            s.transmitting = self.engine.snapshot().transmitting;
+            s.transmitting = self.engine.transmitting();
         }
         s
     }
@@ -133,7 +133,7 @@ impl VoiceLink {
                 tauri::async_runtime::spawn(async move { voice.join(channel_id).await });
             }
             ClientFrame::VoiceLeave => {
-                let native = self.snapshot().native_audio;
+                let native = self.state.borrow().native_audio;
                 let frames = self.change(|s| {
                     s.channel_id = None;
                     s.native_audio = false;
@@ -184,7 +184,7 @@ impl VoiceLink {
     /// The push-to-talk key went down or up (global source or the window). Returns false
     /// when nothing changed.
     pub fn ptt(&self, held: bool) -> bool {
-        if self.snapshot().ptt_held == held {
+        if self.state.borrow().ptt_held == held {
             return false;
         }
         if held {
@@ -215,11 +215,11 @@ impl VoiceLink {
             }
         };
         // The engine decides from the key state it was given before the join finished.
-        if self.snapshot().ptt_held {
+        if self.state.borrow().ptt_held {
             self.engine.ptt_down();
         }
         self.send(frames);
-        if self.snapshot().native_audio {
+        if self.state.borrow().native_audio {
             tauri::async_runtime::spawn(self.follow_engine(channel_id));
         }
     }
@@ -228,7 +228,7 @@ impl VoiceLink {
     /// while the room has native audio.
     async fn follow_engine(self: Arc<Self>, channel_id: Id) {
         loop {
-            let transmitting = self.engine.snapshot().transmitting;
+            let transmitting = self.engine.transmitting();
             let mut in_room = false;
             self.state.send_if_modified(|s| {
                 in_room = s.channel_id == Some(channel_id) && s.native_audio;

@@ -165,6 +165,12 @@ impl VoiceEngine {
         *lock(&self.inner.capture_epoch)
     }
 
+    /// Our microphone is going out right now ([`VoiceState::transmitting`], without
+    /// building the rest of the state).
+    pub fn transmitting(&self) -> bool {
+        self.inner.transmitting.load(Ordering::Relaxed)
+    }
+
     pub fn channel_id(&self) -> Option<Id> {
         lock(&self.inner.call).as_ref().map(|c| c.channel_id)
     }
@@ -309,7 +315,7 @@ impl VoiceEngine {
             ptt_held: controls.ptt_held,
             muted: controls.muted,
             deafened: controls.deafened,
-            transmitting: self.inner.transmitting.load(Ordering::Relaxed),
+            transmitting: self.transmitting(),
             input_level_dbfs: call.as_ref().map_or(f32::NEG_INFINITY, |c| c.capture.level_dbfs()),
             peers,
             error,
