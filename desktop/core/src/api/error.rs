@@ -50,6 +50,12 @@ impl ApiError {
         }
     }
 
+    /// True when the server refused the access token itself, so a fresh one may pass.
+    pub(super) fn is_token_refused(&self) -> bool {
+        self.status() == Some(401)
+            && matches!(self.code(), Some(ErrorCode::TokenExpired | ErrorCode::Unauthorized))
+    }
+
     /// True when the login itself is gone (revoked, expired, replayed refresh token):
     /// the user must log in again, retrying will not help.
     pub fn is_login_lost(&self) -> bool {

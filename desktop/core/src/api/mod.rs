@@ -313,7 +313,7 @@ impl Client {
                 None => build(),
             };
             match self.fetch(req).await {
-                Err(error) if !retried && raw::token_refused(&error) => match (tokens, &token) {
+                Err(error) if !retried && error.is_token_refused() => match (tokens, &token) {
                     (Some(tokens), Some(token)) => {
                         tokens.invalidate(token).await;
                         retried = true;

@@ -3,7 +3,6 @@
 //! never to the endpoints whose answers carry tokens, answered as JSON or as a
 //! [`CallFailure`] the UI turns into its own error.
 
-use cromulent_protocol::ErrorCode;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
@@ -147,15 +146,10 @@ impl Client {
     }
 }
 
-/// True when the server refused the access token itself, so a fresh one may pass.
-pub(super) fn token_refused(error: &ApiError) -> bool {
-    error.status() == Some(401)
-        && matches!(error.code(), Some(ErrorCode::TokenExpired | ErrorCode::Unauthorized))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cromulent_protocol::ErrorCode;
 
     fn api(method: &str, path: &str) -> ApiCall {
         ApiCall { method: method.into(), path: path.into(), body: None }
