@@ -136,7 +136,9 @@ impl OpContext {
         let mut conn = self.state.db.pool().acquire().await?;
         let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
         channel.ensure_can_post(&self.caller)?;
-        let audience = announce::audience_of(&self.state, Scope::of(channel.channel())).await?;
+        // The connection already held answers this too: a second one from the pool on
+        // every typing op would double its load and, with the pool drained, wait forever.
+        let audience = access::audience(&mut conn, channel_id, channel.channel().is_private).await?;
         let event = Event::TypingStart {
             channel_id,
             user_id: self.caller.id(),
