@@ -112,11 +112,12 @@ impl From<Invalid> for HttpError {
 
 impl From<Denied> for HttpError {
     fn from(denied: Denied) -> Self {
-        // `Denied::code` sorts the refusals; the status follows from the code alone.
-        let status = match denied.code() {
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::FORBIDDEN,
+        let status = match denied {
+            Denied::Hidden => StatusCode::NOT_FOUND,
+            Denied::NoText | Denied::NotVoice => StatusCode::UNPROCESSABLE_ENTITY,
+            Denied::NotMember | Denied::AdminsOnly | Denied::MassMention | Denied::MembersOnlyRoom => {
+                StatusCode::FORBIDDEN
+            }
         };
         let mut e = Self::new(status, denied.code(), denied.to_string());
         e.body.field = denied.field().map(str::to_owned);
