@@ -96,7 +96,7 @@ describe('VoiceEngine', () => {
   it('offers to a peer that joins, and detaches the track while silent', async () => {
     const { voice, frames, peers } = engine();
     await voice.join('v1');
-    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['stun:x'] }], ice_transport_policy: 'all', self_session_id: 'me' });
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['stun:x'] }], ice_transport_policy: 'all', self_session_id: 'me', mode: 'mesh' });
     await voice.onFrame({ seq: 1, type: 'peer_joined', channel_id: 'v1', participant: { session_id: 'p2', user_id: 'u2', muted: false, deafened: false, speaking: false, joined_at: 0 } });
     expect(frames.at(-1)).toEqual({ type: 'sdp_offer', to: 'p2', sdp: 'offer-sdp' });
     await Promise.resolve();
@@ -109,7 +109,7 @@ describe('VoiceEngine', () => {
   it('uses the ICE servers and the relay-only policy the server hands out', async () => {
     const { voice, configs } = engine();
     await voice.join('v1');
-    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['turn:t'], username: 'u', credential: 'c' }], ice_transport_policy: 'relay', self_session_id: 'me' });
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [] }, ice_servers: [{ urls: ['turn:t'], username: 'u', credential: 'c' }], ice_transport_policy: 'relay', self_session_id: 'me', mode: 'mesh' });
     await voice.onFrame({ seq: 1, type: 'peer_joined', channel_id: 'v1', participant: { session_id: 'p2', user_id: 'u2', muted: false, deafened: false, speaking: false, joined_at: 0 } });
     expect(configs[0]).toEqual({ iceServers: [{ urls: ['turn:t'], username: 'u', credential: 'c' }], iceTransportPolicy: 'relay' });
   });
@@ -143,7 +143,7 @@ describe('VoiceEngine removed by the server', () => {
   it('hangs up without a voice_leave when told it left, and says why', async () => {
     const { voice, frames } = engine();
     await voice.join('v1');
-    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [me(5)] }, ice_servers: [], ice_transport_policy: 'all', self_session_id: 'me' });
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [me(5)] }, ice_servers: [], ice_transport_policy: 'all', self_session_id: 'me', mode: 'mesh' });
     await voice.onFrame({ seq: 1, type: 'voice_state_update', channel_id: 'v1', participant: me(5), left: true });
     expect(voice.channelId).toBeNull();
     expect(voice.error).toBe('You are no longer in this voice room.');
@@ -153,7 +153,7 @@ describe('VoiceEngine removed by the server', () => {
   it('ignores the leave of an earlier join of the same session', async () => {
     const { voice } = engine();
     await voice.join('v1');
-    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [me(7)] }, ice_servers: [], ice_transport_policy: 'all', self_session_id: 'me' });
+    await voice.onFrame({ type: 'voice_joined', room: { channel_id: 'v1', participants: [me(7)] }, ice_servers: [], ice_transport_policy: 'all', self_session_id: 'me', mode: 'mesh' });
     await voice.onFrame({ seq: 1, type: 'voice_state_update', channel_id: 'v1', participant: me(5), left: true });
     expect(voice.channelId).toBe('v1');
   });

@@ -15,7 +15,7 @@ use crate::group::Group;
 use crate::message::Message;
 use crate::notification::Notification;
 use crate::user::User;
-use crate::voice::VoiceParticipant;
+use crate::voice::{RoomMode, VoiceParticipant};
 use crate::{Id, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,7 +101,20 @@ pub enum Event {
         session_id: Id,
         user_id: Id,
     },
-    /// Signaling relayed from the peer `from` (a gateway session id) in the same room.
+    /// The caller's voice room moved to another way of carrying audio. Moving to `sfu`:
+    /// connect to `sfu_session_id` and keep the mesh peers until the server's tracks
+    /// carry audio. Moving to `mesh`: connect to every peer (the lower session id
+    /// offers) and keep the server's connection until the peers carry audio.
+    VoiceModeChanged {
+        channel_id: Id,
+        mode: RoomMode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sfu_session_id: Option<Id>,
+    },
+    /// Signaling relayed from the peer `from` (a gateway session id) in the same room,
+    /// or sent by the room's SFU (`from` is its `sfu_session_id`, `from_user_id` 0).
+    /// Each track the SFU sends belongs to the participant whose session id is the
+    /// track's stream id (its `msid`).
     SdpOffer {
         from: Id,
         from_user_id: Id,

@@ -11,7 +11,7 @@ use crate::channel::ChannelListEntry;
 use crate::error::ErrorCode;
 use crate::feature_flag::FeatureFlags;
 use crate::user::{OwnUser, User};
-use crate::voice::{IceServer, IceTransportPolicy, VoiceRoom};
+use crate::voice::{IceServer, IceTransportPolicy, RoomMode, VoiceRoom};
 use crate::Id;
 
 pub use crate::event::Event;
@@ -186,6 +186,14 @@ pub enum ControlFrame {
         ice_transport_policy: IceTransportPolicy,
         /// This connection's peer id in the room (its gateway session id).
         self_session_id: Id,
+        /// How the room's audio travels now; `voice_mode_changed` tells of later moves.
+        #[serde(default)]
+        mode: RoomMode,
+        /// In `sfu` mode, the peer id to negotiate with: the client sends `sdp_offer`
+        /// (and trickles `ice_candidate`) to it, and answers the offers it sends when
+        /// the room's set of tracks changes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sfu_session_id: Option<Id>,
     },
     /// An op was refused; the connection stays open.
     Error {

@@ -18,6 +18,19 @@ pub struct VoiceParticipant {
     pub joined_at: Timestamp,
 }
 
+/// How a room's audio travels. In `mesh` every participant sends its stream to every
+/// other over one peer connection each; in `sfu` each participant holds one peer
+/// connection with the server, sends its stream once and receives everyone else's on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RoomMode {
+    #[default]
+    Mesh,
+    Sfu,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

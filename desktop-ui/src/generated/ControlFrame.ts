@@ -7,6 +7,7 @@ import type { IceTransportPolicy } from "./IceTransportPolicy";
 import type { Id } from "./Id";
 import type { OwnUser } from "./OwnUser";
 import type { Presence } from "./Presence";
+import type { RoomMode } from "./RoomMode";
 import type { User } from "./User";
 import type { VoiceRoom } from "./VoiceRoom";
 
@@ -21,7 +22,17 @@ ice_transport_policy: IceTransportPolicy,
 /**
  * This connection's peer id in the room (its gateway session id).
  */
-self_session_id: Id, } | { "type": "error", 
+self_session_id: Id, 
+/**
+ * How the room's audio travels now; `voice_mode_changed` tells of later moves.
+ */
+mode: RoomMode, 
+/**
+ * In `sfu` mode, the peer id to negotiate with: the client sends `sdp_offer`
+ * (and trickles `ice_candidate`) to it, and answers the offers it sends when
+ * the room's set of tracks changes.
+ */
+sfu_session_id?: Id | null, } | { "type": "error", 
 /**
  * The op that failed, e.g. `voice_join`.
  */

@@ -92,6 +92,7 @@ export const EVENT_TYPES = [
   'voice_state_update',
   'peer_joined',
   'peer_left',
+  'voice_mode_changed',
   'sdp_offer',
   'sdp_answer',
   'ice_candidate',

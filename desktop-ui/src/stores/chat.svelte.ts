@@ -266,6 +266,7 @@ export class ChatState {
         // Not followed yet: the inbox shows another device's read marks once it reloads.
         return;
       case 'peer_joined':
+      case 'voice_mode_changed':
       case 'peer_left':
       case 'sdp_offer':
       case 'sdp_answer':

@@ -342,12 +342,16 @@ async fn ten_percent_packet_loss_is_concealed_without_a_stall() {
             room,
             self_session_id,
             ice_transport_policy,
+            mode,
+            sfu_session_id,
             ..
         }) => Some(ServerFrame::Control(ControlFrame::VoiceJoined {
             room,
             ice_servers: Vec::new(),
             ice_transport_policy,
             self_session_id,
+            mode,
+            sfu_session_id,
         })),
         other => Some(other),
     };

@@ -4,7 +4,7 @@
 
 use cromulent_protocol::event::Event;
 use cromulent_protocol::gateway::{close_code, ClientFrame, ControlFrame, PresenceStatus};
-use cromulent_protocol::voice::VoiceParticipant;
+use cromulent_protocol::voice::{RoomMode, VoiceParticipant};
 use cromulent_protocol::{ErrorCode, Id};
 
 use super::hub::{Link, Outbound};
@@ -199,6 +199,8 @@ impl OpContext {
             ice_servers: ice.ice_servers,
             ice_transport_policy: ice.ice_transport_policy,
             self_session_id: self.session_id,
+            mode: RoomMode::Mesh,
+            sfu_session_id: None,
         };
         self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;
         self.publish_voice(channel_id, me.clone(), false, Some(audience)).await;

@@ -155,6 +155,7 @@ impl SessionState {
             Event::GroupUpdate { .. } | Event::GroupDelete { .. } => {}
             // Voice signaling and speaking state belong to the voice engine's call.
             Event::PeerJoined { .. }
+            | Event::VoiceModeChanged { .. }
             | Event::PeerLeft { .. }
             | Event::SdpOffer { .. }
             | Event::SdpAnswer { .. }

@@ -132,7 +132,7 @@ fn is_mesh_frame(frame: &ServerFrame) -> bool {
 mod tests {
     use super::*;
     use crate::voice::audio::frame_queue;
-    use cromulent_protocol::voice::{IceTransportPolicy, VoiceRoom};
+    use cromulent_protocol::voice::{IceTransportPolicy, RoomMode, VoiceRoom};
     use std::time::Duration;
 
     struct NoAudio;
@@ -171,6 +171,8 @@ mod tests {
             ice_servers: Vec::new(),
             ice_transport_policy: IceTransportPolicy::All,
             self_session_id: Id(2),
+            mode: RoomMode::Mesh,
+            sfu_session_id: None,
         });
         mesh.handle(&late);
         assert_eq!(mesh.lost_signaling(), 0, "a frame after leaving has nobody to miss it");
