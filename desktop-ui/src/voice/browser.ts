@@ -2,7 +2,7 @@
 // <audio> playback (WebAudio only hears a remote stream that an element plays),
 // a microphone level meter and short join/leave chimes.
 
-import type { AudioSink, MediaDeps } from './engine.svelte';
+import type { AudioSink, MediaDeps } from './transport';
 
 let context: AudioContext | null = null;
 function audioContext(): AudioContext {
@@ -15,11 +15,12 @@ export function browserMedia(): MediaDeps {
   return {
     getUserMedia: (c) => navigator.mediaDevices.getUserMedia(c),
     createPeer: (config) => new RTCPeerConnection(config),
-    play(stream): AudioSink {
+    play(stream, sessionId): AudioSink {
       const el = new Audio();
       el.autoplay = true;
       el.srcObject = stream;
-      el.dataset.voicePeer = 'true';
+      // Keyed by the participant's session id, the same in a mesh and through the SFU.
+      el.dataset.voicePeer = sessionId;
       document.body.appendChild(el);
       void el.play().catch(() => undefined);
       return {

@@ -1,48 +1,42 @@
-// Browser voice: one RTCPeerConnection per peer in the room (mesh), negotiated over
-// the gateway. Existing members offer to a newcomer (`peer_joined`); candidates that
-// arrive before the remote description wait in a queue; a failed connection restarts
-// ICE from the side that made the first offer. The microphone track is enabled only
-// while transmitting: push-to-talk held (or voice activity) and not muted — mute wins.
+// Browser voice: the gate (push-to-talk or voice activity, mute wins), deafen, per-user
+// volume and the room's roster, over one transport chosen by the server: the mesh (one
+// peer connection per participant, mesh.ts) or the forwarding unit (one connection to
+// the server, sfu.ts). When the room changes mode both run for a moment (handover.ts).
+// The microphone track is on the senders only while transmitting, so a closed gate
+// sends not even silence.
 
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { Id } from '../generated/Id';
 import type { IceServer } from '../generated/IceServer';
+import type { RoomMode } from '../generated/RoomMode';
 import type { ServerFrame } from '../generated/ServerFrame';
+import { Handover } from './handover';
+import { MeshTransport } from './mesh';
 import { loadPrefs, savePrefs, type VoicePrefs } from './prefs';
+import { SfuTransport } from './sfu';
+import type { MediaDeps, PeerCounters, Remote, StatsTotals, Transport, TransportHost } from './transport';
 
-/** Browser media, injectable so the negotiation logic runs in tests without a browser. */
-export interface MediaDeps {
-  getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream>;
-  createPeer(config: RTCConfiguration): RTCPeerConnection;
-  /** Plays a peer's stream; returns a handle to change volume, output and muting. */
-  play(stream: MediaStream): AudioSink;
-  /** Level of the local microphone in dBFS, sampled by VAD; null when unsupported. */
-  meter(stream: MediaStream): (() => number) | null;
-  chime(kind: 'join' | 'leave'): void;
-}
-
-export interface AudioSink {
-  setVolume(v: number): void;
-  setMuted(muted: boolean): void;
-  setOutput(deviceId: string | null): void;
-  stop(): void;
-}
-
-interface Peer {
-  sessionId: Id;
-  userId: Id;
-  pc: RTCPeerConnection;
-  queued: RTCIceCandidateInit[];
-  /** We made the first offer, so we drive ICE restarts. */
-  offerer: boolean;
-  sink: AudioSink | null;
-}
+export type { AudioSink, MediaDeps } from './transport';
 
 const VAD_HANGOVER_MS = 400;
+
+export interface VoiceStats {
+  mode: RoomMode;
+  packetsReceived: number;
+  packetsSent: number;
+  energy: number;
+  codecs: string[];
+  /** Participants reachable over a connected path. */
+  connected: number;
+  /** Inbound audio per participant's session id. */
+  peers: Record<Id, PeerCounters>;
+}
 
 export class VoiceEngine {
   channelId = $state<Id | null>(null);
   selfSessionId = $state<Id | null>(null);
+  /** How the room's audio travels now (during a move: where it is going). */
+  mode = $state<RoomMode>('mesh');
   muted = $state(false);
   deafened = $state(false);
   pttHeld = $state(false);
@@ -50,11 +44,18 @@ export class VoiceEngine {
   /** What the UI shows as "you are talking". */
   transmitting = $state(false);
   error = $state<string | null>(null);
-  /** Peer session → connection state, for the UI and tests. */
+  /** Participant session → state of the best connection to them, for the UI and tests. */
   peerStates = $state<Record<Id, string>>({});
   prefs = $state<VoicePrefs>(loadPrefs());
 
-  private peers = new Map<Id, Peer>();
+  /** The transport new participants are reached through. */
+  private transport: Transport | null = null;
+  /** While the room moves between modes: the old transport and who moved off it. */
+  private handover: Handover | null = null;
+  /** The other participants in the room: session → user. */
+  private readonly roster = new Map<Id, Id>();
+  /** SFU peer ids of this stay in the room, so their late frames never open a mesh peer. */
+  private readonly sfuIds = new Set<Id>();
   private local: MediaStream | null = null;
   private iceServers: RTCIceServer[] = [];
   private iceTransportPolicy: RTCIceTransportPolicy = 'all';
@@ -63,11 +64,23 @@ export class VoiceEngine {
   private sentActive = false;
   /** When this session joined its room, to tell its own leave from an older one. */
   private joinedAt: number | null = null;
+  private readonly host: TransportHost;
 
   constructor(
     private readonly signal: (frame: ClientFrame) => void,
     private readonly media: MediaDeps,
-  ) {}
+  ) {
+    this.host = {
+      signal: (frame) => this.signal(frame),
+      media,
+      rtcConfig: () => ({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy }),
+      localStream: () => this.local,
+      outgoingTrack: () => (this.transmitting ? (this.local?.getAudioTracks()[0] ?? null) : null),
+      userOf: (sessionId) => this.roster.get(sessionId),
+      started: (transport, remote) => this.startedPlaying(transport, remote),
+      changed: () => this.connectionsChanged(),
+    };
+  }
 
   async join(channelId: Id): Promise<void> {
     if (this.channelId === channelId) return;
@@ -80,6 +93,9 @@ export class VoiceEngine {
       return;
     }
     this.channelId = channelId;
+    // The mesh until `voice_joined` says otherwise: peers' frames may come first.
+    this.mode = 'mesh';
+    this.transport = new MeshTransport(this.host);
     this.applyGate();
     this.startVad();
     this.signal({ type: 'voice_join', channel_id: channelId });
@@ -94,7 +110,13 @@ export class VoiceEngine {
   /** Closes everything locally; the server already knows we are not in the room. */
   private hangUp(): void {
     if (!this.channelId) return;
-    for (const id of [...this.peers.keys()]) this.dropPeer(id);
+    this.handover?.cancel();
+    for (const t of this.transports()) t.close();
+    this.handover = null;
+    this.transport = null;
+    this.roster.clear();
+    this.sfuIds.clear();
+    this.peerStates = {};
     this.local?.getTracks().forEach((t) => t.stop());
     this.local = null;
     if (this.vadTimer) clearInterval(this.vadTimer);
@@ -120,7 +142,7 @@ export class VoiceEngine {
   setDeafened(deafened: boolean): void {
     this.deafened = deafened;
     this.signal({ type: 'set_deafen', deafened });
-    for (const p of this.peers.values()) p.sink?.setMuted(deafened);
+    this.eachRemote((t, r) => this.applyMuting(t, r));
     this.applyGate();
   }
 
@@ -140,7 +162,7 @@ export class VoiceEngine {
     const deviceChanged = change.inputId !== undefined && change.inputId !== this.prefs.inputId;
     this.prefs = { ...this.prefs, ...change };
     savePrefs(this.prefs);
-    if (change.outputId !== undefined) for (const p of this.peers.values()) p.sink?.setOutput(this.prefs.outputId);
+    if (change.outputId !== undefined) this.eachRemote((_, r) => r.sink.setOutput(this.prefs.outputId));
     if (deviceChanged && this.channelId) void this.switchMicrophone();
     this.applyGate();
   }
@@ -148,7 +170,9 @@ export class VoiceEngine {
   setVolume(userId: Id, volume: number): void {
     this.prefs.volumes[userId] = volume;
     savePrefs(this.prefs);
-    for (const p of this.peers.values()) if (p.userId === userId) p.sink?.setVolume(volume);
+    this.eachRemote((_, r) => {
+      if (r.userId === userId) r.sink.setVolume(volume);
+    });
   }
 
   volumeOf(userId: Id): number {
@@ -158,14 +182,8 @@ export class VoiceEngine {
   /** Gateway frames: voice answers and signaling. */
   async onFrame(frame: ServerFrame): Promise<void> {
     if (!('seq' in frame)) {
-      if (frame.type === 'voice_joined') {
-        this.selfSessionId = frame.self_session_id;
-        this.joinedAt = frame.room.participants.find((p) => p.session_id === frame.self_session_id)?.joined_at ?? null;
-        this.iceServers = frame.ice_servers.map(toRtcIceServer);
-        // `relay` keeps our address from peers: only TURN candidates are gathered.
-        this.iceTransportPolicy = frame.ice_transport_policy;
-        this.media.chime('join');
-      } else if (frame.type === 'error' && frame.op.startsWith('voice')) {
+      if (frame.type === 'voice_joined') this.joined(frame);
+      else if (frame.type === 'error' && frame.op.startsWith('voice')) {
         this.error = frame.message;
         // A refused join never entered the room: nothing to tell the server, and a
         // `voice_leave` would only replace the reason with "not in a voice room".
@@ -176,35 +194,32 @@ export class VoiceEngine {
     if (!this.channelId) return;
     switch (frame.type) {
       case 'peer_joined': {
-        if (frame.channel_id !== this.channelId || frame.participant.session_id === this.selfSessionId) return;
-        const peer = this.ensurePeer(frame.participant.session_id, frame.participant.user_id, true);
+        const { session_id: id, user_id: userId } = frame.participant;
+        if (frame.channel_id !== this.channelId || id === this.selfSessionId) return;
+        this.roster.set(id, userId);
+        this.eachRemote((_, r) => {
+          if (r.sessionId === id && r.userId !== userId) {
+            r.userId = userId;
+            r.sink.setVolume(this.volumeOf(userId));
+          }
+        });
         this.media.chime('join');
-        await this.offer(peer, false);
+        // In a mesh the members offer to the newcomer; through the SFU nobody offers to peers.
+        if (this.transport instanceof MeshTransport) await this.transport.offerTo(id, userId);
         return;
       }
-      case 'sdp_offer': {
-        const peer = this.ensurePeer(frame.from, frame.from_user_id, false);
-        await peer.pc.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
-        await this.flush(peer);
-        const answer = await peer.pc.createAnswer();
-        await peer.pc.setLocalDescription(answer);
-        this.signal({ type: 'sdp_answer', to: peer.sessionId, sdp: peer.pc.localDescription?.sdp ?? answer.sdp ?? '' });
-        return;
-      }
-      case 'sdp_answer': {
-        const peer = this.peers.get(frame.from);
-        if (!peer) return;
-        await peer.pc.setRemoteDescription({ type: 'answer', sdp: frame.sdp });
-        await this.flush(peer);
-        return;
-      }
+      case 'sdp_offer':
+      case 'sdp_answer':
       case 'ice_candidate': {
-        const peer = this.peers.get(frame.from) ?? this.ensurePeer(frame.from, frame.from_user_id, false);
-        const candidate = frame.candidate as RTCIceCandidateInit;
-        if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(candidate).catch(() => undefined);
-        else peer.queued.push(candidate);
+        const sfu = this.transports().find((t) => t instanceof SfuTransport && t.peerId === frame.from);
+        if (sfu) await sfu.onSignal(frame);
+        else if (this.sfuIds.has(frame.from)) return;
+        else for (const t of this.transports()) if (t instanceof MeshTransport && (await t.onSignal(frame))) return;
         return;
       }
+      case 'voice_mode_changed':
+        if (frame.channel_id === this.channelId && this.selfSessionId) this.moveTo(frame.mode, frame.sfu_session_id ?? null);
+        return;
       case 'voice_state_update':
         // The server took this session out of the room: its right to be there ended
         // (removed from a private channel, the channel deleted) or the user joined
@@ -220,99 +235,122 @@ export class VoiceEngine {
           this.error = 'You are no longer in this voice room.';
         }
         return;
-      case 'peer_left':
-        if (this.peers.has(frame.session_id)) {
-          this.dropPeer(frame.session_id);
-          this.media.chime('leave');
+      case 'peer_left': {
+        if (frame.channel_id !== this.channelId) return;
+        const known = this.roster.delete(frame.session_id);
+        let heard = false;
+        for (const t of this.transports()) {
+          heard ||= t.remotes.has(frame.session_id) || (t instanceof MeshTransport && t.has(frame.session_id));
+          t.drop(frame.session_id);
         }
+        if (known || heard) this.media.chime('leave');
         return;
+      }
       default:
         return;
     }
   }
 
-  /** Inbound and outbound audio counters over all peers, from `getStats` (diagnostics, tests). */
-  async stats(): Promise<{ packetsReceived: number; packetsSent: number; energy: number; codecs: string[]; connected: number }> {
-    let energy = 0;
-    let packetsReceived = 0;
-    let packetsSent = 0;
-    const codecs = new Set<string>();
-    let connected = 0;
-    for (const p of this.peers.values()) {
-      if (p.pc.connectionState === 'connected') connected += 1;
-      const report = await p.pc.getStats();
-      report.forEach((s: { type: string; kind?: string; packetsReceived?: number; packetsSent?: number; mimeType?: string; totalAudioEnergy?: number }) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-          packetsReceived += s.packetsReceived ?? 0;
-          energy += s.totalAudioEnergy ?? 0;
-        }
-        if (s.type === 'outbound-rtp' && s.kind === 'audio') packetsSent += s.packetsSent ?? 0;
-        if (s.type === 'codec' && s.mimeType) codecs.add(s.mimeType.toLowerCase());
-      });
-    }
-    return { packetsReceived, packetsSent, energy, codecs: [...codecs], connected };
+  /** Inbound and outbound audio counters over every connection, from `getStats` (diagnostics, tests). */
+  async stats(): Promise<VoiceStats> {
+    const totals: StatsTotals = { packetsReceived: 0, packetsSent: 0, energy: 0, codecs: new Set(), peers: {} };
+    for (const t of this.transports()) await t.addStats(totals);
+    const connected = Object.values(this.peerStates).filter((s) => s === 'connected').length;
+    const { packetsReceived, packetsSent, energy, codecs, peers } = totals;
+    return { mode: this.mode, packetsReceived, packetsSent, energy, codecs: [...codecs], connected, peers };
   }
 
-  /** For tests: how many candidates wait for a peer's remote description. */
+  /** For tests: how many candidates wait for a mesh peer's remote description. */
   queuedFor(sessionId: Id): number {
-    return this.peers.get(sessionId)?.queued.length ?? 0;
+    for (const t of this.transports()) if (t instanceof MeshTransport && t.has(sessionId)) return t.queuedFor(sessionId);
+    return 0;
   }
 
-  private ensurePeer(sessionId: Id, userId: Id, offerer: boolean): Peer {
-    const existing = this.peers.get(sessionId);
-    if (existing) return existing;
-    const pc = this.media.createPeer({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
-    const peer: Peer = { sessionId, userId, pc, queued: [], offerer, sink: null };
-    this.peers.set(sessionId, peer);
-    const track = this.local?.getAudioTracks()[0];
-    if (track && this.local) {
-      const sender = pc.addTrack(track, this.local);
-      preferOpus(pc, sender);
-      this.gatePeer(peer);
+  private joined(frame: Extract<ServerFrame, { type: 'voice_joined' }>): void {
+    this.selfSessionId = frame.self_session_id;
+    this.joinedAt = frame.room.participants.find((p) => p.session_id === frame.self_session_id)?.joined_at ?? null;
+    this.iceServers = frame.ice_servers.map(toRtcIceServer);
+    // `relay` keeps our address from peers (and from the SFU): only TURN candidates are gathered.
+    this.iceTransportPolicy = frame.ice_transport_policy;
+    this.media.chime('join');
+    if (this.channelId !== frame.room.channel_id) return;
+    this.roster.clear();
+    for (const p of frame.room.participants) if (p.session_id !== frame.self_session_id) this.roster.set(p.session_id, p.user_id);
+    if (frame.mode === 'sfu' && frame.sfu_session_id) {
+      this.transport?.close();
+      this.mode = 'sfu';
+      void this.openSfu(frame.sfu_session_id).start().catch(() => undefined);
     }
-    pc.onicecandidate = (ev) => {
-      if (ev.candidate) this.signal({ type: 'ice_candidate', to: sessionId, candidate: ev.candidate.toJSON() as never });
-    };
-    pc.ontrack = (ev) => {
-      const stream = ev.streams[0] ?? new MediaStream([ev.track]);
-      peer.sink?.stop();
-      peer.sink = this.media.play(stream);
-      peer.sink.setVolume(this.volumeOf(userId));
-      peer.sink.setMuted(this.deafened);
-      peer.sink.setOutput(this.prefs.outputId);
-    };
-    pc.onconnectionstatechange = () => {
-      this.peerStates[sessionId] = pc.connectionState;
-      if (pc.connectionState === 'failed' && peer.offerer) void this.offer(peer, true);
-    };
-    return peer;
   }
 
-  /** A closed gate detaches the track from the sender, so not even silence is sent. */
-  private gatePeer(peer: Peer): void {
-    const sender = peer.pc.getSenders().find((s) => s.track?.kind === 'audio' || s.track === null);
-    const track = this.transmitting ? (this.local?.getAudioTracks()[0] ?? null) : null;
-    if (sender && sender.track !== track) void sender.replaceTrack(track).catch(() => undefined);
+  private openSfu(peerId: Id): SfuTransport {
+    this.sfuIds.add(peerId);
+    const sfu = new SfuTransport(peerId, this.host);
+    this.transport = sfu;
+    return sfu;
   }
 
-  private async offer(peer: Peer, iceRestart: boolean): Promise<void> {
-    const offer = await peer.pc.createOffer({ iceRestart });
-    await peer.pc.setLocalDescription(offer);
-    this.signal({ type: 'sdp_offer', to: peer.sessionId, sdp: peer.pc.localDescription?.sdp ?? offer.sdp ?? '' });
+  /** Starts moving the room's audio to `mode`, keeping the old path until the new one plays. */
+  private moveTo(mode: RoomMode, sfuId: Id | null): void {
+    const from = this.transport;
+    if (!from || !this.selfSessionId) return;
+    if (mode === from.mode && (mode === 'mesh' || (from instanceof SfuTransport && from.peerId === sfuId))) return;
+    if (mode === 'sfu' && !sfuId) return;
+    // A move still under way ends at once: two at a time would leave three paths.
+    this.handover?.finish();
+    if (from instanceof MeshTransport) from.retire();
+    this.mode = mode;
+    const to = mode === 'sfu' && sfuId ? this.openSfu(sfuId) : (this.transport = new MeshTransport(this.host));
+    this.handover = new Handover(from, to, {
+      others: () => [...this.roster.keys()],
+      moved: (id) => this.eachRemote((t, r) => r.sessionId === id && this.applyMuting(t, r)),
+      finished: () => {
+        this.handover = null;
+        this.eachRemote((t, r) => this.applyMuting(t, r));
+        this.connectionsChanged();
+      },
+    });
+    if (to instanceof SfuTransport) void to.start().catch(() => undefined);
+    else if (to instanceof MeshTransport) {
+      // Back to a mesh, each pair needs exactly one offerer: the smaller session id.
+      const self = this.selfSessionId;
+      for (const [id, userId] of this.roster) if (compareIds(id, self) > 0) void to.offerTo(id, userId).catch(() => undefined);
+    }
+    this.handover.changed();
   }
 
-  private async flush(peer: Peer): Promise<void> {
-    const queued = peer.queued.splice(0);
-    for (const c of queued) await peer.pc.addIceCandidate(c).catch(() => undefined);
+  /** The transport in use, then the one a move is leaving. */
+  private transports(): Transport[] {
+    const out: Transport[] = [];
+    if (this.transport) out.push(this.transport);
+    if (this.handover && this.handover.from !== this.transport) out.push(this.handover.from);
+    return out;
   }
 
-  private dropPeer(sessionId: Id): void {
-    const peer = this.peers.get(sessionId);
-    if (!peer) return;
-    peer.sink?.stop();
-    peer.pc.close();
-    this.peers.delete(sessionId);
-    delete this.peerStates[sessionId];
+  private eachRemote(visit: (t: Transport, r: Remote) => void): void {
+    for (const t of this.transports()) for (const r of t.remotes.values()) visit(t, r);
+  }
+
+  private startedPlaying(transport: Transport, remote: Remote): void {
+    remote.sink.setVolume(this.volumeOf(remote.userId));
+    remote.sink.setOutput(this.prefs.outputId);
+    this.handover?.started(transport, remote.sessionId);
+    this.applyMuting(transport, remote);
+  }
+
+  /** Deafened, or not the path this participant is heard through during a move: muted. */
+  private applyMuting(transport: Transport, remote: Remote): void {
+    const audible = this.handover ? this.handover.audible(transport, remote.sessionId) : true;
+    remote.sink.setMuted(this.deafened || !audible);
+  }
+
+  private connectionsChanged(): void {
+    const states: Record<Id, string> = {};
+    for (const t of this.transports()) {
+      for (const [id, state] of Object.entries(t.states())) if (states[id] !== 'connected') states[id] = state;
+    }
+    this.peerStates = states;
+    this.handover?.changed();
   }
 
   private async openMicrophone(): Promise<MediaStream> {
@@ -330,15 +368,12 @@ export class VoiceEngine {
 
   private async switchMicrophone(): Promise<void> {
     const next = await this.openMicrophone();
-    const track = next.getAudioTracks()[0];
-    for (const p of this.peers.values()) {
-      const sender = p.pc.getSenders().find((s) => s.track?.kind === 'audio' || s.track === null);
-      await sender?.replaceTrack(this.transmitting ? track : null);
-    }
-    this.local?.getTracks().forEach((t) => t.stop());
+    const old = this.local;
     this.local = next;
     this.startVad();
+    // The senders take the new track before the old one stops, so there is no gap.
     this.applyGate();
+    old?.getTracks().forEach((t) => t.stop());
   }
 
   private startVad(): void {
@@ -372,7 +407,8 @@ export class VoiceEngine {
       shouldTransmit({ mode: this.prefs.mode, pttHeld: this.pttHeld, vadOpen: this.vadOpen, muted: this.muted, deafened: this.deafened });
     this.transmitting = on;
     for (const track of this.local?.getAudioTracks() ?? []) track.enabled = on;
-    for (const peer of this.peers.values()) this.gatePeer(peer);
+    const track = on ? (this.local?.getAudioTracks()[0] ?? null) : null;
+    for (const t of this.transports()) t.setOutgoing(track);
     if (this.channelId && on !== this.sentActive) {
       this.sentActive = on;
       this.signal({ type: 'ptt_state', active: on });
@@ -392,11 +428,8 @@ function toRtcIceServer(s: IceServer): RTCIceServer {
   return out;
 }
 
-function preferOpus(pc: RTCPeerConnection, sender: RTCRtpSender): void {
-  const caps = typeof RTCRtpSender !== 'undefined' ? RTCRtpSender.getCapabilities?.('audio') : null;
-  const transceiver = pc.getTransceivers?.().find((t) => t.sender === sender);
-  if (!caps || !transceiver?.setCodecPreferences) return;
-  const opus = caps.codecs.filter((c) => c.mimeType.toLowerCase() === 'audio/opus');
-  const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== 'audio/opus');
-  if (opus.length) transceiver.setCodecPreferences([...opus, ...rest]);
+/** Orders decimal ids as the numbers they are (no leading zeros: longer is larger). */
+export function compareIds(a: Id, b: Id): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
