@@ -131,6 +131,11 @@ export class FakePeer {
       else entries.push(...(await t.receiver.getStats()).values());
     }
     entries.push({ type: 'codec', mimeType: 'audio/opus' });
+    // The pair in use and one that lost the nomination.
+    entries.push({ type: 'local-candidate', id: 'L1', candidateType: this.config.iceTransportPolicy === 'relay' ? 'relay' : 'host' });
+    entries.push({ type: 'local-candidate', id: 'L2', candidateType: 'srflx' });
+    entries.push({ type: 'candidate-pair', state: 'succeeded', nominated: true, localCandidateId: 'L1' });
+    entries.push({ type: 'candidate-pair', state: 'succeeded', nominated: false, localCandidateId: 'L2' });
     return report(entries);
   }
   close() {

@@ -94,6 +94,7 @@ describe('SFU mode', () => {
     expect(stats.peers['9']?.packetsReceived).toBe(0);
     expect(stats.packetsSent).toBe(7);
     expect(stats.codecs).toContain('audio/opus');
+    expect(stats.localCandidates, 'the candidate of the nominated pair only').toEqual(['host']);
     expect(voice.peerStates).toEqual({ '7': 'connected', '9': 'connected' });
 
     // 9's m-line stopped: their track stops playing, 7's goes on untouched.
@@ -189,8 +190,10 @@ describe('moving a room between mesh and SFU', () => {
     sfu.setState('connected');
     await vi.advanceTimersByTimeAsync(HANDOVER_DEADLINE_MS - 100);
     expect(mesh9.closed).toBe(false);
+    expect((await voice.stats()).moving).toBe(true);
     await vi.advanceTimersByTimeAsync(200);
     expect(mesh9.closed, '2 s after the SFU connected the mesh is gone').toBe(true);
+    expect((await voice.stats()).moving).toBe(false);
     expect(live('9').map((s) => s.muted)).toEqual([false]);
     expect(voice.peerStates).toEqual({ '7': 'connected', '9': 'connected' });
   });

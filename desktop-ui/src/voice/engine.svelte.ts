@@ -22,6 +22,8 @@ const VAD_HANGOVER_MS = 400;
 
 export interface VoiceStats {
   mode: RoomMode;
+  /** A move between mesh and SFU is under way: both paths are open. */
+  moving: boolean;
   packetsReceived: number;
   packetsSent: number;
   energy: number;
@@ -30,6 +32,8 @@ export interface VoiceStats {
   connected: number;
   /** Inbound audio per participant's session id. */
   peers: Record<Id, PeerCounters>;
+  /** Candidate types of our end of the connections in use (`relay` when relay-only). */
+  localCandidates: string[];
 }
 
 export class VoiceEngine {
@@ -253,11 +257,11 @@ export class VoiceEngine {
 
   /** Inbound and outbound audio counters over every connection, from `getStats` (diagnostics, tests). */
   async stats(): Promise<VoiceStats> {
-    const totals: StatsTotals = { packetsReceived: 0, packetsSent: 0, energy: 0, codecs: new Set(), peers: {} };
+    const totals: StatsTotals = { packetsReceived: 0, packetsSent: 0, energy: 0, codecs: new Set(), peers: {}, localCandidates: new Set() };
     for (const t of this.transports()) await t.addStats(totals);
     const connected = Object.values(this.peerStates).filter((s) => s === 'connected').length;
-    const { packetsReceived, packetsSent, energy, codecs, peers } = totals;
-    return { mode: this.mode, packetsReceived, packetsSent, energy, codecs: [...codecs], connected, peers };
+    const { packetsReceived, packetsSent, energy, codecs, peers, localCandidates } = totals;
+    return { mode: this.mode, moving: this.handover !== null, packetsReceived, packetsSent, energy, codecs: [...codecs], connected, peers, localCandidates: [...localCandidates] };
   }
 
   /** For tests: how many candidates wait for a mesh peer's remote description. */

@@ -49,6 +49,8 @@ export interface StatsTotals {
   energy: number;
   codecs: Set<string>;
   peers: Record<Id, PeerCounters>;
+  /** Candidate types (`host`, `srflx`, `relay`) of our end of every connection in use. */
+  localCandidates: Set<string>;
 }
 
 export interface TransportHost {
@@ -87,25 +89,46 @@ export interface Transport {
   close(): void;
 }
 
-/** The `inbound-rtp`, `outbound-rtp` and `codec` entries of a report, added to `totals`;
- * `peerOf` names the participant an inbound track (by its id) belongs to. */
+interface StatsEntry {
+  type: string;
+  id?: string;
+  kind?: string;
+  packetsReceived?: number;
+  packetsSent?: number;
+  mimeType?: string;
+  totalAudioEnergy?: number;
+  trackIdentifier?: string;
+  state?: string;
+  nominated?: boolean;
+  localCandidateId?: string;
+  candidateType?: string;
+}
+
+/** The audio RTP counters, codecs and the candidate pair in use of a report, added to
+ * `totals`; `peerOf` names the participant an inbound track (by its id) belongs to. */
 export function addReport(report: RTCStatsReport, totals: StatsTotals, peerOf: (trackId: string | undefined) => Id | undefined): void {
-  report.forEach(
-    (s: { type: string; kind?: string; packetsReceived?: number; packetsSent?: number; mimeType?: string; totalAudioEnergy?: number; trackIdentifier?: string }) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-        totals.packetsReceived += s.packetsReceived ?? 0;
-        totals.energy += s.totalAudioEnergy ?? 0;
-        const peer = peerOf(s.trackIdentifier);
-        if (peer !== undefined) {
-          const c = (totals.peers[peer] ??= { packetsReceived: 0, energy: 0 });
-          c.packetsReceived += s.packetsReceived ?? 0;
-          c.energy += s.totalAudioEnergy ?? 0;
-        }
+  const candidateTypes = new Map<string, string>();
+  const inUse: string[] = [];
+  report.forEach((s: StatsEntry) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+      totals.packetsReceived += s.packetsReceived ?? 0;
+      totals.energy += s.totalAudioEnergy ?? 0;
+      const peer = peerOf(s.trackIdentifier);
+      if (peer !== undefined) {
+        const c = (totals.peers[peer] ??= { packetsReceived: 0, energy: 0 });
+        c.packetsReceived += s.packetsReceived ?? 0;
+        c.energy += s.totalAudioEnergy ?? 0;
       }
-      if (s.type === 'outbound-rtp' && s.kind === 'audio') totals.packetsSent += s.packetsSent ?? 0;
-      if (s.type === 'codec' && s.mimeType) totals.codecs.add(s.mimeType.toLowerCase());
-    },
-  );
+    }
+    if (s.type === 'outbound-rtp' && s.kind === 'audio') totals.packetsSent += s.packetsSent ?? 0;
+    if (s.type === 'codec' && s.mimeType) totals.codecs.add(s.mimeType.toLowerCase());
+    if (s.type === 'local-candidate' && s.id && s.candidateType) candidateTypes.set(s.id, s.candidateType);
+    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' && s.localCandidateId) inUse.push(s.localCandidateId);
+  });
+  for (const id of inUse) {
+    const type = candidateTypes.get(id);
+    if (type) totals.localCandidates.add(type);
+  }
 }
 
 /** Inbound RTP packets in a report (one receiver's). */
