@@ -41,7 +41,7 @@ url="http://127.0.0.1:$port"
 # The limits are raised because schemathesis is one client sending thousands of
 # requests; what the limits refuse is tested by the server's own suite.
 export DATA_DIR="$work/data" BIND=127.0.0.1 PORT="$port" PUBLIC_URL="$url" \
-  TURN_ENABLED=false DEV_MAILBOX=true \
+  TURN_ENABLED=false DEV_MAILBOX=true VOICE_SFU_BIND=127.0.0.1 VOICE_SFU_PORT=0 \
   HTTP_WRITES_PER_USER_PER_MINUTE=1000000 HTTP_WRITES_PER_IP_PER_MINUTE=1000000 \
   LOGIN_FAILURES_PER_ACCOUNT=1000000 LOGIN_FAILURES_PER_IP=1000000 \
   REGISTRATIONS_PER_IP_PER_HOUR=1000000 PASSWORD_RESETS_PER_IP_PER_HOUR=1000000 \

@@ -80,7 +80,7 @@ for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 PORT=$(free_port)
 SERVER="http://127.0.0.1:$PORT"
 env -u DATABASE_URL PORT="$PORT" BIND=127.0.0.1 DATA_DIR="$WORK/data" PUBLIC_URL="$SERVER" \
-  DEV_MAILBOX=true TURN_PORT=0 RUST_LOG=warn \
+  DEV_MAILBOX=true TURN_PORT=0 VOICE_SFU_BIND=127.0.0.1 VOICE_SFU_PORT=0 RUST_LOG=warn \
   "$CARGO_TARGET_DIR/debug/cromulent-server" serve >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 wait_for_port 127.0.0.1 "$PORT" 60 || die "server did not start (see $WORK/server.log)"

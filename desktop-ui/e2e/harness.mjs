@@ -95,6 +95,9 @@ export async function launchServer({ binary = builtBinary('cromulent-server'), d
         DEV_MAILBOX: 'true',
         // The built-in TURN relay on a free port, so runs side by side do not collide.
         TURN_PORT: '0',
+        // The SFU on loopback, on a free port.
+        VOICE_SFU_BIND: '127.0.0.1',
+        VOICE_SFU_PORT: '0',
         RUST_LOG: process.env.RUST_LOG || 'warn',
         ...env,
       },

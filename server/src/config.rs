@@ -154,6 +154,9 @@ pub struct Config {
     #[command(flatten)]
     pub turn: TurnConfig,
 
+    #[command(flatten)]
+    pub voice: VoiceConfig,
+
     /// Let link previews fetch pages on loopback (127.0.0.0/8, ::1). For tests only.
     #[arg(long, env = "LINK_PREVIEW_ALLOW_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub link_preview_allow_loopback: bool,
@@ -244,6 +247,50 @@ pub struct TurnConfig {
     /// Live relay allocations on this node.
     #[arg(long, env = "TURN_TOTAL_QUOTA", default_value_t = 1000, global = true)]
     pub turn_total_quota: usize,
+}
+
+/// How voice rooms carry audio, and the selective forwarding unit (SFU) that carries it
+/// for rooms too large for a mesh.
+#[derive(Debug, Clone, Args)]
+pub struct VoiceConfig {
+    /// `auto`: rooms above VOICE_SFU_ABOVE participants go through the server's SFU and
+    /// return to a mesh when they shrink below it; `mesh` or `sfu`: always that way (a
+    /// channel's pinned mode still wins).
+    #[arg(long, env = "VOICE_MODE", value_enum, default_value_t = VoiceModeSetting::Auto, global = true)]
+    pub voice_mode: VoiceModeSetting,
+
+    /// In `auto` mode, a join that makes a room larger than this moves it to the SFU.
+    #[arg(long, env = "VOICE_SFU_ABOVE", default_value_t = 4, global = true)]
+    pub voice_sfu_above: usize,
+
+    /// Participants one voice room holds; a join past it is refused with `room_full`.
+    #[arg(long, env = "VOICE_ROOM_MAX", default_value_t = 99, global = true)]
+    pub voice_room_max: usize,
+
+    /// Address the SFU's UDP socket binds.
+    #[arg(long, env = "VOICE_SFU_BIND", default_value = "0.0.0.0", global = true)]
+    pub voice_sfu_bind: IpAddr,
+
+    /// The SFU's one UDP port, shared by every participant (told apart by their ICE
+    /// credentials); 0 picks a free one (tests). Its public address is TURN_PUBLIC_IP's.
+    #[arg(long, env = "VOICE_SFU_PORT", default_value_t = 3480, global = true)]
+    pub voice_sfu_port: u16,
+
+    /// RTP packets per second one participant may send through the SFU; more are dropped.
+    /// Opus at 10 ms frames sends 100.
+    #[arg(long, env = "VOICE_SFU_MAX_PACKETS_PER_SEC", default_value_t = 200, global = true)]
+    pub voice_sfu_max_packets_per_sec: u32,
+
+    /// Media bitrate (kbit/s) one participant may send through the SFU; more is dropped.
+    #[arg(long, env = "VOICE_SFU_MAX_KBPS", default_value_t = 256, global = true)]
+    pub voice_sfu_max_kbps: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VoiceModeSetting {
+    Auto,
+    Mesh,
+    Sfu,
 }
 
 /// Rate limits of the HTTP API. Load tests and benchmarks raise them.

@@ -88,7 +88,19 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     gateway_config.max_connections_per_ip = config.gateway_max_connections_per_ip;
     gateway_config.identify_timeout =
         std::time::Duration::from_millis(config.gateway_identify_timeout_ms.max(100));
-    let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox);
+    // TURN_PUBLIC_IP names the server's public address for both; without it, an SFU
+    // bound to one address advertises that one.
+    let public_ip = config.turn.turn_public_ip.unwrap_or_else(|| {
+        let bind = config.voice.voice_sfu_bind;
+        if bind.is_unspecified() {
+            turn::default_public_ip(config.turn.turn_bind)
+        } else {
+            bind
+        }
+    });
+    let sfu = voice::sfu::Sfu::start(&config.voice, public_ip, bus.clone()).await?;
+    let voice = gateway::HubVoice { sfu, policy: voice::route::RoutePolicy::from_config(&config.voice) };
+    let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox, voice);
     let http = SocketAddr::new(config.bind, config.port);
     let turn = std::sync::Arc::new(turn::Turn::start(&config.turn, http, &secret).await?);
     let flag_defaults = store::feature_flags::defaults(mailer.delivers_real_mail());

@@ -62,6 +62,9 @@ pub enum ErrorCode {
     /// The invite code is unknown, revoked, expired or used up, or registration needs
     /// one and none was given. Not retryable with the same code.
     InviteInvalid,
+    /// The voice room already holds as many participants as the server allows
+    /// (`VOICE_ROOM_MAX`). Retryable once someone leaves.
+    RoomFull,
 }
 
 /// The error body: `{"code": "...", "message": "..."}`, with optional detail.

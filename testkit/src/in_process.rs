@@ -48,6 +48,8 @@ impl InProcessServer {
         config.turn.turn_bind = std::net::Ipv4Addr::LOCALHOST.into();
         config.turn.turn_port = 0;
         config.turn.turn_relay_port_min = 0;
+        config.voice.voice_sfu_bind = std::net::Ipv4Addr::LOCALHOST.into();
+        config.voice.voice_sfu_port = 0;
         adjust(&mut config);
         let state = cromulent_server::build_state(config).await.expect("server state");
         let app = cromulent_server::app(state.clone());

@@ -61,6 +61,8 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             // Servers run side by side: the built-in TURN relay takes free ports.
             .env("TURN_PORT", "0")
+            .env("VOICE_SFU_BIND", "127.0.0.1")
+            .env("VOICE_SFU_PORT", "0")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(stderr);

@@ -71,6 +71,16 @@ pub enum BusMessage {
         channel_id: Id,
         access: crate::voice::rooms::RoomAccess,
     },
+    /// A voice room changed how it carries audio (mesh or SFU, and which SFU peer).
+    VoiceRoute {
+        channel_id: Id,
+        route: crate::voice::route::RoomRoute,
+    },
+    /// Signaling for the SFU on `node`, from a participant connected to any node.
+    Sfu {
+        node: u16,
+        signal: crate::voice::sfu::SfuSignal,
+    },
     /// Close the gateway sessions of one login (logout, revocation, token reuse).
     EndLogin {
         login_id: Id,

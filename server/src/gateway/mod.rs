@@ -26,6 +26,7 @@ use axum::extract::ws::WebSocket;
 
 use crate::bus::{Bus, Inbox};
 use crate::state::AppState;
+pub use hub::HubVoice;
 use hub::{Hub, HubLimits};
 use limits::{AddressSlot, Caps, ConnectionLimits};
 
@@ -86,7 +87,7 @@ pub struct Gateway {
 
 impl Gateway {
     /// Builds the hub and starts the tasks that feed it from the bus and age sessions.
-    pub fn start(config: GatewayConfig, node: u16, bus: Bus, inbox: Inbox) -> Arc<Self> {
+    pub fn start(config: GatewayConfig, node: u16, bus: Bus, inbox: Inbox, voice: HubVoice) -> Arc<Self> {
         let hub = Arc::new(Hub::new(
             node,
             HubLimits {
@@ -95,6 +96,7 @@ impl Gateway {
                 heartbeat_timeout: config.heartbeat_timeout(),
                 resume_window: config.resume_window,
             },
+            voice,
         ));
         tokio::spawn(route_bus(hub.clone(), bus.clone(), inbox));
         tokio::spawn(sweep(hub.clone(), bus, config.heartbeat_interval / 4));

@@ -17,6 +17,8 @@ use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::notifications::Scope;
 use crate::store::Failure;
+use crate::voice::route::RoomRoute;
+use crate::voice::sfu::{SfuSignal, Signal};
 
 /// How long a typing indicator shows without renewal.
 const TYPING_TTL_MS: i64 = 8_000;
@@ -97,17 +99,10 @@ impl OpContext {
             ClientFrame::SetPresence { status } => self.presence(status).await,
             ClientFrame::VoiceJoin { channel_id } => self.voice_join(channel_id).await,
             ClientFrame::VoiceLeave => self.voice_leave().await,
-            ClientFrame::SdpOffer { to, sdp } => {
-                let (from, from_user_id) = (self.session_id, self.caller.id());
-                self.relay(to, Event::SdpOffer { from, from_user_id, sdp }).await
-            }
-            ClientFrame::SdpAnswer { to, sdp } => {
-                let (from, from_user_id) = (self.session_id, self.caller.id());
-                self.relay(to, Event::SdpAnswer { from, from_user_id, sdp }).await
-            }
+            ClientFrame::SdpOffer { to, sdp } => self.relay(to, Signal::Offer { sdp }).await,
+            ClientFrame::SdpAnswer { to, sdp } => self.relay(to, Signal::Answer { sdp }).await,
             ClientFrame::IceCandidate { to, candidate } => {
-                let (from, from_user_id) = (self.session_id, self.caller.id());
-                self.relay(to, Event::IceCandidate { from, from_user_id, candidate }).await
+                self.relay(to, Signal::Candidate { candidate }).await
             }
             ClientFrame::PttState { active } => self.update_voice(|p| p.speaking = active && !p.muted).await,
             ClientFrame::SetMute { muted } => {
@@ -176,6 +171,15 @@ impl OpContext {
                 return Err(refuse(ErrorCode::Conflict, "already in this voice room"));
             }
         }
+        let (mut room, current_route) = hub.voice_room_route(channel_id);
+        room.participants.retain(|p| p.user_id != self.caller.id());
+        let policy = hub.voice_policy();
+        if room.participants.len() >= policy.room_max {
+            return Err(Refusal(
+                ErrorCode::RoomFull,
+                format!("this voice room holds {} people already", policy.room_max),
+            ));
+        }
         // One room per user: joining here moves them out of wherever else they are,
         // on this connection or another device.
         for (other_channel, participant) in hub.voice_sessions_of_user(self.caller.id()) {
@@ -190,17 +194,16 @@ impl OpContext {
             speaking: false,
             joined_at: now_ms(),
         };
-        let mut room = hub.voice_room(channel_id);
-        room.participants.retain(|p| p.user_id != self.caller.id());
         room.participants.push(me.clone());
         let ice = crate::voice::ice::for_user(&self.state, self.caller.id()).await?;
+        let route = self.route_after_join(channel_id, current_route, room.participants.len()).await;
         let joined = ControlFrame::VoiceJoined {
             room,
             ice_servers: ice.ice_servers,
             ice_transport_policy: ice.ice_transport_policy,
             self_session_id: self.session_id,
-            mode: RoomMode::Mesh,
-            sfu_session_id: None,
+            mode: route.mode,
+            sfu_session_id: route.sfu_session_id(),
         };
         self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;
         self.publish_voice(channel_id, me.clone(), false, Some(audience)).await;
@@ -212,6 +215,23 @@ impl OpContext {
             self.publish_voice(channel_id, me, true, None).await;
         }
         Ok(())
+    }
+
+    /// The room's route once this join makes it `size` strong; a change is published
+    /// before the join, so the members move as the newcomer arrives. The node of the
+    /// join that moves a room to the SFU hosts it.
+    async fn route_after_join(&self, channel_id: Id, current: RoomRoute, size: usize) -> RoomRoute {
+        let hub = &self.state.gateway.hub;
+        let mode = hub.voice_policy().mode_for(current.mode, size);
+        if mode == current.mode {
+            return current;
+        }
+        let route = match mode {
+            RoomMode::Mesh => RoomRoute::MESH,
+            RoomMode::Sfu => RoomRoute::sfu(self.state.ids.next(), hub.node()),
+        };
+        self.state.bus.publish(BusMessage::VoiceRoute { channel_id, route }).await;
+        route
     }
 
     async fn may_stay(&self, channel_id: Id) -> Result<bool, Refusal> {
@@ -243,26 +263,41 @@ impl OpContext {
         Ok(())
     }
 
-    /// Signaling goes only to the named peer, only within the sender's room, and only
-    /// while the sender may still be there: rights are re-checked against the database
-    /// here too, so a session whose removal the room never applied cannot negotiate a
-    /// new connection; it is taken out of the room instead.
-    async fn relay(&mut self, to: Id, event: Event) -> Result<(), Refusal> {
+    /// Signaling goes only to the named peer, or the room's SFU, only within the
+    /// sender's room, and only while the sender may still be there: rights are
+    /// re-checked against the database here too, so a session whose removal the room
+    /// never applied cannot negotiate a new connection; it is taken out of the room
+    /// instead.
+    async fn relay(&mut self, to: Id, signal: Signal) -> Result<(), Refusal> {
         if !self.signaling.spend() {
             return Err(refuse(ErrorCode::RateLimited, "too much signaling"));
         }
         let (channel_id, me) = self.my_room()?;
-        let peer_room = self.state.gateway.hub.voice_of(to).map(|(c, _)| c);
-        if peer_room != Some(channel_id) || to == self.session_id {
+        let hub = &self.state.gateway.hub;
+        let sfu = hub.voice_room_route(channel_id).1.sfu.filter(|place| place.sfu_session_id == to);
+        let peer_room = hub.voice_of(to).map(|(c, _)| c);
+        if sfu.is_none() && (peer_room != Some(channel_id) || to == self.session_id) {
             return Err(refuse(ErrorCode::NotFound, "that peer is not in your voice room"));
         }
         if !self.may_stay(channel_id).await? {
             self.publish_voice(channel_id, me, true, None).await;
             return Err(refuse(ErrorCode::Forbidden, "you may no longer be in this voice room"));
         }
-        let envelope =
-            Envelope { audience: Audience::Sessions { session_ids: vec![to] }, event, skip_user: None };
-        self.state.bus.publish(BusMessage::Event(envelope)).await;
+        let (session_id, user_id) = (self.session_id, self.caller.id());
+        let Some(place) = sfu else {
+            let event = signal.into_event(session_id, user_id);
+            let envelope =
+                Envelope { audience: Audience::Sessions { session_ids: vec![to] }, event, skip_user: None };
+            self.state.bus.publish(BusMessage::Event(envelope)).await;
+            return Ok(());
+        };
+        signal.check().map_err(|message| refuse(ErrorCode::ValidationFailed, &message))?;
+        let signal = SfuSignal { channel_id, sfu_session_id: to, session_id, user_id, signal };
+        if place.node == hub.node() {
+            hub.sfu().signal(signal);
+        } else {
+            self.state.bus.publish(BusMessage::Sfu { node: place.node, signal }).await;
+        }
         Ok(())
     }
 

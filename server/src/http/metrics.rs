@@ -26,7 +26,9 @@ async fn get_metrics(
     if !may_scrape(&state, ip.as_deref(), &headers) {
         return Err(HttpError::forbidden("metrics are served to loopback or with METRICS_TOKEN"));
     }
-    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.turn.render_metrics()))
+    let mut body = state.turn.render_metrics();
+    body.push_str(&state.gateway.hub.sfu().render_metrics());
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body))
 }
 
 fn may_scrape(state: &AppState, ip: Option<&str>, headers: &HeaderMap) -> bool {

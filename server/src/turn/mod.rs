@@ -349,7 +349,7 @@ async fn follow_interfaces(policy: std::sync::Weak<PeerPolicy>) {
 /// The bind address, or when that is "any", the address of the interface that routes
 /// to the internet; 127.0.0.1 on a machine without one. Connecting a UDP socket sends
 /// nothing: it only asks the kernel for a route.
-fn default_public_ip(bind: IpAddr) -> IpAddr {
+pub(crate) fn default_public_ip(bind: IpAddr) -> IpAddr {
     if !bind.is_unspecified() {
         return bind;
     }

@@ -6,6 +6,7 @@ use cromulent_protocol::voice::{VoiceParticipant, VoiceRoom};
 use cromulent_protocol::Id;
 use serde::{Deserialize, Serialize};
 
+use super::route::RoomRoute;
 use crate::bus::{Audience, VoiceChange};
 
 /// Who may stay in a voice room after its channel changed (a member left a private
@@ -43,6 +44,8 @@ pub enum Applied {
 #[derive(Debug, Default)]
 pub struct VoiceRooms {
     rooms: HashMap<Id, Vec<Member>>,
+    /// Rooms not in a plain mesh; a room's route goes when its last participant leaves.
+    routes: HashMap<Id, RoomRoute>,
 }
 
 impl VoiceRooms {
@@ -55,6 +58,7 @@ impl VoiceRooms {
             let left = members.len() != before;
             if members.is_empty() {
                 self.rooms.remove(&change.channel_id);
+                self.routes.remove(&change.channel_id);
             }
             return if left { Applied::Left } else { Applied::Unchanged };
         }
@@ -74,6 +78,25 @@ impl VoiceRooms {
                 Applied::Joined
             }
         }
+    }
+
+    pub fn route(&self, channel_id: Id) -> RoomRoute {
+        self.routes.get(&channel_id).copied().unwrap_or(RoomRoute::MESH)
+    }
+
+    /// Sets a room's route; returns the one it replaces.
+    pub fn set_route(&mut self, channel_id: Id, route: RoomRoute) -> RoomRoute {
+        let old = self.route(channel_id);
+        if route == RoomRoute::MESH {
+            self.routes.remove(&channel_id);
+        } else {
+            self.routes.insert(channel_id, route);
+        }
+        old
+    }
+
+    pub fn size(&self, channel_id: Id) -> usize {
+        self.rooms.get(&channel_id).map_or(0, Vec::len)
     }
 
     /// The room a session is in, and its state there.

@@ -22,6 +22,8 @@ async fn start(dir: &TempDir, port: u16) -> Child {
         .env("BIND", "127.0.0.1")
         // Tests run side by side: the built-in TURN server takes any free UDP port.
         .env("TURN_PORT", "0")
+        .env("VOICE_SFU_BIND", "127.0.0.1")
+        .env("VOICE_SFU_PORT", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)

@@ -24,6 +24,7 @@ mod notifications;
 mod read_states;
 mod refusals;
 mod security;
+mod sfu;
 mod smtp;
 mod turn;
 mod users;

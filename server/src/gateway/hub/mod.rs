@@ -21,6 +21,8 @@ use crate::bus::{Audience, BusMessage, Envelope};
 use crate::gateway::presence::PresenceBook;
 use crate::gateway::replay::ReplayBuffer;
 use crate::voice::rooms::VoiceRooms;
+use crate::voice::route::{RoomRoute, RoutePolicy};
+use crate::voice::sfu::Sfu;
 
 /// What a connection's writer sends.
 #[derive(Debug)]
@@ -97,16 +99,24 @@ pub struct Owner {
     pub is_admin: bool,
 }
 
+/// The voice media this node serves: its SFU and the settings that pick a room's mode.
+#[derive(Debug, Clone)]
+pub struct HubVoice {
+    pub sfu: Sfu,
+    pub policy: RoutePolicy,
+}
+
 #[derive(Debug)]
 pub struct Hub {
     node: u16,
     limits: HubLimits,
+    voice: HubVoice,
     state: Mutex<HubState>,
 }
 
 impl Hub {
-    pub fn new(node: u16, limits: HubLimits) -> Self {
-        Self { node, limits, state: Mutex::new(HubState::default()) }
+    pub fn new(node: u16, limits: HubLimits, voice: HubVoice) -> Self {
+        Self { node, limits, voice, state: Mutex::new(HubState::default()) }
     }
 
     pub fn node(&self) -> u16 {
@@ -225,12 +235,18 @@ impl Hub {
                 }
                 Vec::new()
             }
-            BusMessage::Voice(change) => {
-                self.apply_voice(&mut state, change);
+            BusMessage::Voice(change) => self.apply_voice(&mut state, change),
+            BusMessage::VoiceAccess { channel_id, access } => {
+                self.apply_voice_access(&mut state, *channel_id, access)
+            }
+            BusMessage::VoiceRoute { channel_id, route } => {
+                self.apply_route(&mut state, *channel_id, *route);
                 Vec::new()
             }
-            BusMessage::VoiceAccess { channel_id, access } => {
-                self.apply_voice_access(&mut state, *channel_id, access);
+            BusMessage::Sfu { node, signal } => {
+                if *node == self.node {
+                    self.voice.sfu.signal(signal.clone());
+                }
                 Vec::new()
             }
             BusMessage::EndLogin { login_id } => self.end_sessions(&mut state, |s| s.login_id == *login_id),
@@ -343,6 +359,20 @@ impl Hub {
 
     pub fn voice_room(&self, channel_id: Id) -> VoiceRoom {
         self.lock().voice.room(channel_id)
+    }
+
+    /// A room and how it carries audio, read together so they agree.
+    pub fn voice_room_route(&self, channel_id: Id) -> (VoiceRoom, RoomRoute) {
+        let state = self.lock();
+        (state.voice.room(channel_id), state.voice.route(channel_id))
+    }
+
+    pub fn voice_policy(&self) -> RoutePolicy {
+        self.voice.policy
+    }
+
+    pub fn sfu(&self) -> &Sfu {
+        &self.voice.sfu
     }
 
     /// The room a session is in and its state there.

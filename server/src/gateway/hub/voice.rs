@@ -7,6 +7,8 @@ use cromulent_protocol::Id;
 use super::{targets, Hub, HubState};
 use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
 use crate::voice::rooms::{Applied, RoomAccess};
+use crate::voice::route::RoomRoute;
+use cromulent_protocol::voice::RoomMode;
 
 /// Why a participant leaves, which decides who hears of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,26 +34,75 @@ impl Hub {
         })]
     }
 
-    pub(super) fn apply_voice(&self, state: &mut HubState, change: &VoiceChange) {
-        self.apply_change(state, change, Leaving::Itself);
+    pub(super) fn apply_voice(&self, state: &mut HubState, change: &VoiceChange) -> Vec<BusMessage> {
+        self.apply_change(state, change, Leaving::Itself)
+    }
+
+    /// A room's new route: members are told to move, and this node's SFU lets go of a
+    /// peer the room no longer uses (after a grace, so clients move without a gap).
+    pub(super) fn apply_route(&self, state: &mut HubState, channel_id: Id, route: RoomRoute) {
+        let old = state.voice.set_route(channel_id, route);
+        if old == route {
+            return;
+        }
+        if let Some(place) = old.sfu.filter(|p| p.node == self.node && old.sfu != route.sfu) {
+            self.voice.sfu.retire(channel_id, place.sfu_session_id);
+        }
+        let members = state.voice.session_ids(channel_id);
+        let event =
+            Event::VoiceModeChanged { channel_id, mode: route.mode, sfu_session_id: route.sfu_session_id() };
+        self.deliver(
+            state,
+            &Envelope { audience: Audience::Sessions { session_ids: members }, event, skip_user: None },
+        );
     }
 
     /// Takes out of the room everyone `access` no longer admits. Every node applies the
     /// same message to its own view, so nobody re-publishes: each node removes the same
     /// participants and tells its own sessions (the room's peers get `peer_left`, the
     /// removed session and the room's audience `voice_state_update` with `left`).
-    pub(super) fn apply_voice_access(&self, state: &mut HubState, channel_id: Id, access: &RoomAccess) {
+    pub(super) fn apply_voice_access(
+        &self,
+        state: &mut HubState,
+        channel_id: Id,
+        access: &RoomAccess,
+    ) -> Vec<BusMessage> {
+        let mut follow = Vec::new();
         for participant in state.voice.refused_by(channel_id, access) {
             let change = VoiceChange { node: self.node, channel_id, participant, left: true, audience: None };
-            self.apply_change(state, &change, Leaving::Revoked);
+            follow.extend(self.apply_change(state, &change, Leaving::Revoked));
         }
         if let RoomAccess::Members { user_ids } = access {
             let audience = Audience::Channel { channel_id, private_members: Some(user_ids.clone()) };
             state.voice.narrow_audience(channel_id, &audience);
         }
+        follow
     }
 
-    fn apply_change(&self, state: &mut HubState, change: &VoiceChange, leaving: Leaving) {
+    /// After a participant left: the SFU serving the room (if this node's) cuts its
+    /// connection at once, and decides, being the room's one node, whether the room is
+    /// small enough to go back to a mesh.
+    fn after_leave(
+        &self,
+        state: &HubState,
+        channel_id: Id,
+        session_id: Id,
+        route: RoomRoute,
+    ) -> Vec<BusMessage> {
+        let Some(place) = route.sfu.filter(|p| p.node == self.node) else { return Vec::new() };
+        self.voice.sfu.remove(session_id);
+        let size = state.voice.size(channel_id);
+        if size == 0 {
+            self.voice.sfu.retire(channel_id, place.sfu_session_id);
+            return Vec::new();
+        }
+        if self.voice.policy.mode_for(route.mode, size) == RoomMode::Mesh {
+            return vec![BusMessage::VoiceRoute { channel_id, route: RoomRoute::MESH }];
+        }
+        Vec::new()
+    }
+
+    fn apply_change(&self, state: &mut HubState, change: &VoiceChange, leaving: Leaving) -> Vec<BusMessage> {
         let session = change.participant.session_id;
         let before_speaking = state.voice.find_session(session).map(|(_, p)| p.speaking);
         // Later changes and the leave reach exactly those who saw the join, so a
@@ -68,6 +119,7 @@ impl Hub {
             }
             audience = Audience::Sessions { session_ids };
         }
+        let route = state.voice.route(change.channel_id);
         let applied = state.voice.apply(change);
         let channel_id = change.channel_id;
         let participant = change.participant.clone();
@@ -80,8 +132,9 @@ impl Hub {
         let send = |state: &mut HubState, audience: Audience, event: Event| {
             self.deliver(state, &Envelope { audience, event, skip_user: None });
         };
+        let mut follow = Vec::new();
         match applied {
-            Applied::Unchanged => return,
+            Applied::Unchanged => return follow,
             Applied::Joined => {
                 send(
                     state,
@@ -90,6 +143,7 @@ impl Hub {
                 );
             }
             Applied::Left => {
+                follow = self.after_leave(state, channel_id, participant.session_id, route);
                 send(
                     state,
                     Audience::Sessions { session_ids: room_peers },
@@ -119,5 +173,6 @@ impl Hub {
             audience,
             Event::VoiceStateUpdate { channel_id, participant, left: applied == Applied::Left },
         );
+        follow
     }
 }
