@@ -9,14 +9,15 @@ use std::time::Instant;
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, ServerFrame};
 use cromulent_protocol::Id;
 
-use super::audio::{frame_queue, AudioConfig, AudioError, Capture, InputChoice, OutputChoice, Playback};
+use super::audio::{AudioConfig, AudioError, Capture, InputChoice, OutputChoice, Playback};
+use super::call::{CallParts, Transports};
+use super::connection::ConnectionConfig;
 use super::controls::{Controls, PttMode};
-use super::mesh::{Mesh, MeshConfig};
 use super::remote::PlaybackSlot;
 use super::removal::{self, InCall, Removal};
 use super::state::{PeerView, VoiceState};
-use super::transmit::{forward_frames, Transmission, OUTGOING_QUEUE};
-use super::transport::{RemoteAudio, Signal};
+use super::transmit::{forward_frames, Transmission, Uplinks};
+use super::transport::Signal;
 
 /// Why a voice operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +26,7 @@ pub enum VoiceError {
     /// The microphone or speaker pipeline would not start or ended badly.
     #[error("audio: {0}")]
     Audio(#[from] AudioError),
-    /// `join` needs a tokio runtime for the mesh.
+    /// `join` needs a tokio runtime for the transports.
     #[error("the voice engine must be used inside a tokio runtime")]
     NoRuntime,
 }
@@ -34,14 +35,16 @@ pub enum VoiceError {
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub audio: AudioConfig,
-    pub mesh: MeshConfig,
+    /// How every peer connection binds its sockets, the SFU's as well as the mesh's (the
+    /// field kept the name it had before the SFU).
+    pub mesh: ConnectionConfig,
     /// The mode to start in; from then on the controls hold it ([`VoiceEngine::set_mode`]).
     pub mode: PttMode,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { audio: AudioConfig::default(), mesh: MeshConfig::default(), mode: PttMode::Key }
+        Self { audio: AudioConfig::default(), mesh: ConnectionConfig::default(), mode: PttMode::Key }
     }
 }
 
@@ -56,17 +59,17 @@ struct Inner {
     config: Mutex<EngineConfig>,
     controls: Mutex<Controls>,
     call: Mutex<Option<Call>>,
-    /// The playback pipeline, shared with the mesh's track readers.
+    /// The playback pipeline, shared with the transports' track readers.
     playback: Arc<PlaybackSlot>,
     transmitting: Arc<AtomicBool>,
     capture_epoch: Arc<Mutex<Option<Instant>>>,
 }
 
-/// One joined voice room: the running pipelines and the mesh.
+/// One joined voice room: the running pipelines and the transports.
 struct Call {
     channel_id: Id,
     capture: Capture,
-    mesh: Mesh,
+    transports: Arc<Transports>,
     forward: tokio::task::JoinHandle<()>,
 }
 
@@ -87,7 +90,8 @@ impl VoiceEngine {
         }
     }
 
-    /// Opens the microphone and speaker, starts the mesh and asks the server to join.
+    /// Opens the microphone and speaker, readies the transports and asks the server to
+    /// join; `voice_joined` then says whether the room is a mesh or goes through the SFU.
     /// Joining another room leaves the current one first.
     pub async fn join(&self, channel_id: Id) -> Result<(), VoiceError> {
         if self.channel_id() == Some(channel_id) {
@@ -109,16 +113,21 @@ impl VoiceEngine {
         };
         *lock(&self.inner.playback.playback) = Some(playback);
 
-        let (audio_tx, audio_rx) = frame_queue(OUTGOING_QUEUE);
-        let remote: Arc<dyn RemoteAudio> = self.inner.playback.clone();
-        let mesh = Mesh::start(config.mesh.clone(), self.inner.signal.clone(), remote, audio_rx);
+        let uplinks = Arc::new(Uplinks::default());
+        let transports = Transports::start(CallParts {
+            channel_id,
+            config: config.mesh.clone(),
+            signal: self.inner.signal.clone(),
+            playback: self.inner.playback.clone(),
+            uplinks: uplinks.clone(),
+        });
         let transmission = Transmission {
             signal: self.inner.signal.clone(),
             transmitting: self.inner.transmitting.clone(),
             epoch: self.inner.capture_epoch.clone(),
         };
-        let forward = runtime.spawn(forward_frames(frames, audio_tx, transmission));
-        *lock(&self.inner.call) = Some(Call { channel_id, capture, mesh, forward });
+        let forward = runtime.spawn(forward_frames(frames, uplinks, transmission));
+        *lock(&self.inner.call) = Some(Call { channel_id, capture, transports, forward });
         {
             let mut controls = lock(&self.inner.controls);
             controls.error = None;
@@ -139,7 +148,7 @@ impl VoiceEngine {
 
     /// The local half of leaving: peer connections, capture, playback, room state.
     fn hang_up(&self, call: Call) -> Result<(), VoiceError> {
-        call.mesh.leave();
+        call.transports.leave();
         call.forward.abort();
         let captured = call.capture.stop();
         let played = match lock(&self.inner.playback.playback).take() {
@@ -195,6 +204,9 @@ impl VoiceEngine {
                 lock(&self.inner.controls).error = Some(message.clone());
             }
             ServerFrame::Event(e) => match &e.event {
+                Event::PeerJoined { participant, .. } => {
+                    self.inner.playback.name(participant.session_id, participant.user_id);
+                }
                 Event::PttState { session_id, active, .. } => {
                     lock(&self.inner.controls).remote_ptt.insert(*session_id, *active);
                 }
@@ -207,7 +219,7 @@ impl VoiceEngine {
             _ => {}
         }
         if let Some(call) = lock(&self.inner.call).as_ref() {
-            call.mesh.handle(frame);
+            call.transports.handle(frame);
         }
         None
     }
@@ -294,7 +306,7 @@ impl VoiceEngine {
     pub fn snapshot(&self) -> VoiceState {
         let controls = lock(&self.inner.controls);
         let call = lock(&self.inner.call);
-        let peers = call.as_ref().map(|c| c.mesh.peers()).unwrap_or_default();
+        let peers = call.as_ref().map(|c| c.transports.peers()).unwrap_or_default();
         let peers = peers
             .into_iter()
             .map(|status| {
@@ -302,7 +314,7 @@ impl VoiceEngine {
                 PeerView::new(status, &controls, speaking, stats)
             })
             .collect();
-        let lost_signaling = call.as_ref().map_or(0, |c| c.mesh.lost_signaling());
+        let lost_signaling = call.as_ref().map_or(0, |c| c.transports.lost_signaling());
         let error = controls.error.clone().or_else(|| {
             (lost_signaling > 0).then(|| {
                 format!("voice signaling got stuck ({lost_signaling} messages lost); join the room again")
@@ -338,7 +350,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(call) = self.call.get_mut().ok().and_then(Option::take) {
             call.forward.abort();
-            call.mesh.leave();
+            call.transports.leave();
         }
     }
 }

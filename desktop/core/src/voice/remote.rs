@@ -1,5 +1,5 @@
-//! Remote tracks into the playback pipeline: the engine's [`RemoteAudio`], whichever
-//! transport opens the tracks, with per-user volumes that outlive a peer's reconnects.
+//! The playback pipeline as the remote tracks reach it (through [`super::paths`]), with
+//! per-user volumes that outlive a peer's reconnects and a room's change of transport.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,7 +8,6 @@ use cromulent_protocol::Id;
 
 use super::audio::{PeerSink, PeerStats, Playback};
 use super::engine::lock;
-use super::transport::{InboundStream, RemoteAudio};
 
 /// The playback pipeline while in a room, and the peers it mixes (keyed by session id).
 #[derive(Default)]
@@ -24,6 +23,16 @@ impl PlaybackSlot {
         lock(&self.users).remove(&session_id);
         if let Some(playback) = lock(&self.playback).as_ref() {
             playback.remove_peer(&session_id.to_string());
+        }
+    }
+
+    /// `session_id` belongs to `user_id` (from `peer_joined`): their volume applies to it,
+    /// also when its track arrived before the server named its user.
+    pub(super) fn name(&self, session_id: Id, user_id: Id) {
+        lock(&self.users).insert(session_id, user_id);
+        let volume = lock(&self.volumes).get(&user_id).copied();
+        if let (Some(volume), Some(playback)) = (volume, lock(&self.playback).as_ref()) {
+            playback.set_volume(&session_id.to_string(), volume);
         }
     }
 
@@ -45,29 +54,19 @@ impl PlaybackSlot {
     }
 }
 
-impl RemoteAudio for PlaybackSlot {
-    fn open(&self, session_id: Id, user_id: Id) -> Box<dyn InboundStream> {
+impl PlaybackSlot {
+    /// A fresh jitter buffer for `session_id` (replacing any it had), at the volume its user
+    /// was given; `None` once we left.
+    pub(super) fn sink(&self, session_id: Id, user_id: Id) -> Option<PeerSink> {
         lock(&self.users).insert(session_id, user_id);
         let volume = lock(&self.volumes).get(&user_id).copied();
         let key = session_id.to_string();
-        let sink = lock(&self.playback).as_ref().map(|playback| {
+        lock(&self.playback).as_ref().map(|playback| {
             let sink = playback.add_peer(&key);
             if let Some(volume) = volume {
                 playback.set_volume(&key, volume);
             }
             sink
-        });
-        Box::new(Inbound(sink))
-    }
-}
-
-/// One remote track's packets into its jitter buffer (nowhere once we left).
-struct Inbound(Option<PeerSink>);
-
-impl InboundStream for Inbound {
-    fn push(&mut self, sequence: u16, timestamp: u32, payload: &[u8]) {
-        if let Some(sink) = &self.0 {
-            sink.push(sequence, timestamp, payload);
-        }
+        })
     }
 }

@@ -18,6 +18,8 @@ pub struct OutgoingFrame {
     /// The first frame after the gate opened: RTP's marker bit for audio (RFC 3551 §4.1).
     pub talk_spurt_start: bool,
     pub payload: Bytes,
+    /// The frame's loudness in -dBov (0 loudest, 127 silence), for the RFC 6464 extension.
+    pub audio_level: u8,
 }
 
 /// Per-peer RTP numbering.
@@ -66,7 +68,7 @@ mod tests {
     use super::*;
 
     fn frame(index: u64, start: bool) -> OutgoingFrame {
-        OutgoingFrame { index, talk_spurt_start: start, payload: Bytes::from_static(b"x") }
+        OutgoingFrame { index, talk_spurt_start: start, payload: Bytes::from_static(b"x"), audio_level: 30 }
     }
 
     #[test]

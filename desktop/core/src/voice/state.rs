@@ -4,7 +4,7 @@ use cromulent_protocol::Id;
 
 use super::audio::PeerStats;
 use super::controls::{Controls, PttMode};
-use super::mesh::PeerStatus;
+use super::link::PeerStatus;
 use super::removal::Removal;
 
 /// A remote participant as the UI shows them.

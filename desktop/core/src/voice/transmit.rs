@@ -1,5 +1,6 @@
-//! Capture → transport: our encoded frames out, and `ptt_state` whenever transmission
-//! starts or stops.
+//! Capture → transports: our encoded frames out (to each transport of the call: two while
+//! a room moves between mesh and SFU), and `ptt_state` whenever transmission starts or
+//! stops.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,14 +8,45 @@ use std::time::Instant;
 
 use cromulent_protocol::gateway::ClientFrame;
 
-use super::audio::{CaptureFrames, FrameSender};
+use super::audio::{frame_queue, CaptureFrames, FrameReceiver, FrameSender};
 use super::engine::lock;
+use super::paths::Path;
 use super::rtp::{OutgoingFrame, FRAME_DURATION, SAMPLES_PER_FRAME};
 use super::transport::Signal;
 
 /// Frames queued between capture and the transport (1 s); when the transport falls behind
 /// the oldest are dropped, since a late frame is worth nothing.
 pub(super) const OUTGOING_QUEUE: usize = 50;
+
+/// The frame queue of each running transport.
+#[derive(Default)]
+pub(super) struct Uplinks {
+    queues: Mutex<Vec<(Path, FrameSender<OutgoingFrame>)>>,
+}
+
+impl Uplinks {
+    /// A queue for the transport on `path`, replacing the one it had.
+    pub(super) fn open(&self, path: Path) -> FrameReceiver<OutgoingFrame> {
+        let (sender, receiver) = frame_queue(OUTGOING_QUEUE);
+        let mut queues = lock(&self.queues);
+        queues.retain(|(p, _)| *p != path);
+        queues.push((path, sender));
+        receiver
+    }
+
+    /// The transport on `path` takes no more frames (its sending task ends).
+    pub(super) fn close(&self, path: Path) {
+        lock(&self.queues).retain(|(p, _)| *p != path);
+    }
+
+    fn push(&self, frame: OutgoingFrame) {
+        // Dropping the oldest when full (the transport is stuck) is the queue's policy;
+        // a transport that is gone just takes no more.
+        for (_, queue) in lock(&self.queues).iter() {
+            queue.push(frame.clone());
+        }
+    }
+}
 
 /// What the forwarding task shares with the engine.
 pub(super) struct Transmission {
@@ -25,14 +57,10 @@ pub(super) struct Transmission {
     pub(super) epoch: Arc<Mutex<Option<Instant>>>,
 }
 
-/// Capture → transport. Frames with the gate closed are not sent at all (as the browser
+/// Capture → transports. Frames with the gate closed are not sent at all (as the browser
 /// detaches its track), but they keep the frame clock running, so RTP timestamps jump
 /// over the pause. Announces each change of transmission with `ptt_state`.
-pub(super) async fn forward_frames(
-    mut frames: CaptureFrames,
-    out: FrameSender<OutgoingFrame>,
-    transmission: Transmission,
-) {
+pub(super) async fn forward_frames(mut frames: CaptureFrames, out: Arc<Uplinks>, transmission: Transmission) {
     let Transmission { signal, transmitting, epoch } = transmission;
     let mut clock = FrameClock::default();
     let mut announced = false;
@@ -49,10 +77,12 @@ pub(super) async fn forward_frames(
             signal(ClientFrame::PttState { active: announced });
         }
         if frame.voice {
-            let outgoing =
-                OutgoingFrame { index, talk_spurt_start: frame.talkspurt_start, payload: frame.payload };
-            // Dropping the oldest when full (the transport is stuck) is the queue's policy;
-            // a transport that is gone just takes no more.
+            let outgoing = OutgoingFrame {
+                index,
+                talk_spurt_start: frame.talkspurt_start,
+                payload: frame.payload,
+                audio_level: frame.audio_level,
+            };
             out.push(outgoing);
         }
         clock.advance(frame.samples);

@@ -32,6 +32,9 @@ pub struct EncodedFrame {
     pub voice: bool,
     /// The first voice frame after a closed gate: the RTP marker bit.
     pub talkspurt_start: bool,
+    /// The frame's loudness before encoding in -dBov, RFC 6464's scale: 0 is full scale,
+    /// 127 silence.
+    pub audio_level: u8,
 }
 
 impl EncodedFrame {
@@ -292,6 +295,7 @@ impl CaptureProcessor {
             samples: FRAME_SAMPLES as u32,
             voice: open,
             talkspurt_start: open && !self.was_open,
+            audio_level: audio_level(self.detector.level_dbfs()),
         };
         self.was_open = open;
         Ok(encoded)
@@ -311,9 +315,28 @@ impl CaptureProcessor {
     }
 }
 
+/// A level in dBFS on RFC 6464's scale (-dBov, 0 to 127); a full-scale signal is 0 and
+/// the meter's floor (digital silence) the scale's own, 127.
+fn audio_level(dbfs: f32) -> u8 {
+    if dbfs <= FLOOR_DBFS {
+        return 127;
+    }
+    // Clamped to the scale first, so the cast cannot truncate.
+    (-dbfs).clamp(0.0, 127.0).round() as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn levels_map_onto_rfc_6464s_scale() {
+        assert_eq!(audio_level(0.0), 0, "full scale is the loudest level");
+        assert_eq!(audio_level(3.0), 0, "a clipping signal still reads as the loudest");
+        assert_eq!(audio_level(-20.4), 20, "-20 dBFS is level 20");
+        assert_eq!(audio_level(-99.0), 99, "a very quiet frame keeps its level");
+        assert_eq!(audio_level(FLOOR_DBFS), 127, "digital silence is the quietest level");
+    }
 
     #[test]
     fn mute_wins_over_push_to_talk_and_voice_activation() {

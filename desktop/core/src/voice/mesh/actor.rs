@@ -1,55 +1,54 @@
-//! The signaling actor: applies the gateway's voice frames and the connections' events
-//! in the order they arrived, one at a time, so a peer's offer, answer and candidates
-//! never race each other.
+//! The signaling actor: applies the gateway's voice frames, the engine's commands and the
+//! connections' events in the order they arrived, one at a time, so a peer's offer,
+//! answer and candidates never race each other.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cromulent_protocol::gateway::Event;
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, ServerFrame};
-use cromulent_protocol::voice::{IceServer, IceTransportPolicy};
 use cromulent_protocol::Id;
-use rtc::interceptor::Registry;
-use rtc::peer_connection::configuration::RTCOfferOptions;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
 use tokio::sync::{mpsc, oneshot};
-use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy,
-    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
-};
+use webrtc::peer_connection::RTCPeerConnectionState;
 
-use super::inbox::Inbox;
-use super::peer::{self, Handler, PeerEvent, PeerShared, PeerTx};
-use super::signal::CandidateJson;
+use super::peer::{Handler, PeerEvent};
 use super::table::PeerTable;
-use super::{MeshConfig, MeshError, RemoteAudio, Signal};
+use super::{MeshError, MeshInput, RemoteAudio, Signal};
+use crate::voice::connection::{self, ConnectionConfig, IceSetup};
+use crate::voice::inbox::Inbox;
+use crate::voice::link::{PeerShared, PeerTx};
+use crate::voice::negotiation::Negotiated;
+use crate::voice::signal::CandidateJson;
+
+/// The stream id of our track on mesh connections (the remote side reads who we are from
+/// the connection, not from this).
+const STREAM_ID: &str = "cromulent";
 
 struct Peer {
-    pc: Arc<dyn PeerConnection>,
-    tx: Arc<PeerTx>,
-    queued: Vec<RTCIceCandidateInit>,
-    remote_set: bool,
+    link: Negotiated,
     /// We made the first offer, so we drive ICE restarts.
     offerer: bool,
 }
 
 pub(super) struct Actor {
-    config: MeshConfig,
+    config: ConnectionConfig,
     signal: Signal,
     remote_audio: Arc<dyn RemoteAudio>,
     /// Handed to every connection's callbacks.
     peer_events: Inbox<PeerEvent>,
     registry: Arc<PeerTable>,
     self_session: Option<Id>,
-    ice_servers: Vec<RTCIceServer>,
-    policy: RTCIceTransportPolicy,
+    ice: IceSetup,
     peers: HashMap<Id, Peer>,
+    /// The room moved to the SFU: the peers we have play on until the engine closes them,
+    /// but no new one is made and no offer answered.
+    draining: bool,
 }
 
-/// What the actor reads: gateway frames, connection events and the one leave signal.
+/// What the actor reads: gateway frames and commands, connection events and the one
+/// leave signal.
 pub(super) struct ActorInputs {
-    pub(super) signaling: mpsc::Receiver<Box<ServerFrame>>,
+    pub(super) signaling: mpsc::Receiver<MeshInput>,
     pub(super) peer_events: mpsc::Receiver<PeerEvent>,
     /// Fires on [`super::Mesh::leave`], and when the handle is dropped.
     pub(super) leave: oneshot::Receiver<()>,
@@ -57,7 +56,7 @@ pub(super) struct ActorInputs {
 
 impl Actor {
     pub(super) fn new(
-        config: MeshConfig,
+        config: ConnectionConfig,
         signal: Signal,
         remote_audio: Arc<dyn RemoteAudio>,
         peer_events: Inbox<PeerEvent>,
@@ -70,9 +69,9 @@ impl Actor {
             peer_events,
             registry,
             self_session: None,
-            ice_servers: Vec::new(),
-            policy: RTCIceTransportPolicy::All,
+            ice: IceSetup::default(),
             peers: HashMap::new(),
+            draining: false,
         }
     }
 
@@ -84,8 +83,8 @@ impl Actor {
             tokio::select! {
                 biased;
                 _ = &mut leave => break,
-                frame = signaling.recv() => match frame {
-                    Some(frame) => self.on_frame(*frame).await,
+                input = signaling.recv() => match input {
+                    Some(input) => self.on_input(input).await,
                     None => break,
                 },
                 Some(event) = peer_events.recv() => self.on_peer_event(event).await,
@@ -94,8 +93,29 @@ impl Actor {
         self.drop_all().await;
     }
 
-    async fn on_frame(&mut self, frame: ServerFrame) {
-        let result = match frame {
+    async fn on_input(&mut self, input: MeshInput) {
+        let result = match input {
+            MeshInput::Frame(frame) => self.on_frame(*frame).await,
+            MeshInput::Connect(peers) => {
+                self.draining = false;
+                self.connect(peers).await
+            }
+            MeshInput::Close(session_id) => {
+                self.drop_peer(session_id).await;
+                Ok(())
+            }
+            MeshInput::Drain => {
+                self.draining = true;
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "voice signaling step failed");
+        }
+    }
+
+    async fn on_frame(&mut self, frame: ServerFrame) -> Result<(), MeshError> {
+        match frame {
             ServerFrame::Control(ControlFrame::VoiceJoined {
                 self_session_id,
                 ice_servers,
@@ -103,18 +123,14 @@ impl Actor {
                 ..
             }) => {
                 self.self_session = Some(self_session_id);
-                self.ice_servers = ice_servers.iter().map(to_rtc_ice_server).collect();
-                // `relay` keeps our address from peers: only TURN candidates are gathered.
-                self.policy = match ice_transport_policy {
-                    IceTransportPolicy::All => RTCIceTransportPolicy::All,
-                    IceTransportPolicy::Relay => RTCIceTransportPolicy::Relay,
-                };
+                self.ice = IceSetup::new(&ice_servers, ice_transport_policy);
                 Ok(())
             }
             ServerFrame::Event(e) => match e.event {
                 Event::PeerJoined { participant, .. } => {
-                    if Some(participant.session_id) == self.self_session || self.self_session.is_none() {
-                        return;
+                    let me = self.self_session;
+                    if me.is_none() || me == Some(participant.session_id) || self.draining {
+                        return Ok(());
                     }
                     self.offer_to(participant.session_id, participant.user_id).await
                 }
@@ -130,22 +146,32 @@ impl Actor {
                 _ => Ok(()),
             },
             _ => Ok(()),
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "voice signaling step failed");
         }
+    }
+
+    /// The room came back to a mesh: the lower session id of each pair offers (Ids compare
+    /// as integers), the higher waits for that offer.
+    async fn connect(&mut self, peers: Vec<(Id, Id)>) -> Result<(), MeshError> {
+        let Some(me) = self.self_session else { return Ok(()) };
+        for (session_id, user_id) in peers {
+            if offers_to(me, session_id) && !self.peers.contains_key(&session_id) {
+                self.offer_to(session_id, user_id).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn on_peer_event(&mut self, event: PeerEvent) {
         match event {
             PeerEvent::LocalCandidate { session_id, candidate } => {
                 let Some(peer) = self.peers.get(&session_id) else { return };
-                let local = peer.pc.local_description().await.map(|d| d.sdp);
-                let json = CandidateJson::from_local(candidate, local.as_deref());
-                (self.signal)(ClientFrame::IceCandidate { to: session_id, candidate: json.to_value() });
+                let candidate = peer.link.local_candidate(candidate).await;
+                (self.signal)(ClientFrame::IceCandidate { to: session_id, candidate });
             }
             PeerEvent::State { session_id, state } => {
+                // A draining peer is about to be closed; restarting it would only delay that.
                 let restart = state == RTCPeerConnectionState::Failed
+                    && !self.draining
                     && self.peers.get(&session_id).is_some_and(|p| p.offerer);
                 if restart {
                     tracing::info!(peer = %session_id, "connection failed; restarting ICE");
@@ -161,62 +187,28 @@ impl Actor {
         if self.peers.contains_key(&session_id) {
             return Ok(());
         }
-        let rtc_err = |source| MeshError::Rtc { peer: session_id, source };
-        let shared = Arc::new(PeerShared {
-            session_id,
-            user_id,
-            state: Mutex::new("new".to_owned()),
-            packets_received: 0.into(),
-            packets_sent: 0.into(),
-            last_packet: Mutex::new(None),
-        });
-        let tx = Arc::new(PeerTx::new(shared.clone()));
-
-        let mut media = MediaEngine::default();
-        media
-            .register_codec(
-                RTCRtpCodecParameters { rtp_codec: peer::opus_codec(), payload_type: 111 },
-                RtpCodecKind::Audio,
-            )
-            .map_err(rtc_err)?;
-        let interceptors = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
-        let mut settings =
-            SettingEngineBuilder::new().with_include_loopback_candidate(self.config.include_loopback);
-        if let Some(t) = self.config.ice_timeouts {
-            settings = settings.with_ice_timeouts(Some(t.disconnected), Some(t.failed), Some(t.keepalive));
-        }
-        let settings = settings.build();
-        let configuration = RTCConfigurationBuilder::new()
-            .with_ice_servers(self.ice_servers.clone())
-            .with_ice_transport_policy(self.policy)
-            .build();
+        let shared = Arc::new(PeerShared::new(session_id, user_id));
+        let tx = Arc::new(PeerTx::new(shared.clone(), STREAM_ID.to_owned()));
         let handler = Handler {
             shared: shared.clone(),
             tx: tx.clone(),
             events: self.peer_events.clone(),
             remote_audio: self.remote_audio.clone(),
         };
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(configuration)
-            .with_media_engine(media)
-            .with_setting_engine(settings)
-            .with_interceptor_registry(interceptors)
-            .with_handler(Arc::new(handler))
-            .with_udp_addrs(self.config.udp_addrs.clone())
-            .build()
+        let pc = connection::build(&self.config, &self.ice, Arc::new(handler))
             .await
-            .map_err(rtc_err)?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+            .map_err(|source| MeshError::Rtc { peer: session_id, source })?;
         self.registry.insert(tx.clone(), shared);
-        self.peers.insert(session_id, Peer { pc, tx, queued: Vec::new(), remote_set: false, offerer });
+        self.peers.insert(session_id, Peer { link: Negotiated::new(pc, tx), offerer });
         Ok(())
     }
 
     async fn offer_to(&mut self, session_id: Id, user_id: Id) -> Result<(), MeshError> {
         self.ensure_peer(session_id, user_id, true).await?;
         if let Some(peer) = self.peers.get(&session_id) {
-            peer.pc
-                .add_track(peer.tx.track())
+            peer.link
+                .pc
+                .add_track(peer.link.tx.track())
                 .await
                 .map_err(|source| MeshError::Rtc { peer: session_id, source })?;
         }
@@ -224,49 +216,37 @@ impl Actor {
     }
 
     async fn send_offer(&mut self, session_id: Id, ice_restart: bool) -> Result<(), MeshError> {
-        let Some(peer) = self.peers.get(&session_id) else { return Ok(()) };
-        let rtc_err = |source| MeshError::Rtc { peer: session_id, source };
-        if ice_restart {
-            peer.pc.restart_ice().await.map_err(rtc_err)?;
-        }
-        let options = RTCOfferOptions { ice_restart };
-        let offer = peer.pc.create_offer(Some(options)).await.map_err(rtc_err)?;
-        peer.pc.set_local_description(offer.clone()).await.map_err(rtc_err)?;
-        let sdp = peer.pc.local_description().await.map(|d| d.sdp).unwrap_or(offer.sdp);
+        let Some(peer) = self.peers.get_mut(&session_id) else { return Ok(()) };
+        let sdp = peer
+            .link
+            .offer(ice_restart)
+            .await
+            .map_err(|source| MeshError::Rtc { peer: session_id, source })?;
         (self.signal)(ClientFrame::SdpOffer { to: session_id, sdp });
         Ok(())
     }
 
     async fn answer(&mut self, from: Id, user_id: Id, sdp: String) -> Result<(), MeshError> {
+        if self.draining && !self.peers.contains_key(&from) {
+            return Ok(());
+        }
         self.ensure_peer(from, user_id, false).await?;
         let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
         let rtc_err = |source| MeshError::Rtc { peer: from, source };
-        let first = !peer.remote_set;
-        let offer = RTCSessionDescription::offer(sdp).map_err(rtc_err)?;
-        peer.pc.set_remote_description(offer).await.map_err(rtc_err)?;
-        peer.remote_set = true;
+        let first = !peer.link.remote_set();
+        peer.link.apply_offer(sdp).await.map_err(rtc_err)?;
         // After the remote offer, so our track rides the transceiver the offer created.
         if first {
-            peer.pc.add_track(peer.tx.track()).await.map_err(rtc_err)?;
+            peer.link.pc.add_track(peer.link.tx.track()).await.map_err(rtc_err)?;
         }
-        flush(from, peer).await;
-        let answer = peer.pc.create_answer(None).await.map_err(rtc_err)?;
-        peer.pc.set_local_description(answer.clone()).await.map_err(rtc_err)?;
-        let sdp = peer.pc.local_description().await.map(|d| d.sdp).unwrap_or(answer.sdp);
+        let sdp = peer.link.answer().await.map_err(rtc_err)?;
         (self.signal)(ClientFrame::SdpAnswer { to: from, sdp });
-        learn_payload_type(peer).await;
         Ok(())
     }
 
     async fn apply_answer(&mut self, from: Id, sdp: String) -> Result<(), MeshError> {
         let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
-        let rtc_err = |source| MeshError::Rtc { peer: from, source };
-        let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err)?;
-        peer.pc.set_remote_description(answer).await.map_err(rtc_err)?;
-        peer.remote_set = true;
-        flush(from, peer).await;
-        learn_payload_type(peer).await;
-        Ok(())
+        peer.link.apply_answer(sdp).await.map_err(|source| MeshError::Rtc { peer: from, source })
     }
 
     async fn remote_candidate(
@@ -276,14 +256,12 @@ impl Actor {
         value: &serde_json::Value,
     ) -> Result<(), MeshError> {
         let Some(candidate) = CandidateJson::from_value(value) else { return Ok(()) };
+        if self.draining && !self.peers.contains_key(&from) {
+            return Ok(());
+        }
         self.ensure_peer(from, user_id, false).await?;
-        let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
-        if peer.remote_set {
-            if let Err(e) = peer.pc.add_ice_candidate(candidate.into_init()).await {
-                tracing::debug!(peer = %from, error = %e, "remote candidate not usable");
-            }
-        } else {
-            peer.queued.push(candidate.into_init());
+        if let Some(peer) = self.peers.get_mut(&from) {
+            peer.link.remote_candidate(candidate).await;
         }
         Ok(())
     }
@@ -291,9 +269,7 @@ impl Actor {
     async fn drop_peer(&mut self, session_id: Id) {
         self.registry.remove(session_id);
         if let Some(peer) = self.peers.remove(&session_id) {
-            if let Err(e) = peer.pc.close().await {
-                tracing::debug!(peer = %session_id, error = %e, "close");
-            }
+            peer.link.close().await;
         }
     }
 
@@ -306,25 +282,21 @@ impl Actor {
     }
 }
 
-/// Candidates that waited for the remote description.
-async fn flush(session_id: Id, peer: &mut Peer) {
-    for candidate in std::mem::take(&mut peer.queued) {
-        if let Err(e) = peer.pc.add_ice_candidate(candidate).await {
-            tracing::debug!(peer = %session_id, error = %e, "queued candidate not usable");
-        }
-    }
+/// Whether we make the offer to `other` when a room moves back to a mesh: the lower
+/// session id does, comparing the ids as integers (their JSON form is a decimal string,
+/// and "10" < "9" as text).
+pub(super) fn offers_to(me: Id, other: Id) -> bool {
+    me.0 < other.0
 }
 
-async fn learn_payload_type(peer: &Peer) {
-    if let Some(pt) = peer::negotiated_opus_pt(peer.pc.as_ref()).await {
-        peer.tx.set_payload_type(pt);
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn to_rtc_ice_server(server: &IceServer) -> RTCIceServer {
-    RTCIceServer {
-        urls: server.urls.clone(),
-        username: server.username.clone().unwrap_or_default(),
-        credential: server.credential.clone().unwrap_or_default(),
+    #[test]
+    fn the_lower_session_id_offers_compared_as_integers() {
+        assert!(offers_to(Id(9), Id(10)), "9 < 10 as integers, although \"10\" < \"9\" as text");
+        assert!(!offers_to(Id(10), Id(9)), "the higher id waits for the offer");
+        assert!(!offers_to(Id(7), Id(7)), "nobody offers to itself");
     }
 }

@@ -9,20 +9,21 @@
 //! - Browsers hide host addresses behind mDNS names (`<uuid>.local`); webrtc-rs resolves
 //!   them by querying mDNS, and where that fails the browser's connectivity checks still
 //!   reach us and become peer-reflexive candidates.
+//! - When the room moves back from the SFU, the lower session id of each pair offers
+//!   ([`Mesh::connect`]); when it moves to the SFU, the mesh makes no new connections
+//!   ([`Mesh::drain`]) and the engine closes each peer once the SFU carries them.
 //!
 //! All signaling runs in one task ([`actor`]), so a peer's offer, answer and candidates are
-//! applied in the order they arrived; its inputs are bounded as [`inbox`] writes down.
+//! applied in the order they arrived; its inputs are bounded as
+//! `voice::inbox` writes down.
 //! Audio goes out on another task ([`fanout`]), so a slow SDP step never delays frames.
 //!
 //! The engine sees the mesh only through [`Mesh`] and the traits of
-//! [`crate::voice::transport`], so a selective forwarding connection can take its place.
+//! [`crate::voice::transport`], as it sees the SFU connection ([`crate::voice::sfu`]).
 
 mod actor;
-mod config;
 mod fanout;
-mod inbox;
 mod peer;
-mod signal;
 mod table;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,17 +33,16 @@ use cromulent_protocol::gateway::{ControlFrame, Event, ServerFrame};
 use cromulent_protocol::Id;
 use tokio::sync::oneshot;
 
+pub use crate::voice::connection::{ConnectionConfig as MeshConfig, IceTimeouts};
+pub use crate::voice::link::{PeerShared, PeerStatus};
 pub use crate::voice::rtp;
 pub use crate::voice::rtp::OutgoingFrame;
+pub use crate::voice::signal::CandidateJson;
 pub use crate::voice::transport::{InboundStream, RemoteAudio, Signal};
-pub use config::{IceTimeouts, MeshConfig};
-pub use peer::PeerShared;
-pub use signal::CandidateJson;
-pub use table::PeerStatus;
 
-use crate::voice::audio::FrameReceiver;
+use crate::voice::inbox::{inbox, Inbox, PEER_EVENT_QUEUE, SIGNALING_QUEUE};
+use crate::voice::transport::Wiring;
 use actor::{Actor, ActorInputs};
-use inbox::{inbox, Inbox, PEER_EVENT_QUEUE, SIGNALING_QUEUE};
 use table::PeerTable;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,24 +55,30 @@ pub enum MeshError {
     },
 }
 
+/// What the actor takes, in one queue so that it applies them in order.
+pub(crate) enum MeshInput {
+    Frame(Box<ServerFrame>),
+    /// The room moved (back) to a mesh: connect to these `(session, user)`s.
+    Connect(Vec<(Id, Id)>),
+    /// Close the connection to this participant: the SFU carries them now.
+    Close(Id),
+    /// The room moved to the SFU: keep the connections there are, make no new ones.
+    Drain,
+}
+
 /// Handle to the running mesh. Dropping it stops signaling and closes every connection.
 pub struct Mesh {
-    signaling: Inbox<Box<ServerFrame>>,
+    signaling: Inbox<MeshInput>,
     leave: Mutex<Option<oneshot::Sender<()>>>,
     registry: Arc<PeerTable>,
-    /// Signaling messages the actor's full inputs refused (see [`inbox`]).
+    /// Signaling messages the actor's full inputs refused (see `voice::inbox`).
     lost: Arc<AtomicU64>,
 }
 
 impl Mesh {
-    /// Starts the mesh on the current tokio runtime. `audio` carries our encoded frames.
-    pub fn start(
-        config: MeshConfig,
-        signal: Signal,
-        remote_audio: Arc<dyn RemoteAudio>,
-        audio: FrameReceiver<OutgoingFrame>,
-    ) -> Self {
-        let lost = Arc::new(AtomicU64::new(0));
+    /// Starts the mesh on the current tokio runtime.
+    pub fn start(config: MeshConfig, wiring: Wiring) -> Self {
+        let Wiring { signal, remote_audio, audio, lost } = wiring;
         let (signaling, signaling_rx) = inbox("signaling", SIGNALING_QUEUE, &lost);
         let (peer_events, peer_events_rx) = inbox("peer events", PEER_EVENT_QUEUE, &lost);
         let (leave, leave_rx) = oneshot::channel();
@@ -89,8 +95,30 @@ impl Mesh {
     /// Feeds a gateway frame; the mesh acts on the voice ones and ignores the rest.
     pub fn handle(&self, frame: &ServerFrame) {
         if is_mesh_frame(frame) {
-            self.signaling.send(Box::new(frame.clone()));
+            self.signaling.send(MeshInput::Frame(Box::new(frame.clone())));
         }
+    }
+
+    /// Connects to the room's other participants (`(session, user)`) after a move back
+    /// from the SFU: we offer to those with a greater session id and answer the others.
+    /// Lifts [`Mesh::drain`].
+    pub fn connect(&self, peers: Vec<(Id, Id)>) {
+        self.signaling.send(MeshInput::Connect(peers));
+    }
+
+    /// Closes the connection to one participant.
+    pub fn close_peer(&self, session_id: Id) {
+        self.signaling.send(MeshInput::Close(session_id));
+    }
+
+    /// Makes no new connections and answers no new offers: the room moved to the SFU.
+    pub fn drain(&self) {
+        self.signaling.send(MeshInput::Drain);
+    }
+
+    /// Whether a connection to `session_id` exists (in any state).
+    pub fn has_peer(&self, session_id: Id) -> bool {
+        self.registry.contains(session_id)
     }
 
     /// Closes every peer connection (after `voice_leave`); signaling still queued is
@@ -156,7 +184,9 @@ mod tests {
 
     fn start(signal: &Signal) -> Mesh {
         let (_frames, audio) = frame_queue(1);
-        Mesh::start(MeshConfig::loopback(), Arc::clone(signal), Arc::new(NoAudio), audio)
+        let lost = Arc::new(AtomicU64::new(0));
+        let wiring = Wiring { signal: Arc::clone(signal), remote_audio: Arc::new(NoAudio), audio, lost };
+        Mesh::start(MeshConfig::loopback(), wiring)
     }
 
     #[tokio::test]

@@ -1,24 +1,25 @@
-//! The mesh actor's inputs, each bounded, and what happens when one is full.
+//! The inputs of a signaling actor (the mesh's and the SFU connection's), each bounded,
+//! and what happens when one is full.
 //!
 //! | input | from | bound | when full |
 //! |---|---|---|---|
-//! | signaling | the gateway, through [`super::Mesh::handle`] | [`SIGNALING_QUEUE`] | refused loudly (below) |
-//! | peer events | webrtc-rs callbacks: local candidates, states | [`PEER_EVENT_QUEUE`] | refused loudly |
-//! | leave | [`super::Mesh::leave`] or dropping the handle | one signal | cannot fill; acted on first |
+//! | signaling | the gateway, through the transport's `handle` | [`SIGNALING_QUEUE`] | refused loudly (below) |
+//! | connection events | webrtc-rs callbacks: local candidates, states | [`PEER_EVENT_QUEUE`] | refused loudly |
+//! | leave | the transport's `leave`, or dropping its handle | one signal | cannot fill; acted on first |
 //! | our audio | the engine, a [`crate::voice::audio::frame_queue`] | 1 s of frames | the oldest frame is dropped |
 //!
 //! Signaling is not made to wait for the actor (backpressure), because neither producer
-//! may wait: [`super::Mesh::handle`] runs on the gateway reader, which carries chat and
-//! presence too (and the server counts a connection that leaves its frames unread as a
-//! slow consumer and closes it); peer events come from a connection's driver, which the
-//! actor itself awaits in every SDP step, so a callback waiting for the actor could
-//! deadlock both. Nor is it dropped like audio: a lost offer, answer or candidate breaks
-//! that peer's connection without anyone noticing. So each bound lies far above what a
-//! room produces — joining costs an offer, an answer and a few candidates per peer, and
-//! the server lets each peer send at most 600 signaling messages a minute — and reaching
-//! it means the actor is stuck, not busy. The message is then refused loudly: an error in
-//! the log and a count the engine reports in its state (`VoiceState::error`, on which the
-//! `cromulent` command ends its call), never a queue without end and never a silent loss.
+//! may wait: `handle` runs on the gateway reader, which carries chat and presence too (and
+//! the server counts a connection that leaves its frames unread as a slow consumer and
+//! closes it); connection events come from a connection's driver, which the actor itself
+//! awaits in every SDP step, so a callback waiting for the actor could deadlock both. Nor
+//! is it dropped like audio: a lost offer, answer or candidate breaks that connection
+//! without anyone noticing. So each bound lies far above what a room produces — joining
+//! costs an offer, an answer and a few candidates per peer, and the server lets each peer
+//! send at most 600 signaling messages a minute — and reaching it means the actor is
+//! stuck, not busy. The message is then refused loudly: an error in the log and a count
+//! the engine reports in its state (`VoiceState::error`, on which the `cromulent` command
+//! ends its call), never a queue without end and never a silent loss.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,12 +28,12 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 /// Gateway frames waiting for the actor.
-pub(super) const SIGNALING_QUEUE: usize = 1024;
+pub(crate) const SIGNALING_QUEUE: usize = 1024;
 /// Connection events waiting for the actor.
-pub(super) const PEER_EVENT_QUEUE: usize = 1024;
+pub(crate) const PEER_EVENT_QUEUE: usize = 1024;
 
 /// A bounded queue to the actor with a sender that never waits.
-pub(super) fn inbox<T>(
+pub(crate) fn inbox<T>(
     queue: &'static str,
     capacity: usize,
     lost: &Arc<AtomicU64>,
@@ -42,10 +43,10 @@ pub(super) fn inbox<T>(
 }
 
 /// The sending end of one of the actor's inputs.
-pub(super) struct Inbox<T> {
+pub(crate) struct Inbox<T> {
     sender: mpsc::Sender<T>,
     queue: &'static str,
-    /// Messages refused by any of the mesh's inputs, shared with the [`super::Mesh`] handle.
+    /// Messages refused by any of the call's actor inputs, shared with the engine.
     lost: Arc<AtomicU64>,
 }
 
@@ -57,7 +58,7 @@ impl<T> Clone for Inbox<T> {
 
 impl<T> Inbox<T> {
     /// Queues a message for the actor without waiting; a full queue refuses it loudly.
-    pub(super) fn send(&self, message: T) {
+    pub(crate) fn send(&self, message: T) {
         match self.sender.try_send(message) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -68,7 +69,7 @@ impl<T> Inbox<T> {
                     "voice signaling is stuck: message refused, the room must be joined again"
                 );
             }
-            // The mesh has ended: there is nothing left to negotiate.
+            // The actor has ended: there is nothing left to negotiate.
             Err(TrySendError::Closed(_)) => {}
         }
     }
@@ -92,7 +93,7 @@ mod tests {
     }
 
     #[test]
-    fn an_ended_mesh_is_not_a_loss() {
+    fn an_ended_actor_is_not_a_loss() {
         let lost = Arc::new(AtomicU64::new(0));
         let (inbox, receiver) = inbox("test", 1, &lost);
         let clone = inbox.clone();
