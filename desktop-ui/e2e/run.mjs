@@ -4,7 +4,8 @@
 // and voice between two browsers with fake audio.
 //
 // Env: CARGO_TARGET_DIR (default ~/.cache/cromulent/target), CHROMIUM (default
-// /usr/bin/chromium), E2E_SKIP_BUILD=1 to reuse a built server,
+// /usr/bin/chromium), E2E_SKIP_BUILD=1 to reuse a built server, E2E_ONLY=<text> to run
+// only the steps whose name holds it,
 // UPDATE_SCREENSHOTS=1 to write screenshots to docs/screenshots/ (else e2e/out/).
 
 import { spawnSync } from 'node:child_process';
@@ -24,8 +25,10 @@ const repo = resolve(uiDir, '..');
 const out = join(here, 'out');
 const shots = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs', 'screenshots') : join(out, 'screenshots');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-// Later files' steps reuse the users and pages the earlier ones made.
-const suites = [...mainSuites, ...inviteSuites];
+// Later files' steps reuse the users and pages the earlier ones made, so a filter
+// (E2E_ONLY=<part of a name>) suits the steps that make their own, like the SFU ones.
+const only = process.env.E2E_ONLY;
+const suites = [...mainSuites, ...inviteSuites].filter(([name]) => !only || name.includes(only));
 
 mkdirSync(out, { recursive: true });
 mkdirSync(shots, { recursive: true });

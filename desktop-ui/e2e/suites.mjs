@@ -1,13 +1,14 @@
 // The end-to-end steps, in order; later steps use the users and pages earlier ones made.
 // Each step throws on failure with a message saying what a person would have seen.
 
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 import { toneWav as sineWav } from './chromium.mjs';
-import { PASSWORD, assert, mailedLink, until } from './harness.mjs';
+import { PASSWORD, assert, launchServer, mailedLink, until } from './harness.mjs';
 
 const WAIT = { timeout: 10_000 };
 
@@ -44,10 +45,12 @@ async function openChannel(page, name) {
 }
 
 /** How far the 440 Hz tone stands out (dB over a quiet band at 2.5 kHz) in what this
- * page plays from its voice peers, at best over `ms`. 0 when nothing is playing. */
-function toneHeard(page, ms) {
-  return page.evaluate(async (ms) => {
-    const el = [...document.querySelectorAll('audio[data-voice-peer]')].find((e) => e.srcObject);
+ * page plays from its voice peers (or from the one with session id `peer`), at best
+ * over `ms`. 0 when nothing is playing. */
+function toneHeard(page, ms, peer = null) {
+  return page.evaluate(async ({ ms, peer }) => {
+    const playing = [...document.querySelectorAll(peer ? `audio[data-voice-peer="${peer}"]` : 'audio[data-voice-peer]')].filter((e) => e.srcObject);
+    const el = playing.find((e) => !e.muted) ?? playing[0];
     if (!el) return 0;
     const ctx = new AudioContext();
     const analyser = ctx.createAnalyser();
@@ -66,7 +69,7 @@ function toneHeard(page, ms) {
     }
     await ctx.close();
     return best;
-  }, ms);
+  }, { ms, peer });
 }
 
 /** A 440 Hz tone as a WAV file, the fake microphone for the voice steps. */
@@ -508,4 +511,281 @@ export const suites = [
       await state.b.goto(`${base}/channels`);
     },
   ],
+  [
+    'voice through the SFU: two browsers hear each other both ways while the key is held, nothing while released, mute beats the key',
+    async ({ browser }) => {
+      const server = await voiceServer('sfu', { VOICE_MODE: 'sfu' });
+      const contexts = [];
+      try {
+        const ann = await voiceUser(browser, server.base, 'ann', contexts);
+        const ben = await voiceUser(browser, server.base, 'ben', contexts);
+        for (const page of [ann, ben]) await joinVoice(page);
+        await settledIn('sfu', [ann, ben], 1);
+        const annId = await sessionOf(ann);
+        const benId = await sessionOf(ben);
+
+        // Released: nothing leaves ann's browser, and ben hears nothing.
+        const idle0 = await voiceStats(ben);
+        await ben.waitForTimeout(1500);
+        const idle1 = await voiceStats(ben);
+        assert(idle1.packetsReceived - idle0.packetsReceived < 5, `ben received ${idle1.packetsReceived - idle0.packetsReceived} packets while nobody talked`);
+        const quiet = await toneHeard(ben, 1500, annId);
+        assert(quiet < 10, `ben hears a tone while ann is silent (${quiet.toFixed(1)} dB)`);
+
+        const annToBen = await talkThrough(ann, 'ann', ben, annId);
+        assert(annToBen.packets > 40, `ben received only ${annToBen.packets} of ann's packets in 2 s of talk`);
+        assert(annToBen.energy > 0, "ann's audio reaches ben with energy (the tone), not silence");
+        assert(annToBen.tone > 20, `ben hears ann's 440 Hz tone (${annToBen.tone.toFixed(1)} dB over the noise)`);
+        assert((await voiceStats(ben)).codecs.includes('audio/opus'), 'Opus through the SFU');
+
+        const benToAnn = await talkThrough(ben, 'ben', ann, benId);
+        assert(benToAnn.packets > 40, `ann received only ${benToAnn.packets} of ben's packets in 2 s of talk`);
+        assert(benToAnn.energy > 0, "ben's audio reaches ann with energy");
+        assert(benToAnn.tone > 20, `ann hears ben's 440 Hz tone (${benToAnn.tone.toFixed(1)} dB over the noise)`);
+
+        // Mute beats the key through the SFU too.
+        await ann.getByRole('button', { name: 'Mute' }).click();
+        await ann.locator('body').click({ position: { x: 700, y: 300 } });
+        await ann.keyboard.down('F8');
+        const mute0 = await voiceStats(ben);
+        await ann.waitForTimeout(1500);
+        const mute1 = await voiceStats(ben);
+        await ann.keyboard.up('F8');
+        assert(mute1.packetsReceived - mute0.packetsReceived < 5, 'mute wins over push-to-talk through the SFU');
+        await ann.getByRole('button', { name: 'Unmute' }).click();
+
+        // Ben's volume for ann and his deafen reach the audio element of ann's SFU track.
+        const annAudio = ben.locator(`audio[data-voice-peer="${annId}"]`);
+        await ben.getByRole('button', { name: 'ann', exact: true }).click();
+        await ben.getByLabel('Volume').evaluate((input) => {
+          input.value = '0.25';
+          input.dispatchEvent(new Event('input', { bubbles: true }));
+        });
+        await until("ann's track at the volume ben chose", async () => (await annAudio.evaluate((el) => el.volume)) === 0.25);
+        await ben.getByRole('button', { name: 'Deafen' }).click();
+        await until("ann's track muted while ben is deafened", () => annAudio.evaluate((el) => el.muted));
+        await ben.getByRole('button', { name: 'Undeafen' }).click();
+        await until("ann's track heard again", async () => !(await annAudio.evaluate((el) => el.muted)));
+
+        for (const page of [ann, ben]) await page.getByRole('button', { name: 'Leave voice' }).click();
+        await ann.locator('audio[data-voice-peer]').first().waitFor({ state: 'detached', timeout: 10_000 });
+      } finally {
+        for (const context of contexts) await context.close().catch(() => undefined);
+        await server.stop();
+      }
+    },
+  ],
+  [
+    'voice through the SFU, relay-only: a browser that may use only the relay reaches the SFU through TURN, hears and is heard',
+    async ({ browser }) => {
+      // The relay on loopback, naming the address it relays from, as the SFU sees it.
+      const server = await voiceServer('sfu-relay', { VOICE_MODE: 'sfu', TURN_BIND: '127.0.0.1', TURN_PUBLIC_IP: '127.0.0.1' });
+      const contexts = [];
+      try {
+        const ann = await voiceUser(browser, server.base, 'ann', contexts);
+        const ben = await voiceUser(browser, server.base, 'ben', contexts);
+        const prefs = await ben.evaluate(async () => {
+          const r = await fetch('/api/voice/preferences', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ relay_only: true }) });
+          return r.json();
+        });
+        assert(prefs.relay_only === true, `ben's relay-only preference saved: ${JSON.stringify(prefs)}`);
+        for (const page of [ann, ben]) await joinVoice(page);
+        await settledIn('sfu', [ann, ben], 1);
+        const paths = (await voiceStats(ben)).localCandidates;
+        assert(paths.length > 0 && paths.every((t) => t === 'relay'), `ben's end of the SFU connection is a relay candidate: ${paths}`);
+        const annToBen = await talkThrough(ann, 'ann', ben, await sessionOf(ann));
+        assert(annToBen.packets > 40 && annToBen.tone > 20, `ben hears ann through the relay: ${JSON.stringify(annToBen)}`);
+        const relayed0 = await relayedBytes(server.base);
+        const benToAnn = await talkThrough(ben, 'ben', ann, await sessionOf(ben));
+        assert(benToAnn.packets > 40 && benToAnn.tone > 20, `ann hears ben, who sends through the relay: ${JSON.stringify(benToAnn)}`);
+        const relayed = (await relayedBytes(server.base)) - relayed0;
+        assert(relayed > 10_000, `the relay carried ben's audio to the SFU (${relayed} bytes)`);
+      } finally {
+        for (const context of contexts) await context.close().catch(() => undefined);
+        await server.stop();
+      }
+    },
+  ],
+  [
+    'voice in auto mode: a room grows onto the SFU and shrinks back to a mesh; ben hears ann throughout, never twice',
+    async ({ browser }) => {
+      // Above 3 participants the room moves to the SFU, below 3 back to a mesh.
+      const server = await voiceServer('auto', { VOICE_MODE: 'auto', VOICE_SFU_ABOVE: '3' });
+      const contexts = [];
+      try {
+        const ann = await voiceUser(browser, server.base, 'ann', contexts);
+        const ben = await voiceUser(browser, server.base, 'ben', contexts);
+        const cat = await voiceUser(browser, server.base, 'cat', contexts);
+        const dan = await voiceUser(browser, server.base, 'dan', contexts);
+        for (const page of [ann, ben, cat]) await joinVoice(page);
+        await settledIn('mesh', [ann, ben, cat], 2);
+        const annId = await sessionOf(ann);
+        await startListening(ben, annId);
+        await ann.locator('body').click({ position: { x: 700, y: 300 } });
+        await ann.keyboard.down('F8');
+        let heard;
+        try {
+          await until('ben to hear ann through the mesh', async () => (await listened(ben)).some((s) => s.level > SOUND_DB), 10_000);
+          await joinVoice(dan);
+          await settledIn('sfu', [ann, ben, cat, dan], 3);
+          await ben.waitForTimeout(1500);
+          const movedUp = (await listened(ben)).length;
+          for (const page of [dan, cat]) await page.getByRole('button', { name: 'Leave voice' }).click();
+          await settledIn('mesh', [ann, ben], 1);
+          await ben.waitForTimeout(1500);
+          heard = await listened(ben);
+          assert(heard.slice(movedUp).some((s) => s.level > SOUND_DB), 'ben hears ann again once back in a mesh');
+        } finally {
+          await ann.keyboard.up('F8');
+        }
+        const twice = heard.filter((s) => s.playing > 1);
+        assert(twice.length === 0, `ann was heard through two paths at once in ${twice.length} samples of ben's`);
+        const first = heard.findIndex((s) => s.level > SOUND_DB);
+        let gap = 0;
+        let longest = 0;
+        for (const s of heard.slice(first).filter((s) => s.level !== null)) {
+          gap = s.level > SOUND_DB ? 0 : gap + 1;
+          longest = Math.max(longest, gap);
+        }
+        assert(longest * LISTEN_EVERY_MS <= 600, `ben heard nothing from ann for ${longest * LISTEN_EVERY_MS} ms across the moves`);
+      } finally {
+        for (const context of contexts) await context.close().catch(() => undefined);
+        await server.stop();
+      }
+    },
+  ],
 ];
+
+// ---- Voice through the server's forwarding unit: a server of its own per voice mode ----
+
+const e2eDir = dirname(fileURLToPath(import.meta.url));
+
+/** A cromulent-server of its own serving the built client, with `env` on top (VOICE_MODE…);
+ * its log goes to e2e/out/server-<name>.log. */
+async function voiceServer(name, env) {
+  const dataDir = mkdtempSync(join(tmpdir(), `cromulent-e2e-${name}-`));
+  mkdirSync(join(e2eDir, 'out'), { recursive: true });
+  const log = createWriteStream(join(e2eDir, 'out', `server-${name}.log`));
+  const server = await launchServer({ dataDir, log, cwd: resolve(e2eDir, '../..'), env: { WEB_DIR: resolve(e2eDir, '../dist'), ...env } });
+  return {
+    base: server.base,
+    stop: async () => {
+      await server.stop();
+      log.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A new user on `base`, registered, confirmed and signed in, in a browser context of their
+ * own (pushed onto `contexts` to close later); resolves to their page. */
+async function voiceUser(browser, base, username, contexts) {
+  const { context, page } = await ownBrowser(browser, username);
+  contexts.push(context);
+  await registerAndConfirm(page, base, { email: `${username}-${Date.now()}@example.com`, username });
+  await page.getByRole('link', { name: 'Continue to log in' }).click();
+  await page.locator('a[data-channel="general"]').waitFor(WAIT);
+  return page;
+}
+
+async function joinVoice(page, room = 'voice-main') {
+  await page.locator(`[data-voice-channel="${room}"]`).click();
+  await page.getByText('Voice connected').waitFor(WAIT);
+  await until('the server to place this page in the room', () => sessionOf(page));
+}
+
+function voiceStats(page) {
+  return page.evaluate(() => window.cromulent.voice.stats());
+}
+
+function sessionOf(page) {
+  return page.evaluate(() => window.cromulent.voice.selfSessionId);
+}
+
+/** `speaker` holds the push-to-talk key for 2 s; what `listener` got from the speaker's
+ * session `speakerId` meanwhile: packets, audio energy and how clear the tone is. */
+async function talkThrough(speaker, speakerName, listener, speakerId) {
+  const from = async () => (await voiceStats(listener)).peers[speakerId] ?? { packetsReceived: 0, energy: 0 };
+  await speaker.locator('body').click({ position: { x: 700, y: 300 } });
+  await speaker.keyboard.down('F8');
+  try {
+    await listener.locator(`li.speaking[data-voice-user="${speakerName}"]`).waitFor(WAIT);
+    const before = await from();
+    await listener.waitForTimeout(2000);
+    const after = await from();
+    const tone = await toneHeard(listener, 10_000, speakerId);
+    return { packets: after.packetsReceived - before.packetsReceived, energy: after.energy - before.energy, tone };
+  } finally {
+    await speaker.keyboard.up('F8');
+  }
+}
+
+/** Waits until every page is in `mode` with no move under way and reaches `others` participants. */
+async function settledIn(mode, pages, others) {
+  let seen = [];
+  try {
+    await until(
+      `every page in ${mode} mode, each reaching ${others} others`,
+      async () => {
+        seen = await Promise.all(pages.map(async (page) => ({ ...(await voiceStats(page)), states: await page.evaluate(() => window.cromulent.voice.peerStates) })));
+        return seen.every((s) => s.mode === mode && !s.moving && s.connected >= others);
+      },
+      20_000,
+    );
+  } catch (e) {
+    throw new Error(`${e.message}; the pages' voice: ${JSON.stringify(seen)}`);
+  }
+}
+
+const LISTEN_EVERY_MS = 100;
+/** dBFS above which a sample counts as hearing someone (silence reads far below). */
+const SOUND_DB = -60;
+
+/** Starts sampling, every 100 ms, what `page` plays from the participant `peer`: how many of
+ * its audio elements play unmuted, and the level of the one heard (dBFS; null while its
+ * meter is new). */
+function startListening(page, peer) {
+  return page.evaluate(
+    ({ peer, every }) => {
+      const ctx = new AudioContext();
+      const meters = new Map();
+      const samples = [];
+      // A meter made this instant has heard nothing yet: it reads null, not silence.
+      const meter = (el) => {
+        if (!meters.has(el)) {
+          const analyser = ctx.createAnalyser();
+          analyser.fftSize = 2048;
+          ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+          meters.set(el, { analyser, buf: new Float32Array(analyser.fftSize) });
+          return null;
+        }
+        const { analyser, buf } = meters.get(el);
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const x of buf) sum += x * x;
+        const rms = Math.sqrt(sum / buf.length);
+        return rms > 0 ? 20 * Math.log10(rms) : -120;
+      };
+      setInterval(() => {
+        // Muted elements are metered too, so a path's meter is warm when it becomes the one heard.
+        const all = [...document.querySelectorAll(`audio[data-voice-peer="${peer}"]`)].filter((e) => e.srcObject);
+        const levels = all.map((e) => ({ heard: !e.muted, level: meter(e) })).filter((l) => l.heard);
+        const known = levels.filter((l) => l.level !== null).map((l) => l.level);
+        samples.push({ playing: levels.length, level: levels.length === 0 ? -120 : known.length ? Math.max(...known) : null });
+      }, every);
+      window.__listened = samples;
+    },
+    { peer, every: LISTEN_EVERY_MS },
+  );
+}
+
+function listened(page) {
+  return page.evaluate(() => window.__listened);
+}
+
+/** What the built-in TURN relay sent on to peers so far, from the server's /metrics. */
+async function relayedBytes(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('cromulent_turn_relayed_bytes_total{direction="to_peer"} '));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
