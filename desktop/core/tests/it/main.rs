@@ -5,3 +5,4 @@
 mod audio_pipeline;
 mod keyring_stores;
 mod ptt_portal;
+mod voice_sfu_engine;
