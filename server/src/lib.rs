@@ -99,10 +99,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
     });
     let sfu = voice::sfu::Sfu::start(&config.voice, public_ip, bus.clone()).await?;
+    let sfu_address = sfu.advertised();
     let voice = gateway::HubVoice { sfu, policy: voice::route::RoutePolicy::from_config(&config.voice) };
     let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox, voice);
     let http = SocketAddr::new(config.bind, config.port);
     let turn = std::sync::Arc::new(turn::Turn::start(&config.turn, http, &secret).await?);
+    // Relay-only participants reach the SFU through the relay, which otherwise refuses
+    // the server's own addresses.
+    turn.allow_peer(sfu_address);
     let flag_defaults = store::feature_flags::defaults(mailer.delivers_real_mail());
     turn::follow_flag(std::sync::Arc::clone(&turn), db.clone(), flag_defaults);
     Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway, turn }))

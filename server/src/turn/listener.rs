@@ -188,7 +188,15 @@ impl Guard {
             if peer.get_from(&one).is_err() {
                 continue; // malformed: the crate answers 400
             }
-            if let Err(range) = self.shared.policy.check(SocketAddr::new(peer.ip, peer.port)) {
+            let peer_addr = SocketAddr::new(peer.ip, peer.port);
+            // A permission covers an address, whatever port the client wrote; the
+            // relay checks the port of every packet it sends.
+            let checked = if m.typ.method == METHOD_CREATE_PERMISSION {
+                self.shared.policy.check_permission(peer_addr)
+            } else {
+                self.shared.policy.check(peer_addr)
+            };
+            if let Err(range) = checked {
                 tracing::debug!(peer = %peer, range = range.label(), "relay to a denied peer refused");
                 return Some(Refusal::PeerDenied(range));
             }

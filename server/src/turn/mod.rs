@@ -264,6 +264,11 @@ impl Turn {
     }
 
     /// Where the built-in server listens, when it runs.
+    /// Lets clients relay to `peer` although it is the server's own address.
+    pub fn allow_peer(&self, peer: SocketAddr) {
+        self.shared.policy.allow_always(peer);
+    }
+
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local
     }

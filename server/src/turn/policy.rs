@@ -73,6 +73,21 @@ impl PeerPolicy {
     }
 
     /// Allows `peer` until the returned guard is dropped.
+    /// Whether a permission for `peer`'s address may be installed: yes where some
+    /// exempt address shares it, otherwise as [`Self::check`] says.
+    pub fn check_permission(&self, peer: SocketAddr) -> Result<(), DeniedRange> {
+        if self.exempt.lock().expect("exempt set lock").iter().any(|e| e.ip() == peer.ip()) {
+            return Ok(());
+        }
+        self.check(peer)
+    }
+
+    /// Relays to `peer` for as long as the server runs (the server's own SFU, which
+    /// relay-only participants reach through this relay).
+    pub fn allow_always(&self, peer: SocketAddr) {
+        self.exempt.lock().expect("exempt set lock").insert(peer);
+    }
+
     pub fn exempt(self: &Arc<Self>, peer: SocketAddr) -> Exemption {
         self.exempt.lock().expect("exempt set lock").insert(peer);
         Exemption { policy: Arc::clone(self), peer }

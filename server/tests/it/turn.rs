@@ -285,6 +285,25 @@ async fn a_relay_to_the_servers_own_listeners_is_refused() {
 }
 
 #[tokio::test]
+async fn relay_only_participants_reach_the_servers_own_sfu_through_the_relay() {
+    // Loopback peers refused: only the SFU's own exemption lets these through.
+    let srv = start(false).await;
+    let ann = srv.user("ann").await;
+    let sfu = srv.state.gateway.hub.sfu().advertised();
+    let username = format!("{}:{}", now_secs() + 600, ann.id);
+    let mut client = TurnClient::connect(turn_port(&srv), &username).await;
+    let reply = client.allocate().await;
+    assert_eq!(reply.typ.class, CLASS_SUCCESS_RESPONSE, "allocates: {}", error_of(&reply));
+    let reply = client.create_permission(sfu).await;
+    assert_eq!(reply.typ.class, CLASS_SUCCESS_RESPONSE, "a permission for the SFU: {}", error_of(&reply));
+    let reply = client.channel_bind(0x4000, sfu).await;
+    assert_eq!(reply.typ.class, CLASS_SUCCESS_RESPONSE, "a channel to the SFU: {}", error_of(&reply));
+    let neighbour = SocketAddr::new(sfu.ip(), sfu.port().wrapping_add(1));
+    let reply = client.channel_bind(0x4001, neighbour).await;
+    assert_eq!(error_of(&reply), "403", "the exemption is the SFU's port alone");
+}
+
+#[tokio::test]
 async fn an_expired_credential_cannot_refresh_or_extend_its_allocation() {
     let srv = start(true).await;
     let ann = srv.user("ann").await;

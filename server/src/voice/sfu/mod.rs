@@ -110,6 +110,7 @@ enum Command {
 pub struct Sfu {
     commands: mpsc::UnboundedSender<Command>,
     local_addr: SocketAddr,
+    advertised: SocketAddr,
     metrics: Arc<SfuMetrics>,
 }
 
@@ -128,7 +129,7 @@ impl Sfu {
         let caps = Caps::new(config.voice_sfu_max_packets_per_sec, config.voice_sfu_max_kbps);
         media_loop::spawn(socket, advertised, caps, inbox, bus, Arc::clone(&metrics));
         tracing::info!(%local_addr, %advertised, "voice SFU listening");
-        Ok(Self { commands, local_addr, metrics })
+        Ok(Self { commands, local_addr, advertised, metrics })
     }
 
     /// Hands a participant's signaling to the SFU (this node hosts the room).
@@ -148,6 +149,12 @@ impl Sfu {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address in the SFU's candidates: where participants (or the TURN relay on
+    /// behalf of relay-only ones) send media.
+    pub fn advertised(&self) -> SocketAddr {
+        self.advertised
     }
 
     pub fn render_metrics(&self) -> String {

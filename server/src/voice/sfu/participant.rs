@@ -23,6 +23,8 @@ pub enum SignalError {
     Rejected(#[source] RtcError),
     #[error("an answer with no offer of ours pending")]
     NoPendingOffer,
+    #[error("an offer crossing ours; the participant answers ours first")]
+    Crossing,
 }
 
 /// The state of the m-line that carries one other participant's audio to this one.
@@ -93,20 +95,15 @@ impl Participant {
         Ok((participant, answer.to_sdp_string()))
     }
 
-    /// A later offer from the participant (an ICE restart). It wins over an offer of
-    /// ours still pending: that one is made again after this exchange.
+    /// A later offer from the participant (an ICE restart). While an offer of ours
+    /// waits for its answer, the participant's is ignored: clients are the polite side
+    /// of a crossing, roll theirs back, answer ours and offer again afterwards.
     pub fn accept_offer(&mut self, offer: &str) -> Result<String, SignalError> {
+        if self.pending.is_some() {
+            return Err(SignalError::Crossing);
+        }
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| SignalError::BadSdp(e.to_string()))?;
         let answer = self.rtc.sdp_api().accept_offer(offer).map_err(SignalError::Rejected)?;
-        if self.pending.take().is_some() {
-            for track in &mut self.tracks {
-                track.state = match track.state {
-                    TrackState::Negotiating(_) => TrackState::ToOpen,
-                    TrackState::NegotiatingStop(mid) => TrackState::ToStop(mid),
-                    other => other,
-                };
-            }
-        }
         Ok(answer.to_sdp_string())
     }
 
