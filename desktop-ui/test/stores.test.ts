@@ -29,6 +29,7 @@ function channel(id: string, name: string, extra: Partial<ChannelListEntry> = {}
     is_default: true,
     is_private: false,
     write_permission: 'everyone',
+    voice_mode: null,
     created_at: 0,
     is_member: true,
     last_message_id: null,

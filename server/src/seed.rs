@@ -26,6 +26,7 @@ pub async fn default_channels(db: &Db, ids: &IdGenerator) -> sqlx::Result<()> {
             is_default: true,
             is_private: false,
             write_permission: WritePermission::Everyone,
+            voice_mode: None,
             created_at: now,
         };
         store::channels::insert(&mut *tx, &channel).await?;

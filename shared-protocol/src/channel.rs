@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::voice::RoomMode;
 use crate::{Id, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +36,10 @@ pub struct Channel {
     /// Only members (and admins) see a private channel.
     pub is_private: bool,
     pub write_permission: WritePermission,
+    /// A voice room that always uses this mode (`mesh` or `sfu`), whatever the server's
+    /// `VOICE_MODE` says; `null` follows the server.
+    #[serde(default)]
+    pub voice_mode: Option<RoomMode>,
     pub created_at: Timestamp,
 }
 
@@ -69,6 +74,8 @@ pub struct CreateChannelRequest {
     pub is_private: bool,
     #[serde(default = "everyone")]
     pub write_permission: WritePermission,
+    #[serde(default)]
+    pub voice_mode: Option<RoomMode>,
 }
 
 fn everyone() -> WritePermission {
@@ -92,6 +99,11 @@ pub struct UpdateChannelRequest {
     pub is_private: Option<bool>,
     #[serde(default)]
     pub write_permission: Option<WritePermission>,
+    /// Pin the voice room's mode; `null` lets it follow the server again.
+    #[serde(default, with = "crate::patch")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<RoomMode>))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<RoomMode>", optional = nullable))]
+    pub voice_mode: Option<Option<RoomMode>>,
 }
 
 /// `PUT/DELETE /api/channels/{id}/members/{user_id}` need no body; this lists members.

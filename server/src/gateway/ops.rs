@@ -196,7 +196,8 @@ impl OpContext {
         };
         room.participants.push(me.clone());
         let ice = crate::voice::ice::for_user(&self.state, self.caller.id()).await?;
-        let route = self.route_after_join(channel_id, current_route, room.participants.len()).await;
+        let pinned = channel.channel().voice_mode;
+        let route = self.route_after_join(channel_id, current_route, pinned, room.participants.len()).await;
         let joined = ControlFrame::VoiceJoined {
             room,
             ice_servers: ice.ice_servers,
@@ -220,17 +221,19 @@ impl OpContext {
     /// The room's route once this join makes it `size` strong; a change is published
     /// before the join, so the members move as the newcomer arrives. The node of the
     /// join that moves a room to the SFU hosts it.
-    async fn route_after_join(&self, channel_id: Id, current: RoomRoute, size: usize) -> RoomRoute {
+    async fn route_after_join(
+        &self,
+        channel_id: Id,
+        current: RoomRoute,
+        pinned: Option<RoomMode>,
+        size: usize,
+    ) -> RoomRoute {
         let hub = &self.state.gateway.hub;
-        let mode = hub.voice_policy().mode_for(current.mode, size);
-        if mode == current.mode {
-            return current;
+        let mode = hub.voice_policy().mode_for(pinned, current.mode, size);
+        let route = current.moved(mode, pinned, || self.state.ids.next(), hub.node());
+        if route != current {
+            self.state.bus.publish(BusMessage::VoiceRoute { channel_id, route }).await;
         }
-        let route = match mode {
-            RoomMode::Mesh => RoomRoute::MESH,
-            RoomMode::Sfu => RoomRoute::sfu(self.state.ids.next(), hub.node()),
-        };
-        self.state.bus.publish(BusMessage::VoiceRoute { channel_id, route }).await;
         route
     }
 

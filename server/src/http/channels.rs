@@ -114,6 +114,7 @@ async fn create_channel(
         is_default: req.is_default,
         is_private: req.is_private,
         write_permission: req.write_permission,
+        voice_mode: req.voice_mode,
         created_at: now,
     };
     ensure_open_if_default(&channel)?;
@@ -166,6 +167,10 @@ async fn update_channel(
     channel.is_default = req.is_default.unwrap_or(channel.is_default);
     channel.is_private = req.is_private.unwrap_or(channel.is_private);
     channel.write_permission = req.write_permission.unwrap_or(channel.write_permission);
+    let was_pinned = channel.voice_mode;
+    if let Some(pin) = req.voice_mode {
+        channel.voice_mode = pin;
+    }
     ensure_open_if_default(&channel)?;
     store::channels::update(&mut *tx, &channel).await?;
     if channel.is_default && !was_default {
@@ -175,6 +180,9 @@ async fn update_channel(
     if channel.is_private && !was_private {
         // Participants who are not members lose their place in the room at once.
         voice::room_access::recheck(&state, &channel).await;
+    }
+    if channel.voice_mode != was_pinned {
+        voice::route::repin(&state, &channel).await;
     }
     announce::publish(&state, Change::ChannelUpdated { channel: channel.clone(), was_private }).await;
     Ok(Json(channel))

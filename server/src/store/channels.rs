@@ -1,12 +1,13 @@
 //! Text and voice channels.
 
 use cromulent_protocol::channel::{Channel, ChannelKind, WritePermission};
+use cromulent_protocol::voice::RoomMode;
 use cromulent_protocol::Id;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 const COLUMNS: &str = "c.id, c.name, c.kind, c.topic, c.is_default, c.is_private, \
-                       c.write_permission, c.last_message_id, c.created_at";
+                       c.write_permission, c.voice_mode, c.last_message_id, c.created_at";
 
 #[derive(Debug, Clone)]
 pub struct ChannelRow {
@@ -33,6 +34,10 @@ impl ChannelRow {
                 } else {
                     WritePermission::Everyone
                 },
+                voice_mode: row
+                    .try_get::<Option<String>, _>("voice_mode")?
+                    .as_deref()
+                    .map(voice_mode_from_db),
                 created_at: row.try_get("created_at")?,
             },
             last_message_id: row.try_get::<Option<i64>, _>("last_message_id")?.map(Id),
@@ -54,10 +59,25 @@ pub fn write_permission_to_db(p: WritePermission) -> &'static str {
     }
 }
 
+pub fn voice_mode_to_db(mode: RoomMode) -> &'static str {
+    match mode {
+        RoomMode::Mesh => "mesh",
+        RoomMode::Sfu => "sfu",
+    }
+}
+
+fn voice_mode_from_db(value: &str) -> RoomMode {
+    if value == "sfu" {
+        RoomMode::Sfu
+    } else {
+        RoomMode::Mesh
+    }
+}
+
 pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, c: &Channel) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO channels (id, name, kind, topic, is_default, is_private, write_permission, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO channels (id, name, kind, topic, is_default, is_private, write_permission, voice_mode, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(c.id.0)
     .bind(&c.name)
@@ -66,6 +86,7 @@ pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, c: &Channel) -> s
     .bind(super::flag_value(c.is_default))
     .bind(super::flag_value(c.is_private))
     .bind(write_permission_to_db(c.write_permission))
+    .bind(c.voice_mode.map(voice_mode_to_db))
     .bind(c.created_at)
     .execute(ex)
     .await?;
@@ -76,13 +97,14 @@ pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, c: &Channel) -> s
 pub async fn update<'e>(ex: impl Executor<'e, Database = Any>, c: &Channel) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE channels SET name = $1, topic = $2, is_default = $3, is_private = $4, \
-         write_permission = $5 WHERE id = $6",
+         write_permission = $5, voice_mode = $6 WHERE id = $7",
     )
     .bind(&c.name)
     .bind(&c.topic)
     .bind(super::flag_value(c.is_default))
     .bind(super::flag_value(c.is_private))
     .bind(write_permission_to_db(c.write_permission))
+    .bind(c.voice_mode.map(voice_mode_to_db))
     .bind(c.id.0)
     .execute(ex)
     .await?;

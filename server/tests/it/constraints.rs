@@ -35,6 +35,7 @@ fn channel(id: Id, name: &str) -> Channel {
         is_default: false,
         is_private: false,
         write_permission: WritePermission::Everyone,
+        voice_mode: None,
         created_at: 0,
     }
 }

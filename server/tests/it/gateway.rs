@@ -35,6 +35,7 @@ pub async fn make_channel(
         is_default: false,
         is_private: private,
         write_permission: WritePermission::Everyone,
+        voice_mode: None,
         created_at: 0,
     };
     let pool = srv.state.db.pool();

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use cromulent_protocol::channel::ChannelKind;
+use cromulent_protocol::channel::{Channel, ChannelKind};
 use cromulent_protocol::event::Event;
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame};
+use cromulent_protocol::voice::RoomMode;
 use cromulent_protocol::{ErrorCode, Id};
 use serde_json::json;
 
@@ -15,8 +16,8 @@ use crate::gateway::{channel_id, make_channel};
 use crate::gateway_client::WAIT;
 use crate::harness::{Database, TestServer};
 use crate::voice::{
-    add_members, bob_and_carol_in_room, is_signaling, join, peer_joined, peer_left, voice_channel,
-    BobAndCarolInRoom, QUIET,
+    add_members, bob_and_carol_in_room, both_in_room, is_signaling, join, peer_joined, peer_left,
+    voice_channel, BobAndCarolInRoom, QUIET,
 };
 
 #[tokio::test]
@@ -216,4 +217,53 @@ db_test! {
         add_members(&srv, &ann, staff, &[&bob]).await;
         join(&mut b, staff).await;
     }
+}
+
+#[tokio::test]
+async fn an_admin_pins_a_rooms_mode_and_the_room_moves_at_once() {
+    let srv = TestServer::start(Database::Postgres).await;
+    let ann = srv.user("ann").await;
+    let bob = srv.user("bob").await;
+    let mut a = srv.connect(&ann).await;
+    let mut b = srv.connect(&bob).await;
+    let voice = channel_id(&a, "voice-main");
+    both_in_room(&mut a, &mut b, voice).await;
+
+    let pinned: Channel =
+        srv.patch(&format!("/api/channels/{voice}"), &ann, json!({"voice_mode": "sfu"})).await.ok();
+    assert_eq!(pinned.voice_mode, Some(RoomMode::Sfu), "the pin is stored and returned");
+    let mut sfu = None;
+    for gw in [&mut a, &mut b] {
+        match gw.wait_for_event(|e| matches!(e, Event::VoiceModeChanged { .. }), WAIT).await {
+            Event::VoiceModeChanged { mode: RoomMode::Sfu, sfu_session_id: Some(id), .. } => {
+                assert!(sfu.is_none_or(|s| s == id), "one SFU peer for the room");
+                sfu = Some(id);
+            }
+            other => panic!("two people in a room pinned to the SFU move there: {other:?}"),
+        }
+    }
+
+    let unpinned: Channel =
+        srv.patch(&format!("/api/channels/{voice}"), &ann, json!({"voice_mode": null})).await.ok();
+    assert_eq!(unpinned.voice_mode, None, "null follows the server again");
+    let back = a.wait_for_event(|e| matches!(e, Event::VoiceModeChanged { .. }), WAIT).await;
+    assert_eq!(
+        back,
+        Event::VoiceModeChanged { channel_id: voice, mode: RoomMode::Mesh, sfu_session_id: None },
+        "two people are below VOICE_SFU_ABOVE: the room goes back to a mesh"
+    );
+
+    srv.patch(&format!("/api/channels/{voice}"), &ann, json!({"voice_mode": "mesh"})).await.ok::<Channel>();
+    b.send(ClientFrame::VoiceLeave).await;
+    let carol = srv.user("carol").await;
+    let mut c = srv.connect(&carol).await;
+    c.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    match c.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await {
+        ControlFrame::VoiceJoined { mode, sfu_session_id, .. } => {
+            assert_eq!((mode, sfu_session_id), (RoomMode::Mesh, None), "a join reads the pin");
+        }
+        _ => unreachable!(),
+    }
+    let refused = srv.patch(&format!("/api/channels/{voice}"), &bob, json!({"voice_mode": "sfu"})).await;
+    refused.error(reqwest::StatusCode::FORBIDDEN, ErrorCode::Forbidden);
 }

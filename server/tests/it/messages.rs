@@ -41,6 +41,7 @@ pub async fn make_channel(
         is_default: false,
         is_private,
         write_permission: write,
+        voice_mode: None,
         created_at: 1,
     };
     cromulent_server::store::channels::insert(pool, &channel).await.expect("insert channel");

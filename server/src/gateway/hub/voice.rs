@@ -96,7 +96,7 @@ impl Hub {
             self.voice.sfu.retire(channel_id, place.sfu_session_id);
             return Vec::new();
         }
-        if self.voice.policy.mode_for(route.mode, size) == RoomMode::Mesh {
+        if self.voice.policy.mode_for(route.pinned, route.mode, size) == RoomMode::Mesh {
             return vec![BusMessage::VoiceRoute { channel_id, route: RoomRoute::MESH }];
         }
         Vec::new()
