@@ -10,6 +10,9 @@
 //! made over the public API ([`accounts`]); mail can go out through a real SMTP server
 //! ([`SmtpSink`]).
 //!
+//! A voice participant that talks to the server's SFU over real WebRTC is
+//! [`sfu_peer::SfuPeer`] (feature `sfu-peer`).
+//!
 //! A test that needs a private keyring or D-Bus session runs itself again inside one
 //! ([`reexec::inside`]).
 //!
@@ -22,6 +25,8 @@ mod in_process;
 mod postgres;
 mod process;
 pub mod reexec;
+#[cfg(feature = "sfu-peer")]
+pub mod sfu_peer;
 mod smtp;
 mod storage;
 

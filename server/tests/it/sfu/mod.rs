@@ -2,24 +2,34 @@
 //! participant hears every other through one connection, a released key costs nothing,
 //! rooms move between mesh and SFU by size, and rights cut a participant off at once.
 
-mod peer;
-
 use std::time::Duration;
 
 use cromulent_protocol::event::Event;
-use cromulent_protocol::gateway::{ClientFrame, ControlFrame};
+use cromulent_protocol::gateway::{ClientFrame, ControlFrame, ServerFrame};
 use cromulent_protocol::voice::RoomMode;
 use cromulent_protocol::ErrorCode;
 use cromulent_server::config::{Config, VoiceModeSetting};
+use cromulent_testkit::sfu_peer::{SfuPeer, Signaling};
 
 use crate::gateway::channel_id;
-use crate::gateway_client::WAIT;
+use crate::gateway_client::{Gw, WAIT};
 use crate::harness::{Database, TestServer};
 use crate::voice::{add_members, join, voice_channel};
-use peer::SfuPeer;
 
 /// How long peers get to connect and exchange their first frames.
 const CONNECT: Duration = Duration::from_secs(15);
+
+/// The test client's connection carries the peer's signaling; it checks every event's
+/// `seq` on the way.
+impl Signaling for Gw {
+    async fn send(&mut self, frame: ClientFrame) {
+        Gw::send(self, frame).await;
+    }
+
+    async fn next(&mut self, within: Duration) -> Option<ServerFrame> {
+        Gw::next(self, within).await
+    }
+}
 
 fn sfu_mode(config: &mut Config) {
     config.voice.voice_mode = VoiceModeSetting::Sfu;
@@ -40,7 +50,7 @@ async fn peers_in_room(srv: &TestServer, names: &[&str], room: &str) -> Vec<SfuP
         let user = srv.user(name).await;
         let gw = srv.connect(&user).await;
         let channel = channel_id(&gw, room);
-        peers.push(SfuPeer::join(gw, channel).await);
+        peers.push(SfuPeer::join(gw, channel).await.expect("joins the room's SFU"));
     }
     peers
 }
@@ -172,8 +182,8 @@ async fn a_participant_removed_from_a_private_room_is_cut_off_at_once() {
     let carol = srv.user("carol").await;
     let channel = voice_channel(&srv, &ann, "staff-voice", true).await;
     add_members(&srv, &ann, channel, &[&bob, &carol]).await;
-    let b = SfuPeer::join(srv.connect(&bob).await, channel).await;
-    let mut c = SfuPeer::join(srv.connect(&carol).await, channel).await;
+    let b = SfuPeer::join(srv.connect(&bob).await, channel).await.expect("bob joins the SFU");
+    let mut c = SfuPeer::join(srv.connect(&carol).await, channel).await.expect("carol joins the SFU");
     b.speak(true);
     c.speak(true);
     eventually(CONNECT, "bob and carol hear each other", || {
