@@ -654,6 +654,72 @@ export const suites = [
       }
     },
   ],
+  [
+    'voice: the admin pins voice-main to the SFU in the Admin screen while two browsers talk in it; both keep hearing each other',
+    async ({ browser }) => {
+      // The server's own choice is the mesh: only the pin can move the room.
+      const server = await voiceServer('pin', { VOICE_MODE: 'mesh' });
+      const contexts = [];
+      try {
+        // Ann registers first and so is the admin; she stays in the room throughout.
+        const ann = await voiceUser(browser, server.base, 'ann', contexts);
+        const ben = await voiceUser(browser, server.base, 'ben', contexts);
+        for (const page of [ann, ben]) await joinVoice(page);
+        await settledIn('mesh', [ann, ben], 1);
+        const annId = await sessionOf(ann);
+        const benId = await sessionOf(ben);
+
+        // Ben talks from before the pin until after the move; ann listens all along, on the
+        // Admin screen she reaches through the sidebar (no page load: the call goes on).
+        await startListening(ann, benId);
+        await ben.locator('body').click({ position: { x: 700, y: 300 } });
+        await ben.keyboard.down('F8');
+        let heard;
+        try {
+          await until('ann to hear ben through the mesh', async () => (await listened(ann)).some((s) => s.level > SOUND_DB), 10_000);
+          await ann.getByRole('link', { name: 'Administration' }).click();
+          const menu = ann.getByLabel('Voice transport of voice-main');
+          assert((await menu.inputValue()) === '', `voice-main starts on the server default, not ${await menu.inputValue()}`);
+          const help = await ann.locator(`#${await menu.getAttribute('aria-describedby')}`).textContent();
+          assert(/lowest latency/.test(help) && /sends once/.test(help), `the menu's help says what each transport is for: ${help}`);
+          await menu.selectOption({ label: 'Through the server (SFU)' });
+          await settledIn('sfu', [ann, ben], 1);
+          await ann.waitForTimeout(1500);
+          heard = await listened(ann);
+        } finally {
+          await ben.keyboard.up('F8');
+        }
+        const first = heard.findIndex((s) => s.level > SOUND_DB);
+        const twice = heard.slice(first).filter((s) => s.playing > 1);
+        assert(twice.length === 0, `ben was heard through two paths at once in ${twice.length} of ann's samples`);
+        const gap = longestSilence(heard.slice(first));
+        assert(gap <= 600, `ann heard nothing from ben for ${gap} ms across the move to the SFU`);
+
+        // The pin is saved and reached ben's client live; the menu shows it.
+        const pins = await Promise.all([ann, ben].map((page) => page.evaluate(() => window.cromulent.chat.channels.find((c) => c.name === 'voice-main').voice_mode)));
+        assert(pins.every((p) => p === 'sfu'), `both clients know voice-main is pinned to the SFU: ${pins}`);
+        assert((await ann.getByLabel('Voice transport of voice-main').inputValue()) === 'sfu', 'the menu shows the saved pin');
+
+        // Through the SFU now, both ways, the tone clear (ann back in a channel to talk).
+        await openChannel(ann, 'general');
+        const annToBen = await talkThrough(ann, 'ann', ben, annId);
+        assert(annToBen.packets > 40 && annToBen.tone > 20, `ben hears ann through the SFU: ${JSON.stringify(annToBen)}`);
+        const benToAnn = await talkThrough(ben, 'ben', ann, benId);
+        assert(benToAnn.packets > 40 && benToAnn.tone > 20, `ann hears ben through the SFU: ${JSON.stringify(benToAnn)}`);
+
+        // "Server default" removes the pin: the room follows VOICE_MODE back to a mesh.
+        await ann.getByRole('link', { name: 'Administration' }).click();
+        await ann.getByLabel('Voice transport of voice-main').selectOption({ label: 'Server default' });
+        await settledIn('mesh', [ann, ben], 1);
+        await openChannel(ann, 'general');
+        const back = await talkThrough(ben, 'ben', ann, benId);
+        assert(back.packets > 40 && back.tone > 20, `ann hears ben through the mesh again: ${JSON.stringify(back)}`);
+      } finally {
+        for (const context of contexts) await context.close().catch(() => undefined);
+        await server.stop();
+      }
+    },
+  ],
 ];
 
 // ---- Voice through the server's forwarding unit: a server of its own per voice mode ----
@@ -788,4 +854,15 @@ async function relayedBytes(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('cromulent_turn_relayed_bytes_total{direction="to_peer"} '));
   return line ? Number(line.split(' ')[1]) : 0;
+}
+
+/** The longest run of silent samples (from startListening) in `samples`, in ms. */
+function longestSilence(samples) {
+  let gap = 0;
+  let longest = 0;
+  for (const s of samples.filter((s) => s.level !== null)) {
+    gap = s.level > SOUND_DB ? 0 : gap + 1;
+    longest = Math.max(longest, gap);
+  }
+  return longest * LISTEN_EVERY_MS;
 }
