@@ -125,6 +125,11 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_HEARTBEAT_MS", default_value_t = 30_000, global = true)]
     pub gateway_heartbeat_ms: u64,
 
+    /// How often a node tells the others (over NATS) that it is alive; one silent for
+    /// three of these is taken for dead and the voice rooms it served move elsewhere.
+    #[arg(long, env = "NODE_HEARTBEAT_MS", default_value_t = 2_000, global = true)]
+    pub node_heartbeat_ms: u64,
+
     /// Events kept per gateway session for resume.
     #[arg(long, env = "GATEWAY_REPLAY_EVENTS", default_value_t = 1000, global = true)]
     pub gateway_replay_events: usize,

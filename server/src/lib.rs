@@ -86,6 +86,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     gateway_config.replay_events = config.gateway_replay_events.max(1);
     gateway_config.max_connections_per_user = config.gateway_max_connections_per_user;
     gateway_config.max_connections_per_ip = config.gateway_max_connections_per_ip;
+    gateway_config.node_heartbeat = std::time::Duration::from_millis(config.node_heartbeat_ms.max(50));
     gateway_config.identify_timeout =
         std::time::Duration::from_millis(config.gateway_identify_timeout_ms.max(100));
     // TURN_PUBLIC_IP names the server's public address for both; without it, an SFU
@@ -100,7 +101,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     });
     let sfu = voice::sfu::Sfu::start(&config.voice, public_ip, bus.clone()).await?;
     let sfu_address = sfu.advertised();
-    let voice = gateway::HubVoice { sfu, policy: voice::route::RoutePolicy::from_config(&config.voice) };
+    let ids = std::sync::Arc::new(ids::IdGenerator::new(config.node_id));
+    let voice = gateway::HubVoice {
+        sfu,
+        policy: voice::route::RoutePolicy::from_config(&config.voice),
+        ids: std::sync::Arc::clone(&ids),
+    };
     let gateway = gateway::Gateway::start(gateway_config, config.node_id, bus.clone(), inbox, voice);
     let http = SocketAddr::new(config.bind, config.port);
     let turn = std::sync::Arc::new(turn::Turn::start(&config.turn, http, &secret).await?);
@@ -109,7 +115,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     turn.allow_peer(sfu_address);
     let flag_defaults = store::feature_flags::defaults(mailer.delivers_real_mail());
     turn::follow_flag(std::sync::Arc::clone(&turn), db.clone(), flag_defaults);
-    Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway, turn }))
+    Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway, turn, ids }))
 }
 
 /// Serves until a shutdown signal, then finishes in-flight requests.
@@ -120,8 +126,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
     println!("Cromulent is running at {}/", state.public_url);
     let db = state.db.clone();
+    let gateway = std::sync::Arc::clone(&state.gateway);
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            gateway.leave_cluster().await;
+        })
         .await
         .context("serving HTTP")?;
     db.close().await;

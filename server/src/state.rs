@@ -35,6 +35,7 @@ pub struct Parts {
     pub bus: Bus,
     pub gateway: Arc<Gateway>,
     pub turn: Arc<Turn>,
+    pub ids: Arc<IdGenerator>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +45,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub db: Db,
-    pub ids: IdGenerator,
+    /// Shared with the gateway hub, which names new SFU peers when it re-homes a room.
+    pub ids: Arc<IdGenerator>,
     pub passwords: PasswordHasher,
     pub access_tokens: AccessTokens,
     pub cookies: CookiePolicy,
@@ -94,10 +96,10 @@ impl Throttles {
 
 impl AppState {
     pub fn new(parts: Parts) -> Self {
-        let Parts { config, db, secret_key_base, mailer, bus, gateway, turn } = parts;
+        let Parts { config, db, secret_key_base, mailer, bus, gateway, turn, ids } = parts;
         let public_url = config.public_url();
         Self(Arc::new(Inner {
-            ids: IdGenerator::new(config.node_id),
+            ids,
             passwords: PasswordHasher::new(),
             access_tokens: AccessTokens::new(&secret_key_base),
             cookies: CookiePolicy::new(&public_url, &config.allowed_origins),

@@ -76,6 +76,15 @@ pub enum BusMessage {
         channel_id: Id,
         route: crate::voice::route::RoomRoute,
     },
+    /// A node is alive (sent every `NODE_HEARTBEAT_MS`).
+    NodeAlive {
+        node: u16,
+    },
+    /// A node is shutting down: what it served moves now, without waiting for it to
+    /// go silent.
+    NodeLeft {
+        node: u16,
+    },
     /// Signaling for the SFU on `node`, from a participant connected to any node.
     Sfu {
         node: u16,

@@ -11,6 +11,7 @@
 pub mod connection;
 pub mod hub;
 pub mod limits;
+pub mod nodes;
 pub mod ops;
 pub mod presence;
 pub mod rate_limit;
@@ -18,13 +19,13 @@ pub mod replay;
 pub mod snapshot;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
 
-use crate::bus::{Bus, Inbox};
+use crate::bus::{Bus, BusMessage, Inbox};
 use crate::state::AppState;
 pub use hub::HubVoice;
 use hub::{Hub, HubLimits};
@@ -49,6 +50,8 @@ pub struct GatewayConfig {
     pub replay_events: usize,
     pub replay_bytes: usize,
     pub resume_window: Duration,
+    /// How often this node beats on the bus; three missed beats make a node dead.
+    pub node_heartbeat: Duration,
 }
 
 impl GatewayConfig {
@@ -66,6 +69,7 @@ impl GatewayConfig {
             replay_events: 1000,
             replay_bytes: 1 << 20,
             resume_window: Duration::from_secs(120).max(heartbeat_interval * 4),
+            node_heartbeat: Duration::from_secs(2),
         }
     }
 
@@ -83,6 +87,9 @@ pub struct Gateway {
     pub limits: Arc<ConnectionLimits>,
     connections: AtomicUsize,
     next_link: AtomicU64,
+    /// Set once this node announced it is leaving: its beat stops.
+    leaving: Arc<AtomicBool>,
+    bus: Bus,
 }
 
 impl Gateway {
@@ -95,16 +102,34 @@ impl Gateway {
                 replay_bytes: config.replay_bytes,
                 heartbeat_timeout: config.heartbeat_timeout(),
                 resume_window: config.resume_window,
+                node_timeout: config.node_heartbeat * 3,
             },
             voice,
         ));
+        let leaving = Arc::new(AtomicBool::new(false));
         tokio::spawn(route_bus(hub.clone(), bus.clone(), inbox));
-        tokio::spawn(sweep(hub.clone(), bus, config.heartbeat_interval / 4));
+        tokio::spawn(beat(node, bus.clone(), config.node_heartbeat, Arc::clone(&leaving)));
+        tokio::spawn(sweep(hub.clone(), bus.clone(), config.heartbeat_interval / 4));
         let limits = ConnectionLimits::new(Caps {
             per_user: config.max_connections_per_user,
             per_address: config.max_connections_per_ip,
         });
-        Arc::new(Self { config, hub, limits, connections: AtomicUsize::new(0), next_link: AtomicU64::new(1) })
+        Arc::new(Self {
+            config,
+            hub,
+            limits,
+            connections: AtomicUsize::new(0),
+            next_link: AtomicU64::new(1),
+            leaving,
+            bus,
+        })
+    }
+
+    /// Tells the other nodes this one is shutting down, so the voice rooms it serves
+    /// move to them now instead of after its silence times out.
+    pub async fn leave_cluster(&self) {
+        self.leaving.store(true, Ordering::Relaxed);
+        self.bus.publish(BusMessage::NodeLeft { node: self.hub.node() }).await;
     }
 
     pub fn connection_count(&self) -> usize {
@@ -113,6 +138,18 @@ impl Gateway {
 
     fn next_link_id(&self) -> u64 {
         self.next_link.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Tells the other nodes this one is alive, until it leaves.
+async fn beat(node: u16, bus: Bus, every: Duration, leaving: Arc<AtomicBool>) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(50)));
+    loop {
+        tick.tick().await;
+        if leaving.load(Ordering::Relaxed) {
+            return;
+        }
+        bus.publish(BusMessage::NodeAlive { node }).await;
     }
 }
 

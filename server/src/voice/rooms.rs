@@ -174,6 +174,26 @@ impl VoiceRooms {
         }
     }
 
+    /// Rooms whose SFU peer lives on `node`, with their routes.
+    pub fn served_by(&self, node: u16) -> Vec<(Id, RoomRoute)> {
+        let mut served: Vec<(Id, RoomRoute)> = self
+            .routes
+            .iter()
+            .filter(|(_, r)| r.sfu.is_some_and(|p| p.node == node))
+            .map(|(c, r)| (*c, *r))
+            .collect();
+        served.sort_by_key(|(channel, _)| *channel);
+        served
+    }
+
+    /// The nodes the room's participants are connected to.
+    pub fn member_nodes(&self, channel_id: Id) -> Vec<u16> {
+        let mut nodes: Vec<u16> = self.rooms.get(&channel_id).into_iter().flatten().map(|m| m.node).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
     /// Participants hosted on `node` (to clean up after it).
     pub fn on_node(&self, node: u16) -> Vec<(Id, VoiceParticipant)> {
         self.rooms

@@ -78,6 +78,23 @@ impl RoutePolicy {
     }
 }
 
+/// After an admin pinned or unpinned `channel`'s mode: a room in progress moves now
+/// (the node changing it hosts the SFU when the room moves there); an empty one picks
+/// the pin up at its next join.
+pub async fn repin(state: &crate::state::AppState, channel: &cromulent_protocol::channel::Channel) {
+    let hub = &state.gateway.hub;
+    let (room, current) = hub.voice_room_route(channel.id);
+    if room.participants.is_empty() {
+        return;
+    }
+    let mode = hub.voice_policy().mode_for(channel.voice_mode, current.mode, room.participants.len());
+    let route = current.moved(mode, channel.voice_mode, || state.ids.next(), hub.node());
+    if route != current {
+        let message = crate::bus::BusMessage::VoiceRoute { channel_id: channel.id, route };
+        state.bus.publish(message).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,22 +140,5 @@ mod tests {
         let pinned = on_sfu.moved(RoomMode::Sfu, Some(RoomMode::Sfu), || Id(8), 3);
         assert_eq!(pinned.sfu, on_sfu.sfu, "pinning a room already on the SFU keeps its peer");
         assert_eq!(pinned.moved(RoomMode::Mesh, None, || Id(9), 3), RoomRoute::MESH);
-    }
-}
-
-/// After an admin pinned or unpinned `channel`'s mode: a room in progress moves now
-/// (the node changing it hosts the SFU when the room moves there); an empty one picks
-/// the pin up at its next join.
-pub async fn repin(state: &crate::state::AppState, channel: &cromulent_protocol::channel::Channel) {
-    let hub = &state.gateway.hub;
-    let (room, current) = hub.voice_room_route(channel.id);
-    if room.participants.is_empty() {
-        return;
-    }
-    let mode = hub.voice_policy().mode_for(channel.voice_mode, current.mode, room.participants.len());
-    let route = current.moved(mode, channel.voice_mode, || state.ids.next(), hub.node());
-    if route != current {
-        let message = crate::bus::BusMessage::VoiceRoute { channel_id: channel.id, route };
-        state.bus.publish(message).await;
     }
 }

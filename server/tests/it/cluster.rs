@@ -13,6 +13,16 @@ pub fn nats_url() -> String {
 }
 
 pub async fn node(pg: &PgDatabase, subject: &str, node_id: u16) -> TestServer {
+    node_with(pg, subject, node_id, |_| {}).await
+}
+
+/// A node as [`node`] starts it, after `adjust` changed its settings.
+pub async fn node_with(
+    pg: &PgDatabase,
+    subject: &str,
+    node_id: u16,
+    adjust: impl FnOnce(&mut cromulent_server::config::Config),
+) -> TestServer {
     let (url, subject) = (pg.url.clone(), subject.to_owned());
     TestServer::start_with(Database::Postgres, move |c| {
         c.database_url = Some(url);
@@ -21,6 +31,7 @@ pub async fn node(pg: &PgDatabase, subject: &str, node_id: u16) -> TestServer {
         c.node_id = node_id;
         // Both nodes must accept each other's tokens.
         c.secret_key_base = Some("a shared secret for both test nodes, long enough".into());
+        adjust(c);
     })
     .await
 }
@@ -88,4 +99,92 @@ async fn clients_on_two_nodes_see_each_other_in_real_time() {
         WAIT,
     )
     .await;
+}
+
+/// A first offer as a participant's browser would make it: one sendonly Opus track.
+fn participant_offer() -> String {
+    use str0m::media::{Direction, MediaKind};
+    let mut rtc = str0m::Rtc::builder().clear_codecs().enable_opus(true).build(std::time::Instant::now());
+    let local = "127.0.0.1:9".parse().expect("address");
+    rtc.add_local_candidate(str0m::Candidate::host(local, "udp").expect("candidate"));
+    let mut change = rtc.sdp_api();
+    change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    change.apply().expect("an offer").0.to_sdp_string()
+}
+
+/// Offers to the SFU peer `sfu` and returns the UDP port in the answer's candidate:
+/// the node whose SFU answered.
+async fn sfu_port_answering(gw: &mut crate::gateway_client::Gw, sfu: cromulent_protocol::Id) -> u16 {
+    gw.send(ClientFrame::SdpOffer { to: sfu, sdp: participant_offer() }).await;
+    let answer =
+        gw.wait_for_event(|e| matches!(e, Event::SdpAnswer { from, .. } if *from == sfu), WAIT).await;
+    let Event::SdpAnswer { sdp, .. } = answer else { unreachable!() };
+    let candidate =
+        sdp.lines().find(|l| l.starts_with("a=candidate:")).expect("the SFU's candidate is in its answer");
+    candidate.split_whitespace().nth(5).and_then(|p| p.parse().ok()).expect("a port in the candidate")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sfu_room_is_served_by_one_node_and_moves_when_that_node_leaves() {
+    let pg = PgDatabase::create().await;
+    let subject = format!("cromulent.test.{:08x}", rand::random::<u32>());
+    let sfu_cluster = |c: &mut cromulent_server::config::Config| {
+        c.voice.voice_mode = cromulent_server::config::VoiceModeSetting::Sfu;
+        c.node_heartbeat_ms = 200;
+    };
+    let a_node = node_with(&pg, &subject, 1, sfu_cluster).await;
+    let b_node = node_with(&pg, &subject, 2, sfu_cluster).await;
+    let ann = a_node.user("ann").await;
+    let bob = b_node.user("bob").await;
+    let carol = b_node.user("carol").await;
+    let mut a = a_node.connect(&ann).await;
+    let mut b = b_node.connect(&bob).await;
+    let mut c = b_node.connect(&carol).await;
+    let voice = a
+        .ready
+        .as_ref()
+        .expect("ready")
+        .channels
+        .iter()
+        .find(|c| c.channel.name == "voice-main")
+        .expect("voice")
+        .channel
+        .id;
+    let joined_sfu = |frame: ControlFrame| match frame {
+        ControlFrame::VoiceJoined { sfu_session_id, .. } => sfu_session_id.expect("sfu mode"),
+        _ => unreachable!(),
+    };
+
+    a.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+    let first = joined_sfu(a.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await);
+    for gw in [&mut b, &mut c] {
+        gw.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+        let sfu =
+            joined_sfu(gw.wait_for_control(|f| matches!(f, ControlFrame::VoiceJoined { .. }), WAIT).await);
+        assert_eq!(sfu, first, "a room has one SFU peer, whichever node its participants are on");
+    }
+    let a_port = a_node.state.gateway.hub.sfu().advertised().port();
+    let b_port = b_node.state.gateway.hub.sfu().advertised().port();
+    assert_eq!(
+        sfu_port_answering(&mut b, first).await,
+        a_port,
+        "bob, on node B, negotiates over NATS with node A's SFU, where the room's media goes"
+    );
+
+    a_node.state.gateway.leave_cluster().await;
+    for gw in [&mut b, &mut c] {
+        gw.wait_for_event(
+            |e| matches!(e, Event::PeerLeft { session_id, .. } if *session_id == a.session_id),
+            WAIT,
+        )
+        .await;
+        let moved = gw.wait_for_event(|e| matches!(e, Event::VoiceModeChanged { .. }), WAIT).await;
+        let Event::VoiceModeChanged { mode, sfu_session_id: Some(next), .. } = moved else {
+            panic!("the room stays on an SFU: {moved:?}")
+        };
+        assert_eq!(mode, cromulent_protocol::voice::RoomMode::Sfu);
+        assert_ne!(next, first, "a new SFU peer, on a node that is still there");
+    }
+    let next = b_node.state.gateway.hub.voice_room_route(voice).1.sfu_session_id().expect("routed");
+    assert_eq!(sfu_port_answering(&mut c, next).await, b_port, "node B's SFU now serves the room");
 }

@@ -18,8 +18,10 @@ use cromulent_protocol::Id;
 use tokio::sync::{mpsc, watch};
 
 use crate::bus::{Audience, BusMessage, Envelope};
+use crate::gateway::nodes::NodeBook;
 use crate::gateway::presence::PresenceBook;
 use crate::gateway::replay::ReplayBuffer;
+use crate::ids::IdGenerator;
 use crate::voice::rooms::VoiceRooms;
 use crate::voice::route::{RoomRoute, RoutePolicy};
 use crate::voice::sfu::Sfu;
@@ -69,6 +71,8 @@ pub struct HubLimits {
     pub heartbeat_timeout: Duration,
     /// A detached session can be resumed for this long.
     pub resume_window: Duration,
+    /// Another node not heard for this long is taken for dead.
+    pub node_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +81,7 @@ struct HubState {
     by_user: HashMap<Id, HashSet<Id>>,
     presence: PresenceBook,
     voice: VoiceRooms,
+    nodes: NodeBook,
 }
 
 /// What attaching yields: the events to send first (with their seq), and what to
@@ -104,6 +109,8 @@ pub struct Owner {
 pub struct HubVoice {
     pub sfu: Sfu,
     pub policy: RoutePolicy,
+    /// Names a new SFU peer when this node takes over a room whose node died.
+    pub ids: Arc<IdGenerator>,
 }
 
 #[derive(Debug)]
@@ -216,6 +223,10 @@ impl Hub {
         for session in expired {
             follow.extend(self.remove(&mut state, session, close_code::NORMAL));
         }
+        for node in state.nodes.silent(now, self.limits.node_timeout) {
+            tracing::warn!(node, "node not heard from; taking it for dead");
+            follow.extend(self.node_gone(&mut state, node));
+        }
         follow
     }
 
@@ -241,6 +252,19 @@ impl Hub {
             }
             BusMessage::VoiceRoute { channel_id, route } => {
                 self.apply_route(&mut state, *channel_id, *route);
+                Vec::new()
+            }
+            BusMessage::NodeAlive { node } => {
+                if *node != self.node {
+                    state.nodes.heard(*node, Instant::now());
+                }
+                Vec::new()
+            }
+            BusMessage::NodeLeft { node } => {
+                if *node != self.node && state.nodes.forget(*node) {
+                    tracing::info!(node, "node left");
+                    return self.node_gone(&mut state, *node);
+                }
                 Vec::new()
             }
             BusMessage::Sfu { node, signal } => {

@@ -79,6 +79,40 @@ impl Hub {
         follow
     }
 
+    /// A node died or left: its participants leave their rooms (every node removes them
+    /// from its own view alike, so nobody publishes the leaves), and each room its SFU
+    /// served moves to the lowest-numbered live node among its remaining participants'
+    /// nodes. That node alone decides, so exactly one new route is published; it may be
+    /// a mesh when the room has become small.
+    pub(super) fn node_gone(&self, state: &mut HubState, node: u16) -> Vec<BusMessage> {
+        let mut follow = Vec::new();
+        for (channel_id, participant) in state.voice.on_node(node) {
+            let change = VoiceChange { node, channel_id, participant, left: true, audience: None };
+            follow.extend(self.apply_change(state, &change, Leaving::Itself));
+        }
+        for (channel_id, route) in state.voice.served_by(node) {
+            let heir = state
+                .voice
+                .member_nodes(channel_id)
+                .into_iter()
+                .find(|n| *n == self.node || state.nodes.is_alive(*n));
+            if heir != Some(self.node) {
+                continue;
+            }
+            let size = state.voice.size(channel_id);
+            let mode = self.voice.policy.mode_for(route.pinned, route.mode, size);
+            let moved = RoomRoute { sfu: None, ..route }.moved(
+                mode,
+                route.pinned,
+                || self.voice.ids.next(),
+                self.node,
+            );
+            tracing::info!(%channel_id, from = node, "voice room moves to this node's SFU");
+            follow.push(BusMessage::VoiceRoute { channel_id, route: moved });
+        }
+        follow
+    }
+
     /// After a participant left: the SFU serving the room (if this node's) cuts its
     /// connection at once, and decides, being the room's one node, whether the room is
     /// small enough to go back to a mesh.
