@@ -385,8 +385,17 @@ impl PeerState {
     /// Sends what is due; returns when the connection next wants time, or `None` once
     /// it is gone.
     fn drain(&mut self) -> Option<Instant> {
+        // Bounds the timeouts fed in one call, should one never move on.
+        let mut due_now = 0;
         loop {
             match self.rtc.poll_output().ok()? {
+                // A frame just written is packetized on the next timeout, which is due
+                // at once: feed it now rather than through a timer, whose millisecond
+                // ticks would add up to a millisecond to every frame's delay.
+                Output::Timeout(at) if at <= Instant::now() && due_now < 4 => {
+                    due_now += 1;
+                    self.rtc.handle_input(Input::Timeout(Instant::now())).ok()?;
+                }
                 Output::Timeout(at) => return Some(at),
                 Output::Transmit(t) => {
                     if self.socket.try_send_to(&t.contents, t.destination).is_ok() {
