@@ -6,7 +6,8 @@
 //!
 //! Scenarios: [`messages`], [`history`] and [`logins`] (binary `http-bench`); [`idle`]
 //! and [`fanout`] (binary `gateway-bench`), the latter compared with the bare
-//! tokio-tungstenite broadcast server in [`baseline`] in the same run. The crate never
+//! tokio-tungstenite broadcast server in [`baseline`] in the same run; [`voice`] (binary
+//! `voice-bench`) measures the voice SFU and the mesh. The crate never
 //! links the server. Gateway connections are bare sockets rather than the native
 //! client's reconnecting `Gateway`: thousands of them must cost the load generator
 //! little, and ours must be read the same way as the baseline's.
@@ -22,4 +23,5 @@ pub mod messages;
 pub mod report;
 pub mod server;
 pub mod stats;
+pub mod voice;
 pub mod ws;
