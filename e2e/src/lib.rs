@@ -112,6 +112,7 @@ pub async fn private_voice_channel(admin: &cromulent_client::api::Client, name: 
         is_default: false,
         is_private: true,
         write_permission: WritePermission::Everyone,
+        voice_mode: None,
     };
     admin.create_channel(&request).await.expect("the admin creates a private voice channel").id
 }

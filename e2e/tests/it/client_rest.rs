@@ -90,6 +90,7 @@ async fn refusals_carry_the_servers_code(db: Database) {
         is_default: false,
         is_private: false,
         write_permission: WritePermission::Everyone,
+        voice_mode: None,
     };
     let forbidden = bob_client.create_channel(&create).await.expect_err("members cannot create channels");
     assert_eq!(forbidden.code(), Some(ErrorCode::Forbidden), "no rights: {forbidden}");
