@@ -1,8 +1,10 @@
 // What the browser tests share besides Chromium (chromium.mjs): a real cromulent-server
 // started from the built binary on a free port with its own SQLite data, and the small
-// waits and requests the tests make against it.
+// waits and requests the tests make against it; the native client in a voice room beside
+// the browsers, and the reading of its WAV recordings.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -157,4 +159,153 @@ export async function signIn(base, name, device = 'browser test') {
   const login = await post(`${base}/api/auth/login`, { email, password: PASSWORD, device_name: device, device_type: 'test' });
   const refreshed = await post(`${base}/api/auth/refresh`, { refresh_token: login.refresh_token });
   return refreshed.access_token;
+}
+
+/** Registers `username` (`<username>-<time>@example.test`) and confirms the address through
+ * the dev mailbox, without a browser; resolves to the email. */
+export async function registerConfirmed(base, username) {
+  const email = `${username}-${Date.now()}@example.test`;
+  await post(`${base}/api/auth/register`, { email, username, password: PASSWORD });
+  const link = await mailedLink(base, email, 'confirm');
+  const r = await fetch(`${base}/api/auth/confirm`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: link.split('/').pop() }),
+  });
+  assert(r.ok, `confirming ${email}: ${r.status} ${await r.text()}`);
+  return email;
+}
+
+// ---- The native client (`cromulent`) beside the browsers ----
+
+/** The `cromulent` command: `CROMULENT_BIN`, else the debug build
+ * (`cargo build -p cromulent-client --all-features --bin cromulent`). */
+export function cromulentBinary() {
+  return process.env.CROMULENT_BIN || builtBinary('cromulent');
+}
+
+/** A sine at `hz` written by sox as a 48 kHz mono 16-bit WAV, peak `amplitude` (of 1). */
+export function soxTone(path, hz, seconds, amplitude) {
+  const sox = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', path, 'synth', String(seconds), 'sine', String(hz), 'vol', String(amplitude)], { encoding: 'utf8' });
+  assert(sox.status === 0, `sox could not write ${path}: ${sox.error?.message ?? sox.stderr}`);
+  return path;
+}
+
+/**
+ * One person in a voice room on the native client: `cromulent login` then `cromulent voice
+ * join <room>` sending `input` and recording into `output`, with `ptt` (always, never,
+ * key). Both run in one shell inside a kernel session keyring of their own, which holds
+ * the login between them and goes away with them; the configuration directory is `dir`.
+ * Its stderr lines are kept (and copied to `log` when given).
+ */
+export function nativeVoice({ base, email, dir, name, room = 'voice-main', input, output, ptt = 'always', log }) {
+  const { RUST_LOG: _quiet, ...inherited } = process.env;
+  const script = '"$0" login --email "$CROMULENT_E2E_EMAIL" --password-stdin && exec "$0" "$@"';
+  const join = ['voice', 'join', room, '--loopback', '--no-noise-suppression', '--input', input, '--output', output, '--ptt', ptt];
+  const child = spawn('keyctl', ['session', '-', 'sh', '-c', script, cromulentBinary(), ...join], {
+    env: { ...inherited, CROMULENT_SERVER: base, CROMULENT_CONFIG_DIR: dir, CROMULENT_KEYRING: 'keyutils', CROMULENT_E2E_EMAIL: email },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  child.stdin.end(`${PASSWORD}\n`);
+  const lines = [];
+  let partial = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text) => {
+    const parts = (partial + text).split('\n');
+    partial = parts.pop();
+    for (const line of parts) {
+      lines.push(line);
+      log?.write(`[${name}] ${line}\n`);
+    }
+  });
+  const exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
+  return {
+    name,
+    output,
+    /** Resolves to how it ended: { code, signal }. */
+    exited,
+    /** Whether it has ended already. */
+    ended: () => child.exitCode !== null || child.signalCode !== null,
+    /** Peers its latest status line shows connected. */
+    connectedPeers() {
+      const status = [...lines].reverse().find((line) => line.includes('; peers: ') || line.includes('nobody else'));
+      return status ? status.split(', ').filter((p) => p.includes(' connected')).length : 0;
+    },
+    /** Its last lines of its own (not the libraries' log), for a failure's message. */
+    tail: () => lines.filter((line) => !line.includes('\u001b[')).slice(-6).join(' | '),
+    /** Ctrl-C: it leaves and finishes its recording; resolves to how it exited. */
+    async leave(ms = 15_000) {
+      // keyctl and then sh exec the command, so the child's pid is cromulent's by now.
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+      const how = await exited;
+      clearTimeout(timer);
+      return how;
+    },
+  };
+}
+
+// ---- WAV recordings ----
+
+/** The samples (-1..1) and rate of a 16-bit PCM WAV file, mixed down to mono. */
+export function readWav(path) {
+  const wav = readFileSync(path);
+  assert(wav.toString('ascii', 0, 4) === 'RIFF' && wav.toString('ascii', 8, 12) === 'WAVE', `${path} is not a WAV file`);
+  let format = null;
+  for (let at = 12; at + 8 <= wav.length; ) {
+    const id = wav.toString('ascii', at, at + 4);
+    const size = wav.readUInt32LE(at + 4);
+    if (id === 'fmt ') {
+      format = { channels: wav.readUInt16LE(at + 10), rate: wav.readUInt32LE(at + 12), bits: wav.readUInt16LE(at + 22) };
+    } else if (id === 'data') {
+      assert(format && format.bits === 16, `${path}: 16-bit PCM expected, got ${JSON.stringify(format)}`);
+      const frames = Math.floor(Math.min(size, wav.length - at - 8) / (2 * format.channels));
+      const samples = new Float32Array(frames);
+      for (let i = 0; i < frames; i++) {
+        let sum = 0;
+        for (let c = 0; c < format.channels; c++) sum += wav.readInt16LE(at + 8 + 2 * (i * format.channels + c));
+        samples[i] = sum / format.channels / 32_768;
+      }
+      return { rate: format.rate, samples };
+    }
+    at += 8 + size + (size % 2);
+  }
+  throw new Error(`${path} has no data chunk`);
+}
+
+/** For each `chunkMs` chunk of `samples`, the share of its energy at `hz` (Goertzel; a
+ * pure sine there gives 1, silence 0). A chunk holding a whole number of cycles of the
+ * tone keeps it in a bin of its own: use tones that are multiples of 1000 / chunkMs Hz. */
+export function toneShares(samples, rate, hz, chunkMs = 100) {
+  const size = Math.round((rate * chunkMs) / 1000);
+  const coefficient = 2 * Math.cos((2 * Math.PI * hz) / rate);
+  const shares = [];
+  for (let start = 0; start + size <= samples.length; start += size) {
+    let previous = 0;
+    let before = 0;
+    let total = 0;
+    for (let i = start; i < start + size; i++) {
+      const current = samples[i] + coefficient * previous - before;
+      before = previous;
+      previous = current;
+      total += samples[i] * samples[i];
+    }
+    const power = (previous * previous + before * before - coefficient * previous * before) / (size * size);
+    // A sine of amplitude A has mean power A²/2 and Goertzel power A²/4.
+    shares.push(total > 0 ? Math.min(1, (2 * power) / (total / size)) : 0);
+  }
+  return shares;
+}
+
+/** The runs of consecutive true values in `flags`, as [first, last] indices; runs closer
+ * than `bridge` apart are one (a lost packet is not a new burst). */
+export function runsOf(flags, bridge = 3) {
+  const runs = [];
+  flags.forEach((on, i) => {
+    if (!on) return;
+    const last = runs[runs.length - 1];
+    if (last && i - last[1] <= bridge) last[1] = i;
+    else runs.push([i, i]);
+  });
+  return runs;
 }

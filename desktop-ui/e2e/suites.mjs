@@ -8,7 +8,19 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 import { toneWav as sineWav } from './chromium.mjs';
-import { PASSWORD, assert, launchServer, mailedLink, until } from './harness.mjs';
+import {
+  PASSWORD,
+  assert,
+  launchServer,
+  mailedLink,
+  nativeVoice,
+  readWav,
+  registerConfirmed,
+  runsOf,
+  soxTone,
+  toneShares,
+  until,
+} from './harness.mjs';
 
 const WAIT = { timeout: 10_000 };
 
@@ -44,11 +56,11 @@ async function openChannel(page, name) {
   await page.getByRole('heading', { name: `#${name}`, exact: true }).waitFor(WAIT);
 }
 
-/** How far the 440 Hz tone stands out (dB over a quiet band at 2.5 kHz) in what this
- * page plays from its voice peers (or from the one with session id `peer`), at best
- * over `ms`. 0 when nothing is playing. */
-function toneHeard(page, ms, peer = null) {
-  return page.evaluate(async ({ ms, peer }) => {
+/** How far the 440 Hz tone (or one at `hz`) stands out (dB over a quiet band at 2.5 kHz)
+ * in what this page plays from its voice peers (or from the one with session id `peer`),
+ * at best over `ms`. 0 when nothing is playing. */
+function toneHeard(page, ms, peer = null, hz = 440) {
+  return page.evaluate(async ({ ms, peer, hz: tone }) => {
     const playing = [...document.querySelectorAll(peer ? `audio[data-voice-peer="${peer}"]` : 'audio[data-voice-peer]')].filter((e) => e.srcObject);
     const el = playing.find((e) => !e.muted) ?? playing[0];
     if (!el) return 0;
@@ -65,11 +77,11 @@ function toneHeard(page, ms, peer = null) {
     for (const end = Date.now() + ms; Date.now() < end && best <= 40; ) {
       await new Promise((r) => setTimeout(r, 100));
       analyser.getFloatFrequencyData(bins);
-      best = Math.max(best, at(440) - at(2500));
+      best = Math.max(best, at(tone) - at(2500));
     }
     await ctx.close();
     return best;
-  }, { ms, peer });
+  }, { ms, peer, hz });
 }
 
 /** A 440 Hz tone as a WAV file, the fake microphone for the voice steps. */
@@ -720,6 +732,90 @@ export const suites = [
       }
     },
   ],
+  [
+    'voice through the SFU with native clients: two browsers and two `cromulent voice join` in one room hear each other, both ways',
+    async ({ browser }) => {
+      const server = await voiceServer('sfu-native', { VOICE_MODE: 'sfu' });
+      const dir = mkdtempSync(join(tmpdir(), 'cromulent-e2e-native-'));
+      const log = createWriteStream(join(e2eDir, 'out', 'native-clients.log'));
+      const contexts = [];
+      const natives = [];
+      try {
+        const ann = await voiceUser(browser, server.base, 'ann', contexts);
+        const ben = await voiceUser(browser, server.base, 'ben', contexts);
+        for (const page of [ann, ben]) await joinVoice(page);
+        // Each native client sends a tone of its own, the whole time, and records the room;
+        // quiet, so that the browsers' tone stands out beside it in the recordings.
+        for (const [name, hz] of Object.entries(NATIVE_TONES)) {
+          const email = await registerConfirmed(server.base, name);
+          const home = join(dir, name);
+          mkdirSync(home);
+          const input = soxTone(join(dir, `${name}-says.wav`), hz, 120, 0.05);
+          natives.push({ hz, voice: nativeVoice({ base: server.base, email, dir: home, name, input, output: join(dir, `${name}-heard.wav`), ptt: 'always', log }) });
+        }
+        await until(
+          'both native clients connected to the three others',
+          async () => {
+            const ended = natives.find((n) => n.voice.ended());
+            assert(!ended, `${ended?.voice.name}'s cromulent ended early: ${ended?.voice.tail()}`);
+            return natives.every((n) => n.voice.connectedPeers() >= 3);
+          },
+          60_000,
+        ).catch((e) => {
+          throw new Error(`${e.message}; ${natives.map((n) => `${n.voice.name}: ${n.voice.tail()}`).join('; ')}`);
+        });
+        await settledIn('sfu', [ann, ben], 3);
+
+        // Each browser hears each native's tone on that native's SFU track.
+        for (const [page, who] of [[ann, 'ann'], [ben, 'ben']]) {
+          for (const { hz, voice } of natives) {
+            const session = await until(`${who} to see ${voice.name} in the room`, () => sessionOfUser(page, voice.name));
+            const level = await toneHeard(page, 10_000, session, hz);
+            assert(level > 20, `${who} hears ${voice.name}'s ${hz} Hz tone (${level.toFixed(1)} dB over the noise)`);
+          }
+        }
+
+        // The browsers' tone (440 Hz) reaches the natives only while a key is held: ann
+        // talks, then ben, with silence around; each also hears the other meanwhile.
+        await ann.waitForTimeout(BROWSER_QUIET_MS);
+        const annToBen = await talkThrough(ann, 'ann', ben, await sessionOf(ann));
+        assert(annToBen.packets > 40 && annToBen.tone > 20, `ben hears ann in the room with the natives: ${JSON.stringify(annToBen)}`);
+        await ann.waitForTimeout(BROWSER_QUIET_MS);
+        const benToAnn = await talkThrough(ben, 'ben', ann, await sessionOf(ben));
+        assert(benToAnn.packets > 40 && benToAnn.tone > 20, `ann hears ben in the room with the natives: ${JSON.stringify(benToAnn)}`);
+        await ann.waitForTimeout(1000);
+
+        for (const { voice } of natives) {
+          const how = await voice.leave();
+          assert(how.code === 0, `${voice.name}'s cromulent leaves cleanly on Ctrl-C: ${JSON.stringify(how)}; ${voice.tail()}`);
+        }
+        for (const { voice } of natives) {
+          const { rate, samples } = readWav(voice.output);
+          const chunks = Math.floor(samples.length / (rate / 10));
+          assert(chunks >= 100, `${voice.name} recorded at least 10 s (${chunks / 10} s)`);
+          // Two bursts of the browsers' tone, ann's then ben's, each as long as the key was
+          // held (2 s at least), and none of it before, between or after.
+          const bursts = runsOf(toneShares(samples, rate, 440).map((share) => share > HEARD_SHARE));
+          const long = bursts.filter(([first, last]) => last - first + 1 >= 15);
+          assert(
+            long.length === 2 && bursts.length === 2,
+            `${voice.name}'s recording holds the browsers' 440 Hz tone in two bursts, ann's and ben's, and nowhere else: ${JSON.stringify(bursts.map(([a, b]) => [a / 10, (b + 1) / 10]))} (s)`,
+          );
+          // The other native's tone throughout its last 8 s in the room.
+          const other = natives.find((n) => n.voice !== voice);
+          const tail = toneShares(samples, rate, other.hz).slice(chunks - 85, chunks - 5);
+          const present = tail.filter((share) => share > HEARD_SHARE).length;
+          assert(present * 10 >= tail.length * 9, `${voice.name} hears ${other.voice.name}'s ${other.hz} Hz tone in ${present} of the last ${tail.length} tenths of a second`);
+        }
+      } finally {
+        for (const { voice } of natives) await voice.leave(5_000).catch(() => undefined);
+        for (const context of contexts) await context.close().catch(() => undefined);
+        await server.stop();
+        log.end();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  ],
 ];
 
 // ---- Voice through the server's forwarding unit: a server of its own per voice mode ----
@@ -865,4 +961,26 @@ function longestSilence(samples) {
     longest = Math.max(longest, gap);
   }
   return longest * LISTEN_EVERY_MS;
+}
+
+// ---- Native clients beside the browsers ----
+
+/** The tone each native client sends: apart from the browsers' 440 Hz and its harmonics,
+ * multiples of 10 Hz so each keeps a Goertzel bin of its own in 100 ms chunks. */
+const NATIVE_TONES = { cal: 700, dee: 1100 };
+/** A tone counts as heard in a 100 ms chunk of a recording when it carries this share of
+ * the chunk's energy: the browsers' tone beside the other native's (0.05 peak) carries
+ * about 0.4, the other native's about 0.6 to 1, an absent one next to nothing. */
+const HEARD_SHARE = 0.1;
+/** Silence in the room from the browsers before and after each one talks. */
+const BROWSER_QUIET_MS = 3000;
+
+/** The voice session of `username` in the room `page` is in, from the page's roster. */
+function sessionOfUser(page, username) {
+  return page.evaluate(async (username) => {
+    const users = await (await fetch('/api/users')).json();
+    const user = users.find((u) => u.username === username);
+    const { chat, voice } = window.cromulent;
+    return (chat.voiceRooms[voice.channelId] ?? []).find((p) => user && p.user_id === user.id)?.session_id ?? null;
+  }, username);
 }
