@@ -4,11 +4,14 @@
 //! one at a time, in the order they arrived.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use cromulent_protocol::error::ErrorCode;
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, ServerFrame};
 use cromulent_protocol::Id;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::handler::{Handler, LinkEvent};
@@ -22,6 +25,13 @@ use crate::voice::signal::CandidateJson;
 use crate::voice::transport::{RemoteAudio, Signal};
 
 type Result<T> = std::result::Result<T, webrtc::error::Error>;
+
+/// How often a refused offer is made again before the connection gives up, and the first
+/// wait (doubling each time). The server answers `voice_join` before every part of it
+/// knows we are in the room, so our first offer can be refused as `not_found` by a few
+/// milliseconds; a room that really left the SFU tells us with `voice_mode_changed`.
+const OFFER_ATTEMPTS: u32 = 6;
+const FIRST_RETRY: Duration = Duration::from_millis(100);
 
 /// What the actor reads.
 pub(super) struct ActorInputs {
@@ -46,6 +56,12 @@ struct Running {
     sfu: Id,
     link: Negotiated,
     polite: Polite,
+    /// The kind of our latest offer, made again if it is refused.
+    last_offer: OfferKind,
+    /// Refusals since an offer of ours was last answered.
+    refusals: u32,
+    /// When a refused offer is made again.
+    retry_at: Option<Instant>,
 }
 
 impl Actor {
@@ -62,9 +78,24 @@ impl Actor {
                 return;
             }
         };
-        let mut running = Running { signal, sfu, link, polite: Polite::default() };
+        let mut running = Running {
+            signal,
+            sfu,
+            link,
+            polite: Polite::default(),
+            last_offer: OfferKind::Plain,
+            refusals: 0,
+            retry_at: None,
+        };
         running.offer(OfferKind::Plain).await;
         loop {
+            let retry_at = running.retry_at;
+            let retry = async move {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 _ = &mut leave => break,
@@ -73,6 +104,7 @@ impl Actor {
                     None => break,
                 },
                 Some(event) = events.recv() => running.on_event(event).await,
+                () = retry => running.retry().await,
             }
         }
         running.link.close().await;
@@ -115,9 +147,7 @@ impl Running {
                 _ => Ok(()),
             },
             ServerFrame::Control(ControlFrame::Error { op, code, message, .. }) if op == "sdp_offer" => {
-                // Refused (the room left the SFU, or our access ended): nothing is out any more.
-                tracing::warn!(?code, %message, "the SFU refused our offer");
-                self.polite.failed();
+                self.refused(code, &message);
                 Ok(())
             }
             _ => Ok(()),
@@ -149,6 +179,7 @@ impl Running {
     }
 
     async fn send_offer(&mut self, kind: OfferKind) {
+        self.last_offer = kind;
         match self.link.offer(kind == OfferKind::IceRestart).await {
             Ok(sdp) => (self.signal)(ClientFrame::SdpOffer { to: self.sfu, sdp }),
             Err(e) => {
@@ -171,11 +202,39 @@ impl Running {
         Ok(())
     }
 
+    /// Our offer was refused: nothing is out any more, and unless the refusal is final
+    /// (no right to be in the room) it is made again a little later.
+    fn refused(&mut self, code: ErrorCode, message: &str) {
+        self.polite.failed();
+        self.refusals += 1;
+        if code == ErrorCode::Forbidden || self.refusals >= OFFER_ATTEMPTS {
+            tracing::warn!(?code, %message, refusals = self.refusals, "the SFU refused our offer; giving up");
+            self.retry_at = None;
+            return;
+        }
+        let wait = FIRST_RETRY * 2u32.pow(self.refusals - 1);
+        tracing::info!(?code, %message, ?wait, "the SFU refused our offer; offering again");
+        self.retry_at = Some(Instant::now() + wait);
+    }
+
+    /// Makes the refused offer again, taking the refused one back first.
+    async fn retry(&mut self) {
+        self.retry_at = None;
+        if self.link.offer_pending().await {
+            if let Err(e) = self.link.rollback().await {
+                tracing::warn!(error = %e, "could not take back the refused offer");
+            }
+        }
+        let kind = self.last_offer;
+        self.offer(kind).await;
+    }
+
     async fn apply_answer(&mut self, sdp: String) -> Result<()> {
         if !self.polite.answered() {
             tracing::debug!("an answer to an offer we took back; ignored");
             return Ok(());
         }
+        self.refusals = 0;
         let applied = self.link.apply_answer(sdp).await;
         self.send_next().await;
         applied
