@@ -8,3 +8,4 @@ mod client_rest;
 mod client_session;
 mod voice_native;
 mod voice_removal;
+mod voice_sfu;
