@@ -9,15 +9,20 @@
 //! - each track plays as the participant its stream id names, with the user the room
 //!   said, and both tones reach the engine's output;
 //! - the engine's microphone goes out as one sendonly section carrying the RFC 6464
-//!   audio level, and only while push-to-talk is held.
+//!   audio level, and only while push-to-talk is held;
+//! - when the stand-in goes away and the connection fails, the engine offers again with
+//!   an ICE restart.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cromulent_client::voice::audio::codec::{EncoderSettings, VoiceEncoder};
 use cromulent_client::voice::audio::{analysis, AudioConfig, InputChoice, OutputChoice, FRAME_SAMPLES};
-use cromulent_client::voice::connection::{self, opus_codec, ConnectionConfig, IceSetup, AUDIO_LEVEL_URI};
+use cromulent_client::voice::connection::{
+    self, opus_codec, ConnectionConfig, IceSetup, IceTimeouts, AUDIO_LEVEL_URI,
+};
 use cromulent_client::voice::signal::CandidateJson;
 use cromulent_client::voice::{EngineConfig, PttMode, VoiceEngine};
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, EventFrame, ServerFrame};
@@ -34,8 +39,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    RTCSessionDescription,
+    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription,
 };
 
 const ROOM: Id = Id(20);
@@ -154,9 +159,28 @@ async fn next_from_engine(frames: &mut mpsc::UnboundedReceiver<ClientFrame>, wha
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn crossing_offers_with_the_sfu_settle_and_each_track_plays_as_its_participant() {
-    let dir = std::env::temp_dir().join(format!("cromulent-sfu-engine-{}", std::process::id()));
+/// The engine joined in SFU mode and connected to the stand-in, their first offers having
+/// crossed; the stand-in sends two participants' tracks.
+struct Crossed {
+    engine: VoiceEngine,
+    sfu: Arc<dyn PeerConnection>,
+    /// The engine's offers and answers from now on.
+    from_engine: mpsc::UnboundedReceiver<ClientFrame>,
+    tracks: Vec<(Arc<TrackLocalStaticRTP>, u32, f64)>,
+    /// The engine's packets as the stand-in received them.
+    received: Arc<Mutex<Vec<Packet>>>,
+    /// The negotiated id of the audio-level extension.
+    level_id: u8,
+    /// The engine's offer that made the connection.
+    offer: String,
+    heard: PathBuf,
+    dir: PathBuf,
+}
+
+/// Joins, lets the offers cross and connects (see [`Crossed`]); `name` keeps two tests'
+/// files apart.
+async fn crossed(name: &str, ice_timeouts: Option<IceTimeouts>) -> Crossed {
+    let dir = std::env::temp_dir().join(format!("cromulent-sfu-engine-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let (mic, heard) = (dir.join("mic.wav"), dir.join("heard.wav"));
     analysis::write_wav(&mic, RATE, &analysis::sine(300.0, RATE, 30.0, 0.5)).expect("mic input");
@@ -171,7 +195,7 @@ async fn crossing_offers_with_the_sfu_settle_and_each_track_plays_as_its_partici
             noise_suppression: false,
             ..AudioConfig::default()
         },
-        mesh: ConnectionConfig::loopback(),
+        mesh: ConnectionConfig { ice_timeouts, ..ConnectionConfig::loopback() },
         mode: PttMode::Key,
     };
     let engine = VoiceEngine::new(
@@ -268,6 +292,7 @@ async fn crossing_offers_with_the_sfu_settle_and_each_track_plays_as_its_partici
     };
     assert_eq!(to, SFU);
     let level_id = audio_level_id(&again).expect("the audio level extension is offered again");
+    let again_sdp = again.clone();
     sfu.set_remote_description(RTCSessionDescription::offer(again).expect("an offer")).await.expect("offer");
     let answer = sfu.create_answer(None).await.expect("the stand-in's answer");
     sfu.set_local_description(answer.clone()).await.expect("local answer");
@@ -279,6 +304,12 @@ async fn crossing_offers_with_the_sfu_settle_and_each_track_plays_as_its_partici
         assert!(Instant::now() < deadline, "the connection to the stand-in never came up");
         sleep(Duration::from_millis(50)).await;
     }
+    Crossed { engine, sfu, from_engine, tracks, received, level_id, offer: again_sdp, heard, dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crossing_offers_with_the_sfu_settle_and_each_track_plays_as_its_participant() {
+    let Crossed { engine, sfu, tracks, received, level_id, heard, dir, .. } = crossed("crossing", None).await;
     let senders: Vec<_> =
         tracks.iter().map(|(t, ssrc, hz)| tokio::spawn(send_tone(t.clone(), *ssrc, *hz, 3.0))).collect();
 
@@ -334,5 +365,36 @@ async fn crossing_offers_with_the_sfu_settle_and_each_track_plays_as_its_partici
         let share = analysis::tone_purity(heard_part, RATE, hz);
         assert!(share > 0.25, "{session}'s {hz} Hz tone is in the mix (share {share:.2})");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A description's ICE username fragment.
+fn ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines().find_map(|line| line.trim().strip_prefix("a=ice-ufrag:"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_connection_to_the_sfu_is_offered_again_with_an_ice_restart() {
+    let quick = IceTimeouts {
+        disconnected: Duration::from_millis(1000),
+        failed: Duration::from_millis(2000),
+        keepalive: Duration::from_millis(300),
+    };
+    let Crossed { engine, sfu, mut from_engine, offer, dir, .. } = crossed("restart", Some(quick)).await;
+    // The SFU's end goes away; nothing answers our checks any more.
+    sfu.close().await.expect("close the stand-in");
+    let frame = next_from_engine(&mut from_engine, "ICE restart").await;
+    let ClientFrame::SdpOffer { to, sdp } = frame else {
+        panic!("a failed connection is renegotiated with an offer: {frame:?}")
+    };
+    assert_eq!(to, SFU, "the restart goes to the SFU");
+    let (before, after) = (ufrag(&offer), ufrag(&sdp));
+    assert!(
+        after.is_some() && after != before,
+        "an ICE restart brings new credentials: {before:?} → {after:?}"
+    );
+    assert_eq!(sdp.matches("m=audio").count(), 3, "our section and the two received ones, restarted: {sdp}");
+    assert_eq!(sdp.matches("a=sendonly").count(), 1, "still one microphone going out: {sdp}");
+    engine.leave().expect("leave");
     let _ = std::fs::remove_dir_all(&dir);
 }
