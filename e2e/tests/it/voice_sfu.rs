@@ -336,10 +336,12 @@ const HEARD_SHARE: f64 = 0.02;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_release_clients_in_an_sfu_room_hear_everyone_else_and_not_a_released_key() {
+    // Held across the re-run too: the clients run in the child, beside this process's
+    // other real-time tests otherwise.
+    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     if !inside("twelve_release_clients_in_an_sfu_room_hear_everyone_else_and_not_a_released_key") {
         return;
     }
-    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let bin = tokio::task::spawn_blocking(release_binary).await.expect("build");
     let server =
         TestServer::start_with(Database::Sqlite, |c: &mut Config| c.voice.voice_mode = VoiceModeSetting::Sfu)
@@ -471,10 +473,12 @@ const SPEAKER_HZ: f64 = 440.0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auto_room_moves_to_the_sfu_and_back_while_the_tone_plays_on() {
+    // Held across the re-run too: the clients run in the child, beside this process's
+    // other real-time tests otherwise.
+    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     if !inside("an_auto_room_moves_to_the_sfu_and_back_while_the_tone_plays_on") {
         return;
     }
-    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let bin = tokio::task::spawn_blocking(release_binary).await.expect("build");
     let server = TestServer::start_with(Database::Sqlite, |c: &mut Config| {
         c.voice.voice_mode = VoiceModeSetting::Auto;
