@@ -152,6 +152,12 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_IDENTIFY_TIMEOUT_MS", default_value_t = 10_000, global = true)]
     pub gateway_identify_timeout_ms: u64,
 
+    /// Largest `sdp_offer`/`sdp_answer` gateway frame, in bytes (other frames stay within
+    /// 16 KiB). An SFU room's session description grows by about half a KiB per
+    /// participant; the default holds rooms of a few hundred.
+    #[arg(long, env = "GATEWAY_MAX_SDP_BYTES", default_value_t = 128 * 1024, global = true)]
+    pub gateway_max_sdp_bytes: usize,
+
     /// Serve the web client from this folder instead of the embedded copy (development).
     #[arg(long, env = "WEB_DIR", global = true)]
     pub web_dir: Option<PathBuf>,

@@ -87,6 +87,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     gateway_config.max_connections_per_user = config.gateway_max_connections_per_user;
     gateway_config.max_connections_per_ip = config.gateway_max_connections_per_ip;
     gateway_config.node_heartbeat = std::time::Duration::from_millis(config.node_heartbeat_ms.max(50));
+    gateway_config.max_sdp_frame_bytes = config.gateway_max_sdp_bytes;
     gateway_config.identify_timeout =
         std::time::Duration::from_millis(config.gateway_identify_timeout_ms.max(100));
     // TURN_PUBLIC_IP names the server's public address for both; without it, an SFU

@@ -21,7 +21,8 @@ crate::constant::named_constants! {
     /// Bumped on incompatible changes; a client sending another version is closed with
     /// [`close_code::UNSUPPORTED_VERSION`].
     pub const PROTOCOL_VERSION: u32 = 1;
-    /// Largest text frame the server reads, in bytes.
+    /// Largest text frame the server reads, in bytes, but for `sdp_offer` and
+    /// `sdp_answer`, whose limit is the server's `GATEWAY_MAX_SDP_BYTES` setting.
     pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024;
 }
 

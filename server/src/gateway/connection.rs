@@ -127,8 +127,10 @@ async fn handshake(
             }
             Ok(Some(Ok(_))) => continue,
         };
-        let frame: ClientFrame = serde_json::from_str(text.as_str())
-            .map_err(|_| Refused(close_code::DECODE_ERROR, "not a known op"))?;
+        let frame = gateway.config.decode(text.as_str()).map_err(|code| match code {
+            close_code::FRAME_TOO_LARGE => Refused(code, "frame too large"),
+            _ => Refused(close_code::DECODE_ERROR, "not a known op"),
+        })?;
         let (tx, rx) = mpsc::channel(gateway.config.outbound_queue);
         let (close_tx, close_rx) = watch::channel(None);
         let link = Link { id: link_id, tx, close: close_tx };
@@ -289,9 +291,9 @@ async fn read(
         if !commands.spend() {
             return ctx.shut(close_code::RATE_LIMITED);
         }
-        let frame: ClientFrame = match serde_json::from_str(text.as_str()) {
+        let frame = match config.decode(text.as_str()) {
             Ok(frame) => frame,
-            Err(_) => return ctx.shut(close_code::DECODE_ERROR),
+            Err(code) => return ctx.shut(code),
         };
         if let Err(code) = ctx.handle(frame).await {
             return ctx.shut(code);

@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
 
+use cromulent_protocol::gateway::{close_code, ClientFrame, MAX_INBOUND_FRAME_BYTES};
+
 use crate::bus::{Bus, BusMessage, Inbox};
 use crate::state::AppState;
 pub use hub::HubVoice;
@@ -41,6 +43,9 @@ pub struct GatewayConfig {
     pub max_connections_per_ip: usize,
     /// How long a socket may stay open without identifying or resuming.
     pub identify_timeout: Duration,
+    /// Largest `sdp_offer`/`sdp_answer` frame read; every other frame stays within
+    /// `MAX_INBOUND_FRAME_BYTES`.
+    pub max_sdp_frame_bytes: usize,
     /// Frames queued for one connection before it counts as a slow consumer.
     pub outbound_queue: usize,
     /// Commands per connection per window, and signaling messages per window.
@@ -62,6 +67,7 @@ impl GatewayConfig {
             max_connections_per_user: 20,
             max_connections_per_ip: 100,
             identify_timeout: Duration::from_secs(10),
+            max_sdp_frame_bytes: 128 * 1024,
             outbound_queue: 256,
             command_limit: 120,
             signaling_limit: 600,
@@ -70,6 +76,25 @@ impl GatewayConfig {
             replay_bytes: 1 << 20,
             resume_window: Duration::from_secs(120).max(heartbeat_interval * 4),
             node_heartbeat: Duration::from_secs(2),
+        }
+    }
+
+    /// Largest frame the WebSocket layer lets through; [`Self::decode`] then holds
+    /// each op to its own limit.
+    pub fn max_socket_frame_bytes(&self) -> usize {
+        self.max_sdp_frame_bytes.max(MAX_INBOUND_FRAME_BYTES)
+    }
+
+    /// Reads a client frame, each op within its own size limit: session descriptions
+    /// grow with an SFU room (about half a KiB per participant), nothing else does.
+    /// The error is the close code.
+    pub fn decode(&self, text: &str) -> Result<ClientFrame, u16> {
+        let oversized = text.len() > MAX_INBOUND_FRAME_BYTES;
+        match serde_json::from_str(text) {
+            Ok(frame @ (ClientFrame::SdpOffer { .. } | ClientFrame::SdpAnswer { .. })) => Ok(frame),
+            Ok(_) | Err(_) if oversized => Err(close_code::FRAME_TOO_LARGE),
+            Ok(frame) => Ok(frame),
+            Err(_) => Err(close_code::DECODE_ERROR),
         }
     }
 

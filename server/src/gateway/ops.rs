@@ -22,6 +22,9 @@ use crate::voice::sfu::{SfuSignal, Signal};
 
 /// How long a typing indicator shows without renewal.
 const TYPING_TTL_MS: i64 = 8_000;
+/// How long `voice_join` and `voice_leave` wait for the change to come back from the bus
+/// (NATS when clustered; a round trip takes milliseconds).
+const VOICE_SETTLES_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct OpContext {
     state: AppState,
@@ -208,6 +211,7 @@ impl OpContext {
         };
         self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;
         self.publish_voice(channel_id, me.clone(), false, Some(audience)).await;
+        self.settle_voice(Some(channel_id)).await;
         // A removal committed after the check above may have reached the hubs before
         // this join did, and found nobody to remove: now that the join is on the bus,
         // check again and leave if the right is gone. The join is already answered, so
@@ -245,7 +249,19 @@ impl OpContext {
     async fn voice_leave(&self) -> Result<(), Refusal> {
         let (channel_id, me) = self.my_room()?;
         self.publish_voice(channel_id, me, true, None).await;
+        self.settle_voice(None).await;
         Ok(())
+    }
+
+    /// Waits for this session's own join or leave to come back from the bus. A client
+    /// acts on `voice_joined` at once (an offer to the SFU), or joins again right after
+    /// leaving; its next op is read only after this one returns, so it then finds itself
+    /// where it asked to be (and the room's route with it).
+    async fn settle_voice(&self, channel_id: Option<Id>) {
+        let hub = &self.state.gateway.hub;
+        if !hub.voice_settled(self.session_id, channel_id, VOICE_SETTLES_WITHIN).await {
+            tracing::warn!(?channel_id, session_id = %self.session_id, "own voice change not applied in time");
+        }
     }
 
     fn my_room(&self) -> Result<(Id, VoiceParticipant), Refusal> {

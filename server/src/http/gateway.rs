@@ -7,7 +7,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use cromulent_protocol::gateway::MAX_INBOUND_FRAME_BYTES;
 use cromulent_protocol::ErrorCode;
 
 use super::error::HttpError;
@@ -44,11 +43,12 @@ async fn upgrade(
         Err(turnaway) => return refused(turnaway),
     };
     let cookie = state.cookies.read(&headers);
+    let max_frame = state.gateway.config.max_socket_frame_bytes();
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(256 * 1024)
-        .max_message_size(MAX_INBOUND_FRAME_BYTES)
-        .max_frame_size(MAX_INBOUND_FRAME_BYTES)
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
         .on_upgrade(move |socket| slot.serve(socket, state, cookie))
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cromulent_protocol::channel::{Channel, ChannelKind};
 use cromulent_protocol::event::Event;
-use cromulent_protocol::gateway::{ClientFrame, ControlFrame};
+use cromulent_protocol::gateway::{close_code, ClientFrame, ControlFrame};
 use cromulent_protocol::voice::RoomMode;
 use cromulent_protocol::{ErrorCode, Id};
 use serde_json::json;
@@ -51,6 +51,33 @@ async fn voice_join_refusals_are_typed() {
     assert_eq!(b.expect_error("voice_join").await, ErrorCode::FeatureDisabled);
     b.send(ClientFrame::VoiceLeave).await;
     assert_eq!(b.expect_error("voice_leave").await, ErrorCode::NotFound, "not in a room any more");
+}
+
+/// An SFU room of many participants has session descriptions far over the 16 KiB that
+/// holds every other frame: they pass up to `GATEWAY_MAX_SDP_BYTES`, nothing else does.
+#[tokio::test]
+async fn session_descriptions_have_a_limit_of_their_own() {
+    let srv = TestServer::start_with(Database::Sqlite, |c| c.gateway_max_sdp_bytes = 64 * 1024).await;
+    let ann = srv.user("ann").await;
+    let bob = srv.user("bob").await;
+    let mut a = srv.connect(&ann).await;
+    let mut b = srv.connect(&bob).await;
+    let voice = channel_id(&a, "voice-main");
+    join(&mut a, voice).await;
+    join(&mut b, voice).await;
+
+    let large = format!("v=0\r\n{}", "a=x\r\n".repeat(40 * 1024 / 5));
+    a.send(ClientFrame::SdpOffer { to: b.session_id, sdp: large.clone() }).await;
+    let offer = b.wait_for_event(|e| matches!(e, Event::SdpOffer { .. }), WAIT).await;
+    assert_eq!(offer, Event::SdpOffer { from: a.session_id, from_user_id: ann.id, sdp: large });
+
+    let candidate = json!({"candidate": "x".repeat(20 * 1024)});
+    a.send(ClientFrame::IceCandidate { to: b.session_id, candidate }).await;
+    assert_eq!(a.close_code().await, Some(close_code::FRAME_TOO_LARGE), "other ops keep 16 KiB");
+
+    let huge = format!("v=0\r\n{}", "a=x\r\n".repeat(70 * 1024 / 5));
+    b.send(ClientFrame::SdpAnswer { to: a.session_id, sdp: huge }).await;
+    assert_eq!(b.close_code().await, Some(close_code::FRAME_TOO_LARGE), "over GATEWAY_MAX_SDP_BYTES");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use cromulent_protocol::event::Event;
 use cromulent_protocol::gateway::{close_code, Presence, PresenceStatus};
 use cromulent_protocol::voice::VoiceRoom;
 use cromulent_protocol::Id;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::bus::{Audience, BusMessage, Envelope};
 use crate::gateway::nodes::NodeBook;
@@ -119,11 +119,14 @@ pub struct Hub {
     limits: HubLimits,
     voice: HubVoice,
     state: Mutex<HubState>,
+    /// Woken after each voice room change this node applies, for a join waiting to
+    /// see itself in the room.
+    voice_applied: Notify,
 }
 
 impl Hub {
     pub fn new(node: u16, limits: HubLimits, voice: HubVoice) -> Self {
-        Self { node, limits, voice, state: Mutex::new(HubState::default()) }
+        Self { node, limits, voice, state: Mutex::new(HubState::default()), voice_applied: Notify::new() }
     }
 
     pub fn node(&self) -> u16 {
@@ -246,7 +249,11 @@ impl Hub {
                 }
                 Vec::new()
             }
-            BusMessage::Voice(change) => self.apply_voice(&mut state, change),
+            BusMessage::Voice(change) => {
+                let follow = self.apply_voice(&mut state, change);
+                self.voice_applied.notify_waiters();
+                follow
+            }
             BusMessage::VoiceAccess { channel_id, access } => {
                 self.apply_voice_access(&mut state, *channel_id, access)
             }
@@ -400,6 +407,24 @@ impl Hub {
     }
 
     /// The room a session is in and its state there.
+    /// Waits until this node's view puts `session_id` in room `channel_id` (`None`: in
+    /// no room), at most `within`; false if that did not happen.
+    pub async fn voice_settled(&self, session_id: Id, channel_id: Option<Id>, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let applied = self.voice_applied.notified();
+            tokio::pin!(applied);
+            // Registered before looking, so a change applied in between still wakes us.
+            applied.as_mut().enable();
+            if self.voice_of(session_id).map(|(c, _)| c) == channel_id {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, applied).await.is_err() {
+                return false;
+            }
+        }
+    }
+
     pub fn voice_of(&self, session_id: Id) -> Option<(Id, cromulent_protocol::voice::VoiceParticipant)> {
         self.lock().voice.find_session(session_id).map(|(c, p)| (c, p.clone()))
     }

@@ -172,6 +172,17 @@ async fn the_sfu_takes_signaling_only_from_its_room_and_only_readable_sdp() {
     assert_eq!(a.expect_error("sdp_offer").await, ErrorCode::ValidationFailed);
     a.send(ClientFrame::SdpAnswer { to: sfu, sdp: "v=0".into() }).await;
     assert_eq!(a.expect_error("sdp_answer").await, ErrorCode::ValidationFailed);
+
+    // A client offers the moment it reads `voice_joined`: by then its join is in the
+    // room, so the offer reaches the SFU (and is judged on its SDP), never `not_found`.
+    let bob = srv.user("bob").await;
+    let mut b = srv.connect(&bob).await;
+    for round in 0..5 {
+        b.send(ClientFrame::VoiceJoin { channel_id: voice }).await;
+        b.send(ClientFrame::SdpOffer { to: sfu, sdp: "not a session description".into() }).await;
+        assert_eq!(b.expect_error("sdp_offer").await, ErrorCode::ValidationFailed, "round {round}");
+        b.send(ClientFrame::VoiceLeave).await;
+    }
 }
 
 #[tokio::test]
