@@ -5,7 +5,10 @@
  * [`close_code::UNSUPPORTED_VERSION`].
  */
 export const PROTOCOL_VERSION = 1;
-/** Largest text frame the server reads, in bytes. */
+/**
+ * Largest text frame the server reads, in bytes, but for `sdp_offer` and
+ * `sdp_answer`, whose limit is the server's `GATEWAY_MAX_SDP_BYTES` setting.
+ */
 export const MAX_INBOUND_FRAME_BYTES = 16384;
 /** Passwords: length only, no composition rules (NIST SP 800-63B), counted in characters. */
 export const PASSWORD_MIN_CHARS = 12;
