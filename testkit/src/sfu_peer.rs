@@ -72,6 +72,13 @@ pub struct Heard {
     /// Send→receive time of every frame received, in microseconds, in arrival order.
     pub delays_us: Vec<u32>,
     pub frames_sent: usize,
+    /// ICE and DTLS are up (str0m's `Connected`).
+    pub connected: bool,
+    /// Remote tracks the peer has been offered, ever.
+    pub tracks: usize,
+    /// The server's `error` frames after joining (an op of ours it refused), and
+    /// descriptions from the remote that str0m refused.
+    pub refusals: Vec<String>,
     /// Every datagram's bytes (media, RTCP, ICE, DTLS), without IP and UDP headers.
     pub bytes_out: u64,
     pub bytes_in: u64,
@@ -193,7 +200,8 @@ impl SfuPeer {
         let (commands, inbox) = mpsc::unbounded_channel();
         let heard = Arc::new(Mutex::new(Heard::default()));
         let (to_gateway, from_peer) = mpsc::unbounded_channel();
-        tokio::spawn(pump_gateway(gw, remote, commands.clone(), events_tx, from_peer));
+        let link = Link { remote, peer: commands.clone(), events: events_tx, heard: Arc::clone(&heard) };
+        tokio::spawn(pump_gateway(gw, link, from_peer));
         let state = PeerState {
             rtc,
             socket,
@@ -231,6 +239,11 @@ impl SfuPeer {
         self.lock().total_frames()
     }
 
+    /// Frames written to the connection so far.
+    pub fn frames_sent(&self) -> usize {
+        self.lock().frames_sent
+    }
+
     /// Forgets the delays recorded so far (say, those of the warm-up).
     pub fn clear_delays(&self) {
         self.lock().delays_us.clear();
@@ -263,13 +276,19 @@ impl Drop for SfuPeer {
     }
 }
 
+/// Where the gateway's frames for a peer go.
+struct Link {
+    remote: Id,
+    peer: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedSender<Event>,
+    heard: Arc<Mutex<Heard>>,
+}
+
 /// Owns the gateway connection: the remote's signaling goes to the peer, everything
 /// else to the caller; frames the peer wants sent go out. Ends with the peer.
 async fn pump_gateway(
     mut gw: impl Signaling,
-    remote: Id,
-    peer: mpsc::UnboundedSender<Command>,
-    events: mpsc::UnboundedSender<Event>,
+    link: Link,
     mut outgoing: mpsc::UnboundedReceiver<ClientFrame>,
 ) {
     loop {
@@ -282,13 +301,17 @@ async fn pump_gateway(
                 Some(ServerFrame::Event(e)) => {
                     let from_remote = matches!(&e.event,
                         Event::SdpOffer { from, .. } | Event::SdpAnswer { from, .. } | Event::IceCandidate { from, .. }
-                        if *from == remote);
+                        if *from == link.remote);
                     if from_remote {
-                        let _ = peer.send(Command::Signal(e.event));
+                        let _ = link.peer.send(Command::Signal(e.event));
                     } else {
                         // Nobody reading events is fine: many callers only want media.
-                        let _ = events.send(e.event);
+                        let _ = link.events.send(e.event);
                     }
+                }
+                Some(ServerFrame::Control(ControlFrame::Error { op, code, message })) => {
+                    let mut heard = link.heard.lock().unwrap_or_else(|e| e.into_inner());
+                    heard.refusals.push(format!("{op}: {code:?} {message}"));
                 }
                 Some(_) => {}
                 // Quiet, or the connection ended: the caller decides what that means.
@@ -416,28 +439,40 @@ impl PeerState {
                         heard.delays_us.push(u32::try_from(delay).unwrap_or(u32::MAX));
                     }
                 }
+                Output::Event(RtcEvent::Connected) => self.lock().connected = true,
                 Output::Event(_) => {}
             }
         }
     }
 
+    /// Applies the remote's signaling. What str0m refuses is written down in
+    /// [`Heard::refusals`] (a test then sees why nothing flows) and the peer goes on.
     fn signal(&mut self, event: Event) {
-        match event {
-            Event::SdpAnswer { sdp, .. } => {
-                let answer = SdpAnswer::from_sdp_string(&sdp).expect("the remote's answer parses");
-                if let Some(pending) = self.pending.take() {
-                    self.rtc.sdp_api().accept_answer(pending, answer).expect("answer accepted");
+        let refused = match event {
+            Event::SdpAnswer { sdp, .. } => match (SdpAnswer::from_sdp_string(&sdp), self.pending.take()) {
+                (Ok(answer), Some(pending)) => {
+                    self.rtc.sdp_api().accept_answer(pending, answer).err().map(|e| format!("answer: {e}"))
                 }
-            }
+                (Ok(_), None) => Some("an answer with no offer of ours pending".into()),
+                (Err(e), _) => Some(format!("answer does not parse: {e}")),
+            },
             Event::SdpOffer { sdp, .. } => {
                 self.streams.extend(streams_of(&sdp));
-                let offer = SdpOffer::from_sdp_string(&sdp).expect("the remote's offer parses");
-                let answer = self.rtc.sdp_api().accept_offer(offer).expect("offer accepted");
-                let _ = self
-                    .to_gateway
-                    .send(ClientFrame::SdpAnswer { to: self.remote, sdp: answer.to_sdp_string() });
+                self.lock().tracks = self.streams.len();
+                match SdpOffer::from_sdp_string(&sdp).map(|offer| self.rtc.sdp_api().accept_offer(offer)) {
+                    Ok(Ok(answer)) => {
+                        let answer = ClientFrame::SdpAnswer { to: self.remote, sdp: answer.to_sdp_string() };
+                        let _ = self.to_gateway.send(answer);
+                        None
+                    }
+                    Ok(Err(e)) => Some(format!("offer: {e}")),
+                    Err(e) => Some(format!("offer does not parse: {e}")),
+                }
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(refused) = refused {
+            self.lock().refusals.push(refused);
         }
     }
 }

@@ -49,7 +49,13 @@ impl Signaling for GatewayLink {
                         return Some(frame);
                     }
                 }
-                Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => return None,
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    // Said once: the stream ends here. A room whose SDP outgrew the
+                    // server's frame limit shows up as 1009.
+                    eprintln!("a gateway connection was closed by the server: {frame:?}");
+                    return None;
+                }
+                Ok(Some(Err(_))) | Ok(None) => return None,
                 Ok(Some(Ok(_))) => {}
                 Err(_) if Instant::now() >= deadline => return None,
                 Err(_) => {}

@@ -15,7 +15,7 @@ use cromulent_testkit::sfu_peer::{SfuPeer, FRAME};
 use crate::report::{print_reproduce, print_table, thousands};
 use crate::server::{DbKind, Launch, Server, ServerArgs};
 use crate::stats::{ms, Samples};
-use crate::voice::room::{self, load_average, own_cpu_time, SfuCounters};
+use crate::voice::room::{self, load_average, own_cpu_time, udp_drops, Parked, SfuCounters};
 
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
@@ -67,8 +67,11 @@ struct Snapshot {
     at: Instant,
     server_cpu: Duration,
     counters: SfuCounters,
+    sent: usize,
     delivered: usize,
     own_cpu: Duration,
+    server_drops: u64,
+    own_drops: u64,
 }
 
 impl Snapshot {
@@ -77,8 +80,11 @@ impl Snapshot {
             at: Instant::now(),
             server_cpu: server.cpu_time()?,
             counters: SfuCounters::scrape(server).await?,
+            sent: peers.iter().map(SfuPeer::frames_sent).sum(),
             delivered: peers.iter().map(SfuPeer::total_frames).sum(),
             own_cpu: own_cpu_time()?,
+            server_drops: udp_drops(server.pid())?,
+            own_drops: udp_drops(std::process::id())?,
         })
     }
 }
@@ -98,15 +104,21 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     // join: what the server's memory grows by afterwards is the SFU's.
     let accounts = room::accounts(&server, "voice", largest).await?;
     let channel = room::voice_room(&accounts[0]).await?;
-    let mut links = room::links(&server, &accounts).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut parked: Vec<Parked> =
+        room::links(&server, &accounts).await?.into_iter().map(Parked::new).collect();
+    // Argon2 (sign-ups, logins) ran on blocking threads, whose freed memory the
+    // allocator gives back when they exit after 10 s idle.
+    tokio::time::sleep(Duration::from_secs(12)).await;
     let rss_before_joins = server.rss_kib()?;
 
     let mut peers = Vec::new();
     let mut rows = Vec::new();
     let mut memory = Vec::new();
     for &size in &sizes {
-        let joining: Vec<_> = links.drain(..size - peers.len()).collect();
+        let mut joining = Vec::new();
+        for link in parked.drain(..size - peers.len()) {
+            joining.push(link.resume().await?);
+        }
         peers.extend(room::join(joining, channel).await?);
         eprintln!("{size} participants joined");
         for talkers in &args.talkers {
@@ -120,6 +132,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             "participants",
             "talking",
             "streams forwarded",
+            "frames sent/s",
             "packets in/s",
             "forwarded/s",
             "delivered",
@@ -131,6 +144,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             "p50 ms",
             "p99 ms",
             "load generator CPU (% of a core)",
+            "UDP drops server / load generator",
         ],
         &rows,
     );
@@ -202,6 +216,7 @@ impl Row {
             thousands(self.participants as f64),
             thousands(self.talking as f64),
             thousands((self.talking * (self.participants - 1)) as f64),
+            thousands((self.after.sent - self.before.sent) as f64 / wall),
             thousands(counters.received as f64 / wall),
             thousands(counters.forwarded as f64 / wall),
             format!("{:.1} %", 100.0 * delivered as f64 / (counters.forwarded as f64).max(1.0)),
@@ -213,6 +228,11 @@ impl Row {
             summary.map_or("-".into(), |s| ms(s.p50)),
             summary.map_or("-".into(), |s| ms(s.p99)),
             format!("{:.1}", 100.0 * own_cpu / wall),
+            format!(
+                "{} / {}",
+                thousands((self.after.server_drops - self.before.server_drops) as f64),
+                thousands((self.after.own_drops - self.before.own_drops) as f64)
+            ),
         ]
     }
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use cromulent_protocol::Id;
-use cromulent_testkit::sfu_peer::SfuPeer;
+use cromulent_testkit::sfu_peer::{SfuPeer, Signaling};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::account::{new_account, Account};
 use crate::server::Server;
@@ -47,6 +49,33 @@ pub async fn links(server: &Server, accounts: &[Account]) -> anyhow::Result<Vec<
     Ok(links)
 }
 
+/// A gateway connection waiting for its turn to join, kept alive meanwhile: it
+/// heartbeats and drops what arrives.
+pub struct Parked {
+    wake: oneshot::Sender<()>,
+    task: JoinHandle<GatewayLink>,
+}
+
+impl Parked {
+    pub fn new(mut link: GatewayLink) -> Self {
+        let (wake, mut woken) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut woken => return link,
+                    _ = link.next(Duration::from_secs(1)) => {}
+                }
+            }
+        });
+        Self { wake, task }
+    }
+
+    pub async fn resume(self) -> anyhow::Result<GatewayLink> {
+        let _ = self.wake.send(());
+        self.task.await.context("a parked gateway connection's task failed")
+    }
+}
+
 /// Joins every link to `channel`'s SFU, one after another.
 pub async fn join(links: Vec<GatewayLink>, channel: Id) -> anyhow::Result<Vec<SfuPeer>> {
     let mut peers = Vec::with_capacity(links.len());
@@ -68,7 +97,25 @@ pub async fn until_all_hear(peers: &[SfuPeer], talkers: &[Id], within: Duration)
             return Ok(());
         }
         if Instant::now() >= deadline {
-            bail!("after {within:?}, {missing} listener/talker pairs still carry no frame");
+            let deaf: Vec<String> = peers
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| talkers.iter().any(|t| *t != l.session_id && l.frames_from(*t) == 0))
+                .map(|(i, l)| {
+                    let heard = l.heard();
+                    format!(
+                        "#{i}: connected {}, {} tracks offered, {} frames heard, refused {:?}",
+                        heard.connected,
+                        heard.tracks,
+                        heard.total_frames(),
+                        heard.refusals
+                    )
+                })
+                .collect();
+            bail!(
+                "after {within:?}, {missing} listener/talker pairs still carry no frame; {}",
+                deaf.join("; ")
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -121,6 +168,39 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// Datagrams the kernel dropped because a UDP socket of process `pid` had its receive
+/// buffer full: the sign that the socket's reader fell behind.
+pub fn udp_drops(pid: u32) -> anyhow::Result<u64> {
+    let mut inodes = std::collections::HashSet::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).context("listing the process's files")? {
+        let target = fd.ok().and_then(|fd| std::fs::read_link(fd.path()).ok());
+        let inode = target.as_ref().and_then(|t| t.to_str()?.strip_prefix("socket:[")?.strip_suffix(']'));
+        if let Some(inode) = inode {
+            inodes.insert(inode.to_owned());
+        }
+    }
+    let mut drops = 0;
+    for table in ["udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        drops += socket_drops(&text, &inodes);
+    }
+    Ok(drops)
+}
+
+/// Sums the `drops` column of the rows of a `/proc/net/udp` table whose inode is in `inodes`.
+fn socket_drops(table: &str, inodes: &std::collections::HashSet<String>) -> u64 {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            // sl, local, remote, st, queues, tr:when, retrnsmt, uid, timeout, inode, ref, pointer, drops
+            let (inode, drops) = (fields.get(9)?, fields.get(12)?);
+            inodes.contains(*inode).then(|| drops.parse::<u64>().ok()).flatten()
+        })
+        .sum()
+}
+
 /// CPU time this process (the load generator) has used.
 pub fn own_cpu_time() -> anyhow::Result<Duration> {
     crate::server::proc_cpu_time(std::process::id())
@@ -146,5 +226,15 @@ mod tests {
             "HELP and TYPE lines name the counter too and must not be read as its value"
         );
         assert_eq!(SfuCounters::parse("cromulent_sfu_participants 3\n"), None);
+    }
+
+    #[test]
+    fn drops_are_summed_over_the_process_sockets_only() {
+        let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+                     6620: 0100007F:BA40 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 341480 2 0000000014a5dda1 7\n\
+                     8593: 00000000:81F5 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 341484 2 00000000ec22b2ec 5\n\
+                     8594: 00000000:81F6 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 999999 2 00000000ec22b2ec 100\n";
+        let ours = ["341480".to_owned(), "341484".to_owned()].into_iter().collect();
+        assert_eq!(socket_drops(table, &ours), 12, "another process's socket (inode 999999) is not ours");
     }
 }
