@@ -222,10 +222,11 @@ impl MediaLoop {
 
     /// Sends each participant of the room whose tracks changed an offer.
     fn negotiate(&mut self, channel_id: Id) {
+        let now = Instant::now();
         let Some(room) = self.rooms.get_mut(&channel_id) else { return };
         let offers: Vec<(Id, Id, String)> = room
             .values_mut()
-            .filter_map(|p| p.offer_if_needed().map(|sdp| (p.who.session_id, p.who.sfu_session_id, sdp)))
+            .filter_map(|p| p.offer_if_needed(now).map(|sdp| (p.who.session_id, p.who.sfu_session_id, sdp)))
             .collect();
         for (session_id, sfu_session_id, sdp) in offers {
             self.tell(session_id, sfu_session_id, |from, from_user_id| Event::SdpOffer {
@@ -378,6 +379,15 @@ impl MediaLoop {
                 Some(_) => self.cut(session_id, now),
                 None => {}
             }
+        }
+        let unanswered: Vec<Id> = self
+            .rooms
+            .iter()
+            .filter(|(_, room)| room.values().any(|p| p.answer_overdue(now)))
+            .map(|(channel_id, _)| *channel_id)
+            .collect();
+        for channel_id in unanswered {
+            self.negotiate(channel_id);
         }
         let stale: Vec<Id> = self
             .quiet_since

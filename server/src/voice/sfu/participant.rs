@@ -14,6 +14,10 @@ use super::caps::Bucket;
 
 /// How often receiver reports and link statistics are gathered.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// An offer of ours unanswered for this long is given up and made again: a client that
+/// lost it (a reconnect, a crash of its signaling) would otherwise never hear anyone
+/// who joins after.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignalError {
@@ -61,7 +65,8 @@ pub struct Participant {
     /// The m-line the participant sends its microphone on.
     pub inbound: Option<Mid>,
     tracks: Vec<TrackOut>,
-    pending: Option<SdpPendingOffer>,
+    /// Our offer waiting for its answer, and when it was sent.
+    pending: Option<(SdpPendingOffer, Instant)>,
     /// When `rtc` next wants time to pass.
     pub next_timeout: Instant,
     pub bucket: Bucket,
@@ -109,7 +114,7 @@ impl Participant {
 
     pub fn accept_answer(&mut self, answer: &str) -> Result<(), SignalError> {
         let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| SignalError::BadSdp(e.to_string()))?;
-        let pending = self.pending.take().ok_or(SignalError::NoPendingOffer)?;
+        let (pending, _) = self.pending.take().ok_or(SignalError::NoPendingOffer)?;
         self.rtc.sdp_api().accept_answer(pending, answer).map_err(SignalError::Rejected)?;
         for track in &mut self.tracks {
             if let TrackState::Negotiating(mid) = track.state {
@@ -160,9 +165,13 @@ impl Participant {
     /// An offer bringing the tracks in line with the room, when something changed and
     /// no offer of ours is already waiting for its answer. Each track's stream id is
     /// its sender's session id: that is how clients tell whose audio it is.
-    pub fn offer_if_needed(&mut self) -> Option<String> {
-        if self.pending.is_some() {
-            return None;
+    /// An offer unanswered for [`ANSWER_WITHIN`] is dropped (str0m applies nothing
+    /// until the answer) and its changes go into the new one.
+    pub fn offer_if_needed(&mut self, now: Instant) -> Option<String> {
+        match &self.pending {
+            Some((_, sent)) if now.duration_since(*sent) >= ANSWER_WITHIN => self.abandon_offer(),
+            Some(_) => return None,
+            None => {}
         }
         let mut change = self.rtc.sdp_api();
         for track in &mut self.tracks {
@@ -189,7 +198,24 @@ impl Participant {
             return None;
         }
         let (offer, pending) = change.apply()?;
-        self.pending = Some(pending);
+        self.pending = Some((pending, now));
         Some(offer.to_sdp_string())
+    }
+
+    /// Whether an offer of ours has waited past [`ANSWER_WITHIN`].
+    pub fn answer_overdue(&self, now: Instant) -> bool {
+        self.pending.as_ref().is_some_and(|(_, sent)| now.duration_since(*sent) >= ANSWER_WITHIN)
+    }
+
+    fn abandon_offer(&mut self) {
+        self.pending = None;
+        for track in &mut self.tracks {
+            track.state = match track.state {
+                TrackState::Negotiating(_) => TrackState::ToOpen,
+                TrackState::NegotiatingStop(mid) => TrackState::ToStop(mid),
+                other => other,
+            };
+        }
+        tracing::info!(session_id = %self.who.session_id, "an SFU offer went unanswered; offering again");
     }
 }

@@ -234,3 +234,44 @@ async fn a_full_room_refuses_the_next_join() {
     let room = join(&mut gws[2], voice).await;
     assert_eq!(room.participants.len(), 2, "a place freed is a place taken");
 }
+
+/// A connection that loses the first offer the SFU sends (its first renegotiation):
+/// a client whose signaling dropped a frame.
+struct LosesFirstOffer {
+    gw: Gw,
+    lost: bool,
+}
+
+impl Signaling for LosesFirstOffer {
+    async fn send(&mut self, frame: ClientFrame) {
+        self.gw.send(frame).await;
+    }
+
+    async fn next(&mut self, within: Duration) -> Option<ServerFrame> {
+        loop {
+            let frame = self.gw.next(within).await?;
+            let offer = matches!(&frame, ServerFrame::Event(e) if matches!(e.event, Event::SdpOffer { .. }));
+            if offer && !self.lost {
+                self.lost = true;
+                continue;
+            }
+            return Some(frame);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unanswered_offer_is_made_again() {
+    let srv = TestServer::start_with(Database::Sqlite, sfu_mode).await;
+    let ann = srv.user("ann").await;
+    let gw = srv.connect(&ann).await;
+    let voice = channel_id(&gw, "voice-main");
+    let ann = SfuPeer::join(LosesFirstOffer { gw, lost: false }, voice).await.expect("ann joins");
+    let bob = peers_in_room(&srv, &["bob"], "voice-main").await.remove(0);
+    bob.speak(true);
+    ann.speak(true);
+    eventually(CONNECT, "bob hears ann", || bob.frames_from(ann.session_id) >= 25).await;
+    // Ann never saw the offer that brought bob's track; the SFU offers it again after
+    // its answer deadline, and from then on she hears him.
+    eventually(CONNECT, "ann hears bob", || ann.frames_from(bob.session_id) >= 25).await;
+}
