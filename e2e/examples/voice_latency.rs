@@ -6,7 +6,11 @@
 //! heard at output time `u` took `u + (bob_joined - ann_joined) - t`. Prints one JSON
 //! object: every latency, median, p95 and the budget parts the engine reports.
 //!
-//!   cargo run -p cromulent-e2e --example voice_latency [-- SECONDS]
+//!   cargo run -p cromulent-e2e --example voice_latency [-- SECONDS [mesh|sfu|both]]
+//!
+//! The room is a mesh (the default), or goes through the server's SFU (`sfu`: the server
+//! runs with VOICE_MODE=sfu); `both` measures the mesh and then the SFU, each on a server
+//! of its own, in one run and prints `{"mesh": …, "sfu": …, "sfu_minus_mesh_median_ms"}`.
 //!
 //! `e2e/browser/voice_latency.mjs` runs this and the same measurement in Chromium.
 
@@ -21,7 +25,8 @@ use cromulent_client::voice::audio::{analysis, AudioConfig, InputChoice, OutputC
 use cromulent_client::voice::mesh::MeshConfig;
 use cromulent_client::voice::{EngineConfig, PttMode, VoiceEngine};
 use cromulent_e2e::{Database, TempDir, TestServer};
-use serde_json::json;
+use cromulent_server::config::VoiceModeSetting;
+use serde_json::{json, Value};
 
 const RATE: u32 = 48_000;
 const PERIOD_MS: u64 = 400;
@@ -112,7 +117,23 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(12);
-    let server = TestServer::start(Database::Sqlite).await;
+    let report = match std::env::args().nth(2).as_deref().unwrap_or("mesh") {
+        "mesh" => measure(seconds, VoiceModeSetting::Mesh).await,
+        "sfu" => measure(seconds, VoiceModeSetting::Sfu).await,
+        "both" => {
+            let mesh = measure(seconds, VoiceModeSetting::Mesh).await;
+            let sfu = measure(seconds, VoiceModeSetting::Sfu).await;
+            let added = sfu["median_ms"].as_f64().zip(mesh["median_ms"].as_f64()).map(|(s, m)| s - m);
+            json!({ "mesh": mesh, "sfu": sfu, "sfu_minus_mesh_median_ms": added })
+        }
+        other => panic!("{other}: the room's mode is mesh, sfu or both"),
+    };
+    println!("{report}");
+}
+
+/// One measurement on a server of its own, whose rooms are all in `mode`.
+async fn measure(seconds: u64, mode: VoiceModeSetting) -> Value {
+    let server = TestServer::start_with(Database::Sqlite, |c| c.voice.voice_mode = mode).await;
     let dir = TempDir::new();
     let clicks = dir.path().join("clicks.wav");
     let heard = dir.path().join("heard.wav");
@@ -176,22 +197,20 @@ async fn main() {
     buffer_ms.sort_by(f64::total_cmp);
     let median_buffer = if buffer_ms.is_empty() { 0.0 } else { percentile(&buffer_ms, 50.0) };
     let frame_ms = FRAME_SAMPLES as f64 * 1000.0 / f64::from(RATE);
-    println!(
-        "{}",
-        json!({
-            "clicks": latencies.len(),
-            "median_ms": percentile(&latencies, 50.0),
-            "p95_ms": percentile(&latencies, 95.0),
-            "latencies_ms": latencies,
-            "budget_ms": {
-                "frame": frame_ms,
-                "codec_lookahead": lookahead_ms,
-                "jitter_buffer_target": median_buffer,
-                // The playback thread mixes a 10 ms tick, then waits until it is due: one
-                // tick ahead of its play time, for a WAV file as for a device.
-                "playout_block": frame_ms / 2.0,
-                "device_buffer": 0.0,
-            },
-        })
-    );
+    json!({
+        "mode": format!("{mode:?}").to_lowercase(),
+        "clicks": latencies.len(),
+        "median_ms": percentile(&latencies, 50.0),
+        "p95_ms": percentile(&latencies, 95.0),
+        "latencies_ms": latencies,
+        "budget_ms": {
+            "frame": frame_ms,
+            "codec_lookahead": lookahead_ms,
+            "jitter_buffer_target": median_buffer,
+            // The playback thread mixes a 10 ms tick, then waits until it is due: one
+            // tick ahead of its play time, for a WAV file as for a device.
+            "playout_block": frame_ms / 2.0,
+            "device_buffer": 0.0,
+        },
+    })
 }
