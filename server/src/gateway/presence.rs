@@ -58,6 +58,14 @@ impl PresenceBook {
         self.reannounce(user)
     }
 
+    /// A node died or left: its users count as offline there. Returns each user whose
+    /// announced presence changed, with the new one.
+    pub fn forget_node(&mut self, node: u16) -> Vec<(Id, PresenceStatus)> {
+        let users: Vec<Id> = self.remote.keys().filter(|(n, _)| *n == node).map(|(_, u)| *u).collect();
+        self.remote.retain(|(n, _), _| *n != node);
+        users.into_iter().filter_map(|user| self.reannounce(user).map(|status| (user, status))).collect()
+    }
+
     fn global(&self, user: Id) -> PresenceStatus {
         let local = self.local.get(&user).copied();
         let remote = self.remote.iter().filter(|((_, u), _)| *u == user).map(|(_, s)| *s);
@@ -94,6 +102,20 @@ impl PresenceBook {
 mod tests {
     use super::*;
     use PresenceStatus::*;
+
+    #[test]
+    fn a_gone_node_takes_its_users_presence_with_it() {
+        let mut book = PresenceBook::default();
+        let (ann, bob) = (Id(1), Id(2));
+        book.set_remote(2, ann, Online);
+        book.set_remote(2, bob, Idle);
+        book.set_remote(3, bob, Online);
+        let mut changed = book.forget_node(2);
+        changed.sort_by_key(|(user, _)| *user);
+        assert_eq!(changed, vec![(ann, Offline)], "bob is still online on node 3");
+        assert_eq!(book.all(), vec![Presence { user_id: bob, status: Online }]);
+        assert_eq!(book.forget_node(2), vec![], "forgetting twice changes nothing");
+    }
 
     #[test]
     fn the_best_session_wins_across_nodes() {

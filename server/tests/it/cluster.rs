@@ -174,6 +174,14 @@ async fn an_sfu_room_is_served_by_one_node_and_moves_when_that_node_leaves() {
     a_node.state.gateway.leave_cluster().await;
     for gw in [&mut b, &mut c] {
         gw.wait_for_event(
+            |e| {
+                matches!(e, Event::PresenceUpdate { user_id, status: PresenceStatus::Offline }
+                    if *user_id == ann.id)
+            },
+            WAIT,
+        )
+        .await;
+        gw.wait_for_event(
             |e| matches!(e, Event::PeerLeft { session_id, .. } if *session_id == a.session_id),
             WAIT,
         )

@@ -339,6 +339,14 @@ impl Hub {
             .collect()
     }
 
+    /// A node died or left: its users' presence there ends, and its voice goes too.
+    fn node_gone(&self, state: &mut HubState, node: u16) -> Vec<BusMessage> {
+        for (user_id, status) in state.presence.forget_node(node) {
+            self.announce_presence(state, user_id, status);
+        }
+        self.voice_node_gone(state, node)
+    }
+
     fn announce_presence(&self, state: &mut HubState, user_id: Id, status: PresenceStatus) {
         let envelope = Envelope {
             audience: Audience::Everyone,

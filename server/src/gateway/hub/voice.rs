@@ -84,7 +84,7 @@ impl Hub {
     /// served moves to the lowest-numbered live node among its remaining participants'
     /// nodes. That node alone decides, so exactly one new route is published; it may be
     /// a mesh when the room has become small.
-    pub(super) fn node_gone(&self, state: &mut HubState, node: u16) -> Vec<BusMessage> {
+    pub(super) fn voice_node_gone(&self, state: &mut HubState, node: u16) -> Vec<BusMessage> {
         let mut follow = Vec::new();
         for (channel_id, participant) in state.voice.on_node(node) {
             let change = VoiceChange { node, channel_id, participant, left: true, audience: None };
