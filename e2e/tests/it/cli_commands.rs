@@ -207,10 +207,12 @@ async fn login_without_a_secure_store_refuses_and_keeps_nothing() {
 /// the channel, the command hangs up by itself, says why and exits with status 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voice_join_exits_3_when_the_server_removes_it_from_the_room() {
+    // Held across the re-run too: the voice client runs in the child, beside this
+    // process's other real-time tests otherwise.
+    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     if !inside("voice_join_exits_3_when_the_server_removes_it_from_the_room", &["keyctl", "session", "-"]) {
         return;
     }
-    let _one_at_a_time = cromulent_e2e::one_real_time_test().await;
     let server = TestServer::start(Database::Sqlite).await;
     let ada = server.user("ada").await; // the first user: admin
     let bob = server.user("bob").await;
@@ -230,15 +232,18 @@ async fn voice_join_exits_3_when_the_server_removes_it_from_the_room() {
     analysis::write_wav(&silence, 48_000, &vec![0.0; 48_000]).expect("write the input");
     let heard = cli.config.path().join("heard.wav");
     let (silence, heard) = (silence.display().to_string(), heard.display().to_string());
-    let args = ["voice", "join", "staff-voice", "--input", &silence, "--output", &heard, "--ptt", "never"];
+    // Enter toggles the key: a terminal nobody types in (stdin held open below) must not
+    // keep the command from ending.
+    let args = ["voice", "join", "staff-voice", "--input", &silence, "--output", &heard, "--ptt", "key"];
     // Without the removal it would leave on its own after the duration, exit 0 and fail here.
     let mut command = cli.command(&args);
     command
         .args(["--loopback", "--duration", "30"])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let voice = command.spawn().expect("voice join");
+    let mut voice = command.spawn().expect("voice join");
+    let _silent_keyboard = voice.stdin.take().expect("stdin is piped");
 
     // In the room once the server has it there (its answer reached the CLI before any
     // later event on the same connection).

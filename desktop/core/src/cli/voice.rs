@@ -10,7 +10,6 @@ use anyhow::Context as _;
 use cromulent_protocol::channel::ChannelKind;
 use cromulent_protocol::gateway::ClientFrame;
 use cromulent_protocol::Id;
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::{broadcast, mpsc};
 
 use super::Context;
@@ -228,7 +227,11 @@ async fn talk(
     names: &HashMap<Id, String>,
 ) -> anyhow::Result<()> {
     let deadline = args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    let mut lines = (args.ptt == PttArg::Key).then(|| tokio::io::BufReader::new(tokio::io::stdin()).lines());
+    let mut presses = (args.ptt == PttArg::Key).then(key_presses);
+    // One listener for the whole call: a Ctrl-C between two turns of the loop still
+    // counts (a listener made per turn only sees signals after its own creation).
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let mut talking = false;
     let mut status = tokio::time::interval(Duration::from_secs(1));
     let mut shown = String::new();
@@ -239,23 +242,23 @@ async fn talk(
                 None => std::future::pending().await,
             }
         };
-        let next_line = async {
-            match lines.as_mut() {
-                Some(lines) => lines.next_line().await,
+        let next_press = async {
+            match presses.as_mut() {
+                Some(presses) => presses.recv().await,
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             _ = until_deadline => return Ok(()),
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            line = next_line => match line {
-                Ok(Some(_)) => {
+            _ = &mut interrupted => return Ok(()),
+            press = next_press => match press {
+                Some(()) => {
                     talking = !talking;
                     if talking { engine.ptt_down() } else { engine.ptt_up() }
                     eprintln!("{}", if talking { "talking…" } else { "stopped talking" });
                 }
                 // Stdin closed (not a terminal): keep listening, just without a key.
-                _ => lines = None,
+                None => presses = None,
             },
             event = events.recv() => match event {
                 Ok(GatewayEvent::Frame(frame)) => {
@@ -284,6 +287,21 @@ async fn talk(
             anyhow::bail!("voice: {error}");
         }
     }
+}
+
+/// Enter presses on stdin. Read on a thread of its own, not the runtime's blocking
+/// pool: a read that never returns (a terminal nobody types in) would hold the runtime's
+/// shutdown, and so the program's exit, while a plain thread ends with the process.
+fn key_presses() -> mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            if line.is_err() || tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// One status line: who is connected and speaking.
