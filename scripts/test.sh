@@ -39,6 +39,10 @@ banner "cargo test (SQLite and PostgreSQL, generated TypeScript types)"
 # `cargo test --workspace` builds the `cromulent` binary before any test runs; the
 # CLI's end-to-end tests use that one instead of building another feature set.
 export CROMULENT_BIN="$CARGO_TARGET_DIR/debug/cromulent"
+# The SFU room tests run twelve `cromulent` clients in real time: a debug build cannot
+# keep up on two cores, so they get the release build, made once here.
+cargo build --release --locked -p cromulent-client --bin cromulent
+export CROMULENT_RELEASE_BIN="$CARGO_TARGET_DIR/release/cromulent"
 cargo test --workspace --all-features --locked "$@"
 
 # Generated requests, valid and invalid, against a real server built by the tests above.

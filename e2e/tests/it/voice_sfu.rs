@@ -48,10 +48,11 @@ fn inside(test: &str) -> bool {
 // ---- the release-built `cromulent` command ----
 
 /// The release build of the `cromulent` binary (twelve debug builds would not keep up
-/// in real time on a small machine), brought up to date first; `CROMULENT_BIN` names a
-/// prebuilt one instead.
+/// in real time on a small machine), brought up to date first;
+/// `CROMULENT_RELEASE_BIN` names a prebuilt one instead (never `CROMULENT_BIN`, the
+/// debug build the other tests share).
 fn release_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("CROMULENT_BIN") {
+    if let Some(bin) = std::env::var_os("CROMULENT_RELEASE_BIN") {
         return PathBuf::from(bin);
     }
     let exe = std::env::current_exe().expect("test binary path");
