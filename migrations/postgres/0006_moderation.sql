@@ -16,7 +16,7 @@ CREATE TABLE bans (
 -- At most one timeout per user; an expired one is ignored and replaced by the next.
 CREATE TABLE timeouts (
     user_id    BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    until      BIGINT NOT NULL,
+    ends_at    BIGINT NOT NULL,
     reason     TEXT,
     created_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
     created_at BIGINT NOT NULL

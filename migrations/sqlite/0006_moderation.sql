@@ -21,7 +21,7 @@ CREATE TABLE bans (
 -- At most one timeout per user; an expired one is ignored and replaced by the next.
 CREATE TABLE timeouts (
     user_id    INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    until      INTEGER NOT NULL,
+    ends_at    INTEGER NOT NULL,
     reason     TEXT,
     created_by INTEGER REFERENCES users (id) ON DELETE SET NULL,
     created_at INTEGER NOT NULL

@@ -48,7 +48,7 @@ pub struct BanRequest {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Timeout {
     pub user_id: Id,
-    pub until: Timestamp,
+    pub ends_at: Timestamp,
     pub reason: Option<String>,
     /// Who set it; `null` once that account is gone.
     pub created_by: Option<Id>,
