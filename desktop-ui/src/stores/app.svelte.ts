@@ -318,6 +318,10 @@ export function describeError(e: unknown): string {
         return 'Cannot reach the server. Check your connection.';
       case 'rate_limited':
         return 'Too many attempts. Wait a moment and try again.';
+      case 'banned':
+        return 'This account is banned from this server.';
+      case 'timed_out':
+        return 'A moderator has timed you out: you cannot write or talk for now.';
       default:
         return e.message;
     }
