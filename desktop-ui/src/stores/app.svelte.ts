@@ -243,7 +243,8 @@ export class AppController {
       const message = await this.backend.sendMessage(p.channelId, { body: p.body, nonce });
       this.chat.settlePending(nonce, message);
     } catch (e) {
-      this.chat.failPending(nonce, e instanceof Error ? e.message : 'not sent');
+      // Typed refusals (a timeout, say) read as the other screens word them.
+      this.chat.failPending(nonce, e instanceof Error ? describeError(e) : 'not sent');
     }
   }
 
