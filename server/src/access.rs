@@ -8,6 +8,8 @@
 //!   voice channels carry no text.
 //! - A public voice room is open to everyone who sees it; a private one to its members
 //!   only, admins included (see [`may_join_voice`] for why).
+//! - A user in a timeout may not post, edit, type or join a voice room
+//!   ([`ensure_not_timed_out`]).
 
 use cromulent_protocol::channel::{Channel, ChannelKind, WritePermission};
 use cromulent_protocol::{ErrorCode, Id};
@@ -41,6 +43,9 @@ pub enum Denied {
     NotVoice,
     #[error("private voice rooms are for members: ask an admin to add you")]
     MembersOnlyRoom,
+    /// A moderator timed the caller out until `ends_at` (ms); retryable then.
+    #[error("you are timed out and may not write or talk for now")]
+    TimedOut { ends_at: i64 },
 }
 
 impl Denied {
@@ -51,6 +56,18 @@ impl Denied {
             Denied::NotMember | Denied::AdminsOnly | Denied::MassMention | Denied::MembersOnlyRoom => {
                 ErrorCode::Forbidden
             }
+            Denied::TimedOut { .. } => ErrorCode::TimedOut,
+        }
+    }
+
+    /// For a timeout: whole seconds until it ends, at least 1.
+    pub fn retry_after_secs(self) -> Option<u64> {
+        match self {
+            Denied::TimedOut { ends_at } => {
+                let left_ms = u64::try_from(ends_at - crate::ids::now_ms()).unwrap_or(0);
+                Some(left_ms.div_ceil(1000).max(1))
+            }
+            _ => None,
         }
     }
 
@@ -134,6 +151,14 @@ impl ChannelAccess {
     }
 }
 
+/// Refuses every write (post, edit, typing, voice) by a user a moderator timed out.
+pub async fn ensure_not_timed_out(conn: &mut Conn, caller: &Caller) -> Result<(), Error> {
+    match store::moderation::active_timeout(&mut *conn, caller.id(), crate::ids::now_ms()).await? {
+        Some(timeout) => Err(Denied::TimedOut { ends_at: timeout.ends_at }.into()),
+        None => Ok(()),
+    }
+}
+
 /// Whether a user who sees a voice channel may be in its room.
 ///
 /// A public voice room needs no membership. Membership of a public channel means
@@ -153,8 +178,8 @@ pub fn may_join_voice(is_private: bool, is_member: bool) -> bool {
     !is_private || is_member
 }
 
-/// Whether the caller may be in the voice room of `channel_id` right now: checked when
-/// joining and again on signaling, so a removal the room has not applied yet (a lost
+/// Whether the caller may be in the voice room of `channel_id` right now (and is not
+/// timed out): checked when joining and again on signaling, so a removal the room has not applied yet (a lost
 /// bus message, a join racing the change) still ends at the next signaling op.
 pub async fn may_stay_in_voice(conn: &mut Conn, caller: &Caller, channel_id: Id) -> sqlx::Result<bool> {
     let Some(channel) = store::channels::find(&mut *conn, channel_id).await? else { return Ok(false) };
@@ -162,7 +187,10 @@ pub async fn may_stay_in_voice(conn: &mut Conn, caller: &Caller, channel_id: Id)
         return Ok(false);
     }
     let is_member = store::memberships::is_member(&mut *conn, channel_id, caller.id()).await?;
-    Ok(may_join_voice(channel.channel.is_private, is_member))
+    // A timeout takes its user out of the room; this catches a removal the room missed.
+    let timed_out =
+        store::moderation::active_timeout(&mut *conn, caller.id(), crate::ids::now_ms()).await?.is_some();
+    Ok(may_join_voice(channel.channel.is_private, is_member) && !timed_out)
 }
 
 /// Who may stay in a voice channel's room after a change to it: `None` when anyone who

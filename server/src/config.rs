@@ -349,6 +349,14 @@ pub struct LimitsConfig {
     /// The longest an invite may stay valid (`expires_in_secs`), in seconds: 30 days.
     #[arg(long, env = "INVITE_MAX_LIFETIME_SECS", default_value_t = 30 * 24 * 60 * 60, global = true)]
     pub invite_max_lifetime_secs: u32,
+
+    /// The longest timeout a moderator may give (`duration_secs`), in seconds: 28 days.
+    #[arg(long, env = "MODERATION_TIMEOUT_MAX_SECS", default_value_t = 28 * 24 * 60 * 60, global = true)]
+    pub moderation_timeout_max_secs: u32,
+
+    /// How far back a ban may delete the user's messages (`delete_messages_hours`): 7 days.
+    #[arg(long, env = "BAN_DELETE_MESSAGES_MAX_HOURS", default_value_t = 7 * 24, global = true)]
+    pub ban_delete_messages_max_hours: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -65,6 +65,12 @@ pub enum ErrorCode {
     /// The voice room already holds as many participants as the server allows
     /// (`VOICE_ROOM_MAX`). Retryable once someone leaves.
     RoomFull,
+    /// The account is banned: it may not log in, and its address may not register.
+    /// Not retryable.
+    Banned,
+    /// The caller is timed out by a moderator and may not post, edit, type or talk until
+    /// the time is up (`retry_after_secs` says how long). Retryable then.
+    TimedOut,
 }
 
 /// The error body: `{"code": "...", "message": "..."}`, with optional detail.

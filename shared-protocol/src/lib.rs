@@ -1,7 +1,7 @@
 //! The Cromulent wire protocol: every type that crosses between server and clients.
 //!
 //! REST bodies live in one module per resource (`auth`, `user`, `channel`, `message`,
-//! `group`, `notification`, `feature_flag`, `invite`); `error` holds the `{code, message}` body
+//! `group`, `notification`, `feature_flag`, `invite`, `moderation`); `error` holds the `{code, message}` body
 //! every failure answers with, and `id` the time-ordered 64-bit ids that double as
 //! paging cursors. `gateway` and `event` describe the WebSocket protocol, `voice` the
 //! rooms and relay settings it carries. `limits` and the gateway's constants are
@@ -21,6 +21,7 @@ pub mod id;
 pub mod invite;
 pub mod limits;
 pub mod message;
+pub mod moderation;
 pub mod notification;
 mod number;
 mod patch;

@@ -9,8 +9,18 @@ use crate::{Id, Timestamp};
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Runs the server: settings, channels, roles, and everything moderators may do.
     Admin,
+    /// Times users out and bans them, but changes no server settings.
+    Moderator,
     Member,
+}
+
+impl Role {
+    /// Whether this role may time out, ban and unban (admins and moderators).
+    pub fn may_moderate(self) -> bool {
+        matches!(self, Role::Admin | Role::Moderator)
+    }
 }
 
 /// How the microphone opens: held key, or voice activity above a threshold.

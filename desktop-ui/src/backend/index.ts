@@ -3,6 +3,13 @@
 // app has `tauri.ts`. Nothing else calls fetch, WebSocket or Tauri.
 
 import type { AckRequest } from '../generated/AckRequest';
+import type { AuditEntry } from '../generated/AuditEntry';
+import type { AuditLogQuery } from '../generated/AuditLogQuery';
+import type { BanRequest } from '../generated/BanRequest';
+import type { BanResult } from '../generated/BanResult';
+import type { ModerationState } from '../generated/ModerationState';
+import type { Timeout } from '../generated/Timeout';
+import type { TimeoutRequest } from '../generated/TimeoutRequest';
 import type { ApiError } from '../generated/ApiError';
 import type { ErrorCode } from '../generated/ErrorCode';
 import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
@@ -174,6 +181,17 @@ export interface Backend {
   /** Every invite for admins, their own for members. */
   listInvites(): Promise<Invite[]>;
   revokeInvite(id: Id): Promise<Invite>;
+
+  /** Admins and moderators: a timeout stops posting, typing and voice until it ends. */
+  timeoutUser(userId: Id, req: TimeoutRequest): Promise<Timeout>;
+  liftTimeout(userId: Id): Promise<void>;
+  /** Ends every login of the user at once and refuses their address. */
+  banUser(userId: Id, req: BanRequest): Promise<BanResult>;
+  unbanUser(userId: Id): Promise<void>;
+  /** Bans and the timeouts in force. */
+  moderationState(): Promise<ModerationState>;
+  /** Newest first; page back with `before`. */
+  auditLog(query?: AuditLogQuery): Promise<AuditEntry[]>;
 
   /** The server's summary of an http(s) page (when the `link_previews` flag is on). */
   linkPreview(query: LinkPreviewQuery): Promise<LinkPreview>;

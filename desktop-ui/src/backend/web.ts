@@ -3,6 +3,10 @@
 
 import type { AckRequest } from '../generated/AckRequest';
 import type { ApiError } from '../generated/ApiError';
+import type { AuditEntry } from '../generated/AuditEntry';
+import type { AuditLogQuery } from '../generated/AuditLogQuery';
+import type { BanRequest } from '../generated/BanRequest';
+import type { BanResult } from '../generated/BanResult';
 import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
 import type { ChangePasswordRequest } from '../generated/ChangePasswordRequest';
 import type { Channel } from '../generated/Channel';
@@ -23,6 +27,7 @@ import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
 import type { ListMessagesQuery } from '../generated/ListMessagesQuery';
 import type { ListNotificationsQuery } from '../generated/ListNotificationsQuery';
 import type { Message } from '../generated/Message';
+import type { ModerationState } from '../generated/ModerationState';
 import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ReadState } from '../generated/ReadState';
@@ -37,6 +42,8 @@ import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionLoginRequest } from '../generated/SessionLoginRequest';
 import type { SessionLoginResponse } from '../generated/SessionLoginResponse';
 import type { SetRoleRequest } from '../generated/SetRoleRequest';
+import type { Timeout } from '../generated/Timeout';
+import type { TimeoutRequest } from '../generated/TimeoutRequest';
 import type { TokenRequest } from '../generated/TokenRequest';
 import type { UpdateChannelRequest } from '../generated/UpdateChannelRequest';
 import type { UpdateFeatureFlagsRequest } from '../generated/UpdateFeatureFlagsRequest';
@@ -242,6 +249,25 @@ export class WebBackend implements Backend {
   }
   revokeInvite(id: Id) {
     return this.request<Invite>('DELETE', `/api/invites/${enc(id)}`);
+  }
+
+  timeoutUser(userId: Id, req: TimeoutRequest) {
+    return this.request<Timeout>('POST', `/api/admin/users/${enc(userId)}/timeout`, req);
+  }
+  async liftTimeout(userId: Id) {
+    await this.request('DELETE', `/api/admin/users/${enc(userId)}/timeout`);
+  }
+  banUser(userId: Id, req: BanRequest) {
+    return this.request<BanResult>('POST', `/api/admin/users/${enc(userId)}/ban`, req);
+  }
+  async unbanUser(userId: Id) {
+    await this.request('DELETE', `/api/admin/users/${enc(userId)}/ban`);
+  }
+  moderationState() {
+    return this.request<ModerationState>('GET', '/api/admin/moderation');
+  }
+  auditLog(query?: AuditLogQuery) {
+    return this.request<AuditEntry[]>('GET', `/api/admin/audit_log${queryString(query ?? {})}`);
   }
 
   linkPreview(query: LinkPreviewQuery) {

@@ -5,4 +5,4 @@
  * human-readable `message`. New variants may be added; unknown ones should be treated
  * like `internal`.
  */
-export type ErrorCode = "malformed_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "token_expired" | "token_reused" | "invalid_credentials" | "email_not_confirmed" | "invalid_token" | "forbidden" | "csrf_rejected" | "not_found" | "email_taken" | "username_taken" | "channel_name_taken" | "group_name_taken" | "conflict" | "registration_closed" | "feature_disabled" | "rate_limited" | "method_not_allowed" | "unavailable" | "internal" | "invite_invalid" | "room_full";
+export type ErrorCode = "malformed_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "token_expired" | "token_reused" | "invalid_credentials" | "email_not_confirmed" | "invalid_token" | "forbidden" | "csrf_rejected" | "not_found" | "email_taken" | "username_taken" | "channel_name_taken" | "group_name_taken" | "conflict" | "registration_closed" | "feature_disabled" | "rate_limited" | "method_not_allowed" | "unavailable" | "internal" | "invite_invalid" | "room_full" | "banned" | "timed_out";

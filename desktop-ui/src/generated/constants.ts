@@ -1,4 +1,4 @@
-// Generated from cromulent-protocol's constants (limits, gateway, notification). Do not edit.
+// Generated from cromulent-protocol's constants (limits, gateway, notification, moderation). Do not edit.
 
 /**
  * Bumped on incompatible changes; a client sending another version is closed with
@@ -32,6 +32,10 @@ export const MESSAGE_PAGE_MAX = 100;
 /** Notifications per inbox page unless `limit` says otherwise. */
 export const NOTIFICATION_PAGE_DEFAULT = 50;
 export const NOTIFICATION_PAGE_MAX = 100;
+/** A moderation reason, counted in characters. */
+export const MODERATION_REASON_MAX_CHARS = 512;
+export const AUDIT_LOG_PAGE_DEFAULT = 50;
+export const AUDIT_LOG_PAGE_MAX = 100;
 
 /** WebSocket close codes the server uses (4000-4999 are application codes). */
 export const CLOSE_CODE = {

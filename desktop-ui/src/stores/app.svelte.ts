@@ -243,7 +243,8 @@ export class AppController {
       const message = await this.backend.sendMessage(p.channelId, { body: p.body, nonce });
       this.chat.settlePending(nonce, message);
     } catch (e) {
-      this.chat.failPending(nonce, e instanceof Error ? e.message : 'not sent');
+      // Typed refusals (a timeout, say) read as the other screens word them.
+      this.chat.failPending(nonce, e instanceof Error ? describeError(e) : 'not sent');
     }
   }
 
@@ -318,6 +319,10 @@ export function describeError(e: unknown): string {
         return 'Cannot reach the server. Check your connection.';
       case 'rate_limited':
         return 'Too many attempts. Wait a moment and try again.';
+      case 'banned':
+        return 'This account is banned from this server.';
+      case 'timed_out':
+        return 'A moderator has timed you out: you cannot write or talk for now.';
       default:
         return e.message;
     }

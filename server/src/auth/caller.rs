@@ -37,11 +37,20 @@ impl Caller {
     pub fn is_admin(&self) -> bool {
         self.user.is_admin()
     }
+
+    /// Admins and moderators.
+    pub fn may_moderate(&self) -> bool {
+        self.user.may_moderate()
+    }
 }
 
 /// A signed-in admin; anyone else gets `403 forbidden`.
 #[derive(Debug, Clone)]
 pub struct AdminCaller(pub Caller);
+
+/// A signed-in admin or moderator; anyone else gets `403 forbidden`.
+#[derive(Debug, Clone)]
+pub struct ModeratorCaller(pub Caller);
 
 /// Why a request is not let through as a [`Caller`].
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +77,8 @@ pub enum Rejection {
     CrossSite,
     #[error("admins only")]
     AdminsOnly,
+    #[error("admins and moderators only")]
+    ModeratorsOnly,
     #[error("loading the caller")]
     Store(#[from] sqlx::Error),
 }
@@ -146,6 +157,18 @@ impl FromRequestParts<AppState> for AdminCaller {
             return Err(Rejection::AdminsOnly);
         }
         Ok(AdminCaller(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for ModeratorCaller {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.may_moderate() {
+            return Err(Rejection::ModeratorsOnly);
+        }
+        Ok(ModeratorCaller(caller))
     }
 }
 

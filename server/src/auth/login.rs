@@ -24,6 +24,9 @@ pub enum LoginError {
     /// The address must be confirmed first (when the server asks for confirmation).
     #[error("confirm your email address first: follow the link we mailed you")]
     EmailNotConfirmed,
+    /// The account is banned. Not retryable.
+    #[error("this account is banned from this server")]
+    Banned,
     /// Too many attempts for the account or the address; retryable after the wait.
     #[error("too many attempts; try again in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
@@ -34,7 +37,7 @@ pub enum LoginError {
 }
 
 /// Email and password to a user, or `invalid_credentials`, `rate_limited`,
-/// `email_not_confirmed`. Every attempt counts against the account and the address
+/// `email_not_confirmed`, `banned` (only told to who knows the password). Every attempt counts against the account and the address
 /// before the password is hashed; a success gives its attempts back.
 pub async fn authenticate(
     state: &AppState,
@@ -47,6 +50,9 @@ pub async fn authenticate(
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let ok = verify_throttled(state, &account_key, ip, password.to_owned(), hash).await?;
     let Some(user) = user.filter(|_| ok) else { return Err(LoginError::InvalidCredentials) };
+    if store::moderation::is_email_banned(state.db.pool(), &account_key).await? {
+        return Err(LoginError::Banned);
+    }
     if user.email_confirmed_at.is_none() && state.feature_flags().await?.email_confirmation {
         return Err(LoginError::EmailNotConfirmed);
     }
@@ -101,17 +107,23 @@ pub struct Device<'a> {
 }
 
 /// Opens a login and returns its id and the secret to hand to the client (refresh
-/// token or cookie value); only the secret's digest is stored.
+/// token or cookie value); only the secret's digest is stored. A ban committed since
+/// the password check refuses it: the user's row is locked first, as a ban locks it, so
+/// the two cannot interleave.
 pub async fn open_session(
     state: &AppState,
     user_id: Id,
     kind: SessionKind,
     device: Device<'_>,
-) -> sqlx::Result<(Id, String)> {
+) -> Result<(Id, String), LoginError> {
     let now = now_ms();
     let session_id = state.ids.next();
     let secret = secret::generate();
     let mut tx = state.db.begin_write().await?;
+    store::users::lock(&mut *tx, user_id).await?;
+    if store::moderation::find_ban(&mut *tx, user_id).await?.is_some() {
+        return Err(LoginError::Banned);
+    }
     store::sessions::insert(
         &mut *tx,
         &NewSession {

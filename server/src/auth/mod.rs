@@ -10,7 +10,7 @@ pub mod refresh;
 pub mod secret;
 pub mod throttle;
 
-pub use caller::{AdminCaller, Caller, Rejection};
+pub use caller::{AdminCaller, Caller, ModeratorCaller, Rejection};
 
 use std::time::Duration;
 

@@ -134,6 +134,7 @@ impl OpContext {
         let mut conn = self.state.db.pool().acquire().await?;
         let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
         channel.ensure_can_post(&self.caller)?;
+        access::ensure_not_timed_out(&mut conn, &self.caller).await?;
         // The connection already held answers this too: a second one from the pool on
         // every typing op would double its load and, with the pool drained, wait forever.
         let audience = access::audience(&mut conn, channel_id, channel.channel().is_private).await?;
@@ -166,8 +167,9 @@ impl OpContext {
         }
         let mut conn = self.state.db.pool().acquire().await?;
         let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
-        drop(conn);
         channel.ensure_can_join_voice()?;
+        access::ensure_not_timed_out(&mut conn, &self.caller).await?;
+        drop(conn);
         let hub = &self.state.gateway.hub;
         if let Some((current, _)) = hub.voice_of(self.session_id) {
             if current == channel_id {

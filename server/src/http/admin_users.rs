@@ -6,6 +6,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::user::{CreateUserRequest, OwnUser};
 use cromulent_protocol::ApiError;
 use utoipa_axum::router::OpenApiRouter;
@@ -77,6 +78,12 @@ async fn create_user(
         Some(mail_links::issue(&mut tx, id, Purpose::ResetPassword, &email, RESET_TOKEN_TTL, now).await?)
     };
     let user = store::users::find_by_id(&mut *tx, id).await?.ok_or_else(HttpError::internal)?;
+    let record = store::audit_log::NewEntry {
+        target_user_id: Some(id),
+        details: serde_json::json!({ "username": &username, "role": req.role, "mailed_link": !vouched }),
+        ..super::audit_log::entry(&state, &admin, AuditAction::UserCreated)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
     tx.commit().await?;
 
     if let Some(reset) = reset {

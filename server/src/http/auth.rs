@@ -67,6 +67,9 @@ async fn register(
     let email = validate::email(&req.email)?;
     let username = validate::username(&req.username)?;
     validate::password(&req.password, "password")?;
+    if store::moderation::is_email_banned(state.db.pool(), &email).await? {
+        return Err(HttpError::banned());
+    }
     // A first look before the hash, so a closed server or a dead invite costs no
     // hashing; the transaction below decides for real.
     let first = store::users::count(state.db.pool()).await? == 0;

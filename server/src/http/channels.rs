@@ -11,10 +11,13 @@ use axum::http::StatusCode;
 use cromulent_protocol::auth::Accepted;
 use cromulent_protocol::channel::{Channel, ChannelListEntry, CreateChannelRequest, UpdateChannelRequest};
 use cromulent_protocol::limits::{CHANNEL_NAME_MAX_CHARS, CHANNEL_TOPIC_MAX_CHARS};
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::{ApiError, Id};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit_log;
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
 use crate::announce::{self, Change};
@@ -128,6 +131,12 @@ async fn create_channel(
     } else if channel.is_private {
         store::memberships::add(&mut *tx, channel.id, caller.id(), now).await?;
     }
+    let record = store::audit_log::NewEntry {
+        target_channel_id: Some(channel.id),
+        details: json!({ "channel": &channel }),
+        ..audit_log::entry(&state, &caller, AuditAction::ChannelCreated)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
     tx.commit().await?;
     announce::publish(&state, Change::ChannelCreated(channel.clone())).await;
     tracing::info!(channel_id = %channel.id, by = %caller.id(), "channel created");
@@ -144,7 +153,7 @@ async fn create_channel(
         (status = 422, body = ApiError)))]
 async fn update_channel(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(caller): AdminCaller,
     Path(id): Path<Id>,
     Json(req): Json<UpdateChannelRequest>,
 ) -> HttpResult<Json<Channel>> {
@@ -153,6 +162,7 @@ async fn update_channel(
     let mut tx = state.db.begin_write().await?;
     let mut channel =
         store::channels::find(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("channel"))?.channel;
+    let before = channel.clone();
     let was_default = channel.is_default;
     let was_private = channel.is_private;
     if let Some(name) = name {
@@ -176,6 +186,12 @@ async fn update_channel(
     if channel.is_default && !was_default {
         store::memberships::add_everyone(&mut *tx, id, now_ms()).await?;
     }
+    let record = store::audit_log::NewEntry {
+        target_channel_id: Some(id),
+        details: json!({ "before": &before, "after": &channel }),
+        ..audit_log::entry(&state, &caller, AuditAction::ChannelUpdated)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
     tx.commit().await?;
     if channel.is_private && !was_private {
         // Participants who are not members lose their place in the room at once.
@@ -205,6 +221,12 @@ async fn delete_channel(
     // Who may see it, read while the memberships still exist.
     let audience = access::audience(&mut tx, id, channel.is_private).await?;
     store::channels::delete(&mut *tx, id).await?;
+    let record = store::audit_log::NewEntry {
+        target_channel_id: Some(id),
+        details: json!({ "channel": &channel }),
+        ..audit_log::entry(&state, &caller, AuditAction::ChannelDeleted)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
     tx.commit().await?;
     voice::room_access::closed(&state, &channel).await;
     announce::publish(&state, Change::ChannelDeleted { channel_id: id, audience }).await;

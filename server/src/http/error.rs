@@ -69,6 +69,11 @@ impl HttpError {
         e
     }
 
+    /// A banned account or address, at login or registration.
+    pub fn banned() -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Banned, "this account is banned from this server")
+    }
+
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error")
     }
@@ -115,12 +120,15 @@ impl From<Denied> for HttpError {
         let status = match denied {
             Denied::Hidden => StatusCode::NOT_FOUND,
             Denied::NoText | Denied::NotVoice => StatusCode::UNPROCESSABLE_ENTITY,
-            Denied::NotMember | Denied::AdminsOnly | Denied::MassMention | Denied::MembersOnlyRoom => {
-                StatusCode::FORBIDDEN
-            }
+            Denied::NotMember
+            | Denied::AdminsOnly
+            | Denied::MassMention
+            | Denied::MembersOnlyRoom
+            | Denied::TimedOut { .. } => StatusCode::FORBIDDEN,
         };
         let mut e = Self::new(status, denied.code(), denied.to_string());
         e.body.field = denied.field().map(str::to_owned);
+        e.body.retry_after_secs = denied.retry_after_secs();
         e
     }
 }
@@ -145,7 +153,7 @@ impl From<Rejection> for HttpError {
             Rejection::TokenExpired => Self::new(StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired, message),
             Rejection::RateLimited(wait) => Self::rate_limited(wait),
             Rejection::CrossSite => Self::new(StatusCode::FORBIDDEN, ErrorCode::CsrfRejected, message),
-            Rejection::AdminsOnly => Self::forbidden(message),
+            Rejection::AdminsOnly | Rejection::ModeratorsOnly => Self::forbidden(message),
             Rejection::Store(e) => e.into(),
         }
     }
@@ -173,6 +181,7 @@ impl From<LoginError> for HttpError {
             LoginError::EmailNotConfirmed => {
                 Self::new(StatusCode::FORBIDDEN, ErrorCode::EmailNotConfirmed, message)
             }
+            LoginError::Banned => Self::banned(),
             LoginError::RateLimited(wait) => Self::rate_limited(wait),
             LoginError::Hash(e) => e.into(),
             LoginError::Store(e) => e.into(),

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use cromulent_protocol::feature_flag::{FeatureFlags, UpdateFeatureFlagsRequest};
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::ApiError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,6 +39,11 @@ async fn update_feature_flags(
     let mut tx = state.db.begin_write().await?;
     store::feature_flags::update(&mut tx, &req, now_ms()).await?;
     let flags = store::feature_flags::load(&mut *tx, state.flag_defaults()).await?;
+    let record = store::audit_log::NewEntry {
+        details: serde_json::json!({ "changed": &req, "flags": &flags }),
+        ..super::audit_log::entry(&state, &caller, AuditAction::FeatureFlagsUpdated)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
     tx.commit().await?;
     announce::publish(&state, Change::FlagsUpdated(flags)).await;
     tracing::info!(by = %caller.id(), ?flags, "feature flags set");

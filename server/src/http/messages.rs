@@ -130,6 +130,7 @@ async fn post(state: &AppState, caller: &Caller, draft: &Draft<'_>) -> HttpResul
     let mut tx = state.db.begin_write().await?;
     let access = access::visible_channel(&mut tx, caller, draft.channel_id).await?;
     access.ensure_can_post_mentioning(caller, draft.parsed)?;
+    access::ensure_not_timed_out(&mut tx, caller).await?;
     let now = now_ms();
     // Lock first, then look for the nonce and draw the id: a concurrent send with the
     // same nonce waits here and then finds this one's message, and ids grow in the
@@ -270,6 +271,7 @@ async fn edit_message(
     // An edit can add what a send may not (a ping, text in a channel one has left or
     // that became admin-only), so it passes the same rules as a send.
     access.ensure_can_post_mentioning(&caller, &parsed)?;
+    access::ensure_not_timed_out(&mut tx, &caller).await?;
     store::messages::update_body(&mut *tx, id, &body, now).await?;
     let mentions = store::messages::resolve_mentions(&mut tx, &parsed).await?;
     store::messages::replace_mentions(&mut tx, id, &mentions).await?;
@@ -282,7 +284,7 @@ async fn edit_message(
     Ok(Json(message))
 }
 
-/// Delete a message: its author may, and so may admins.
+/// Delete a message: its author may, and so may admins and moderators.
 #[utoipa::path(delete, path = "/api/messages/{id}", tag = "messages", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "message id")),
     responses((status = 204, description = "deleted"), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
@@ -293,8 +295,8 @@ async fn delete_message(
 ) -> HttpResult<StatusCode> {
     let mut tx = state.db.begin_write().await?;
     let (message, access) = visible_message(&mut tx, &caller, id).await?;
-    if message.author_id != caller.id() && !caller.is_admin() {
-        return Err(HttpError::forbidden("only the author or an admin may delete a message"));
+    if message.author_id != caller.id() && !caller.may_moderate() {
+        return Err(HttpError::forbidden("only the author, an admin or a moderator may delete a message"));
     }
     store::messages::delete(&mut *tx, id).await?;
     tx.commit().await?;

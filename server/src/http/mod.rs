@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod admin_users;
+pub mod audit_log;
 pub mod auth;
 pub mod channels;
 pub mod dev_mailbox;
@@ -20,6 +21,7 @@ pub mod link_previews;
 mod mail_links;
 pub mod messages;
 pub mod metrics;
+pub mod moderation;
 pub mod notifications;
 pub mod openapi;
 pub mod read_states;
@@ -59,6 +61,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(invites::router())
         .merge(voice::router())
         .merge(link_previews::router())
+        .merge(moderation::router())
+        .merge(audit_log::router())
 }
 
 /// The whole application: API, gateway, probes, dev mailbox (when on) and the document.

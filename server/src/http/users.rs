@@ -4,11 +4,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use cromulent_protocol::limits::DISPLAY_NAME_MAX_CHARS;
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::user::{OwnUser, Role, SetRoleRequest, UpdateProfileRequest, User};
 use cromulent_protocol::{ApiError, ErrorCode, Id};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit_log;
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
 use crate::announce::{self, Change};
@@ -94,7 +97,7 @@ async fn get_user(
     Ok(Json(user.to_public()))
 }
 
-/// Make a user an admin or a member (admins). The last admin cannot be demoted: the
+/// Make a user an admin, a moderator or a member (admins). The last admin cannot be demoted: the
 /// server would have nobody left to run it.
 #[utoipa::path(patch, path = "/api/users/{id}/role", tag = "users", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "user id")), request_body = SetRoleRequest,
@@ -111,7 +114,7 @@ async fn set_user_role(
     let mut user =
         store::users::find_by_id(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("user"))?;
     if user.role == Role::Admin
-        && req.role == Role::Member
+        && req.role != Role::Admin
         && store::users::count_admins_locked(&mut tx).await? <= 1
     {
         return Err(HttpError::new(
@@ -121,6 +124,12 @@ async fn set_user_role(
         ));
     }
     store::users::set_role(&mut *tx, id, req.role).await?;
+    let record = store::audit_log::NewEntry {
+        target_user_id: Some(id),
+        details: json!({ "from": user.role, "to": req.role }),
+        ..audit_log::entry(&state, &caller, AuditAction::RoleChanged)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
     tx.commit().await?;
     user.role = req.role;
     announce::publish(&state, Change::RoleChanged(user.to_public())).await;

@@ -2,6 +2,7 @@
 //! admin's relay self-test.
 
 use axum::extract::State;
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::voice::{
     IceServersResponse, SelfTestReport, UpdateVoicePreferencesRequest, UpdateVoiceSettingsRequest,
     VoicePreferences, VoiceSettings,
@@ -15,6 +16,7 @@ use super::extract::Json;
 use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
+use crate::store;
 use crate::store::voice_privacy as privacy;
 use crate::turn::self_test;
 use crate::voice::ice;
@@ -95,7 +97,14 @@ async fn update_voice_settings(
     Json(req): Json<UpdateVoiceSettingsRequest>,
 ) -> HttpResult<Json<VoiceSettings>> {
     if let Some(force_relay) = req.force_relay {
-        privacy::set_force_relay(state.db.pool(), force_relay, now_ms()).await?;
+        let mut tx = state.db.begin_write().await?;
+        privacy::set_force_relay(&mut *tx, force_relay, now_ms()).await?;
+        let record = store::audit_log::NewEntry {
+            details: serde_json::json!({ "force_relay": force_relay }),
+            ..super::audit_log::entry(&state, &caller, AuditAction::VoiceSettingsUpdated)
+        };
+        store::audit_log::record(&mut *tx, record).await?;
+        tx.commit().await?;
         tracing::info!(by = %caller.id(), force_relay, "voice relay policy set");
     }
     Ok(Json(VoiceSettings { force_relay: privacy::force_relay(state.db.pool()).await? }))

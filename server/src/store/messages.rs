@@ -142,6 +142,37 @@ pub async fn delete<'e>(ex: impl Executor<'e, Database = Any>, id: Id) -> sqlx::
     Ok(done.rows_affected() == 1)
 }
 
+/// Deletes a user's messages written at or after `since` and returns each one's id with
+/// its channel scope, for the deletion events.
+pub async fn delete_by_author_since(
+    conn: &mut Conn,
+    author_id: Id,
+    since: i64,
+) -> sqlx::Result<Vec<(Id, super::notifications::Scope)>> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.channel_id, c.is_private FROM messages m JOIN channels c ON c.id = m.channel_id \
+         WHERE m.author_id = $1 AND m.created_at >= $2",
+    )
+    .bind(author_id.0)
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM messages WHERE author_id = $1 AND created_at >= $2")
+        .bind(author_id.0)
+        .bind(since)
+        .execute(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let scope = super::notifications::Scope {
+                channel_id: Id(row.try_get("channel_id")?),
+                is_private: super::flag(row, "is_private")?,
+            };
+            Ok((Id(row.try_get("id")?), scope))
+        })
+        .collect()
+}
+
 fn mention_to_db(m: &Mention) -> (&'static str, i64) {
     match m {
         Mention::User { user_id } => ("user", user_id.0),

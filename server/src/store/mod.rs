@@ -8,6 +8,7 @@
 //! Query functions take an executor or a connection, so a handler can run several in
 //! one transaction.
 
+pub mod audit_log;
 pub mod channels;
 pub mod failure;
 pub mod feature_flags;
@@ -16,6 +17,7 @@ pub mod invites;
 pub mod mail_tokens;
 pub mod memberships;
 pub mod messages;
+pub mod moderation;
 pub mod notifications;
 pub mod read_states;
 pub mod sessions;

@@ -28,6 +28,11 @@ impl UserRow {
         self.role == Role::Admin
     }
 
+    /// Admins and moderators: may time out, ban and unban.
+    pub fn may_moderate(&self) -> bool {
+        self.role.may_moderate()
+    }
+
     pub fn to_public(&self) -> User {
         User {
             id: self.id,
@@ -72,15 +77,16 @@ impl UserRow {
 pub fn role_to_db(role: Role) -> &'static str {
     match role {
         Role::Admin => "admin",
+        Role::Moderator => "moderator",
         Role::Member => "member",
     }
 }
 
 fn role_from_db(role: &str) -> Role {
-    if role == "admin" {
-        Role::Admin
-    } else {
-        Role::Member
+    match role {
+        "admin" => Role::Admin,
+        "moderator" => Role::Moderator,
+        _ => Role::Member,
     }
 }
 
@@ -296,4 +302,12 @@ pub async fn count_admins_locked(conn: &mut super::Conn) -> sqlx::Result<i64> {
 pub async fn lock_registrations(conn: &mut super::Conn) -> sqlx::Result<()> {
     sqlx::query("UPDATE registration_gate SET id = id WHERE id = 1").execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Locks a user's row inside a write transaction: on PostgreSQL a ban and a login
+/// opening a session for the same user queue here, so no session is opened after the
+/// ban revoked the others; SQLite write transactions are serial already.
+pub async fn lock<'e>(ex: impl Executor<'e, Database = Any>, id: Id) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET role = role WHERE id = $1").bind(id.0).execute(ex).await?;
+    Ok(done.rows_affected() == 1)
 }

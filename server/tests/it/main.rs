@@ -20,6 +20,7 @@ mod groups;
 mod invites;
 mod link_previews;
 mod messages;
+mod moderation;
 mod notifications;
 mod read_states;
 mod refusals;

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use cromulent_protocol::limits::*;
+use cromulent_protocol::moderation::{AUDIT_LOG_PAGE_MAX, MODERATION_REASON_MAX_CHARS};
 use cromulent_protocol::notification::NOTIFICATION_PAGE_MAX;
 use serde_json::{json, Value};
 
@@ -175,6 +176,10 @@ fn field_rules(limits: &LimitsConfig) -> Vec<(&'static str, &'static str, Value)
             "expires_in_secs",
             range(MIN_LIFETIME_SECS, limits.invite_max_lifetime_secs.into()),
         ),
+        ("TimeoutRequest", "duration_secs", range(1, limits.moderation_timeout_max_secs.into())),
+        ("TimeoutRequest", "reason", text(MODERATION_REASON_MAX_CHARS)),
+        ("BanRequest", "reason", text(MODERATION_REASON_MAX_CHARS)),
+        ("BanRequest", "delete_messages_hours", range(0, limits.ban_delete_messages_max_hours.into())),
     ]
 }
 
@@ -240,8 +245,13 @@ fn describe_parameter(path: &str, parameter: &mut Value) {
         "id" | "before" | "after" | "around" => json!({ "type": "string", "pattern": ID_PATTERN }),
         name if name.ends_with("_id") => json!({ "type": "string", "pattern": ID_PATTERN }),
         "limit" => {
-            let max =
-                if path.starts_with("/api/notifications") { NOTIFICATION_PAGE_MAX } else { MESSAGE_PAGE_MAX };
+            let max = if path.starts_with("/api/notifications") {
+                NOTIFICATION_PAGE_MAX
+            } else if path.starts_with("/api/admin/audit_log") {
+                AUDIT_LOG_PAGE_MAX
+            } else {
+                MESSAGE_PAGE_MAX
+            };
             json!({ "type": "integer", "format": "int32", "minimum": 1, "maximum": max })
         }
         _ => return,
