@@ -411,6 +411,9 @@ export const suites = [
       await a.getByLabel('Channel name').fill('hangout');
       await a.getByLabel('Kind').selectOption('voice');
       await a.getByRole('button', { name: 'Create channel' }).click();
+      // The form empties once the server created the room; leaving the page before that
+      // could abort the request.
+      await until('the room is created', async () => (await a.getByLabel('Channel name').inputValue()) === '', 10_000);
       await a.goto(`${base}/channels`);
       const room = (page) => page.locator('li', { has: page.locator('[data-voice-channel="hangout"]') });
       const inRoom = (page, who) => room(page).locator(`li[data-voice-user="${who}"]`);
