@@ -69,7 +69,13 @@ pub async fn find<'e>(
     .await?;
     let (level, muted_until) = match row {
         Some(row) => (row.try_get::<String, _>("level")?, row.try_get::<Option<i64>, _>("muted_until")?),
-        None => return Ok(ChannelNotificationSettings { channel_id, level: NotificationLevel::Mentions, muted_until: None }),
+        None => {
+            return Ok(ChannelNotificationSettings {
+                channel_id,
+                level: NotificationLevel::Mentions,
+                muted_until: None,
+            })
+        }
     };
     Ok(ChannelNotificationSettings {
         channel_id,

@@ -50,8 +50,11 @@ async fn update_notification_settings(
     Json(req): Json<UpdateNotificationSettingsRequest>,
 ) -> HttpResult<Json<ChannelNotificationSettings>> {
     let now = now_ms();
-    let settings =
-        ChannelNotificationSettings { channel_id: id, level: req.level, muted_until: muted_until(req.mute_for_secs, now)? };
+    let settings = ChannelNotificationSettings {
+        channel_id: id,
+        level: req.level,
+        muted_until: muted_until(req.mute_for_secs, now)?,
+    };
     let mut tx = state.db.begin_write().await?;
     access::visible_channel(&mut tx, &caller, id).await?;
     store::notification_settings::put(&mut *tx, caller.id(), &settings, now).await?;
@@ -68,7 +71,11 @@ mod tests {
     #[test]
     fn a_mute_ends_after_its_duration_and_stays_within_the_limit() {
         assert_eq!(muted_until(None, 5).expect("unmute"), None, "no duration unmutes");
-        assert_eq!(muted_until(Some(60), 1_000).expect("a minute"), Some(61_000), "durations are seconds, times ms");
+        assert_eq!(
+            muted_until(Some(60), 1_000).expect("a minute"),
+            Some(61_000),
+            "durations are seconds, times ms"
+        );
         assert!(muted_until(Some(CHANNEL_MUTE_MAX_SECS), 0).is_ok(), "the limit itself is allowed");
         for bad in [0, CHANNEL_MUTE_MAX_SECS + 1, u64::MAX] {
             assert!(muted_until(Some(bad), 0).is_err(), "{bad} s must be refused");
