@@ -208,6 +208,71 @@ export const memberSuites = [
     },
   ],
   [
+    'notification settings: a channel set to nothing or muted shows no badges and fills no inbox; the setting is kept by the server',
+    async ({ browser }) => {
+      const server = await ownServer('members-notify');
+      const contexts = [];
+      try {
+        const { base } = server;
+        const ann = await apiUser(base, 'ann');
+        const bob = await apiUser(base, 'bob');
+        const { page: b } = await signedInPage(browser, base, bob, contexts);
+        const channels = (await api(base, 'GET', '/api/channels', ann.token)).body;
+        const general = channels.find((c) => c.name === 'general').id;
+        const say = async (body) => {
+          const sent = await api(base, 'POST', `/api/channels/${general}/messages`, ann.token, { body });
+          assert(sent.status === 201, `ann's message is sent: ${JSON.stringify(sent)}`);
+        };
+        const link = b.locator('a[data-channel="general"]');
+
+        // Bob wants nothing from #general, then reads #random.
+        await b.getByLabel('Notifications for #general').selectOption('nothing');
+        await until('the level saved', async () => (await api(base, 'GET', `/api/channels/${general}`, bob.token)).body.notification_level === 'nothing');
+        await b.locator('a[data-channel="random"]').click();
+        await b.getByRole('heading', { name: '#random', exact: true }).waitFor(WAIT);
+        await say('@bob a question for you');
+        await until('the message to reach bob', () => b.evaluate((id) => window.cromulent.chat.channel(id).unread_count === 1, general));
+        assert((await link.getAttribute('class')).includes('unread'), 'the channel still shows it has something new');
+        assert((await link.getByTestId('mention-badge').count()) === 0 && (await link.getByTestId('unread-badge').count()) === 0, 'but no badge');
+        assert((await b.getByTestId('inbox-count').count()) === 0, 'and no inbox entry');
+
+        // Back to mentions only: the next mention counts and reaches the inbox.
+        await link.click();
+        await b.getByLabel('Notifications for #general').selectOption('mentions');
+        await until('the level saved', async () => (await api(base, 'GET', `/api/channels/${general}`, bob.token)).body.notification_level === 'mentions');
+        await b.locator('a[data-channel="random"]').click();
+        await say('@bob and another');
+        await link.getByTestId('mention-badge').waitFor(WAIT);
+        await b.getByTestId('inbox-count').waitFor(WAIT);
+
+        // Muted for an hour: badges go, the channel dims, and a mention adds nothing.
+        await link.click();
+        await b.getByLabel('Mute #general').selectOption({ label: 'For 1 hour' });
+        await b.getByTestId('muted-until').waitFor(WAIT);
+        await b.locator('a[data-channel="random"]').click();
+        await link.getByTestId('muted').waitFor(WAIT);
+        const inboxBefore = await b.getByTestId('inbox-count').textContent();
+        await say('@bob during the mute');
+        await until('the message to reach bob', () => b.evaluate((id) => window.cromulent.chat.channel(id).unread_count === 1, general));
+        assert((await link.getByTestId('mention-badge').count()) === 0, 'a muted channel shows no mention badge');
+        assert((await b.getByTestId('inbox-count').textContent()) === inboxBefore, 'a muted mention adds nothing to the inbox');
+        const stored = (await api(base, 'GET', `/api/channels/${general}`, bob.token)).body;
+        assert(stored.muted_until > Date.now() + 3_500_000, `the server keeps the mute for an hour: ${stored.muted_until}`);
+
+        // Kept across a reload (it lives on the server), and unmuted with one click.
+        await b.reload();
+        await link.getByTestId('muted').waitFor(WAIT);
+        await link.click();
+        await b.getByRole('button', { name: 'Unmute' }).click();
+        await b.getByLabel('Mute #general').waitFor(WAIT);
+        assert((await link.getByTestId('muted').count()) === 0, 'unmuted: no muted mark');
+      } finally {
+        for (const context of contexts) await context.close().catch(() => undefined);
+        await server.stop();
+      }
+    },
+  ],
+  [
     "admin screen: an admin toggles a channel's default flag and adds and removes a private channel's members",
     async ({ browser }) => {
       const server = await ownServer('members-admin');
