@@ -103,8 +103,8 @@ pub struct UpdateNotificationSettingsRequest {
     pub level: NotificationLevel,
     /// Mute for this many seconds from now (1 to `CHANNEL_MUTE_MAX_SECS`); absent or
     /// `null`: not muted.
-    #[serde(default)]
-    pub mute_for_secs: Option<u64>,
+    #[serde(default, deserialize_with = "crate::number::deserialize_optional_whole")]
+    pub mute_for_secs: Option<i64>,
 }
 
 /// `GET /api/channels/{id}/members`: one page of members, by user id.

@@ -116,7 +116,8 @@ db_test!(
             (json!({"level": "loud"}), StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest),
             (json!({}), StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest),
             (json!({"level": "all", "mute_for_secs": 0}), StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed),
-            (json!({"level": "all", "mute_for_secs": -5}), StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest),
+            (json!({"level": "all", "mute_for_secs": -5}), StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed),
+            (json!({"level": "all", "mute_for_secs": 1.5}), StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest),
             (
                 json!({"level": "all", "mute_for_secs": cromulent_protocol::limits::CHANNEL_MUTE_MAX_SECS + 1}),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,6 +131,9 @@ db_test!(
                 "{body} must change nothing"
             );
         }
+        let whole: ChannelNotificationSettings =
+            put_settings(&srv, &carol, staff, json!({"level": "nothing", "mute_for_secs": 60.0})).await.ok();
+        assert!(whole.muted_until.is_some(), "60.0 is the whole number 60, as JSON allows");
         let anonymous = srv.call(Method::PUT, &path(staff), None, Some(json!({"level": "all"}))).await;
         anonymous.error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized);
 

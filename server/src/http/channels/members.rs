@@ -46,7 +46,8 @@ async fn add(tx: &mut Tx, channel_id: Id, user_id: Id) -> HttpResult<(ChannelMem
 /// gateway's `ready` snapshot and its events.
 #[utoipa::path(get, path = "/api/channels/{id}/members", tag = "channels", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "channel id"), ListMembersQuery),
-    responses((status = 200, body = Vec<ChannelMember>), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+    responses((status = 200, body = Vec<ChannelMember>), (status = 400, body = ApiError), (status = 404, body = ApiError),
+        (status = 422, body = ApiError, description = "`limit` out of range")))]
 async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
