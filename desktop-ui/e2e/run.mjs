@@ -19,6 +19,7 @@ import { launchServer, targetDir } from './harness.mjs';
 import { suites as mainSuites, toneWav } from './suites.mjs';
 import { inviteSuites } from './invites.mjs';
 import { moderationSuites } from './moderation.mjs';
+import { memberSuites } from './members.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const uiDir = resolve(here, '..');
@@ -29,7 +30,7 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 // Later files' steps reuse the users and pages the earlier ones made, so a filter
 // (E2E_ONLY=<part of a name>) suits the steps that make their own, like the SFU ones.
 const only = process.env.E2E_ONLY;
-const suites = [...mainSuites, ...moderationSuites, ...inviteSuites].filter(([name]) => !only || name.includes(only));
+const suites = [...mainSuites, ...moderationSuites, ...inviteSuites, ...memberSuites].filter(([name]) => !only || name.includes(only));
 
 mkdirSync(out, { recursive: true });
 mkdirSync(shots, { recursive: true });

@@ -7,7 +7,7 @@ import { AppController } from './stores/app.svelte';
 import { browserMedia } from './voice/browser';
 import type { MediaDeps } from './voice/engine.svelte';
 import { savedServerAddress } from './lib/server-address';
-import { notifyMention } from './lib/os-notify';
+import { notifyMention, notifyMessage } from './lib/os-notify';
 
 function start(backend: Backend, media: MediaDeps): AppController {
   const app = new AppController(backend, media);
@@ -17,6 +17,7 @@ function start(backend: Backend, media: MediaDeps): AppController {
 
   app.onFrame((frame) => {
     if ('seq' in frame && frame.type === 'notification_create') notifyMention(app, frame.notification);
+    if ('seq' in frame && frame.type === 'message_create') notifyMessage(app, frame.message);
   });
 
   mount(App, { target: document.getElementById('app')!, props: { app } });

@@ -36,6 +36,8 @@ function channel(id: string, name: string, extra: Partial<ChannelListEntry> = {}
     last_read_message_id: null,
     unread_count: 0,
     mention_count: 0,
+    notification_level: 'mentions',
+    muted_until: null,
     ...extra,
   };
 }

@@ -57,6 +57,70 @@ pub struct ChannelListEntry {
     pub unread_count: i64,
     /// Of those, the ones that mention the caller (directly, by group, @here, @everyone).
     pub mention_count: i64,
+    /// What the caller is told about this channel (their own setting; `mentions` unless
+    /// they chose otherwise).
+    #[serde(default)]
+    pub notification_level: NotificationLevel,
+    /// The caller muted the channel until then: while it lasts they get no notifications
+    /// from it and clients show no badges for it. `null` when not muted (or the mute ran out).
+    #[serde(default)]
+    pub muted_until: Option<Timestamp>,
+}
+
+/// How much one user hears of one channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationLevel {
+    /// A desktop notification for every message by others, plus mentions in the inbox.
+    All,
+    /// Mentions only (inbox and desktop); unread counts still show. The default.
+    #[default]
+    Mentions,
+    /// No inbox entries, no desktop notifications and no badges; the channel still
+    /// shows that it has something new.
+    Nothing,
+}
+
+/// One user's notification setting for one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ChannelNotificationSettings {
+    pub channel_id: Id,
+    pub level: NotificationLevel,
+    /// Muted until then (nothing at all, whatever `level` says); `null`: not muted.
+    pub muted_until: Option<Timestamp>,
+}
+
+/// `PUT /api/channels/{id}/notification_settings`: replaces the caller's setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
+pub struct UpdateNotificationSettingsRequest {
+    pub level: NotificationLevel,
+    /// Mute for this many seconds from now (1 to `CHANNEL_MUTE_MAX_SECS`); absent or
+    /// `null`: not muted.
+    #[serde(default, deserialize_with = "crate::number::deserialize_optional_whole")]
+    pub mute_for_secs: Option<i64>,
+}
+
+/// `GET /api/channels/{id}/members`: one page of members, by user id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
+pub struct ListMembersQuery {
+    /// Members whose user id is greater than this (the last id of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub after: Option<Id>,
+    /// 1 to `MEMBER_PAGE_MAX` (1000); default `MEMBER_PAGE_DEFAULT` (1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,4 +22,9 @@ crate::constant::named_constants! {
     pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
     pub const MESSAGE_PAGE_DEFAULT: u32 = 50;
     pub const MESSAGE_PAGE_MAX: u32 = 100;
+    /// Channel members per page, in user id order.
+    pub const MEMBER_PAGE_DEFAULT: u32 = 1000;
+    pub const MEMBER_PAGE_MAX: u32 = 1000;
+    /// The longest one may mute a channel for (a year); longer is `nothing`.
+    pub const CHANNEL_MUTE_MAX_SECS: u64 = 366 * 24 * 3600;
 }

@@ -27,6 +27,14 @@ pub(crate) fn deserialize_whole<'de, D: Deserializer<'de>>(d: D) -> Result<i64, 
     }
 }
 
+/// For `#[serde(default, deserialize_with)]` on `Option<i64>` request fields: `null`
+/// is `None`, a number as in [`deserialize_whole`].
+pub(crate) fn deserialize_optional_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "deserialize_whole")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|Whole(v)| v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +52,24 @@ mod tests {
         }
         for json in [r#"{"n":1.5}"#, r#"{"n":1e19}"#, r#"{"n":"7"}"#] {
             assert!(serde_json::from_str::<Field>(json).is_err(), "{json} must be refused");
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Optional {
+        #[serde(default, deserialize_with = "deserialize_optional_whole")]
+        n: Option<i64>,
+    }
+
+    #[test]
+    fn optional_whole_numbers_may_be_absent_or_null() {
+        for (json, n) in
+            [(r#"{}"#, None), (r#"{"n":null}"#, None), (r#"{"n":60.0}"#, Some(60)), (r#"{"n":-5}"#, Some(-5))]
+        {
+            assert_eq!(serde_json::from_str::<Optional>(json).expect(json).n, n, "{json}");
+        }
+        for json in [r#"{"n":1.5}"#, r#"{"n":"7"}"#] {
+            assert!(serde_json::from_str::<Optional>(json).is_err(), "{json} must be refused");
         }
     }
 }

@@ -15,6 +15,8 @@ import type { ErrorCode } from '../generated/ErrorCode';
 import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
 import type { ChangePasswordRequest } from '../generated/ChangePasswordRequest';
 import type { ChannelListEntry } from '../generated/ChannelListEntry';
+import type { ChannelMember } from '../generated/ChannelMember';
+import type { ChannelNotificationSettings } from '../generated/ChannelNotificationSettings';
 import type { Channel } from '../generated/Channel';
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { CreateChannelRequest } from '../generated/CreateChannelRequest';
@@ -32,6 +34,7 @@ import type { PttStatus } from '../generated/bridge/PttStatus';
 import type { Id } from '../generated/Id';
 import type { LinkPreview } from '../generated/LinkPreview';
 import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
+import type { ListMembersQuery } from '../generated/ListMembersQuery';
 import type { ListMessagesQuery } from '../generated/ListMessagesQuery';
 import type { ListNotificationsQuery } from '../generated/ListNotificationsQuery';
 import type { Message } from '../generated/Message';
@@ -51,6 +54,7 @@ import type { SessionInfo } from '../generated/SessionInfo';
 import type { UpdateChannelRequest } from '../generated/UpdateChannelRequest';
 import type { UpdateFeatureFlagsRequest } from '../generated/UpdateFeatureFlagsRequest';
 import type { UpdateGroupRequest } from '../generated/UpdateGroupRequest';
+import type { UpdateNotificationSettingsRequest } from '../generated/UpdateNotificationSettingsRequest';
 import type { UpdateProfileRequest } from '../generated/UpdateProfileRequest';
 import type { User } from '../generated/User';
 import type { SelfTestReport } from '../generated/SelfTestReport';
@@ -153,6 +157,13 @@ export interface Backend {
   deleteChannel(id: Id): Promise<void>;
   joinChannel(id: Id): Promise<void>;
   leaveChannel(id: Id): Promise<void>;
+  /** One page of a channel's members, by user id. */
+  listMembers(channelId: Id, page?: ListMembersQuery): Promise<ChannelMember[]>;
+  /** Admins: add anyone to any channel (a private one's members). */
+  addMember(channelId: Id, userId: Id): Promise<ChannelMember>;
+  removeMember(channelId: Id, userId: Id): Promise<void>;
+  /** The caller's own level and mute for a channel. */
+  updateNotificationSettings(channelId: Id, req: UpdateNotificationSettingsRequest): Promise<ChannelNotificationSettings>;
 
   /** Newest first, as the server pages them. */
   listMessages(channelId: Id, page?: ListMessagesQuery): Promise<Message[]>;

@@ -11,6 +11,8 @@ import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
 import type { ChangePasswordRequest } from '../generated/ChangePasswordRequest';
 import type { Channel } from '../generated/Channel';
 import type { ChannelListEntry } from '../generated/ChannelListEntry';
+import type { ChannelMember } from '../generated/ChannelMember';
+import type { ChannelNotificationSettings } from '../generated/ChannelNotificationSettings';
 import type { CreateChannelRequest } from '../generated/CreateChannelRequest';
 import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
 import type { CreateInviteRequest } from '../generated/CreateInviteRequest';
@@ -24,6 +26,7 @@ import type { Id } from '../generated/Id';
 import type { Invite } from '../generated/Invite';
 import type { LinkPreview } from '../generated/LinkPreview';
 import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
+import type { ListMembersQuery } from '../generated/ListMembersQuery';
 import type { ListMessagesQuery } from '../generated/ListMessagesQuery';
 import type { ListNotificationsQuery } from '../generated/ListNotificationsQuery';
 import type { Message } from '../generated/Message';
@@ -48,6 +51,7 @@ import type { TokenRequest } from '../generated/TokenRequest';
 import type { UpdateChannelRequest } from '../generated/UpdateChannelRequest';
 import type { UpdateFeatureFlagsRequest } from '../generated/UpdateFeatureFlagsRequest';
 import type { UpdateGroupRequest } from '../generated/UpdateGroupRequest';
+import type { UpdateNotificationSettingsRequest } from '../generated/UpdateNotificationSettingsRequest';
 import type { UpdateProfileRequest } from '../generated/UpdateProfileRequest';
 import type { UpdateVoicePreferencesRequest } from '../generated/UpdateVoicePreferencesRequest';
 import type { UpdateVoiceSettingsRequest } from '../generated/UpdateVoiceSettingsRequest';
@@ -188,6 +192,18 @@ export class WebBackend implements Backend {
   }
   async leaveChannel(id: Id) {
     await this.request('POST', `/api/channels/${enc(id)}/leave`);
+  }
+  listMembers(channelId: Id, page: ListMembersQuery = {}) {
+    return this.request<ChannelMember[]>('GET', `/api/channels/${enc(channelId)}/members${queryString(page)}`);
+  }
+  addMember(channelId: Id, userId: Id) {
+    return this.request<ChannelMember>('PUT', `/api/channels/${enc(channelId)}/members/${enc(userId)}`);
+  }
+  async removeMember(channelId: Id, userId: Id) {
+    await this.request('DELETE', `/api/channels/${enc(channelId)}/members/${enc(userId)}`);
+  }
+  updateNotificationSettings(channelId: Id, req: UpdateNotificationSettingsRequest) {
+    return this.request<ChannelNotificationSettings>('PUT', `/api/channels/${enc(channelId)}/notification_settings`, req);
   }
 
   listMessages(channelId: Id, page: ListMessagesQuery = {}) {

@@ -29,6 +29,11 @@ export const NONCE_MAX_CHARS = 64;
 export const REQUEST_BODY_MAX_BYTES = 65536;
 export const MESSAGE_PAGE_DEFAULT = 50;
 export const MESSAGE_PAGE_MAX = 100;
+/** Channel members per page, in user id order. */
+export const MEMBER_PAGE_DEFAULT = 1000;
+export const MEMBER_PAGE_MAX = 1000;
+/** The longest one may mute a channel for (a year); longer is `nothing`. */
+export const CHANNEL_MUTE_MAX_SECS = 31622400;
 /** Notifications per inbox page unless `limit` says otherwise. */
 export const NOTIFICATION_PAGE_DEFAULT = 50;
 export const NOTIFICATION_PAGE_MAX = 100;

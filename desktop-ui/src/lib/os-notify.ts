@@ -1,5 +1,9 @@
-// System notifications for mentions while the tab is in the background.
+// System notifications while the tab is in the background: mentions (the server made
+// them, so the channel's setting allowed them), and every message of a channel whose
+// level is `all`.
+import type { Message } from '../generated/Message';
 import type { Notification as Inbox } from '../generated/Notification';
+import { notifiesEveryMessage } from './channel-notify';
 import type { AppController } from '../stores/app.svelte';
 import { router } from './router.svelte';
 
@@ -24,6 +28,20 @@ export function notifyMention(app: AppController, n: Inbox): void {
     window.focus();
     router.go(`/channels/${n.channel_id}`);
     void app.markNotificationRead(n.id);
+    shown.close();
+  };
+}
+
+/** A message by someone else in a channel set to `all`; mentions come as `notifyMention`. */
+export function notifyMessage(app: AppController, m: Message): void {
+  if (!osNotificationsAvailable() || window.Notification.permission !== 'granted') return;
+  if (document.visibilityState === 'visible' && document.hasFocus()) return;
+  const ch = app.chat.channel(m.channel_id);
+  if (!ch || m.author_id === app.chat.me?.id || !notifiesEveryMessage(ch) || app.chat.mentionsMe(m)) return;
+  const shown = new window.Notification(`${app.chat.displayName(m.author_id)} in #${ch.name}`, { body: m.body.slice(0, 140), tag: m.id });
+  shown.onclick = () => {
+    window.focus();
+    router.go(`/channels/${m.channel_id}`);
     shown.close();
   };
 }

@@ -7,7 +7,8 @@ import type { ClientFrame } from '../generated/ClientFrame';
 import type { Id } from '../generated/Id';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ServerFrame } from '../generated/ServerFrame';
-import { MESSAGE_PAGE_DEFAULT, MESSAGE_PAGE_MAX } from '../generated/constants';
+import type { UpdateNotificationSettingsRequest } from '../generated/UpdateNotificationSettingsRequest';
+import { MEMBER_PAGE_MAX, MESSAGE_PAGE_DEFAULT, MESSAGE_PAGE_MAX } from '../generated/constants';
 import { newNonce } from '../lib/ids';
 import { LinkPreviewMemo } from '../lib/link-preview';
 import { VoiceEngine, type MediaDeps } from '../voice/engine.svelte';
@@ -178,6 +179,29 @@ export class AppController {
       this.chat.mergeMessages(id, page, false);
     } catch {
       // Live events still arrive; the next open tries again.
+    }
+  }
+
+  /** Loads a channel's members page by page (they then follow member events). */
+  async loadMembers(id: Id): Promise<void> {
+    const ids: Id[] = [];
+    let after: Id | undefined;
+    for (;;) {
+      const page = await this.backend.listMembers(id, after ? { after, limit: MEMBER_PAGE_MAX } : { limit: MEMBER_PAGE_MAX });
+      ids.push(...page.map((m) => m.user_id));
+      if (page.length < MEMBER_PAGE_MAX) break;
+      after = page[page.length - 1].user_id;
+    }
+    this.chat.members = { ...this.chat.members, [id]: ids };
+  }
+
+  /** Sets what the signed-in user hears of a channel; the list entry shows it at once. */
+  async setNotificationSettings(id: Id, req: UpdateNotificationSettingsRequest): Promise<void> {
+    const settings = await this.backend.updateNotificationSettings(id, req);
+    const ch = this.chat.channel(id);
+    if (ch) {
+      ch.notification_level = settings.level;
+      ch.muted_until = settings.muted_until;
     }
   }
 

@@ -13,6 +13,7 @@ import type { OwnUser } from '../generated/OwnUser';
 import type { PresenceStatus } from '../generated/PresenceStatus';
 import type { User } from '../generated/User';
 import type { VoiceParticipant } from '../generated/VoiceParticipant';
+import { isSilenced } from '../lib/channel-notify';
 import { compareIds, maxId } from '../lib/ids';
 
 export type ReadyFrame = Extract<ControlFrame, { type: 'ready' }>;
@@ -46,6 +47,12 @@ export class ChatState {
   voiceRooms = $state<Record<Id, VoiceParticipant[]>>({});
   flags = $state<FeatureFlags | null>(null);
   groups = $state<Group[]>([]);
+  /**
+   * Member ids of the channels whose members panel was opened, kept current by
+   * member_join / member_leave. Raw state: replaced whole on change, never proxied,
+   * so a 10,000-member list costs one array.
+   */
+  members = $state.raw<Record<Id, Id[]>>({});
   histories = $state<Record<Id, ChannelHistory>>({});
   pending = $state<PendingMessage[]>([]);
   /** channel → user → expiry (ms since epoch). */
@@ -158,7 +165,8 @@ export class ChatState {
             ch.last_read_message_id = maxId(ch.last_read_message_id, m.id);
           } else if (!seen) {
             ch.unread_count += 1;
-            if (this.mentionsMe(m)) ch.mention_count += 1;
+            // A silenced channel stores no notification, so the server counts no mention.
+            if (this.mentionsMe(m) && !isSilenced(ch)) ch.mention_count += 1;
           }
         }
         return;
@@ -199,6 +207,8 @@ export class ChatState {
             last_read_message_id: null,
             unread_count: 0,
             mention_count: 0,
+            notification_level: 'mentions',
+            muted_until: null,
           });
         }
         return;
@@ -211,6 +221,7 @@ export class ChatState {
       case 'member_leave': {
         const ch = this.channel(frame.channel_id);
         if (ch && frame.user_id === this.me?.id) ch.is_member = frame.type === 'member_join';
+        this.changeMembers(frame.channel_id, frame.user_id, frame.type === 'member_join');
         return;
       }
       case 'notification_create':
@@ -228,6 +239,11 @@ export class ChatState {
         return;
       }
       case 'user_update':
+        if (!this.users[frame.user.id]) {
+          // A new account: registering joins every default channel, which the server
+          // does not announce channel by channel.
+          for (const c of this.channels) if (c.is_default) this.changeMembers(c.id, frame.user.id, true);
+        }
         this.users[frame.user.id] = frame.user;
         if (this.me && this.me.id === frame.user.id) Object.assign(this.me, frame.user);
         return;
@@ -278,6 +294,13 @@ export class ChatState {
         // Events from a newer server never get this far (the gateway skips them).
         return unhandled(frame);
     }
+  }
+
+  /** Adds or removes one member of a channel whose member list is loaded. */
+  changeMembers(channelId: Id, userId: Id, joined: boolean): void {
+    const list = this.members[channelId];
+    if (!list || list.includes(userId) === joined) return;
+    this.members = { ...this.members, [channelId]: joined ? [...list, userId] : list.filter((id) => id !== userId) };
   }
 
   clearTyping(channelId: Id, userId: Id): void {

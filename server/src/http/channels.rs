@@ -1,10 +1,12 @@
 //! `/api/channels`: the caller's channel list, one channel, and admin create/update/delete.
-//! Memberships live in [`members`].
+//! Memberships live in [`members`], each user's notification setting in
+//! [`notification_settings`].
 //!
 //! Write handlers end holding what changed (the channel, or its id) after the commit, so
 //! the gateway can announce it with one `bus` call there.
 
 mod members;
+mod notification_settings;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel, update_channel, delete_channel))
         .merge(members::router())
+        .merge(notification_settings::router())
 }
 
 /// Trimmed and lower-cased; letters, digits, `-` and `_`, so a name reads as `#name`.

@@ -184,7 +184,9 @@ fn scope_of(access: &ChannelAccess) -> Scope {
     Scope::of(access.channel())
 }
 
-/// Notifies the users the message mentions who have no notification for it yet.
+/// Notifies the users the message mentions who have no notification for it yet, except
+/// those who want nothing from the channel now (level `nothing`, or muted): for them a
+/// mention during the mute stays in the history, not in the inbox.
 async fn notify(
     state: &AppState,
     conn: &mut Conn,
@@ -196,7 +198,12 @@ async fn notify(
     let online = state.gateway.hub.online_users();
     let recipients =
         store::notifications::recipients(conn, scope, &message.mentions, message.author_id, &online).await?;
-    let to: Vec<(Id, Id)> = recipients.difference(already).map(|&user| (state.ids.next(), user)).collect();
+    let silenced = store::notification_settings::silenced(&mut *conn, message.channel_id, now).await?;
+    let to: Vec<(Id, Id)> = recipients
+        .difference(already)
+        .filter(|user| !silenced.contains(user))
+        .map(|&user| (state.ids.next(), user))
+        .collect();
     let template = Notification {
         id: Id(0),
         kind: NotificationKind::Mention,

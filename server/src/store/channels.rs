@@ -1,6 +1,6 @@
 //! Text and voice channels.
 
-use cromulent_protocol::channel::{Channel, ChannelKind, WritePermission};
+use cromulent_protocol::channel::{Channel, ChannelKind, NotificationLevel, WritePermission};
 use cromulent_protocol::voice::RoomMode;
 use cromulent_protocol::Id;
 use sqlx::any::AnyRow;
@@ -153,6 +153,9 @@ pub struct VisibleChannel {
     pub last_read_message_id: Option<Id>,
     pub unread_count: i64,
     pub mention_count: i64,
+    pub notification_level: NotificationLevel,
+    /// As stored: it may have run out (see [`VisibleChannel::into_entry`]).
+    pub muted_until: Option<i64>,
 }
 
 /// The caller's view of channels: membership, read marker and counters. `$1` is the
@@ -167,10 +170,12 @@ fn visible_sql(filter: &str) -> String {
                 AND msg.id > COALESCE(r.last_read_message_id, 0)) AS unread_count,
             (SELECT COUNT(*) FROM notifications n
               WHERE n.user_id = $1 AND n.channel_id = c.id
-                AND n.message_id > COALESCE(r.last_read_message_id, 0)) AS mention_count
+                AND n.message_id > COALESCE(r.last_read_message_id, 0)) AS mention_count,
+            ns.level AS notification_level, ns.muted_until
          FROM channels c
          LEFT JOIN channel_memberships m ON m.channel_id = c.id AND m.user_id = $1
          LEFT JOIN channel_reads r ON r.channel_id = c.id AND r.user_id = $1
+         LEFT JOIN channel_notification_settings ns ON ns.channel_id = c.id AND ns.user_id = $1
          WHERE (c.is_private = 0 OR m.user_id IS NOT NULL OR $2 = 1) {filter}
          ORDER BY c.kind DESC, c.name"
     )
@@ -184,6 +189,10 @@ impl VisibleChannel {
             last_read_message_id: row.try_get::<Option<i64>, _>("last_read_message_id")?.map(Id),
             unread_count: row.try_get("unread_count")?,
             mention_count: row.try_get("mention_count")?,
+            notification_level: super::notification_settings::level_from_db(
+                row.try_get::<Option<String>, _>("notification_level")?.as_deref(),
+            ),
+            muted_until: row.try_get("muted_until")?,
         })
     }
 }
@@ -198,6 +207,8 @@ impl VisibleChannel {
             last_read_message_id: self.last_read_message_id,
             unread_count: self.unread_count,
             mention_count: self.mention_count,
+            notification_level: self.notification_level,
+            muted_until: super::notification_settings::live_mute(self.muted_until, crate::ids::now_ms()),
         }
     }
 }

@@ -58,6 +58,26 @@ pub async fn list<'e>(ex: impl Executor<'e, Database = Any>, channel_id: Id) -> 
     rows.iter().map(|r| Ok((Id(r.try_get("user_id")?), r.try_get("joined_at")?))).collect()
 }
 
+/// Up to `limit` members whose user id is above `after`, by user id: a cursor that stays
+/// put while people join and leave, unlike the join time.
+pub async fn page<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    channel_id: Id,
+    after: Option<Id>,
+    limit: u32,
+) -> sqlx::Result<Vec<(Id, i64)>> {
+    let rows = sqlx::query(
+        "SELECT user_id, joined_at FROM channel_memberships WHERE channel_id = $1 AND user_id > $2 \
+         ORDER BY user_id LIMIT $3",
+    )
+    .bind(channel_id.0)
+    .bind(after.map_or(i64::MIN, |id| id.0))
+    .bind(i64::from(limit))
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(|r| Ok((Id(r.try_get("user_id")?), r.try_get("joined_at")?))).collect()
+}
+
 /// Puts every user into a channel (a new default channel).
 pub async fn add_everyone<'e>(
     ex: impl Executor<'e, Database = Any>,

@@ -18,6 +18,7 @@ pub mod mail_tokens;
 pub mod memberships;
 pub mod messages;
 pub mod moderation;
+pub mod notification_settings;
 pub mod notifications;
 pub mod read_states;
 pub mod sessions;

@@ -247,6 +247,7 @@ async fn channel_user_group_and_flag_endpoints_are_documented() {
         ("/api/channels/{id}/leave", &["post"]),
         ("/api/channels/{id}/members", &["get"]),
         ("/api/channels/{id}/members/{user_id}", &["put", "delete"]),
+        ("/api/channels/{id}/notification_settings", &["put"]),
         ("/api/users", &["get"]),
         ("/api/users/me", &["get", "patch"]),
         ("/api/users/{id}", &["get"]),

@@ -21,6 +21,7 @@ mod invites;
 mod link_previews;
 mod messages;
 mod moderation;
+mod notification_settings;
 mod notifications;
 mod read_states;
 mod refusals;

@@ -89,6 +89,8 @@ impl SessionState {
                     last_read_message_id: None,
                     unread_count: 0,
                     mention_count: 0,
+                    notification_level: Default::default(),
+                    muted_until: None,
                 });
             }
             Event::ChannelUpdate { channel } => match self.channels.get_mut(&channel.id) {

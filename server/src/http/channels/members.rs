@@ -8,7 +8,8 @@
 
 use axum::extract::State;
 use cromulent_protocol::auth::Accepted;
-use cromulent_protocol::channel::ChannelMember;
+use cromulent_protocol::channel::{ChannelMember, ListMembersQuery};
+use cromulent_protocol::limits::{MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX};
 use cromulent_protocol::{ApiError, Id};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,7 +18,7 @@ use crate::access;
 use crate::announce::{self, Change};
 use crate::auth::{AdminCaller, Caller};
 use crate::http::error::{HttpError, HttpResult};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{page_limit, Json, Path, Query};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::{self, Tx};
@@ -40,18 +41,23 @@ async fn add(tx: &mut Tx, channel_id: Id, user_id: Id) -> HttpResult<(ChannelMem
     Ok((ChannelMember { user_id, joined_at }, added))
 }
 
-/// The members of a channel the caller may see, oldest first.
+/// One page of the members of a channel the caller may see, by user id; a page shorter
+/// than `limit` is the last. Who they are and whether they are online come from the
+/// gateway's `ready` snapshot and its events.
 #[utoipa::path(get, path = "/api/channels/{id}/members", tag = "channels", security(("bearer" = []), ("cookie" = [])),
-    params(("id" = String, Path, description = "channel id")),
-    responses((status = 200, body = Vec<ChannelMember>), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+    params(("id" = String, Path, description = "channel id"), ListMembersQuery),
+    responses((status = 200, body = Vec<ChannelMember>), (status = 400, body = ApiError), (status = 404, body = ApiError),
+        (status = 422, body = ApiError, description = "`limit` out of range")))]
 async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Id>,
+    Query(query): Query<ListMembersQuery>,
 ) -> HttpResult<Json<Vec<ChannelMember>>> {
+    let limit = page_limit(query.limit, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX)?;
     let mut conn = state.db.pool().acquire().await?;
     access::visible_channel(&mut conn, &caller, id).await?;
-    let members = store::memberships::list(&mut *conn, id).await?;
+    let members = store::memberships::page(&mut *conn, id, query.after, limit).await?;
     Ok(Json(members.into_iter().map(|(user_id, joined_at)| ChannelMember { user_id, joined_at }).collect()))
 }
 

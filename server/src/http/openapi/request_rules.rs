@@ -170,6 +170,11 @@ fn field_rules(limits: &LimitsConfig) -> Vec<(&'static str, &'static str, Value)
         ("SendMessageRequest", "body", message_body()),
         ("SendMessageRequest", "nonce", text(NONCE_MAX_CHARS)),
         ("EditMessageRequest", "body", message_body()),
+        (
+            "UpdateNotificationSettingsRequest",
+            "mute_for_secs",
+            range(1, i64::try_from(CHANNEL_MUTE_MAX_SECS).expect("a year of seconds fits")),
+        ),
         ("CreateInviteRequest", "max_uses", range(1, limits.invite_max_uses.into())),
         (
             "CreateInviteRequest",
@@ -249,6 +254,8 @@ fn describe_parameter(path: &str, parameter: &mut Value) {
                 NOTIFICATION_PAGE_MAX
             } else if path.starts_with("/api/admin/audit_log") {
                 AUDIT_LOG_PAGE_MAX
+            } else if path.ends_with("/members") {
+                MEMBER_PAGE_MAX
             } else {
                 MESSAGE_PAGE_MAX
             };

@@ -103,3 +103,53 @@ db_test!(
         assert_eq!(member_ids(&srv, &admin, room.id).await, [admin.id], "refused changes must not change the members");
     }
 );
+
+db_test!(
+    async fn members_come_in_pages_by_user_id_and_only_to_readers(srv) {
+        let ann = srv.user("ann").await;
+        let mut users = Vec::new();
+        for name in ["bob", "carol", "dave", "erin", "fred"] {
+            users.push(srv.user(name).await);
+        }
+        let lounge = create(&srv, &ann, json!({"name": "lounge", "kind": "text"})).await;
+        // Joined in reverse, so join order and id order differ.
+        for user in users.iter().rev() {
+            srv.post(&format!("/api/channels/{}/join", lounge.id), user, json!({})).await.ok::<Value>();
+        }
+        let mut expected: Vec<Id> = users.iter().map(|u| u.id).collect();
+        expected.sort();
+
+        let path = format!("/api/channels/{}/members", lounge.id);
+        let mut seen = Vec::new();
+        let mut after: Option<Id> = None;
+        loop {
+            let query = after.map_or("?limit=2".to_owned(), |a| format!("?limit=2&after={a}"));
+            let page: Vec<ChannelMember> = srv.get(&format!("{path}{query}"), &users[0]).await.ok();
+            assert!(page.len() <= 2, "a page holds at most `limit`: {page:?}");
+            seen.extend(page.iter().map(|m| m.user_id));
+            if page.len() < 2 {
+                break;
+            }
+            after = page.last().map(|m| m.user_id);
+        }
+        assert_eq!(seen, expected, "pages walk every member once, by user id");
+        assert_eq!(member_ids(&srv, &ann, lounge.id).await, expected, "without paging parameters: the first page, in id order");
+
+        for bad in ["?limit=0", "?limit=1001", "?limit=x", "?after=bob"] {
+            srv.get(&format!("{path}{bad}"), &ann).await.error(
+                if bad == "?limit=0" || bad == "?limit=1001" { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST },
+                if bad == "?limit=0" || bad == "?limit=1001" { ErrorCode::ValidationFailed } else { ErrorCode::MalformedRequest },
+            );
+        }
+
+        let staff = create(&srv, &ann, json!({"name": "staff", "kind": "text", "is_private": true})).await;
+        let staff_path = format!("/api/channels/{}/members", staff.id);
+        srv.get(&format!("{staff_path}?limit=10"), &users[0]).await.error(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+        srv.put(&format!("{staff_path}/{}", users[1].id), &ann).await.ok::<Value>();
+        let page: Vec<ChannelMember> = srv.get(&format!("{staff_path}?limit=10"), &users[1]).await.ok();
+        let mut staff_ids = vec![ann.id, users[1].id];
+        staff_ids.sort();
+        assert_eq!(page.iter().map(|m| m.user_id).collect::<Vec<_>>(), staff_ids, "a member reads the private list");
+        srv.get(&staff_path, &users[0]).await.error(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    }
+);
