@@ -4,10 +4,11 @@
 // the browsers, and the reading of its WAV recordings.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -143,6 +144,26 @@ export async function launchServer({ binary = builtBinary('cromulent-server'), d
 }
 
 /** POSTs JSON (with a bearer token when given) and returns the answer's JSON; throws on an error status. */
+const e2eDir = dirname(fileURLToPath(import.meta.url));
+
+/** A cromulent-server of a test's own serving the built client, with `env` on top
+ * (VOICE_MODE, GATEWAY_HEARTBEAT_MS…) and fresh SQLite data, removed by `stop`; its log
+ * goes to e2e/out/server-<name>.log. */
+export async function serverOfItsOwn(name, env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), `cromulent-e2e-${name}-`));
+  mkdirSync(join(e2eDir, 'out'), { recursive: true });
+  const log = createWriteStream(join(e2eDir, 'out', `server-${name}.log`));
+  const server = await launchServer({ dataDir, log, cwd: resolve(e2eDir, '../..'), env: { WEB_DIR: resolve(e2eDir, '../dist'), ...env } });
+  return {
+    base: server.base,
+    stop: async () => {
+      await server.stop();
+      log.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function post(url, body, token) {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;

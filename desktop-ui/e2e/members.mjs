@@ -3,37 +3,13 @@
 // goes offline within seconds) and registers its own users, so any of them runs alone
 // with E2E_ONLY. The first user registered on each server is its admin.
 
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-import { PASSWORD, assert, launchServer, post, registerConfirmed, until } from './harness.mjs';
+import { PASSWORD, assert, post, registerConfirmed, serverOfItsOwn, until } from './harness.mjs';
 
 const WAIT = { timeout: 10_000 };
-const e2eDir = dirname(fileURLToPath(import.meta.url));
 
 /** A server of this file's own, with a 1 s heartbeat: a session that ends goes offline
  * after 1.5 s detached instead of 45 s. */
-async function ownServer(name) {
-  const dataDir = mkdtempSync(join(tmpdir(), `cromulent-e2e-${name}-`));
-  mkdirSync(join(e2eDir, 'out'), { recursive: true });
-  const log = createWriteStream(join(e2eDir, 'out', `server-${name}.log`));
-  const server = await launchServer({
-    dataDir,
-    log,
-    cwd: resolve(e2eDir, '../..'),
-    env: { WEB_DIR: resolve(e2eDir, '../dist'), GATEWAY_HEARTBEAT_MS: '1000' },
-  });
-  return {
-    base: server.base,
-    stop: async () => {
-      await server.stop();
-      log.end();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
+const ownServer = (name) => serverOfItsOwn(name, { GATEWAY_HEARTBEAT_MS: '1000' });
 
 /** Registers and confirms `username` through the API; resolves to `{ email, token }`. */
 async function apiUser(base, username) {

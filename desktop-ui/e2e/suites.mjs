@@ -3,7 +3,7 @@
 
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -11,12 +11,12 @@ import { toneWav as sineWav } from './chromium.mjs';
 import {
   PASSWORD,
   assert,
-  launchServer,
   mailedLink,
   nativeVoice,
   readWav,
   registerConfirmed,
   runsOf,
+  serverOfItsOwn,
   soxTone,
   toneShares,
   until,
@@ -529,7 +529,7 @@ export const suites = [
   [
     'voice through the SFU: two browsers hear each other both ways while the key is held, nothing while released, mute beats the key',
     async ({ browser }) => {
-      const server = await voiceServer('sfu', { VOICE_MODE: 'sfu' });
+      const server = await serverOfItsOwn('sfu', { VOICE_MODE: 'sfu' });
       const contexts = [];
       try {
         const ann = await voiceUser(browser, server.base, 'ann', contexts);
@@ -594,7 +594,7 @@ export const suites = [
     'voice through the SFU, relay-only: a browser that may use only the relay reaches the SFU through TURN, hears and is heard',
     async ({ browser }) => {
       // The relay on loopback, naming the address it relays from, as the SFU sees it.
-      const server = await voiceServer('sfu-relay', { VOICE_MODE: 'sfu', TURN_BIND: '127.0.0.1', TURN_PUBLIC_IP: '127.0.0.1' });
+      const server = await serverOfItsOwn('sfu-relay', { VOICE_MODE: 'sfu', TURN_BIND: '127.0.0.1', TURN_PUBLIC_IP: '127.0.0.1' });
       const contexts = [];
       try {
         const ann = await voiceUser(browser, server.base, 'ann', contexts);
@@ -625,7 +625,7 @@ export const suites = [
     'voice in auto mode: a room grows onto the SFU and shrinks back to a mesh; ben hears ann throughout, never twice',
     async ({ browser }) => {
       // Above 3 participants the room moves to the SFU, below 3 back to a mesh.
-      const server = await voiceServer('auto', { VOICE_MODE: 'auto', VOICE_SFU_ABOVE: '3' });
+      const server = await serverOfItsOwn('auto', { VOICE_MODE: 'auto', VOICE_SFU_ABOVE: '3' });
       const contexts = [];
       try {
         const ann = await voiceUser(browser, server.base, 'ann', contexts);
@@ -673,7 +673,7 @@ export const suites = [
     'voice: the admin pins voice-main to the SFU in the Admin screen while two browsers talk in it; both keep hearing each other',
     async ({ browser }) => {
       // The server's own choice is the mesh: only the pin can move the room.
-      const server = await voiceServer('pin', { VOICE_MODE: 'mesh' });
+      const server = await serverOfItsOwn('pin', { VOICE_MODE: 'mesh' });
       const contexts = [];
       try {
         // Ann registers first and so is the admin; she stays in the room throughout.
@@ -738,7 +738,7 @@ export const suites = [
   [
     'voice through the SFU with native clients: two browsers and two `cromulent voice join` in one room hear each other, both ways',
     async ({ browser }) => {
-      const server = await voiceServer('sfu-native', { VOICE_MODE: 'sfu' });
+      const server = await serverOfItsOwn('sfu-native', { VOICE_MODE: 'sfu' });
       const dir = mkdtempSync(join(tmpdir(), 'cromulent-e2e-native-'));
       const log = createWriteStream(join(e2eDir, 'out', 'native-clients.log'));
       const contexts = [];
@@ -824,23 +824,6 @@ export const suites = [
 // ---- Voice through the server's forwarding unit: a server of its own per voice mode ----
 
 const e2eDir = dirname(fileURLToPath(import.meta.url));
-
-/** A cromulent-server of its own serving the built client, with `env` on top (VOICE_MODE…);
- * its log goes to e2e/out/server-<name>.log. */
-async function voiceServer(name, env) {
-  const dataDir = mkdtempSync(join(tmpdir(), `cromulent-e2e-${name}-`));
-  mkdirSync(join(e2eDir, 'out'), { recursive: true });
-  const log = createWriteStream(join(e2eDir, 'out', `server-${name}.log`));
-  const server = await launchServer({ dataDir, log, cwd: resolve(e2eDir, '../..'), env: { WEB_DIR: resolve(e2eDir, '../dist'), ...env } });
-  return {
-    base: server.base,
-    stop: async () => {
-      await server.stop();
-      log.end();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A new user on `base`, registered, confirmed and signed in, in a browser context of their
  * own (pushed onto `contexts` to close later); resolves to their page. */
