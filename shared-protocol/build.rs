@@ -6,7 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    // Read when the script runs, not baked in when it is compiled: cargo shares a
+    // compiled build script between checkouts of the workspace at other paths (one
+    // target directory), and a baked-in path would read another checkout's sources.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let src = Path::new(&manifest_dir).join("src");
     println!("cargo:rerun-if-changed={}", src.display());
     let mut modules: Vec<_> = std::fs::read_dir(&src)
         .expect("src is readable")
