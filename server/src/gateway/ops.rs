@@ -187,8 +187,8 @@ impl OpContext {
         }
         // One room per user: joining here moves them out of wherever else they are,
         // on this connection or another device.
-        for (other_channel, participant) in hub.voice_sessions_of_user(self.caller.id()) {
-            self.publish_voice(other_channel, participant, true, None).await;
+        for leave in hub.voice_leaves_of_user(self.caller.id()) {
+            self.state.bus.publish(leave).await;
         }
         let audience = announce::audience_of(&self.state, Scope::of(channel.channel())).await?;
         let me = VoiceParticipant {

@@ -22,7 +22,7 @@ use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
 use crate::announce::{self, Change};
 use crate::auth::{Caller, ModeratorCaller};
-use crate::bus::{BusMessage, VoiceChange};
+use crate::bus::BusMessage;
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::moderation::NewBan;
@@ -103,10 +103,8 @@ async fn timeout_user(
 
 /// Every voice room the user is in, on any node, loses them.
 async fn leave_voice(state: &AppState, user_id: Id) {
-    let hub = &state.gateway.hub;
-    for (channel_id, participant) in hub.voice_sessions_of_user(user_id) {
-        let change = VoiceChange { node: hub.node(), channel_id, participant, left: true, audience: None };
-        state.bus.publish(BusMessage::Voice(change)).await;
+    for leave in state.gateway.hub.voice_leaves_of_user(user_id) {
+        state.bus.publish(leave).await;
     }
 }
 

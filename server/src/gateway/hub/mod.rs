@@ -17,7 +17,7 @@ use cromulent_protocol::voice::VoiceRoom;
 use cromulent_protocol::Id;
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::bus::{Audience, BusMessage, Envelope};
+use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
 use crate::gateway::nodes::NodeBook;
 use crate::gateway::presence::PresenceBook;
 use crate::gateway::replay::ReplayBuffer;
@@ -437,15 +437,26 @@ impl Hub {
         self.lock().voice.find_session(session_id).map(|(c, p)| (c, p.clone()))
     }
 
-    pub fn voice_sessions_of_user(
-        &self,
-        user_id: Id,
-    ) -> Vec<(Id, cromulent_protocol::voice::VoiceParticipant)> {
-        self.lock().voice.sessions_of_user(user_id)
+    /// Bus messages that take every session of `user_id` out of its voice room, on any
+    /// node: for a join elsewhere (one room per user) or a moderator's timeout.
+    pub fn voice_leaves_of_user(&self, user_id: Id) -> Vec<BusMessage> {
+        self.lock()
+            .voice
+            .sessions_of_user(user_id)
+            .into_iter()
+            .map(|(channel_id, participant)| {
+                BusMessage::Voice(VoiceChange {
+                    node: self.node,
+                    channel_id,
+                    participant,
+                    left: true,
+                    audience: None,
+                })
+            })
+            .collect()
     }
 
-    /// Participants hosted on this node whose sessions no longer exist (after a
-    /// restart of the hub's view, or a lost message).
+    /// Gateway sessions this node holds, attached or detached.
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
     }
