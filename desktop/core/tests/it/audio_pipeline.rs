@@ -3,7 +3,6 @@
 //! checked for the tone.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use cromulent_client::voice::audio::{
@@ -17,12 +16,9 @@ const SETTLE_SAMPLES: usize = 9_600;
 /// Frames carried from capture to playback: the tone plus a little after it.
 const FRAMES: usize = 90;
 
-/// The WAV backends run in real time on their own threads; several of these tests at
-/// once on a 2-core machine starve each other's audio threads and hear their own
-/// scheduling hiccups as loss. One at a time, each gets the clock it is testing.
-fn one_real_time_test() -> MutexGuard<'static, ()> {
-    static REAL_TIME: Mutex<()> = Mutex::new(());
-    REAL_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// One at a time with every other real-time test of this binary ([`crate::REAL_TIME`]).
+fn one_real_time_test() -> tokio::sync::MutexGuard<'static, ()> {
+    crate::REAL_TIME.blocking_lock()
 }
 
 /// A temporary directory removed at the end of the test.

@@ -6,3 +6,10 @@ mod audio_pipeline;
 mod keyring_stores;
 mod ptt_portal;
 mod voice_sfu_engine;
+
+/// The WAV backends run in real time on their own threads; two tests running audio at
+/// once on a 2-core machine starve each other's audio threads and hear their own
+/// scheduling hiccups as loss. Every test that runs a voice engine or an audio pipeline
+/// holds this for its whole run (`blocking_lock` in plain tests, `lock().await` in
+/// async ones).
+static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -309,6 +309,7 @@ async fn crossed(name: &str, ice_timeouts: Option<IceTimeouts>) -> Crossed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crossing_offers_with_the_sfu_settle_and_each_track_plays_as_its_participant() {
+    let _one_at_a_time = crate::REAL_TIME.lock().await;
     let Crossed { engine, sfu, tracks, received, level_id, heard, dir, .. } = crossed("crossing", None).await;
     let senders: Vec<_> =
         tracks.iter().map(|(t, ssrc, hz)| tokio::spawn(send_tone(t.clone(), *ssrc, *hz, 3.0))).collect();
@@ -375,6 +376,7 @@ fn ufrag(sdp: &str) -> Option<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_connection_to_the_sfu_is_offered_again_with_an_ice_restart() {
+    let _one_at_a_time = crate::REAL_TIME.lock().await;
     let quick = IceTimeouts {
         disconnected: Duration::from_millis(1000),
         failed: Duration::from_millis(2000),
