@@ -12,6 +12,10 @@ use crate::{Id, Timestamp};
 pub enum ChannelKind {
     Text,
     Voice,
+    /// A direct message: a private conversation of 2 to 10 people, created by
+    /// `POST /api/dms`, that only they see (admins included). It carries text and can
+    /// hold a voice call.
+    Dm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,6 +71,9 @@ pub enum ErrorCode {
     /// The caller is timed out by a moderator and may not post, edit, type or talk until
     /// the time is up (`retry_after_secs` says how long). Retryable then.
     TimedOut,
+    /// One of the people involved blocked the other: no direct message between them,
+    /// and neither writes into one they share. Not retryable until the block is lifted.
+    Blocked,
 }
 
 /// The error body: `{"code": "...", "message": "..."}`, with optional detail.

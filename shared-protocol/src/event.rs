@@ -8,7 +8,7 @@
 use serde::de::value::MapDeserializer;
 use serde::{de, Deserialize, Serialize};
 
-use crate::channel::{Channel, ReadState};
+use crate::channel::{Channel, ChannelNotificationSettings, ReadState};
 use crate::feature_flag::FeatureFlags;
 use crate::gateway::PresenceStatus;
 use crate::group::Group;
@@ -31,6 +31,28 @@ pub enum Event {
     MessageDelete {
         channel_id: Id,
         message_id: Id,
+    },
+    /// `user_id` reacted to a message with `emoji` (a first reaction with it: repeating
+    /// one sends nothing).
+    ReactionAdd {
+        channel_id: Id,
+        message_id: Id,
+        user_id: Id,
+        emoji: String,
+    },
+    ReactionRemove {
+        channel_id: Id,
+        message_id: Id,
+        user_id: Id,
+        emoji: String,
+    },
+    /// A message of the channel was pinned (`pinned`) or unpinned, by `user_id`;
+    /// deleting a pinned message unpins it (`user_id` is then who deleted it).
+    PinsUpdate {
+        channel_id: Id,
+        message_id: Id,
+        pinned: bool,
+        user_id: Id,
     },
     ChannelCreate {
         channel: Channel,
@@ -61,6 +83,10 @@ pub enum Event {
     NotificationsRead {
         notification_id: Option<Id>,
     },
+    /// The user changed what they hear of a channel (from another of their devices).
+    NotificationSettingsUpdate {
+        settings: ChannelNotificationSettings,
+    },
     PresenceUpdate {
         user_id: Id,
         status: PresenceStatus,
@@ -83,6 +109,21 @@ pub enum Event {
     },
     FeatureFlagsUpdate {
         feature_flags: FeatureFlags,
+    },
+    /// Someone started a call in a direct message the receiver takes part in: its voice
+    /// room was empty and `from_user_id` joined it. Ring until `expires_at`
+    /// (`DM_CALL_RING_SECS` on), until the room is empty again (the caller hung up), or
+    /// until the receiver joins or declines (`call_declined`, on any of their sessions).
+    CallRing {
+        channel_id: Id,
+        from_user_id: Id,
+        expires_at: Timestamp,
+    },
+    /// `user_id` declined the call in a direct message (`call_decline`); sent to all its
+    /// participants.
+    CallDeclined {
+        channel_id: Id,
+        user_id: Id,
     },
     /// A participant joined, changed (mute, deafen, push-to-talk) or left (`left`).
     VoiceStateUpdate {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::channel::ChannelListEntry;
 use crate::error::ErrorCode;
 use crate::feature_flag::FeatureFlags;
+use crate::limits::ServerLimits;
 use crate::user::{OwnUser, User};
 use crate::voice::{IceServer, IceTransportPolicy, RoomMode, VoiceRoom};
 use crate::Id;
@@ -62,6 +63,8 @@ pub mod close_code {
         /// Identify/resume refused: the user already has as many sessions open as the server
         /// allows (`GATEWAY_MAX_CONNECTIONS_PER_USER`). Retry after a pause, once one closes.
         pub const TOO_MANY_SESSIONS: u16 = 4014;
+        /// The account was deleted (by its owner or an admin). Do not reconnect: sign out.
+        pub const ACCOUNT_DELETED: u16 = 4015;
     }
 }
 
@@ -122,6 +125,11 @@ pub enum ClientFrame {
     SetDeafen {
         deafened: bool,
     },
+    /// Turn down the call ringing in a direct message: the participants hear
+    /// `call_declined` (the caller, and the decliner's other sessions, which stop ringing).
+    CallDecline {
+        channel_id: Id,
+    },
 }
 
 fn current_version() -> u32 {
@@ -154,6 +162,9 @@ pub struct ReadySnapshot {
     pub presences: Vec<Presence>,
     pub voice_rooms: Vec<VoiceRoom>,
     pub feature_flags: FeatureFlags,
+    /// This server's configured limits; absent from servers older than the field.
+    #[serde(default)]
+    pub limits: ServerLimits,
 }
 
 /// Frames without a sequence number: session control and op results.
@@ -226,6 +237,10 @@ pub enum ServerFrame {
 /// A server frame as a client decodes it: one this build understands, or an event that
 /// only a newer server knows.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "decoded once per frame and matched at once; boxing the common case would only add an allocation"
+)]
 pub enum Inbound {
     Frame(ServerFrame),
     /// An event frame whose `type` is not an [`Event`] of this build. Its `seq` still
@@ -289,6 +304,9 @@ mod tests {
             mentions: vec![],
             created_at: 0,
             edited_at: None,
+            reply_to: None,
+            reactions: vec![],
+            attachments: vec![],
         };
         let frame = ServerFrame::Event(EventFrame { seq: 7, event: Event::MessageCreate { message } });
         let json = serde_json::to_value(&frame).expect("serializes");

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::Attachment;
 use crate::{Id, Timestamp};
 
 /// Who a message mentions, as parsed by the server from `@name` tokens.
@@ -30,6 +31,53 @@ pub struct Message {
     pub mentions: Vec<Mention>,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
+    /// The message this one answers, or `null` when it answers none.
+    #[serde(default)]
+    pub reply_to: Option<MessageReference>,
+    /// Who reacted with what, one entry per emoji ordered by the earliest reaction with it. `me` is
+    /// the caller's own reaction in REST answers; gateway events go to many readers at
+    /// once, so there `me` is `false` and clients keep their own from `reaction_add` and
+    /// `reaction_remove`.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+    /// The files sent with the message, in the order `attachment_ids` named them.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// What a reply shows of the message it answers. When that message is deleted the
+/// reference stays, with `deleted` set and an empty `excerpt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MessageReference {
+    pub id: Id,
+    pub author_id: Id,
+    /// The author's display name, else their username; empty if the account is gone.
+    pub author_name: String,
+    /// The first line of the body, at most `REPLY_EXCERPT_MAX_CHARS` characters.
+    pub excerpt: String,
+    pub deleted: bool,
+}
+
+/// One emoji under a message: how many reacted with it, and whether the caller did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u32,
+    pub me: bool,
+}
+
+/// A pinned message of a channel (`GET /api/channels/{id}/pins`), newest pin first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Pin {
+    pub message: Message,
+    pub pinned_by: Id,
+    pub pinned_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +90,32 @@ pub struct SendMessageRequest {
     /// message already stored instead of a second one.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// Answer this message of the same channel.
+    #[serde(default)]
+    pub reply_to: Option<Id>,
+    /// With `reply_to`: whether its author gets a notification as for a mention
+    /// (default `true`).
+    #[serde(default)]
+    pub notify_reply_author: Option<bool>,
+    /// Uploads (`POST /api/channels/{id}/attachments`) to send with the message: the
+    /// caller's own, into this channel, not yet sent and less than a day old; at most
+    /// `MESSAGE_ATTACHMENTS_MAX`. With at least one, `body` may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Id>>"))]
+    pub attachment_ids: Vec<Id>,
+}
+
+impl SendMessageRequest {
+    /// A plain message: no reply, a fresh nonce chosen by the caller.
+    pub fn new(body: impl Into<String>, nonce: Option<String>) -> Self {
+        Self {
+            body: body.into(),
+            nonce,
+            reply_to: None,
+            notify_reply_author: None,
+            attachment_ids: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

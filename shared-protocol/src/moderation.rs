@@ -103,6 +103,17 @@ pub enum AuditAction {
     ChannelDeleted,
     FeatureFlagsUpdated,
     VoiceSettingsUpdated,
+    /// An account was deleted, by its owner (`details.by_owner`) or an admin.
+    UserDeleted,
+    InviteCreated,
+    InviteRevoked,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
+    /// An admin added someone to a private channel.
+    ChannelMemberAdded,
+    /// An admin removed someone from a private channel.
+    ChannelMemberRemoved,
 }
 
 /// One entry of the audit log. `details` holds what changed, shaped per action (the

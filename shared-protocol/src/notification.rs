@@ -10,6 +10,8 @@ use crate::{Id, Timestamp};
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     Mention,
+    /// A message in a direct message the user takes part in (every one, by default).
+    DirectMessage,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

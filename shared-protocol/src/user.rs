@@ -44,6 +44,11 @@ pub struct User {
     pub avatar_url: Option<String>,
     pub role: Role,
     pub created_at: Timestamp,
+    /// Set once the account was deleted: the name reads "Deleted user" and nobody can
+    /// sign in as it; its messages, if its owner kept them, stay attributed to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub deleted_at: Option<Timestamp>,
 }
 
 /// The signed-in user's own account, with private settings.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cromulent_protocol::constant::NamedConstant;
 use cromulent_protocol::event::Event;
-use cromulent_protocol::{gateway, limits, moderation, notification, typescript};
+use cromulent_protocol::{dm, gateway, limits, moderation, notification, typescript};
 
 // `export_every_type`: one `export_all` per type that derives `ts_rs::TS` (see build.rs).
 include!(concat!(env!("OUT_DIR"), "/typescript_types.rs"));
@@ -44,12 +44,13 @@ fn constants_ts() -> String {
         }
     }
     let mut out = String::from(
-        "// Generated from cromulent-protocol's constants (limits, gateway, notification, moderation). Do not edit.\n\n",
+        "// Generated from cromulent-protocol's constants (limits, gateway, notification, moderation, dm). Do not edit.\n\n",
     );
     block(&mut out, gateway::CONSTANTS, "");
     block(&mut out, limits::ALL, "");
     block(&mut out, notification::CONSTANTS, "");
     block(&mut out, moderation::CONSTANTS, "");
+    block(&mut out, dm::CONSTANTS, "");
     out.push_str("\n/** WebSocket close codes the server uses (4000-4999 are application codes). */\n");
     out.push_str("export const CLOSE_CODE = {\n");
     block(&mut out, gateway::close_code::ALL, "  ");

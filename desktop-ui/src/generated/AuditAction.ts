@@ -3,4 +3,4 @@
 /**
  * What an audit entry records.
  */
-export type AuditAction = "user_timed_out" | "timeout_lifted" | "user_banned" | "user_unbanned" | "role_changed" | "user_created" | "channel_created" | "channel_updated" | "channel_deleted" | "feature_flags_updated" | "voice_settings_updated";
+export type AuditAction = "user_timed_out" | "timeout_lifted" | "user_banned" | "user_unbanned" | "role_changed" | "user_created" | "channel_created" | "channel_updated" | "channel_deleted" | "feature_flags_updated" | "voice_settings_updated" | "user_deleted" | "invite_created" | "invite_revoked" | "group_created" | "group_updated" | "group_deleted" | "channel_member_added" | "channel_member_removed";

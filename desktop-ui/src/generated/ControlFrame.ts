@@ -8,13 +8,18 @@ import type { Id } from "./Id";
 import type { OwnUser } from "./OwnUser";
 import type { Presence } from "./Presence";
 import type { RoomMode } from "./RoomMode";
+import type { ServerLimits } from "./ServerLimits";
 import type { User } from "./User";
 import type { VoiceRoom } from "./VoiceRoom";
 
 /**
  * Frames without a sequence number: session control and op results.
  */
-export type ControlFrame = { "type": "hello", heartbeat_interval_ms: number, session_id: Id, protocol_version: number, } | { "type": "ready", session_id: Id, user: OwnUser, users: Array<User>, channels: Array<ChannelListEntry>, presences: Array<Presence>, voice_rooms: Array<VoiceRoom>, feature_flags: FeatureFlags, } | { "type": "resumed", last_seq: number, } | { "type": "invalid_session" } | { "type": "heartbeat_ack" } | { "type": "voice_joined", room: VoiceRoom, ice_servers: Array<IceServer>, 
+export type ControlFrame = { "type": "hello", heartbeat_interval_ms: number, session_id: Id, protocol_version: number, } | { "type": "ready", session_id: Id, user: OwnUser, users: Array<User>, channels: Array<ChannelListEntry>, presences: Array<Presence>, voice_rooms: Array<VoiceRoom>, feature_flags: FeatureFlags, 
+/**
+ * This server's configured limits; absent from servers older than the field.
+ */
+limits: ServerLimits, } | { "type": "resumed", last_seq: number, } | { "type": "invalid_session" } | { "type": "heartbeat_ack" } | { "type": "voice_joined", room: VoiceRoom, ice_servers: Array<IceServer>, 
 /**
  * `relay` when this user or an admin chose relay-only voice.
  */

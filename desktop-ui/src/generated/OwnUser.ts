@@ -10,4 +10,9 @@ export type OwnUser = { email: string, email_confirmed: boolean, voice_mode: Voi
 /**
  * Voice-activity threshold in dBFS (e.g. -40.0).
  */
-vad_threshold_db: number, id: Id, username: string, display_name: string | null, avatar_url: string | null, role: Role, created_at: number, };
+vad_threshold_db: number, id: Id, username: string, display_name: string | null, avatar_url: string | null, role: Role, created_at: number, 
+/**
+ * Set once the account was deleted: the name reads "Deleted user" and nobody can
+ * sign in as it; its messages, if its owner kept them, stay attributed to it.
+ */
+deleted_at?: number, };

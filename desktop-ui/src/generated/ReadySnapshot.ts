@@ -3,10 +3,15 @@ import type { ChannelListEntry } from "./ChannelListEntry";
 import type { FeatureFlags } from "./FeatureFlags";
 import type { OwnUser } from "./OwnUser";
 import type { Presence } from "./Presence";
+import type { ServerLimits } from "./ServerLimits";
 import type { User } from "./User";
 import type { VoiceRoom } from "./VoiceRoom";
 
 /**
  * The state a client starts from, sent once after `identify`.
  */
-export type ReadySnapshot = { user: OwnUser, users: Array<User>, channels: Array<ChannelListEntry>, presences: Array<Presence>, voice_rooms: Array<VoiceRoom>, feature_flags: FeatureFlags, };
+export type ReadySnapshot = { user: OwnUser, users: Array<User>, channels: Array<ChannelListEntry>, presences: Array<Presence>, voice_rooms: Array<VoiceRoom>, feature_flags: FeatureFlags, 
+/**
+ * This server's configured limits; absent from servers older than the field.
+ */
+limits: ServerLimits, };

@@ -5,4 +5,9 @@ import type { Role } from "./Role";
 /**
  * What every signed-in user may see of another.
  */
-export type User = { id: Id, username: string, display_name: string | null, avatar_url: string | null, role: Role, created_at: number, };
+export type User = { id: Id, username: string, display_name: string | null, avatar_url: string | null, role: Role, created_at: number, 
+/**
+ * Set once the account was deleted: the name reads "Deleted user" and nobody can
+ * sign in as it; its messages, if its owner kept them, stay attributed to it.
+ */
+deleted_at?: number, };

@@ -1,4 +1,4 @@
-// Generated from cromulent-protocol's constants (limits, gateway, notification, moderation). Do not edit.
+// Generated from cromulent-protocol's constants (limits, gateway, notification, moderation, dm). Do not edit.
 
 /**
  * Bumped on incompatible changes; a client sending another version is closed with
@@ -24,7 +24,17 @@ export const GROUP_NAME_MAX_CHARS = 32;
 export const DEVICE_NAME_MAX_CHARS = 128;
 /** Markdown source of one message, in characters. */
 export const MESSAGE_BODY_MAX_CHARS = 4000;
+/** Files one message may carry. */
+export const MESSAGE_ATTACHMENTS_MAX = 10;
+/** Characters of an attachment's file name; longer names are shortened, keeping the extension. */
+export const ATTACHMENT_FILENAME_MAX_CHARS = 255;
+/** Pixels on the longer side of an image attachment's thumbnail. */
+export const ATTACHMENT_THUMBNAIL_MAX_PX = 400;
 export const NONCE_MAX_CHARS = 64;
+/** Characters of the first line a reply shows of the message it answers. */
+export const REPLY_EXCERPT_MAX_CHARS = 100;
+/** Bytes of an emoji in a reaction path; the longest emoji sequences are shorter. */
+export const REACTION_EMOJI_MAX_BYTES = 64;
 /** Largest JSON request body the API reads. */
 export const REQUEST_BODY_MAX_BYTES = 65536;
 export const MESSAGE_PAGE_DEFAULT = 50;
@@ -32,6 +42,11 @@ export const MESSAGE_PAGE_MAX = 100;
 /** Channel members per page, in user id order. */
 export const MEMBER_PAGE_DEFAULT = 1000;
 export const MEMBER_PAGE_MAX = 1000;
+/** Search (`GET /api/search`): the query's length in characters and its words. */
+export const SEARCH_QUERY_MAX_CHARS = 256;
+export const SEARCH_TERMS_MAX = 16;
+export const SEARCH_RESULTS_DEFAULT = 25;
+export const SEARCH_RESULTS_MAX = 100;
 /** The longest one may mute a channel for (a year); longer is `nothing`. */
 export const CHANNEL_MUTE_MAX_SECS = 31622400;
 /** Notifications per inbox page unless `limit` says otherwise. */
@@ -41,6 +56,8 @@ export const NOTIFICATION_PAGE_MAX = 100;
 export const MODERATION_REASON_MAX_CHARS = 512;
 export const AUDIT_LOG_PAGE_DEFAULT = 50;
 export const AUDIT_LOG_PAGE_MAX = 100;
+/** Other people one direct message may hold besides its opener (so 2 to 10 in all). */
+export const DM_OTHERS_MAX = 9;
 
 /** WebSocket close codes the server uses (4000-4999 are application codes). */
 export const CLOSE_CODE = {
@@ -80,6 +97,8 @@ export const CLOSE_CODE = {
    * allows (`GATEWAY_MAX_CONNECTIONS_PER_USER`). Retry after a pause, once one closes.
    */
   TOO_MANY_SESSIONS: 4014,
+  /** The account was deleted (by its owner or an admin). Do not reconnect: sign out. */
+  ACCOUNT_DELETED: 4015,
 } as const;
 
 /** Every event `type` this build knows; others come from a newer server. */
@@ -87,6 +106,9 @@ export const EVENT_TYPES = [
   'message_create',
   'message_update',
   'message_delete',
+  'reaction_add',
+  'reaction_remove',
+  'pins_update',
   'channel_create',
   'channel_update',
   'channel_delete',
@@ -95,12 +117,15 @@ export const EVENT_TYPES = [
   'read_state_update',
   'notification_create',
   'notifications_read',
+  'notification_settings_update',
   'presence_update',
   'typing_start',
   'user_update',
   'group_update',
   'group_delete',
   'feature_flags_update',
+  'call_ring',
+  'call_declined',
   'voice_state_update',
   'peer_joined',
   'peer_left',
