@@ -8,8 +8,14 @@
 //!   voice channels carry no text.
 //! - A public voice room is open to everyone who sees it; a private one to its members
 //!   only, admins included (see [`may_join_voice`] for why).
-//! - A user in a timeout may not post, edit, type or join a voice room
+//! - Reacting needs membership too, but admin-only channels take reactions from every
+//!   member (an announcement is read and acknowledged by all).
+//! - Pinning is for admins, and for a message's author where everyone may write.
+//! - A user in a timeout may not post, edit, react, pin, type or join a voice room
 //!   ([`ensure_not_timed_out`]).
+//! - A direct message is a private channel for its participants only: admins do not
+//!   see other people's. It carries text and a voice room (a call); a participant who
+//!   blocked another, or was blocked by one, may not write into it ([`ensure_not_blocked`]).
 
 use cromulent_protocol::channel::{Channel, ChannelKind, WritePermission};
 use cromulent_protocol::{ErrorCode, Id};
@@ -18,6 +24,7 @@ use crate::auth::Caller;
 use crate::bus::Audience;
 use crate::mention::Parsed;
 use crate::store::channels::ChannelRow;
+use crate::store::notifications::Scope;
 use crate::store::{self, Conn};
 use crate::voice::rooms::RoomAccess;
 
@@ -43,9 +50,16 @@ pub enum Denied {
     NotVoice,
     #[error("private voice rooms are for members: ask an admin to add you")]
     MembersOnlyRoom,
+    /// Pinning by someone who is neither an admin nor, where everyone may write, the
+    /// message's author.
+    #[error("only admins, and a message's author where everyone may write, may pin it")]
+    NotPinner,
     /// A moderator timed the caller out until `ends_at` (ms); retryable then.
     #[error("you are timed out and may not write or talk for now")]
     TimedOut { ends_at: i64 },
+    /// The caller and someone in the direct message blocked one another.
+    #[error("you cannot write here: you and someone in this conversation have blocked one another")]
+    Blocked,
 }
 
 impl Denied {
@@ -53,10 +67,13 @@ impl Denied {
         match self {
             Denied::Hidden => ErrorCode::NotFound,
             Denied::NoText | Denied::NotVoice => ErrorCode::ValidationFailed,
-            Denied::NotMember | Denied::AdminsOnly | Denied::MassMention | Denied::MembersOnlyRoom => {
-                ErrorCode::Forbidden
-            }
+            Denied::NotMember
+            | Denied::AdminsOnly
+            | Denied::MassMention
+            | Denied::MembersOnlyRoom
+            | Denied::NotPinner => ErrorCode::Forbidden,
             Denied::TimedOut { .. } => ErrorCode::TimedOut,
+            Denied::Blocked => ErrorCode::Blocked,
         }
     }
 
@@ -110,6 +127,10 @@ impl ChannelAccess {
         self.is_member
     }
 
+    pub fn is_dm(&self) -> bool {
+        self.row.channel.kind == ChannelKind::Dm
+    }
+
     /// Refuses a post (or an edit: the same rules, checked again) the caller may not
     /// make here, mentions included.
     pub fn ensure_can_post_mentioning(&self, caller: &Caller, mentions: &Parsed) -> Result<(), Denied> {
@@ -138,10 +159,35 @@ impl ChannelAccess {
         Ok(())
     }
 
-    /// Refuses a `voice_join` the caller may not make here.
+    /// Refuses a reaction the caller may not add or take back here.
+    pub fn ensure_can_react(&self) -> Result<(), Denied> {
+        if self.channel().kind == ChannelKind::Voice {
+            return Err(Denied::NoText);
+        }
+        if !self.is_member {
+            return Err(Denied::NotMember);
+        }
+        Ok(())
+    }
+
+    /// Refuses pinning or unpinning a message by `author_id` that the caller may not.
+    pub fn ensure_can_pin(&self, caller: &Caller, author_id: Id) -> Result<(), Denied> {
+        if caller.is_admin() {
+            return Ok(());
+        }
+        let open = self.channel().write_permission == WritePermission::Everyone;
+        if !(open && author_id == caller.id()) {
+            return Err(Denied::NotPinner);
+        }
+        // The author must still be able to post here (a member, a text channel).
+        self.ensure_can_post(caller)
+    }
+
+    /// Refuses a `voice_join` the caller may not make here. A direct message's room (its
+    /// call) is for its participants, the only ones who see it.
     pub fn ensure_can_join_voice(&self) -> Result<(), Denied> {
         let channel = self.channel();
-        if channel.kind != ChannelKind::Voice {
+        if !holds_voice(channel.kind) {
             return Err(Denied::NotVoice);
         }
         if !may_join_voice(channel.is_private, self.is_member) {
@@ -149,6 +195,31 @@ impl ChannelAccess {
         }
         Ok(())
     }
+}
+
+/// Refuses a write into a direct message whose participants include someone the caller
+/// blocked or who blocked the caller. Other channels are not affected: a block there
+/// only folds the blocked user's messages away in the blocker's client.
+pub async fn ensure_not_blocked(
+    conn: &mut Conn,
+    caller: &Caller,
+    channel: &ChannelAccess,
+) -> Result<(), Error> {
+    if !channel.is_dm() {
+        return Ok(());
+    }
+    let mut others = store::dms::participants(&mut *conn, channel.id()).await?;
+    others.retain(|id| *id != caller.id());
+    if store::blocks::any_between(&mut *conn, caller.id(), &others).await? {
+        return Err(Denied::Blocked.into());
+    }
+    Ok(())
+}
+
+/// Whether a channel of this kind has a voice room: voice channels, and direct messages
+/// (their calls).
+pub fn holds_voice(kind: ChannelKind) -> bool {
+    matches!(kind, ChannelKind::Voice | ChannelKind::Dm)
 }
 
 /// Refuses every write (post, edit, typing, voice) by a user a moderator timed out.
@@ -183,7 +254,7 @@ pub fn may_join_voice(is_private: bool, is_member: bool) -> bool {
 /// bus message, a join racing the change) still ends at the next signaling op.
 pub async fn may_stay_in_voice(conn: &mut Conn, caller: &Caller, channel_id: Id) -> sqlx::Result<bool> {
     let Some(channel) = store::channels::find(&mut *conn, channel_id).await? else { return Ok(false) };
-    if channel.channel.kind != ChannelKind::Voice {
+    if !holds_voice(channel.channel.kind) {
         return Ok(false);
     }
     let is_member = store::memberships::is_member(&mut *conn, channel_id, caller.id()).await?;
@@ -207,14 +278,22 @@ pub async fn voice_room_access(
     Ok(Some(RoomAccess::Members { user_ids: members.into_iter().map(|(user, _)| user).collect() }))
 }
 
-/// Whether a user may see a channel, from what the rules need.
-pub fn may_see(is_private: bool, is_member: bool, is_admin: bool) -> bool {
-    !is_private || is_member || is_admin
+/// Whether a user may see a channel, from what the rules need. Admins see every private
+/// channel, to manage it, but not direct messages: those are other people's
+/// conversations, with nothing to manage.
+pub fn may_see(channel: &Channel, is_member: bool, is_admin: bool) -> bool {
+    !channel.is_private || is_member || (is_admin && channel.kind != ChannelKind::Dm)
 }
 
 /// Who may receive real-time events about a channel: everyone for a public one; for a
-/// private one its current members (and admins, which the hub adds).
-pub async fn audience(conn: &mut Conn, channel_id: Id, is_private: bool) -> sqlx::Result<Audience> {
+/// private one its current members (and admins, which the hub adds); for a direct
+/// message its participants alone.
+pub async fn audience(conn: &mut Conn, scope: Scope) -> sqlx::Result<Audience> {
+    let Scope { channel_id, is_private, is_dm } = scope;
+    if is_dm {
+        let user_ids = store::dms::participants(&mut *conn, channel_id).await?;
+        return Ok(Audience::Users { user_ids });
+    }
     let private_members = if is_private {
         let members = store::memberships::list(&mut *conn, channel_id).await?;
         Some(members.into_iter().map(|(user, _)| user).collect())
@@ -233,7 +312,7 @@ pub async fn visible_channel(
 ) -> Result<ChannelAccess, Error> {
     let row = store::channels::find(&mut *conn, channel_id).await?.ok_or(Denied::Hidden)?;
     let is_member = store::memberships::is_member(&mut *conn, channel_id, caller.id()).await?;
-    if !may_see(row.channel.is_private, is_member, caller.is_admin()) {
+    if !may_see(&row.channel, is_member, caller.is_admin()) {
         return Err(Denied::Hidden.into());
     }
     Ok(ChannelAccess { row, is_member })
@@ -241,7 +320,24 @@ pub async fn visible_channel(
 
 #[cfg(test)]
 mod tests {
+    use cromulent_protocol::channel::{Channel, ChannelKind, WritePermission};
+    use cromulent_protocol::Id;
+
     use super::{may_join_voice, may_see};
+
+    fn channel(kind: ChannelKind, is_private: bool) -> Channel {
+        Channel {
+            id: Id(1),
+            name: "c".into(),
+            kind,
+            topic: None,
+            is_default: false,
+            is_private,
+            write_permission: WritePermission::Everyone,
+            voice_mode: None,
+            created_at: 0,
+        }
+    }
 
     #[test]
     fn public_voice_rooms_are_open_and_private_ones_for_members() {
@@ -252,9 +348,18 @@ mod tests {
 
     #[test]
     fn private_channels_are_for_members_and_admins() {
-        assert!(may_see(false, false, false), "public channels are open to all");
-        assert!(!may_see(true, false, false), "outsiders must not see a private channel");
-        assert!(may_see(true, true, false));
-        assert!(may_see(true, false, true), "admins manage every channel");
+        let (public, private) = (channel(ChannelKind::Text, false), channel(ChannelKind::Text, true));
+        assert!(may_see(&public, false, false), "public channels are open to all");
+        assert!(!may_see(&private, false, false), "outsiders must not see a private channel");
+        assert!(may_see(&private, true, false));
+        assert!(may_see(&private, false, true), "admins manage every channel");
+    }
+
+    #[test]
+    fn direct_messages_are_for_their_participants_alone() {
+        let dm = channel(ChannelKind::Dm, true);
+        assert!(may_see(&dm, true, false), "a participant reads the conversation");
+        assert!(!may_see(&dm, false, true), "an admin must not read other people's direct messages");
+        assert!(may_see(&dm, true, true), "an admin reads their own");
     }
 }

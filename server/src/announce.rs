@@ -7,7 +7,7 @@
 //! [`access::audience`], so a member removed a moment ago no longer hears from it;
 //! notifications and read state go to their own user's sessions.
 
-use cromulent_protocol::channel::{Channel, ReadState};
+use cromulent_protocol::channel::{Channel, ChannelNotificationSettings, ReadState};
 use cromulent_protocol::event::Event;
 use cromulent_protocol::feature_flag::FeatureFlags;
 use cromulent_protocol::group::Group;
@@ -68,6 +68,22 @@ pub enum Change {
         message_id: Id,
         scope: Scope,
     },
+    /// A reaction was added (`added`) or taken back; repeats that changed nothing are
+    /// not announced.
+    ReactionChanged {
+        scope: Scope,
+        message_id: Id,
+        user_id: Id,
+        emoji: String,
+        added: bool,
+    },
+    /// A message was pinned or unpinned (also by its deletion) by `user_id`.
+    PinsUpdated {
+        scope: Scope,
+        message_id: Id,
+        pinned: bool,
+        user_id: Id,
+    },
     /// A user's read marker moved; their notifications in the channel up to it are read.
     ReadStateMoved {
         user_id: Id,
@@ -77,6 +93,11 @@ pub enum Change {
     NotificationsRead {
         user_id: Id,
         which: Marked,
+    },
+    /// A user's notification settings for one channel changed.
+    NotificationSettingsChanged {
+        user_id: Id,
+        settings: ChannelNotificationSettings,
     },
 }
 
@@ -179,6 +200,21 @@ async fn publish_events(state: &AppState, change: Change) -> sqlx::Result<()> {
             let channel_id = scope.channel_id;
             bus.event(audience, Event::MessageDelete { channel_id, message_id }).await;
         }
+        Change::ReactionChanged { scope, message_id, user_id, emoji, added } => {
+            let audience = audience_of(state, scope).await?;
+            let channel_id = scope.channel_id;
+            let event = if added {
+                Event::ReactionAdd { channel_id, message_id, user_id, emoji }
+            } else {
+                Event::ReactionRemove { channel_id, message_id, user_id, emoji }
+            };
+            bus.event(audience, event).await;
+        }
+        Change::PinsUpdated { scope, message_id, pinned, user_id } => {
+            let audience = audience_of(state, scope).await?;
+            let channel_id = scope.channel_id;
+            bus.event(audience, Event::PinsUpdate { channel_id, message_id, pinned, user_id }).await;
+        }
         Change::ReadStateMoved { user_id, read_state } => {
             bus.event(own(user_id), Event::ReadStateUpdate { read_state }).await;
         }
@@ -188,6 +224,9 @@ async fn publish_events(state: &AppState, change: Change) -> sqlx::Result<()> {
                 Marked::All => None,
             };
             bus.event(own(user_id), Event::NotificationsRead { notification_id }).await;
+        }
+        Change::NotificationSettingsChanged { user_id, settings } => {
+            bus.event(own(user_id), Event::NotificationSettingsUpdate { settings }).await;
         }
     }
     Ok(())
@@ -209,8 +248,12 @@ impl Change {
             Change::MessageCreated { .. } => "message_create",
             Change::MessageUpdated { .. } => "message_update",
             Change::MessageDeleted { .. } => "message_delete",
+            Change::ReactionChanged { added: true, .. } => "reaction_add",
+            Change::ReactionChanged { added: false, .. } => "reaction_remove",
+            Change::PinsUpdated { .. } => "pins_update",
             Change::ReadStateMoved { .. } => "read_state_update",
             Change::NotificationsRead { .. } => "notifications_read",
+            Change::NotificationSettingsChanged { .. } => "notification_settings_update",
         }
     }
 }
@@ -218,7 +261,7 @@ impl Change {
 /// Who may see a channel right now.
 pub async fn audience_of(state: &AppState, scope: Scope) -> sqlx::Result<Audience> {
     let mut conn = state.db.pool().acquire().await?;
-    access::audience(&mut conn, scope.channel_id, scope.is_private).await
+    access::audience(&mut conn, scope).await
 }
 
 /// One user's own sessions.

@@ -23,6 +23,22 @@ pub enum Command {
     /// Manage user accounts from the shell.
     #[command(subcommand)]
     User(UserCommand),
+    /// Ask the server these settings describe (BIND, PORT) whether it is ready; exit 0
+    /// when `/readyz` answers 200, 1 otherwise. For container health checks.
+    Healthcheck,
+    /// Desktop app releases offered to the app's updater (DATA_DIR/releases).
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Install the release in DIR: `release.json` (version, target, arch, notes,
+    /// bundle), the bundle and its signature `<bundle>.sig`. Refused, with nothing
+    /// installed, when any of them is missing or malformed.
+    Add { dir: PathBuf },
+    /// List the installed releases.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +114,11 @@ pub struct Config {
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
 
+    /// After SIGTERM: how long in-flight requests and gateway close frames get before
+    /// the process exits anyway. Below the 10 s container runtimes wait before SIGKILL.
+    #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 8_000, global = true)]
+    pub shutdown_grace_ms: u64,
+
     /// How long a device may retry a refresh with its previous token (the answer to the
     /// first try was lost) before that counts as token theft and ends the login.
     #[arg(long, env = "REFRESH_RETRY_GRACE_SECS", default_value_t = 60, global = true)]
@@ -158,6 +179,13 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_MAX_SDP_BYTES", default_value_t = 128 * 1024, global = true)]
     pub gateway_max_sdp_bytes: usize,
 
+    /// Where desktop apps signed in here look for updates instead of this server's own
+    /// releases: an updater endpoint, `{{target}}`, `{{arch}}` and `{{current_version}}`
+    /// filled in as the Tauri updater does. The update endpoint then redirects there.
+    /// Unset: releases installed with `release add` (DATA_DIR/releases) are offered.
+    #[arg(long, env = "DESKTOP_UPDATE_URL", global = true)]
+    pub desktop_update_url: Option<String>,
+
     /// Serve the web client from this folder instead of the embedded copy (development).
     #[arg(long, env = "WEB_DIR", global = true)]
     pub web_dir: Option<PathBuf>,
@@ -167,6 +195,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub voice: VoiceConfig,
+
+    #[command(flatten)]
+    pub attachments: crate::attachments::AttachmentsConfig,
 
     /// Let link previews fetch pages on loopback (127.0.0.0/8, ::1). For tests only.
     #[arg(long, env = "LINK_PREVIEW_ALLOW_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, global = true)]
@@ -295,6 +326,10 @@ pub struct VoiceConfig {
     /// Media bitrate (kbit/s) one participant may send through the SFU; more is dropped.
     #[arg(long, env = "VOICE_SFU_MAX_KBPS", default_value_t = 256, global = true)]
     pub voice_sfu_max_kbps: u32,
+
+    /// How long a call in a direct message rings the other participants, in seconds.
+    #[arg(long, env = "DM_CALL_RING_SECS", default_value_t = 30, global = true)]
+    pub dm_call_ring_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -325,6 +360,11 @@ pub struct LimitsConfig {
     /// Email-change requests per user per hour.
     #[arg(long, env = "EMAIL_CHANGES_PER_USER_PER_HOUR", default_value_t = 5, global = true)]
     pub email_changes_per_user_per_hour: u32,
+
+    /// Data exports (`GET /api/users/me/export`) per user per hour: each reads every
+    /// message the user wrote.
+    #[arg(long, env = "DATA_EXPORTS_PER_USER_PER_HOUR", default_value_t = 5, global = true)]
+    pub data_exports_per_user_per_hour: u32,
 
     /// Registrations per client address per hour.
     #[arg(long, env = "REGISTRATIONS_PER_IP_PER_HOUR", default_value_t = 50, global = true)]
@@ -357,6 +397,23 @@ pub struct LimitsConfig {
     /// How far back a ban may delete the user's messages (`delete_messages_hours`): 7 days.
     #[arg(long, env = "BAN_DELETE_MESSAGES_MAX_HOURS", default_value_t = 7 * 24, global = true)]
     pub ban_delete_messages_max_hours: u32,
+
+    /// Distinct emoji one message may carry; a new emoji past it is refused (422).
+    #[arg(long, env = "REACTIONS_PER_MESSAGE_MAX", default_value_t = 20, global = true)]
+    pub reactions_per_message_max: u32,
+
+    /// Reactions added or taken back per user per minute.
+    #[arg(long, env = "REACTIONS_PER_USER_PER_MINUTE", default_value_t = 60, global = true)]
+    pub reactions_per_user_per_minute: u32,
+
+    /// Searches (`GET /api/search`) per user per minute: each one reads the full-text
+    /// index and ranks every match.
+    #[arg(long, env = "SEARCHES_PER_USER_PER_MINUTE", default_value_t = 60, global = true)]
+    pub searches_per_user_per_minute: u32,
+
+    /// Pinned messages one channel may hold; pinning past it is refused (422).
+    #[arg(long, env = "PINS_PER_CHANNEL_MAX", default_value_t = 50, global = true)]
+    pub pins_per_channel_max: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,28 +8,34 @@
 //! The [`gateway`] hub takes bus messages to every WebSocket session allowed to see
 //! them; [`voice`] keeps the rooms that gateway signaling runs in and [`turn`] relays
 //! their media when peers cannot reach each other. [`web`] serves the built client,
-//! [`link_preview`] fetches pages for previews without reaching private networks.
+//! [`link_preview`] fetches pages for previews without reaching private networks,
+//! [`attachments`] keeps uploaded files (local or S3-compatible) and cleans images.
 //! Each part refuses with an error of its own ([`access::Denied`], [`validate::Invalid`],
 //! [`store::Failure`], …); `http::error` gives them a status and the gateway an `error`
 //! frame, both with the same code; no other part imports [`http`].
 //! [`state::AppState`] carries the long-lived parts; [`run`] wires them from a
-//! [`config::Config`] and serves until SIGTERM or Ctrl-C.
+//! [`config::Config`] and serves until SIGTERM or Ctrl-C, then [`shutdown`] stops it.
 
 pub mod access;
 pub mod admin_cli;
 pub mod announce;
+pub mod attachments;
 pub mod auth;
 pub mod bus;
 pub mod client_address;
 pub mod config;
 pub mod gateway;
+pub mod healthcheck;
 pub mod http;
 pub mod ids;
 pub mod link_preview;
 pub mod mail;
 pub mod mention;
+pub mod releases;
+pub mod search;
 pub mod secret;
 pub mod seed;
+pub mod shutdown;
 pub mod state;
 pub mod store;
 pub mod turn;
@@ -116,51 +122,37 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     turn.allow_peer(sfu_address);
     let flag_defaults = store::feature_flags::defaults(mailer.delivers_real_mail());
     turn::follow_flag(std::sync::Arc::clone(&turn), db.clone(), flag_defaults);
-    Ok(AppState::new(state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway, turn, ids }))
+    let attachments = std::sync::Arc::new(
+        attachments::Attachments::new(config.attachments.clone(), &config.data_dir)
+            .context("opening the attachment store")?,
+    );
+    attachments::spawn_sweeper(std::sync::Arc::clone(&attachments), db.clone());
+    let parts =
+        state::Parts { config, db, secret_key_base: secret, mailer, bus, gateway, turn, ids, attachments };
+    Ok(AppState::new(parts))
 }
 
-/// Serves until a shutdown signal, then finishes in-flight requests.
+/// Serves until a shutdown signal, then finishes in-flight requests and closes gateway
+/// sockets with a close frame telling clients to reconnect ([`shutdown`]).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = SocketAddr::new(config.bind, config.port);
+    let grace = std::time::Duration::from_millis(config.shutdown_grace_ms);
     let state = build_state(config).await?;
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "listening");
     println!("Cromulent is running at {}/", state.public_url);
     let db = state.db.clone();
-    let gateway = std::sync::Arc::clone(&state.gateway);
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            gateway.leave_cluster().await;
-        })
-        .await
-        .context("serving HTTP")?;
+    let stop = shutdown::Shutdown::new(grace, std::sync::Arc::clone(&state.gateway));
+    let serve = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(std::sync::Arc::clone(&stop).signalled());
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(serve) => served.context("serving HTTP")?,
+        () = stop.grace_over() => {
+            tracing::warn!("requests still under way at the end of SHUTDOWN_GRACE_MS; stopping anyway");
+        }
+    }
+    stop.finish().await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }

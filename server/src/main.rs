@@ -23,5 +23,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => cromulent_server::admin_cli::run(cli.config, command).await,
+        Command::Release(command) => cromulent_server::releases::run_command(&cli.config, command),
+        Command::Healthcheck => Ok(cromulent_server::healthcheck::probe(&cli.config).await?),
     }
 }

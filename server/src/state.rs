@@ -9,6 +9,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
 use cromulent_protocol::feature_flag::FeatureFlags;
 
+use crate::attachments::Attachments;
 use crate::auth::access_token::AccessTokens;
 use crate::auth::cookie::CookiePolicy;
 use crate::auth::password::PasswordHasher;
@@ -36,6 +37,7 @@ pub struct Parts {
     pub gateway: Arc<Gateway>,
     pub turn: Arc<Turn>,
     pub ids: Arc<IdGenerator>,
+    pub attachments: Arc<Attachments>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,7 @@ pub struct Inner {
     pub public_url: String,
     /// The link preview fetcher and its cache.
     pub link_previews: LinkPreviews,
+    pub attachments: Arc<Attachments>,
 }
 
 /// The rate limits of the HTTP API (settings in [`crate::config::LimitsConfig`]).
@@ -71,11 +74,16 @@ pub struct Throttles {
     /// Account mails per recipient address.
     pub mail_per_address: Throttle,
     pub email_change_per_user: Throttle,
+    pub data_export_per_user: Throttle,
     pub registration_per_ip: Throttle,
     pub password_reset_per_ip: Throttle,
     /// Every write under `/api`, per user and per client address.
     pub writes_per_user: Throttle,
     pub writes_per_ip: Throttle,
+    /// Reactions added or taken back, per user.
+    pub reactions_per_user: Throttle,
+    /// Searches, per user.
+    pub searches_per_user: Throttle,
 }
 
 impl Throttles {
@@ -86,17 +94,20 @@ impl Throttles {
             login_per_ip: Throttle::new(limits.login_failures_per_ip, login_window),
             mail_per_address: Throttle::new(limits.mails_per_address_per_hour, HOUR),
             email_change_per_user: Throttle::new(limits.email_changes_per_user_per_hour, HOUR),
+            data_export_per_user: Throttle::new(limits.data_exports_per_user_per_hour, HOUR),
             registration_per_ip: Throttle::new(limits.registrations_per_ip_per_hour, HOUR),
             password_reset_per_ip: Throttle::new(limits.password_resets_per_ip_per_hour, HOUR),
             writes_per_user: Throttle::new(limits.http_writes_per_user_per_minute, MINUTE),
             writes_per_ip: Throttle::new(limits.http_writes_per_ip_per_minute, MINUTE),
+            reactions_per_user: Throttle::new(limits.reactions_per_user_per_minute, MINUTE),
+            searches_per_user: Throttle::new(limits.searches_per_user_per_minute, MINUTE),
         }
     }
 }
 
 impl AppState {
     pub fn new(parts: Parts) -> Self {
-        let Parts { config, db, secret_key_base, mailer, bus, gateway, turn, ids } = parts;
+        let Parts { config, db, secret_key_base, mailer, bus, gateway, turn, ids, attachments } = parts;
         let public_url = config.public_url();
         Self(Arc::new(Inner {
             ids,
@@ -111,6 +122,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             public_url,
             link_previews: LinkPreviews::new(config.link_preview_allow_loopback),
+            attachments,
             config,
             db,
         }))

@@ -46,7 +46,9 @@ pub async fn authenticate(
     ip: Option<&str>,
 ) -> Result<UserRow, LoginError> {
     let account_key = email.trim().to_lowercase();
-    let user = store::users::find_by_email(state.db.pool(), &account_key).await?;
+    // A deleted account's tombstone has no usable address, but it is never a login either.
+    let user =
+        store::users::find_by_email(state.db.pool(), &account_key).await?.filter(|u| u.deleted_at.is_none());
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let ok = verify_throttled(state, &account_key, ip, password.to_owned(), hash).await?;
     let Some(user) = user.filter(|_| ok) else { return Err(LoginError::InvalidCredentials) };

@@ -57,6 +57,10 @@ pub struct VoiceChange {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "events are most of the traffic: boxing them would add an allocation to the common case to save a few hundred bytes of copying"
+)]
 pub enum BusMessage {
     Event(Envelope),
     /// A node's summary of one user's sessions on it.
@@ -98,6 +102,11 @@ pub enum BusMessage {
     EndUserLogins {
         user_id: Id,
         keep_login: Option<Id>,
+    },
+    /// The user's account was deleted: every gateway session of theirs closes with
+    /// `ACCOUNT_DELETED`, so clients sign out instead of reconnecting.
+    EndAccount {
+        user_id: Id,
     },
     /// A user's role changed: admins see every private channel.
     RoleChange {

@@ -41,7 +41,13 @@ struct Started {
 
 pub async fn serve(socket: WebSocket, state: AppState, cookie: Option<String>, link_id: u64) {
     let (mut sink, mut stream) = socket.split();
-    let started = match handshake(&state, &mut sink, &mut stream, cookie.as_deref(), link_id).await {
+    let mut closing = state.gateway.closing();
+    let handshake = handshake(&state, &mut sink, &mut stream, cookie.as_deref(), link_id);
+    let outcome = tokio::select! {
+        outcome = handshake => outcome,
+        Ok(_) = closing.wait_for(|closing| *closing) => Err(Refused(close_code::GOING_AWAY, SHUTTING_DOWN).into()),
+    };
+    let started = match outcome {
         Ok(started) => started,
         Err(Phase::Refused(Refused(code, reason))) => {
             let grace = close_grace(&state);
@@ -54,7 +60,7 @@ pub async fn serve(socket: WebSocket, state: AppState, cookie: Option<String>, l
     let Started { session_id, caller, first, rx, close_rx, link, slot } = started;
     let mut writer = tokio::spawn(write(sink, first, rx, close_rx.clone()));
     let mut ctx = OpContext::new(state.clone(), session_id, caller, link.clone());
-    read(&state, &mut stream, &mut ctx, close_rx).await;
+    read(&state, &mut stream, &mut ctx, close_rx, closing).await;
     hub.detach(session_id, link.id);
     drop(ctx);
     drop(link);
@@ -71,6 +77,10 @@ pub async fn serve(socket: WebSocket, state: AppState, cookie: Option<String>, l
 fn close_grace(state: &AppState) -> std::time::Duration {
     state.gateway.config.identify_timeout
 }
+
+/// The reason sent with 1001 when the server stops; clients reconnect on any code but
+/// an unsupported protocol version, this text is for people reading logs.
+const SHUTTING_DOWN: &str = "server shutting down; reconnect";
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
@@ -253,11 +263,13 @@ fn close_reason(code: u16) -> &'static str {
     match code {
         close_code::SLOW_CONSUMER => "slow consumer; resume",
         close_code::SESSION_REVOKED => "session revoked",
+        close_code::ACCOUNT_DELETED => "account deleted",
         close_code::RATE_LIMITED => "rate limited",
         close_code::HEARTBEAT_TIMEOUT => "heartbeat timeout",
         close_code::DECODE_ERROR => "not a known op",
         close_code::FRAME_TOO_LARGE => "frame too large",
         close_code::ALREADY_AUTHENTICATED => "already identified",
+        close_code::GOING_AWAY => SHUTTING_DOWN,
         _ => "",
     }
 }
@@ -267,12 +279,15 @@ async fn read(
     stream: &mut Stream,
     ctx: &mut OpContext,
     mut close_rx: watch::Receiver<Option<u16>>,
+    mut closing: watch::Receiver<bool>,
 ) {
     let config = state.gateway.config;
     let mut commands = Budget::new(config.command_limit, config.rate_window);
     loop {
         let next = tokio::select! {
             _ = close_rx.changed() => return,
+            // Between ops only: an op under way (a message being stored) finishes first.
+            Ok(_) = closing.wait_for(|closing| *closing) => return ctx.shut(close_code::GOING_AWAY),
             next = tokio::time::timeout(config.heartbeat_timeout(), stream.next()) => next,
         };
         let text = match next {

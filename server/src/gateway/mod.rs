@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
+use tokio::sync::{watch, Notify};
 
 use cromulent_protocol::gateway::{close_code, ClientFrame, MAX_INBOUND_FRAME_BYTES};
 
@@ -114,6 +115,10 @@ pub struct Gateway {
     next_link: AtomicU64,
     /// Set once this node announced it is leaving: its beat stops.
     leaving: Arc<AtomicBool>,
+    /// True once the server is stopping: every socket closes with 1001 (reconnect).
+    closing: watch::Sender<bool>,
+    /// Woken when the last connection ends, for a stopping server waiting on them.
+    drained: Notify,
     bus: Bus,
 }
 
@@ -146,8 +151,38 @@ impl Gateway {
             connections: AtomicUsize::new(0),
             next_link: AtomicU64::new(1),
             leaving,
+            closing: watch::Sender::new(false),
+            drained: Notify::new(),
             bus,
         })
+    }
+
+    /// Closes every socket, open or still in its handshake, with 1001 ("going away":
+    /// reconnect and resume, on another node or once this one is back). Sockets that
+    /// open later are closed the same way.
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Becomes true when [`Self::close_all`] was called.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Returns once no connection is left (each ends after its close frame went out,
+    /// or after its close grace when the peer stopped reading).
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            tokio::pin!(notified);
+            // Registered before the count is read, so a last connection ending in
+            // between still wakes us.
+            notified.as_mut().enable();
+            if self.connection_count() == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Tells the other nodes this one is shutting down, so the voice rooms it serves
@@ -245,6 +280,8 @@ impl ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.gateway.connections.fetch_sub(1, Ordering::Relaxed);
+        if self.gateway.connections.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.gateway.drained.notify_waiters();
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::bus::{Audience, BusMessage, Envelope, VoiceChange};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::notifications::Scope;
-use crate::store::Failure;
+use crate::store::{self, Failure};
 use crate::voice::route::RoomRoute;
 use crate::voice::sfu::{SfuSignal, Signal};
 
@@ -115,6 +115,7 @@ impl OpContext {
                 })
                 .await
             }
+            ClientFrame::CallDecline { channel_id } => self.call_decline(channel_id).await,
             ClientFrame::SetDeafen { deafened } => {
                 self.update_voice(|p| {
                     p.deafened = deafened;
@@ -135,9 +136,10 @@ impl OpContext {
         let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
         channel.ensure_can_post(&self.caller)?;
         access::ensure_not_timed_out(&mut conn, &self.caller).await?;
+        access::ensure_not_blocked(&mut conn, &self.caller, &channel).await?;
         // The connection already held answers this too: a second one from the pool on
         // every typing op would double its load and, with the pool drained, wait forever.
-        let audience = access::audience(&mut conn, channel_id, channel.channel().is_private).await?;
+        let audience = access::audience(&mut conn, Scope::of(channel.channel())).await?;
         let event = Event::TypingStart {
             channel_id,
             user_id: self.caller.id(),
@@ -169,6 +171,15 @@ impl OpContext {
         let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
         channel.ensure_can_join_voice()?;
         access::ensure_not_timed_out(&mut conn, &self.caller).await?;
+        // A call in a direct message rings the others; their list is read now, while the
+        // connection is at hand.
+        let dm_others = if channel.is_dm() {
+            let mut people = store::dms::participants(&mut *conn, channel_id).await?;
+            people.retain(|id| *id != self.caller.id());
+            Some(people)
+        } else {
+            None
+        };
         drop(conn);
         let hub = &self.state.gateway.hub;
         if let Some((current, _)) = hub.voice_of(self.session_id) {
@@ -178,6 +189,8 @@ impl OpContext {
         }
         let (mut room, current_route) = hub.voice_room_route(channel_id);
         room.participants.retain(|p| p.user_id != self.caller.id());
+        // The first one in a direct message's room starts a call.
+        let rings = dm_others.filter(|_| room.participants.is_empty());
         let policy = hub.voice_policy();
         if room.participants.len() >= policy.room_max {
             return Err(Refusal(
@@ -214,6 +227,9 @@ impl OpContext {
         self.reply(&joined).map_err(|_| refuse(ErrorCode::Internal, "connection is closing"))?;
         self.publish_voice(channel_id, me.clone(), false, Some(audience)).await;
         self.settle_voice(Some(channel_id)).await;
+        if let Some(user_ids) = rings {
+            self.ring(channel_id, user_ids).await;
+        }
         // A removal committed after the check above may have reached the hubs before
         // this join did, and found nobody to remove: now that the join is on the bus,
         // check again and leave if the right is gone. The join is already answered, so
@@ -221,6 +237,38 @@ impl OpContext {
         if let Ok(false) = self.may_stay(channel_id).await {
             self.publish_voice(channel_id, me, true, None).await;
         }
+        Ok(())
+    }
+
+    /// Rings the other participants of a direct message whose call the caller started.
+    /// Ringing needs no state on the server: it ends by itself at `expires_at`, and
+    /// clients stop early when the room empties or the call is joined or declined.
+    async fn ring(&self, channel_id: Id, user_ids: Vec<Id>) {
+        let ring_ms =
+            i64::try_from(self.state.config.voice.dm_call_ring_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let event = Event::CallRing {
+            channel_id,
+            from_user_id: self.caller.id(),
+            expires_at: now_ms().saturating_add(ring_ms),
+        };
+        let envelope = Envelope { audience: Audience::Users { user_ids }, event, skip_user: None };
+        self.state.bus.publish(BusMessage::Event(envelope)).await;
+    }
+
+    /// Declines a call in a direct message the caller takes part in: everyone in it hears
+    /// who declined (the caller of the call learns it; the decliner's other sessions stop
+    /// ringing).
+    async fn call_decline(&self, channel_id: Id) -> Result<(), Refusal> {
+        let mut conn = self.state.db.pool().acquire().await?;
+        let channel = access::visible_channel(&mut conn, &self.caller, channel_id).await?;
+        if !channel.is_dm() {
+            return Err(refuse(ErrorCode::ValidationFailed, "only calls in direct messages ring"));
+        }
+        let user_ids = store::dms::participants(&mut *conn, channel_id).await?;
+        drop(conn);
+        let event = Event::CallDeclined { channel_id, user_id: self.caller.id() };
+        let envelope = Envelope { audience: Audience::Users { user_ids }, event, skip_user: None };
+        self.state.bus.publish(BusMessage::Event(envelope)).await;
         Ok(())
     }
 
@@ -338,6 +386,7 @@ impl OpContext {
 fn op_name(frame: &ClientFrame) -> &'static str {
     match frame {
         ClientFrame::Identify { .. } => "identify",
+        ClientFrame::CallDecline { .. } => "call_decline",
         ClientFrame::Resume { .. } => "resume",
         ClientFrame::Heartbeat => "heartbeat",
         ClientFrame::TypingStart { .. } => "typing_start",

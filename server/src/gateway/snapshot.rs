@@ -2,6 +2,7 @@
 
 use cromulent_protocol::channel::ChannelListEntry;
 use cromulent_protocol::gateway::{ControlFrame, ReadySnapshot};
+use cromulent_protocol::limits::ServerLimits;
 use cromulent_protocol::Id;
 
 use crate::access::may_see;
@@ -24,8 +25,7 @@ pub async fn ready(state: &AppState, caller: &Caller, session_id: Id) -> sqlx::R
         .into_iter()
         .filter(|room| {
             channels.iter().any(|c| {
-                c.channel.id == room.channel_id
-                    && may_see(c.channel.is_private, c.is_member, caller.is_admin())
+                c.channel.id == room.channel_id && may_see(&c.channel, c.is_member, caller.is_admin())
             })
         })
         .collect();
@@ -36,6 +36,7 @@ pub async fn ready(state: &AppState, caller: &Caller, session_id: Id) -> sqlx::R
         presences: hub.presences(),
         voice_rooms,
         feature_flags: state.feature_flags().await?,
+        limits: ServerLimits { attachment_max_bytes: state.attachments.config.attachment_max_bytes },
     };
     Ok(ControlFrame::Ready { session_id, snapshot: Box::new(snapshot) })
 }

@@ -11,7 +11,9 @@ mod notification_settings;
 use axum::extract::State;
 use axum::http::StatusCode;
 use cromulent_protocol::auth::Accepted;
-use cromulent_protocol::channel::{Channel, ChannelListEntry, CreateChannelRequest, UpdateChannelRequest};
+use cromulent_protocol::channel::{
+    Channel, ChannelKind, ChannelListEntry, CreateChannelRequest, UpdateChannelRequest,
+};
 use cromulent_protocol::limits::{CHANNEL_NAME_MAX_CHARS, CHANNEL_TOPIC_MAX_CHARS};
 use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::{ApiError, Id};
@@ -27,6 +29,7 @@ use crate::auth::{AdminCaller, Caller};
 use crate::ids::now_ms;
 use crate::state::AppState;
 use crate::store::channels::VisibleChannel;
+use crate::store::notifications::Scope;
 use crate::store::Unique;
 use crate::{access, store, validate, voice};
 
@@ -68,6 +71,16 @@ fn ensure_open_if_default(channel: &Channel) -> HttpResult<()> {
         return Err(HttpError::invalid("is_private", "a default channel is open to everyone"));
     }
     Ok(())
+}
+
+/// A channel an admin may change or delete: any but a direct message, which is its
+/// participants' alone and hidden from admins (`404`, as if it did not exist).
+pub(crate) async fn managed(tx: &mut store::Tx, id: Id) -> HttpResult<Channel> {
+    store::channels::find(&mut **tx, id)
+        .await?
+        .map(|row| row.channel)
+        .filter(|channel| channel.kind != ChannelKind::Dm)
+        .ok_or_else(|| HttpError::not_found("channel"))
 }
 
 /// Every channel the caller may see (public ones, private ones they belong to; admins
@@ -163,8 +176,7 @@ async fn update_channel(
     let name = req.name.as_deref().map(channel_name).transpose()?;
     let new_topic = req.topic.map(|t| topic(t.as_deref())).transpose()?;
     let mut tx = state.db.begin_write().await?;
-    let mut channel =
-        store::channels::find(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("channel"))?.channel;
+    let mut channel = managed(&mut tx, id).await?;
     let before = channel.clone();
     let was_default = channel.is_default;
     let was_private = channel.is_private;
@@ -219,10 +231,9 @@ async fn delete_channel(
     Path(id): Path<Id>,
 ) -> HttpResult<Json<Accepted>> {
     let mut tx = state.db.begin_write().await?;
-    let channel =
-        store::channels::find(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("channel"))?.channel;
+    let channel = managed(&mut tx, id).await?;
     // Who may see it, read while the memberships still exist.
-    let audience = access::audience(&mut tx, id, channel.is_private).await?;
+    let audience = access::audience(&mut tx, Scope::of(&channel)).await?;
     store::channels::delete(&mut *tx, id).await?;
     let record = store::audit_log::NewEntry {
         target_channel_id: Some(id),

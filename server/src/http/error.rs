@@ -124,7 +124,9 @@ impl From<Denied> for HttpError {
             | Denied::AdminsOnly
             | Denied::MassMention
             | Denied::MembersOnlyRoom
-            | Denied::TimedOut { .. } => StatusCode::FORBIDDEN,
+            | Denied::NotPinner
+            | Denied::TimedOut { .. }
+            | Denied::Blocked => StatusCode::FORBIDDEN,
         };
         let mut e = Self::new(status, denied.code(), denied.to_string());
         e.body.field = denied.field().map(str::to_owned);

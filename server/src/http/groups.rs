@@ -12,10 +12,13 @@ use axum::http::StatusCode;
 use cromulent_protocol::auth::Accepted;
 use cromulent_protocol::group::{CreateGroupRequest, Group, UpdateGroupRequest};
 use cromulent_protocol::limits::GROUP_NAME_MAX_CHARS;
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::{ApiError, ErrorCode, Id};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit_log::entry;
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
 use crate::announce::{self, Change};
@@ -76,6 +79,19 @@ async fn ensure_name_free(conn: &mut Conn, name: &str, except: Option<Id>) -> Ht
     Ok(())
 }
 
+/// Records an admin's change to a group in the audit log, in the change's transaction.
+async fn audit(
+    conn: &mut Conn,
+    state: &AppState,
+    admin: &Caller,
+    action: AuditAction,
+    details: serde_json::Value,
+) -> HttpResult<()> {
+    let record = store::audit_log::NewEntry { details, ..entry(state, admin, action) };
+    store::audit_log::record(&mut *conn, record).await?;
+    Ok(())
+}
+
 /// The member ids without repeats, in order; `422` if any names no user.
 async fn members(conn: &mut Conn, ids: &[Id]) -> HttpResult<Vec<Id>> {
     let ids: Vec<Id> = ids.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
@@ -102,7 +118,7 @@ async fn list_groups(State(state): State<AppState>, _caller: Caller) -> HttpResu
         (status = 422, body = ApiError, description = "bad name or colour, or an unknown member id")))]
 async fn create_group(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
     Json(req): Json<CreateGroupRequest>,
 ) -> HttpResult<(StatusCode, Json<Group>)> {
     let name = group_name(&req.name)?;
@@ -114,8 +130,11 @@ async fn create_group(
     store::groups::insert(&mut *tx, &NewGroup { id, name: &name, colour: &colour, created_at: now_ms() })
         .await?;
     store::groups::set_members(&mut tx, id, &member_ids).await?;
-    tx.commit().await?;
     let group = Group { id, name, colour, member_ids };
+    let details =
+        json!({ "group_id": id, "name": &group.name, "colour": &group.colour, "added": &group.member_ids });
+    audit(&mut tx, &state, &admin, AuditAction::GroupCreated, details).await?;
+    tx.commit().await?;
     announce::publish(&state, Change::GroupUpdated(group.clone())).await;
     Ok((StatusCode::CREATED, Json(group)))
 }
@@ -127,7 +146,7 @@ async fn create_group(
         (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 async fn update_group(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
     Path(id): Path<Id>,
     Json(req): Json<UpdateGroupRequest>,
 ) -> HttpResult<Json<Group>> {
@@ -135,6 +154,7 @@ async fn update_group(
     let colour = req.colour.as_deref().map(colour).transpose()?;
     let mut tx = state.db.begin_write().await?;
     let mut group = store::groups::find(&mut tx, id).await?.ok_or_else(|| HttpError::not_found("group"))?;
+    let before = group.clone();
     if let Some(ids) = &req.member_ids {
         group.member_ids = members(&mut tx, ids).await?;
         store::groups::set_members(&mut tx, id, &group.member_ids).await?;
@@ -145,6 +165,18 @@ async fn update_group(
     }
     group.colour = colour.unwrap_or(group.colour);
     store::groups::update(&mut *tx, id, &group.name, &group.colour).await?;
+    let outside = |of: &Group, ids: &[Id]| -> Vec<Id> {
+        ids.iter().filter(|i| !of.member_ids.contains(i)).copied().collect()
+    };
+    let details = json!({
+        "group_id": id,
+        "name": &group.name,
+        "renamed_from": (before.name != group.name).then_some(&before.name),
+        "colour": &group.colour,
+        "added": outside(&before, &group.member_ids),
+        "removed": outside(&group, &before.member_ids),
+    });
+    audit(&mut tx, &state, &admin, AuditAction::GroupUpdated, details).await?;
     tx.commit().await?;
     announce::publish(&state, Change::GroupUpdated(group.clone())).await;
     Ok(Json(group))
@@ -157,13 +189,14 @@ async fn update_group(
         (status = 404, body = ApiError)))]
 async fn delete_group(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
     Path(id): Path<Id>,
 ) -> HttpResult<Json<Accepted>> {
     let mut tx = state.db.begin_write().await?;
-    if !store::groups::delete(&mut *tx, id).await? {
-        return Err(HttpError::not_found("group"));
-    }
+    let group = store::groups::find(&mut tx, id).await?.ok_or_else(|| HttpError::not_found("group"))?;
+    store::groups::delete(&mut *tx, id).await?;
+    let details = json!({ "group_id": id, "name": &group.name, "removed": &group.member_ids });
+    audit(&mut tx, &state, &admin, AuditAction::GroupDeleted, details).await?;
     tx.commit().await?;
     announce::publish(&state, Change::GroupDeleted(id)).await;
     Ok(Json(Accepted { ok: true }))

@@ -11,10 +11,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use cromulent_protocol::feature_flag::RegistrationMode;
 use cromulent_protocol::invite::{CreateInviteRequest, CreatedInvite, Invite, RegistrationInfo};
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::{ApiError, ErrorCode, Id};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit_log::entry;
 use super::error::{HttpError, HttpResult};
 use super::extract::{Json, Path};
 use crate::auth::{secret, Caller};
@@ -75,8 +78,15 @@ async fn create_invite(
         // Both bounds were checked above, so the product cannot overflow.
         expires_at: now + req.expires_in_secs * 1000,
     };
-    store::invites::insert(state.db.pool(), &new).await?;
-    let invite = store::invites::find_by_id(state.db.pool(), id).await?.ok_or_else(HttpError::internal)?;
+    let mut tx = state.db.begin_write().await?;
+    store::invites::insert(&mut *tx, &new).await?;
+    let invite = store::invites::find_by_id(&mut *tx, id).await?.ok_or_else(HttpError::internal)?;
+    let record = store::audit_log::NewEntry {
+        details: json!({ "invite_id": id, "max_uses": req.max_uses, "expires_at": invite.expires_at }),
+        ..entry(&state, &caller, AuditAction::InviteCreated)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
+    tx.commit().await?;
     tracing::info!(by = %caller.id(), invite_id = %id, max_uses = req.max_uses, "invite created");
     let url = state.link("invite", &code);
     Ok((StatusCode::CREATED, Json(CreatedInvite { code, url, invite })))
@@ -109,8 +119,15 @@ async fn revoke_invite(
     if invite.created_by != caller.id() && !caller.is_admin() {
         return Err(HttpError::forbidden("only its creator or an admin may revoke an invite"));
     }
-    store::invites::revoke(state.db.pool(), id, now_ms()).await?;
-    let invite = store::invites::find_by_id(state.db.pool(), id).await?.ok_or_else(HttpError::internal)?;
+    let mut tx = state.db.begin_write().await?;
+    store::invites::revoke(&mut *tx, id, now_ms()).await?;
+    let invite = store::invites::find_by_id(&mut *tx, id).await?.ok_or_else(HttpError::internal)?;
+    let record = store::audit_log::NewEntry {
+        details: json!({ "invite_id": id, "created_by": invite.created_by, "uses": invite.uses }),
+        ..entry(&state, &caller, AuditAction::InviteRevoked)
+    };
+    store::audit_log::record(&mut *tx, record).await?;
+    tx.commit().await?;
     tracing::info!(by = %caller.id(), invite_id = %id, "invite revoked");
     Ok(Json(invite))
 }

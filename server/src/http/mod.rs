@@ -5,11 +5,17 @@
 //! unknown routes and methods in the API's error shape.
 
 pub mod account;
+pub mod account_deletion;
+pub mod account_export;
 pub mod admin_users;
+pub mod attachments;
 pub mod audit_log;
 pub mod auth;
+pub mod blocks;
 pub mod channels;
+pub mod desktop_updates;
 pub mod dev_mailbox;
+pub mod dms;
 pub mod error;
 pub mod extract;
 pub mod feature_flags;
@@ -24,7 +30,10 @@ pub mod metrics;
 pub mod moderation;
 pub mod notifications;
 pub mod openapi;
+pub mod pins;
+pub mod reactions;
 pub mod read_states;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod voice;
@@ -49,12 +58,18 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(auth::router())
         .merge(account::router())
+        .merge(account_deletion::router())
+        .merge(account_export::router())
         .merge(sessions::router())
         .merge(users::router())
         .merge(admin_users::router())
         .merge(channels::router())
         .merge(messages::router())
+        .merge(attachments::router())
+        .merge(reactions::router())
+        .merge(pins::router())
         .merge(read_states::router())
+        .merge(search::router())
         .merge(groups::router())
         .merge(notifications::router())
         .merge(feature_flags::router())
@@ -63,6 +78,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(link_previews::router())
         .merge(moderation::router())
         .merge(audit_log::router())
+        .merge(dms::router())
+        .merge(blocks::router())
 }
 
 /// The whole application: API, gateway, probes, dev mailbox (when on) and the document.
@@ -70,6 +87,7 @@ pub fn app(state: AppState) -> Router {
     let (api, document) = api().split_for_parts();
     let mut router = api
         .merge(health::router())
+        .merge(desktop_updates::router())
         .merge(metrics::router())
         .merge(openapi::router(document))
         .merge(gateway::router());

@@ -41,7 +41,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The target of an action, if the actor may act on them ([module docs](self)).
 async fn target(conn: &mut Conn, actor: &Caller, id: Id) -> HttpResult<UserRow> {
-    let user = store::users::find_by_id(&mut *conn, id).await?.ok_or_else(|| HttpError::not_found("user"))?;
+    let user = store::users::find_by_id(&mut *conn, id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| HttpError::not_found("user"))?;
     if user.id == actor.id() {
         return Err(HttpError::forbidden("you cannot moderate yourself"));
     }

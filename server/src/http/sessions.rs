@@ -22,20 +22,28 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/sessions", tag = "account", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = ApiError)))]
 async fn list_sessions(State(state): State<AppState>, caller: Caller) -> HttpResult<Json<Vec<SessionInfo>>> {
-    let rows = store::sessions::list_active(state.db.pool(), caller.id(), now_ms()).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|s| SessionInfo {
-                current: s.id == caller.session_id,
-                id: s.id,
-                device_name: s.device_name,
-                device_type: s.device_type,
-                ip_address: s.ip_address,
-                created_at: s.created_at,
-                last_used_at: s.last_used_at,
-            })
-            .collect(),
-    ))
+    Ok(Json(active_sessions(&state, &caller, now_ms()).await?))
+}
+
+/// The caller's sessions still in use at `now`, the one making the call marked current.
+pub(super) async fn active_sessions(
+    state: &AppState,
+    caller: &Caller,
+    now: i64,
+) -> HttpResult<Vec<SessionInfo>> {
+    let rows = store::sessions::list_active(state.db.pool(), caller.id(), now).await?;
+    Ok(rows
+        .into_iter()
+        .map(|s| SessionInfo {
+            current: s.id == caller.session_id,
+            id: s.id,
+            device_name: s.device_name,
+            device_type: s.device_type,
+            ip_address: s.ip_address,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+        })
+        .collect())
 }
 
 /// End one of the caller's logins. Another user's session is "not found".

@@ -111,8 +111,11 @@ async fn set_user_role(
     Json(req): Json<SetRoleRequest>,
 ) -> HttpResult<Json<User>> {
     let mut tx = state.db.begin_write().await?;
-    let mut user =
-        store::users::find_by_id(&mut *tx, id).await?.ok_or_else(|| HttpError::not_found("user"))?;
+    // A deleted account's tombstone takes no role: it must never count as an admin.
+    let mut user = store::users::find_by_id(&mut *tx, id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| HttpError::not_found("user"))?;
     if user.role == Role::Admin
         && req.role != Role::Admin
         && store::users::count_admins_locked(&mut tx).await? <= 1

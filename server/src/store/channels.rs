@@ -6,8 +6,10 @@ use cromulent_protocol::Id;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
-const COLUMNS: &str = "c.id, c.name, c.kind, c.topic, c.is_default, c.is_private, \
-                       c.write_permission, c.voice_mode, c.last_message_id, c.created_at";
+/// A direct message reads as kind `dm` (see [`kind_to_db`]).
+const COLUMNS: &str = "c.id, c.name, CASE WHEN c.dm_key IS NULL THEN c.kind ELSE 'dm' END AS kind, \
+                       c.topic, c.is_default, c.is_private, c.write_permission, c.voice_mode, \
+                       c.last_message_id, c.created_at";
 
 #[derive(Debug, Clone)]
 pub struct ChannelRow {
@@ -21,10 +23,10 @@ impl ChannelRow {
             channel: Channel {
                 id: Id(row.try_get("id")?),
                 name: row.try_get("name")?,
-                kind: if row.try_get::<String, _>("kind")? == "voice" {
-                    ChannelKind::Voice
-                } else {
-                    ChannelKind::Text
+                kind: match row.try_get::<String, _>("kind")?.as_str() {
+                    "voice" => ChannelKind::Voice,
+                    "dm" => ChannelKind::Dm,
+                    _ => ChannelKind::Text,
                 },
                 topic: row.try_get("topic")?,
                 is_default: super::flag(row, "is_default")?,
@@ -45,9 +47,11 @@ impl ChannelRow {
     }
 }
 
+/// The stored kind. A direct message is stored as `text` and marked by its `dm_key`
+/// (migration 0008 says why); reads turn it back into `dm`.
 pub fn kind_to_db(kind: ChannelKind) -> &'static str {
     match kind {
-        ChannelKind::Text => "text",
+        ChannelKind::Text | ChannelKind::Dm => "text",
         ChannelKind::Voice => "voice",
     }
 }
@@ -158,8 +162,16 @@ pub struct VisibleChannel {
     pub muted_until: Option<i64>,
 }
 
+/// Whether the caller may see channel `c` ([`crate::access::may_see`] in SQL): `m` is
+/// their membership row (left joined), `$1` the caller, `$2` whether they are an admin.
+/// Shared with search, which must filter by the same rule inside its query.
+pub(super) const VISIBLE: &str =
+    "(c.is_private = 0 OR m.user_id IS NOT NULL OR ($2 = 1 AND c.dm_key IS NULL))";
+
 /// The caller's view of channels: membership, read marker and counters. `$1` is the
-/// user, `$2` whether they are an admin; `filter` narrows the rows further.
+/// user, `$2` whether they are an admin (admins see every private channel but no one
+/// else's direct messages); `filter` narrows the rows further. A direct message
+/// notifies of every message unless its participant chose otherwise.
 fn visible_sql(filter: &str) -> String {
     format!(
         "SELECT {COLUMNS},
@@ -171,12 +183,13 @@ fn visible_sql(filter: &str) -> String {
             (SELECT COUNT(*) FROM notifications n
               WHERE n.user_id = $1 AND n.channel_id = c.id
                 AND n.message_id > COALESCE(r.last_read_message_id, 0)) AS mention_count,
-            ns.level AS notification_level, ns.muted_until
+            COALESCE(ns.level, CASE WHEN c.dm_key IS NULL THEN NULL ELSE 'all' END) AS notification_level,
+            ns.muted_until
          FROM channels c
          LEFT JOIN channel_memberships m ON m.channel_id = c.id AND m.user_id = $1
          LEFT JOIN channel_reads r ON r.channel_id = c.id AND r.user_id = $1
          LEFT JOIN channel_notification_settings ns ON ns.channel_id = c.id AND ns.user_id = $1
-         WHERE (c.is_private = 0 OR m.user_id IS NOT NULL OR $2 = 1) {filter}
+         WHERE {VISIBLE} {filter}
          ORDER BY c.kind DESC, c.name"
     )
 }
@@ -214,7 +227,8 @@ impl VisibleChannel {
 }
 
 /// Every channel `user_id` may see, with unread and mention counts, in one query.
-/// Public channels are visible to all; private ones to their members, and to admins.
+/// Public channels are visible to all; private ones to their members, and to admins;
+/// direct messages to their participants only.
 pub async fn list_visible<'e>(
     ex: impl Executor<'e, Database = Any>,
     user_id: Id,

@@ -1,4 +1,5 @@
-//! Messages and the mentions stored with them; history pages are in [`page`].
+//! Messages and the mentions stored with them; history pages are in [`page`], what a
+//! reply shows of its original in [`reference`].
 //!
 //! A channel's message ids grow in commit order: a writer first locks the channel row
 //! ([`lock_channel`]) and only then draws an id above the channel's last one, so a
@@ -6,8 +7,10 @@
 //! a smaller id.
 
 mod page;
+mod reference;
 
 pub use page::{page, Cursor};
+pub use reference::attach_references;
 
 use cromulent_protocol::message::{Mention, Message};
 use cromulent_protocol::Id;
@@ -20,7 +23,7 @@ use crate::mention::Parsed;
 const COLUMNS: &str = "id, channel_id, author_id, body, nonce, created_at, edited_at";
 
 /// A message row; its mentions are attached separately.
-fn from_row(row: &AnyRow) -> sqlx::Result<Message> {
+pub(super) fn from_row(row: &AnyRow) -> sqlx::Result<Message> {
     Ok(Message {
         id: Id(row.try_get("id")?),
         channel_id: Id(row.try_get("channel_id")?),
@@ -30,6 +33,9 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Message> {
         mentions: Vec::new(),
         created_at: row.try_get("created_at")?,
         edited_at: row.try_get("edited_at")?,
+        reply_to: None,
+        reactions: Vec::new(),
+        attachments: Vec::new(),
     })
 }
 
@@ -40,14 +46,20 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     pub nonce: Option<&'a str>,
     pub created_at: i64,
+    /// The message answered and its author.
+    pub reply_to: Option<(Id, Id)>,
 }
 
+/// Also records what search filters on (`has_link`); the full-text index follows the
+/// row by itself (migration 0011). `has_attachment` stays 0 here: the code that attaches
+/// files to a message sets it in the same transaction.
+///
 /// Fails with a unique violation when the author already used the nonce
 /// (`messages_author_nonce_key`) or, across nodes, the id is taken.
 pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, m: &NewMessage<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO messages (id, channel_id, author_id, body, nonce, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO messages (id, channel_id, author_id, body, nonce, created_at, reply_to_id, reply_to_author_id, \
+         has_link) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(m.id.0)
     .bind(m.channel_id.0)
@@ -55,6 +67,9 @@ pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, m: &NewMessage<'_
     .bind(m.body)
     .bind(m.nonce)
     .bind(m.created_at)
+    .bind(m.reply_to.map(|(id, _)| id.0))
+    .bind(m.reply_to.map(|(_, author)| author.0))
+    .bind(super::flag_value(crate::search::has_link(m.body)))
     .execute(ex)
     .await?;
     Ok(())
@@ -97,11 +112,28 @@ pub async fn set_last_message<'e>(
     Ok(())
 }
 
-/// The message with its mentions.
+/// The message with its mentions (see [`hydrate`] for the rest).
 pub async fn find(conn: &mut Conn, id: Id) -> sqlx::Result<Option<Message>> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1");
     let row = sqlx::query(&sql).bind(id.0).fetch_optional(&mut *conn).await?;
     with_mentions(conn, row).await
+}
+
+/// These messages (those that still exist), with their mentions, in id order.
+pub async fn find_many(conn: &mut Conn, ids: &[Id]) -> sqlx::Result<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE id IN ({}) ORDER BY id", placeholders.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id.0);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut messages = rows.iter().map(from_row).collect::<sqlx::Result<Vec<_>>>()?;
+    attach_mentions(conn, &mut messages).await?;
+    Ok(messages)
 }
 
 /// The message an author already sent with this nonce, if any.
@@ -109,6 +141,15 @@ pub async fn find_by_nonce(conn: &mut Conn, author_id: Id, nonce: &str) -> sqlx:
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE author_id = $1 AND nonce = $2");
     let row = sqlx::query(&sql).bind(author_id.0).bind(nonce).fetch_optional(&mut *conn).await?;
     with_mentions(conn, row).await
+}
+
+/// Fills in what a message carries beyond its row and mentions: the reference of a
+/// reply, the reactions as `viewer` sees them and the files. A query each for the whole
+/// slice.
+pub async fn hydrate(conn: &mut Conn, messages: &mut [Message], viewer: Id) -> sqlx::Result<()> {
+    attach_references(conn, messages).await?;
+    super::reactions::attach(conn, messages, viewer).await?;
+    super::attachments::attach(conn, messages).await
 }
 
 async fn with_mentions(conn: &mut Conn, row: Option<AnyRow>) -> sqlx::Result<Option<Message>> {
@@ -127,13 +168,28 @@ pub async fn update_body<'e>(
     body: &str,
     edited_at: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3")
+    let done = sqlx::query("UPDATE messages SET body = $1, edited_at = $2, has_link = $4 WHERE id = $3")
         .bind(body)
         .bind(edited_at)
         .bind(id.0)
+        .bind(super::flag_value(crate::search::has_link(body)))
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Marks a message as carrying files, for `has=attachment` in search. Whatever attaches
+/// files to a message calls this in the transaction that sends it.
+pub async fn mark_has_attachment<'e>(ex: impl Executor<'e, Database = Any>, id: Id) -> sqlx::Result<()> {
+    sqlx::query("UPDATE messages SET has_attachment = 1 WHERE id = $1").bind(id.0).execute(ex).await?;
+    Ok(())
+}
+
+/// Locks the message's row until commit (PostgreSQL; SQLite's write transaction holds
+/// the database lock already), for changes that must see each other in turn.
+pub async fn lock<'e>(ex: impl Executor<'e, Database = Any>, id: Id) -> sqlx::Result<()> {
+    sqlx::query("UPDATE messages SET edited_at = edited_at WHERE id = $1").bind(id.0).execute(ex).await?;
+    Ok(())
 }
 
 /// Deletes the message; its mention rows and notifications go with it (cascade).
@@ -150,7 +206,8 @@ pub async fn delete_by_author_since(
     since: i64,
 ) -> sqlx::Result<Vec<(Id, super::notifications::Scope)>> {
     let rows = sqlx::query(
-        "SELECT m.id, m.channel_id, c.is_private FROM messages m JOIN channels c ON c.id = m.channel_id \
+        "SELECT m.id, m.channel_id, c.is_private, CASE WHEN c.dm_key IS NULL THEN 0 ELSE 1 END AS is_dm \
+         FROM messages m JOIN channels c ON c.id = m.channel_id \
          WHERE m.author_id = $1 AND m.created_at >= $2",
     )
     .bind(author_id.0)
@@ -167,6 +224,7 @@ pub async fn delete_by_author_since(
             let scope = super::notifications::Scope {
                 channel_id: Id(row.try_get("channel_id")?),
                 is_private: super::flag(row, "is_private")?,
+                is_dm: super::flag(row, "is_dm")?,
             };
             Ok((Id(row.try_get("id")?), scope))
         })

@@ -8,8 +8,13 @@
 //! Query functions take an executor or a connection, so a handler can run several in
 //! one transaction.
 
+pub mod account_deletion;
+pub mod account_export;
+pub mod attachments;
 pub mod audit_log;
+pub mod blocks;
 pub mod channels;
+pub mod dms;
 pub mod failure;
 pub mod feature_flags;
 pub mod groups;
@@ -20,7 +25,10 @@ pub mod messages;
 pub mod moderation;
 pub mod notification_settings;
 pub mod notifications;
+pub mod pins;
+pub mod reactions;
 pub mod read_states;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod voice_privacy;

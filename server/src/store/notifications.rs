@@ -11,7 +11,9 @@ use sqlx::{Any, Executor, Row};
 
 use super::Conn;
 
-const COLUMNS: &str = "n.id, n.channel_id, n.message_id, n.actor_id, n.excerpt, n.created_at, n.read_at";
+/// Read with [`VISIBLE_JOIN`]: a notification from a direct message is of that kind.
+const COLUMNS: &str = "n.id, n.channel_id, n.message_id, n.actor_id, n.excerpt, n.created_at, n.read_at, \
+                       CASE WHEN c.dm_key IS NULL THEN 0 ELSE 1 END AS in_dm";
 
 /// Characters of the message kept in a notification.
 pub const EXCERPT_CHARS: usize = 140;
@@ -29,8 +31,13 @@ pub fn excerpt(body: &str) -> String {
 fn from_row(row: &AnyRow) -> sqlx::Result<Notification> {
     Ok(Notification {
         id: Id(row.try_get("id")?),
-        // The only kind so far; the column's CHECK constraint keeps it that way.
-        kind: NotificationKind::Mention,
+        // The column holds `mention` for both kinds (its CHECK constraint allows no other);
+        // where the message was tells them apart.
+        kind: if super::flag(row, "in_dm")? {
+            NotificationKind::DirectMessage
+        } else {
+            NotificationKind::Mention
+        },
         channel_id: Id(row.try_get("channel_id")?),
         message_id: Id(row.try_get("message_id")?),
         actor_id: Id(row.try_get("actor_id")?),
@@ -45,11 +52,17 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Notification> {
 pub struct Scope {
     pub channel_id: Id,
     pub is_private: bool,
+    /// A direct message: its participants alone see it, admins included.
+    pub is_dm: bool,
 }
 
 impl Scope {
     pub fn of(channel: &Channel) -> Self {
-        Self { channel_id: channel.id, is_private: channel.is_private }
+        Self {
+            channel_id: channel.id,
+            is_private: channel.is_private,
+            is_dm: channel.kind == cromulent_protocol::channel::ChannelKind::Dm,
+        }
     }
 }
 
@@ -91,14 +104,33 @@ pub async fn recipients(
 }
 
 /// Users who may see the channel: everyone for a public one; members and admins for a
-/// private one (the rule of [`crate::access::may_see`]).
+/// private one; participants alone for a direct message (the rule of
+/// [`crate::access::may_see`]).
 async fn viewers(conn: &mut Conn, scope: Scope) -> sqlx::Result<BTreeSet<Id>> {
     let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT u.id FROM users u WHERE $1 = 0 OR u.role = 'admin' \
+        "SELECT u.id FROM users u WHERE $1 = 0 OR (u.role = 'admin' AND $3 = 0) \
          OR EXISTS (SELECT 1 FROM channel_memberships m WHERE m.channel_id = $2 AND m.user_id = u.id)",
     )
     .bind(super::flag_value(scope.is_private))
     .bind(scope.channel_id.0)
+    .bind(super::flag_value(scope.is_dm))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().map(Id).collect())
+}
+
+/// The participants of a direct message who hear of every message in it: all but the
+/// author, except those who chose `mentions` (their mentions come through
+/// [`recipients`]) or `nothing`. No setting means every message, the default there.
+pub async fn dm_recipients(conn: &mut Conn, channel_id: Id, author_id: Id) -> sqlx::Result<BTreeSet<Id>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT m.user_id FROM channel_memberships m \
+         LEFT JOIN channel_notification_settings ns \
+           ON ns.channel_id = m.channel_id AND ns.user_id = m.user_id \
+         WHERE m.channel_id = $1 AND m.user_id <> $2 AND (ns.level IS NULL OR ns.level = 'all')",
+    )
+    .bind(channel_id.0)
+    .bind(author_id.0)
     .fetch_all(&mut *conn)
     .await?;
     Ok(ids.into_iter().map(Id).collect())
@@ -148,10 +180,11 @@ pub async fn insert_many(conn: &mut Conn, template: &Notification, to: &[(Id, Id
 }
 
 /// A notification stays readable while its owner may read the channel: a private
-/// channel's excerpts are hidden from someone who has left it (admins see every channel).
-/// Used with [`VISIBLE_JOIN`]; the admin flag is bound as parameter `admin_param`.
+/// channel's excerpts are hidden from someone who has left it (admins see every channel
+/// but other people's direct messages). Used with [`VISIBLE_JOIN`]; the admin flag is
+/// bound as parameter `admin_param`.
 fn visible(admin_param: u8) -> String {
-    format!("(c.is_private = 0 OR m.user_id IS NOT NULL OR ${admin_param} = 1)")
+    format!("(c.is_private = 0 OR m.user_id IS NOT NULL OR (${admin_param} = 1 AND c.dm_key IS NULL))")
 }
 const VISIBLE_JOIN: &str = "JOIN channels c ON c.id = n.channel_id \
      LEFT JOIN channel_memberships m ON m.channel_id = n.channel_id AND m.user_id = n.user_id";

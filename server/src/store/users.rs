@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 const COLUMNS: &str = "id, email, username, password_hash, role, display_name, avatar_url, \
-                       email_confirmed_at, voice_mode, vad_threshold_db, created_at";
+                       email_confirmed_at, voice_mode, vad_threshold_db, created_at, deleted_at";
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -21,6 +21,8 @@ pub struct UserRow {
     pub voice_mode: VoiceMode,
     pub vad_threshold_db: f64,
     pub created_at: i64,
+    /// A tombstone: the account was deleted then ([`super::account_deletion`]).
+    pub deleted_at: Option<i64>,
 }
 
 impl UserRow {
@@ -41,6 +43,7 @@ impl UserRow {
             avatar_url: self.avatar_url.clone(),
             role: self.role,
             created_at: self.created_at,
+            deleted_at: self.deleted_at,
         }
     }
 
@@ -70,6 +73,7 @@ impl UserRow {
             },
             vad_threshold_db: row.try_get("vad_threshold_db")?,
             created_at: row.try_get("created_at")?,
+            deleted_at: row.try_get("deleted_at")?,
         })
     }
 }

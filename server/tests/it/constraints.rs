@@ -95,7 +95,7 @@ db_test! {
         store::users::insert(pool, &user(author, "ann@example.com", "ann")).await.expect("author");
         let lounge = ids.next();
         store::channels::insert(pool, &channel(lounge, "lounge")).await.expect("channel");
-        let message = |id, nonce| NewMessage { id, channel_id: lounge, author_id: author, body: "hi", nonce, created_at: 0 };
+        let message = |id, nonce| NewMessage { id, channel_id: lounge, author_id: author, body: "hi", nonce, created_at: 0, reply_to: None };
         store::messages::insert(pool, &message(ids.next(), Some("n-1"))).await.expect("first message");
 
         let err = store::messages::insert(pool, &message(ids.next(), Some("n-1"))).await.expect_err("same nonce");

@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 
 use crate::harness::{TempDir, PASSWORD};
 
-async fn start(dir: &TempDir, port: u16) -> Child {
+pub(crate) async fn start(dir: &TempDir, port: u16) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_cromulent-server"))
         .arg("serve")
         .env_clear()
@@ -44,7 +44,7 @@ async fn start(dir: &TempDir, port: u16) -> Child {
     panic!("the server did not become ready");
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
@@ -56,6 +56,64 @@ async fn an_acknowledged_message_survives_a_kill() {
     let http = reqwest::Client::new();
     let mut server = start(&dir, port).await;
 
+    let (auth, general) = sign_in(&base).await;
+    let sent: Message = http
+        .post(format!("{base}/api/channels/{general}/messages"))
+        .header("authorization", &auth)
+        .json(&json!({"body": "written before the crash", "nonce": "durable-1"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+
+    // SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
+    server.start_kill().expect("kill");
+    server.wait().await.expect("reaped");
+    let _restarted = start(&dir, port).await;
+    let history = history(&base, general, &auth).await;
+    assert!(
+        history.iter().any(|m| m.id == sent.id),
+        "the acknowledged message must still be there: {history:?}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_the_server_promptly_with_clients_connected() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let mut server = start(&dir, port).await;
+    let url = format!("ws://127.0.0.1:{port}/api/gateway");
+    let (_socket, _) = tokio_tungstenite::connect_async(url).await.expect("a gateway client connects");
+    let pid = server.id().expect("running");
+    let status =
+        std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(15), server.wait())
+        .await
+        .expect("the server stops within 15 s of SIGTERM, open sockets or not")
+        .expect("reaped");
+    assert!(exit.success(), "a graceful stop exits with 0, got {exit:?}");
+}
+
+/// The newest page of the channel's history, as the holder of `auth` reads it.
+pub(crate) async fn history(base: &str, channel: cromulent_protocol::Id, auth: &str) -> Vec<Message> {
+    reqwest::Client::new()
+        .get(format!("{base}/api/channels/{channel}/messages"))
+        .header("authorization", auth)
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Registers and logs in one account; returns its bearer token and the id of #general.
+pub(crate) async fn sign_in(base: &str) -> (String, cromulent_protocol::Id) {
+    let http = reqwest::Client::new();
     let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
     post("/api/auth/register", json!({"email": "ann@example.test", "username": "ann", "password": PASSWORD}))
         .await
@@ -84,51 +142,5 @@ async fn an_acknowledged_message_survives_a_kill() {
         .await
         .expect("json");
     let general = channels.iter().find(|c| c.channel.name == "general").expect("general").channel.id;
-    let sent: Message = http
-        .post(format!("{base}/api/channels/{general}/messages"))
-        .header("authorization", &auth)
-        .json(&json!({"body": "written before the crash", "nonce": "durable-1"}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-
-    // SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
-    server.start_kill().expect("kill");
-    server.wait().await.expect("reaped");
-    let _restarted = start(&dir, port).await;
-    let history: Vec<Message> = http
-        .get(format!("{base}/api/channels/{general}/messages"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
-    assert!(
-        history.iter().any(|m| m.id == sent.id),
-        "the acknowledged message must still be there: {history:?}"
-    );
-}
-
-#[cfg(unix)]
-#[tokio::test]
-async fn sigterm_stops_the_server_promptly_with_clients_connected() {
-    let dir = TempDir::new();
-    let port = free_port();
-    let mut server = start(&dir, port).await;
-    let url = format!("ws://127.0.0.1:{port}/api/gateway");
-    let (_socket, _) = tokio_tungstenite::connect_async(url).await.expect("a gateway client connects");
-    let pid = server.id().expect("running");
-    let status =
-        std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill runs");
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(15), server.wait())
-        .await
-        .expect("the server stops within 15 s of SIGTERM, open sockets or not")
-        .expect("reaped");
-    assert!(exit.success(), "a graceful stop exits with 0, got {exit:?}");
+    (auth, general)
 }

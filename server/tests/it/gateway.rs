@@ -379,5 +379,6 @@ fn big_user(filler: &str, i: i64) -> cromulent_protocol::user::User {
         avatar_url: None,
         role: cromulent_protocol::user::Role::Member,
         created_at: 0,
+        deleted_at: None,
     }
 }

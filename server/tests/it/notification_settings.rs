@@ -2,14 +2,18 @@
 //! channel, respected where mentions become notifications, and refused for channels the
 //! user cannot read.
 
+use std::time::Duration;
+
 use cromulent_protocol::channel::{
     ChannelListEntry, ChannelNotificationSettings, NotificationLevel, WritePermission,
 };
+use cromulent_protocol::event::Event;
 use cromulent_protocol::{ErrorCode, Id};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::db_test;
+use crate::gateway_client::WAIT;
 use crate::harness::{Reply, TestServer, TestUser};
 use crate::messages::{channel_id, make_channel, send};
 use crate::notifications::inbox;
@@ -140,5 +144,39 @@ db_test!(
         // Leaving a private channel ends the right to configure it.
         cromulent_server::store::memberships::remove(srv.state.db.pool(), staff, carol.id).await.expect("leave");
         put_settings(&srv, &carol, staff, json!({"level": "all"})).await.error(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    }
+);
+
+db_test!(
+    async fn a_change_reaches_the_users_other_devices_and_nobody_else(srv) {
+        let ann = srv.user("ann").await;
+        let bob = srv.user("bob").await;
+        let bob_phone = srv.login(&bob.email, bob.id, "bob").await;
+        let general = channel_id(&srv, "general").await;
+        let mut phone = srv.connect(&bob_phone).await;
+        let mut ann_gw = srv.connect(&ann).await;
+
+        put_settings(&srv, &bob, general, json!({"level": "all", "mute_for_secs": 600})).await.ok::<Value>();
+        let event = phone
+            .wait_for_event(|e| matches!(e, Event::NotificationSettingsUpdate { .. }), WAIT)
+            .await;
+        let Event::NotificationSettingsUpdate { settings } = event else { unreachable!("matched above") };
+        assert_eq!(
+            (settings.channel_id, settings.level),
+            (general, NotificationLevel::All),
+            "the phone hears the level chosen on the desktop"
+        );
+        assert!(settings.muted_until.is_some(), "and the mute with its end");
+        ann_gw
+            .expect_no_event(|e| matches!(e, Event::NotificationSettingsUpdate { .. }), Duration::from_millis(400))
+            .await;
+
+        // A refused change announces nothing.
+        put_settings(&srv, &bob, general, json!({"level": "all", "mute_for_secs": 0}))
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed);
+        phone
+            .expect_no_event(|e| matches!(e, Event::NotificationSettingsUpdate { .. }), Duration::from_millis(400))
+            .await;
     }
 );

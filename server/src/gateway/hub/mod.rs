@@ -284,6 +284,9 @@ impl Hub {
             BusMessage::EndUserLogins { user_id, keep_login } => {
                 self.end_sessions(&mut state, |s| s.user_id == *user_id && Some(s.login_id) != *keep_login)
             }
+            BusMessage::EndAccount { user_id } => {
+                self.end_sessions_with(&mut state, |s| s.user_id == *user_id, close_code::ACCOUNT_DELETED)
+            }
             BusMessage::RoleChange { user_id, is_admin } => {
                 let sessions: Vec<Id> = state.by_user.get(user_id).into_iter().flatten().copied().collect();
                 for id in sessions {
@@ -298,8 +301,18 @@ impl Hub {
 
     /// Closes and forgets every session `ended` picks: their login is over.
     fn end_sessions(&self, state: &mut HubState, ended: impl Fn(&Slot) -> bool) -> Vec<BusMessage> {
+        self.end_sessions_with(state, ended, close_code::SESSION_REVOKED)
+    }
+
+    /// Like [`Self::end_sessions`], closing with `code`.
+    fn end_sessions_with(
+        &self,
+        state: &mut HubState,
+        ended: impl Fn(&Slot) -> bool,
+        code: u16,
+    ) -> Vec<BusMessage> {
         let ids: Vec<Id> = state.sessions.iter().filter(|(_, s)| ended(s)).map(|(id, _)| *id).collect();
-        ids.into_iter().flat_map(|id| self.remove(state, id, close_code::SESSION_REVOKED)).collect()
+        ids.into_iter().flat_map(|id| self.remove(state, id, code)).collect()
     }
 
     fn remove(&self, state: &mut HubState, session_id: Id, code: u16) -> Vec<BusMessage> {

@@ -8,15 +8,18 @@
 
 use axum::extract::State;
 use cromulent_protocol::auth::Accepted;
-use cromulent_protocol::channel::{ChannelMember, ListMembersQuery};
+use cromulent_protocol::channel::{Channel, ChannelMember, ListMembersQuery};
 use cromulent_protocol::limits::{MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX};
+use cromulent_protocol::moderation::AuditAction;
 use cromulent_protocol::{ApiError, Id};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access;
 use crate::announce::{self, Change};
 use crate::auth::{AdminCaller, Caller};
+use crate::http::audit_log;
 use crate::http::error::{HttpError, HttpResult};
 use crate::http::extract::{page_limit, Json, Path, Query};
 use crate::ids::now_ms;
@@ -95,7 +98,8 @@ async fn join_channel(
 /// Leave a channel the caller may see. Leaving one you are not in is not an error.
 #[utoipa::path(post, path = "/api/channels/{id}/leave", tag = "channels", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "channel id")),
-    responses((status = 200, body = Accepted), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+    responses((status = 200, body = Accepted), (status = 400, body = ApiError),
+        (status = 403, body = ApiError, description = "a direct message cannot be left"), (status = 404, body = ApiError)))]
 async fn leave_channel(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,6 +107,11 @@ async fn leave_channel(
 ) -> HttpResult<Json<Accepted>> {
     let mut tx = state.db.begin_write().await?;
     let channel = access::visible_channel(&mut tx, &caller, id).await?;
+    if channel.is_dm() {
+        // Its participants are what makes it this conversation (the same people always
+        // find it again); to stop hearing from it, mute it or block someone.
+        return Err(HttpError::forbidden("a direct message cannot be left; mute it instead"));
+    }
     let removed = store::memberships::remove(&mut *tx, id, caller.id()).await?;
     tx.commit().await?;
     if removed {
@@ -117,16 +126,35 @@ async fn leave_channel(
     Ok(Json(Accepted { ok: true }))
 }
 
-/// The channel and user an admin names, or `404` for either.
-async fn channel_and_user(
+/// Records an admin's change to a channel's members (a private channel's are its access
+/// list, so who changed them matters).
+async fn audit(
     tx: &mut Tx,
-    channel_id: Id,
+    state: &AppState,
+    admin: &Caller,
+    action: AuditAction,
+    channel: &Channel,
     user_id: Id,
-) -> HttpResult<cromulent_protocol::channel::Channel> {
-    let channel =
-        store::channels::find(&mut **tx, channel_id).await?.ok_or_else(|| HttpError::not_found("channel"))?;
-    store::users::find_by_id(&mut **tx, user_id).await?.ok_or_else(|| HttpError::not_found("user"))?;
-    Ok(channel.channel)
+) -> HttpResult<()> {
+    let record = store::audit_log::NewEntry {
+        target_user_id: Some(user_id),
+        target_channel_id: Some(channel.id),
+        details: json!({ "channel_name": &channel.name, "is_private": channel.is_private }),
+        ..audit_log::entry(state, admin, action)
+    };
+    store::audit_log::record(&mut **tx, record).await?;
+    Ok(())
+}
+
+/// The channel and user an admin names, or `404` for either (and for a direct message or
+/// a deleted account).
+async fn channel_and_user(tx: &mut Tx, channel_id: Id, user_id: Id) -> HttpResult<Channel> {
+    let channel = super::managed(tx, channel_id).await?;
+    store::users::find_by_id(&mut **tx, user_id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| HttpError::not_found("user"))?;
+    Ok(channel)
 }
 
 /// Add a user to any channel, private ones included (admins). Adding a member again is
@@ -138,12 +166,15 @@ async fn channel_and_user(
         (status = 404, body = ApiError)))]
 async fn add_member(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
     Path((id, user_id)): Path<(Id, Id)>,
 ) -> HttpResult<Json<ChannelMember>> {
     let mut tx = state.db.begin_write().await?;
     let channel = channel_and_user(&mut tx, id, user_id).await?;
     let (member, added) = add(&mut tx, id, user_id).await?;
+    if added {
+        audit(&mut tx, &state, &admin, AuditAction::ChannelMemberAdded, &channel, user_id).await?;
+    }
     tx.commit().await?;
     if added {
         announce::publish(&state, Change::MemberJoined { channel: channel.clone(), user_id }).await;
@@ -160,7 +191,7 @@ async fn add_member(
         (status = 404, body = ApiError)))]
 async fn remove_member(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
     Path((id, user_id)): Path<(Id, Id)>,
 ) -> HttpResult<Json<Accepted>> {
     let mut tx = state.db.begin_write().await?;
@@ -168,6 +199,7 @@ async fn remove_member(
     if !store::memberships::remove(&mut *tx, id, user_id).await? {
         return Err(HttpError::not_found("membership"));
     }
+    audit(&mut tx, &state, &admin, AuditAction::ChannelMemberRemoved, &channel, user_id).await?;
     tx.commit().await?;
     voice::room_access::recheck(&state, &channel).await;
     announce::publish(&state, Change::MemberLeft { channel: channel.clone(), user_id }).await;

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access;
+use crate::announce::{self, Change};
 use crate::auth::Caller;
 use crate::http::error::{HttpError, HttpResult};
 use crate::http::extract::{Json, Path};
@@ -60,6 +61,9 @@ async fn update_notification_settings(
     access::visible_channel(&mut tx, &caller, id).await?;
     store::notification_settings::put(&mut *tx, caller.id(), &settings, now).await?;
     tx.commit().await?;
+    // The caller's other devices show the new level and mute without reloading.
+    let change = Change::NotificationSettingsChanged { user_id: caller.id(), settings: settings.clone() };
+    announce::publish(&state, change).await;
     tracing::debug!(channel_id = %id, user_id = %caller.id(), level = ?settings.level, "notification settings changed");
     Ok(Json(settings))
 }

@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
+use cromulent_protocol::dm::DM_OTHERS_MAX;
 use cromulent_protocol::limits::*;
 use cromulent_protocol::moderation::{AUDIT_LOG_PAGE_MAX, MODERATION_REASON_MAX_CHARS};
 use cromulent_protocol::notification::NOTIFICATION_PAGE_MAX;
@@ -123,7 +124,15 @@ fn colour() -> Value {
 fn message_body() -> Value {
     let first = format!("[^{SPACE}{CONTROL_BUT_LINES}]");
     let rest = format!("[^{CONTROL_BUT_LINES}]{{0,{}}}", MESSAGE_BODY_MAX_CHARS - 1);
-    json!({ "pattern": trimmed(&format!("{first}{rest}")) })
+    // Empty is a valid shape: a message that carries files needs no text. Whether this
+    // message does is not the body's to say, so an empty text-only message is a 422.
+    json!({
+        "pattern": trimmed(&format!("(?:{first}{rest})?")),
+        "description": format!(
+            "Markdown, at most {MESSAGE_BODY_MAX_CHARS} characters once trimmed, no control characters \
+             but line breaks and tabs; empty (or white space) only in a message with files"
+        ),
+    })
 }
 
 /// An http(s) address without white space, at most the limit once trimmed; empty clears.
@@ -169,6 +178,11 @@ fn field_rules(limits: &LimitsConfig) -> Vec<(&'static str, &'static str, Value)
         ("UpdateGroupRequest", "colour", colour()),
         ("SendMessageRequest", "body", message_body()),
         ("SendMessageRequest", "nonce", text(NONCE_MAX_CHARS)),
+        (
+            "SendMessageRequest",
+            "attachment_ids",
+            json!({ "maxItems": MESSAGE_ATTACHMENTS_MAX, "uniqueItems": true }),
+        ),
         ("EditMessageRequest", "body", message_body()),
         (
             "UpdateNotificationSettingsRequest",
@@ -185,6 +199,7 @@ fn field_rules(limits: &LimitsConfig) -> Vec<(&'static str, &'static str, Value)
         ("TimeoutRequest", "reason", text(MODERATION_REASON_MAX_CHARS)),
         ("BanRequest", "reason", text(MODERATION_REASON_MAX_CHARS)),
         ("BanRequest", "delete_messages_hours", range(0, limits.ban_delete_messages_max_hours.into())),
+        ("OpenDmRequest", "user_ids", json!({ "minItems": 1, "maxItems": DM_OTHERS_MAX })),
     ]
 }
 
@@ -243,12 +258,38 @@ pub fn apply(document: &mut Value, limits: &LimitsConfig) {
     }
 }
 
-/// Ids in paths and queries, and page sizes.
+/// Every emoji a reaction may be, in the spelling the server stores: the same list the
+/// server checks against, so a generated reaction the document calls valid is taken.
+fn emoji_list() -> Value {
+    let all: Vec<&str> = emojis::iter().map(emojis::Emoji::as_str).collect();
+    json!({ "type": "string", "enum": all })
+}
+
+/// Letters and digits: what makes up a search word (`search::Terms`).
+static WORD_CHAR: LazyLock<String> = LazyLock::new(|| class_of(char::is_alphanumeric));
+
+/// A search query: 1 to `SEARCH_TERMS_MAX` words with anything else between them, at
+/// most `SEARCH_QUERY_MAX_CHARS` characters.
+fn search_query() -> Value {
+    let word = &*WORD_CHAR;
+    let other = format!("[^{}]", &word[1..word.len() - 1]);
+    json!({
+        "type": "string",
+        "maxLength": SEARCH_QUERY_MAX_CHARS,
+        "pattern": format!("^{other}*(?:{word}+{other}*){{1,{SEARCH_TERMS_MAX}}}$"),
+    })
+}
+
+/// Ids in paths and queries, page sizes and reaction emoji.
 fn describe_parameter(path: &str, parameter: &mut Value) {
     let name = parameter["name"].as_str().unwrap_or_default().to_owned();
     let schema = match name.as_str() {
+        // Search bounds are times in ms, not message ids.
+        "before" | "after" if path == "/api/search" => json!({ "type": "integer", "format": "int64" }),
+        "q" if path == "/api/search" => search_query(),
         "id" | "before" | "after" | "around" => json!({ "type": "string", "pattern": ID_PATTERN }),
         name if name.ends_with("_id") => json!({ "type": "string", "pattern": ID_PATTERN }),
+        "emoji" => emoji_list(),
         "limit" => {
             let max = if path.starts_with("/api/notifications") {
                 NOTIFICATION_PAGE_MAX
@@ -256,6 +297,8 @@ fn describe_parameter(path: &str, parameter: &mut Value) {
                 AUDIT_LOG_PAGE_MAX
             } else if path.ends_with("/members") {
                 MEMBER_PAGE_MAX
+            } else if path == "/api/search" {
+                SEARCH_RESULTS_MAX
             } else {
                 MESSAGE_PAGE_MAX
             };
@@ -280,9 +323,30 @@ mod tests {
         rule["pattern"].as_str().expect("the rule has a pattern")
     }
 
+    #[test]
+    fn search_queries_need_a_word_and_at_most_the_word_limit() {
+        let pattern = search_query()["pattern"].as_str().expect("a pattern").to_owned();
+        assert!(matches(&pattern, "deploy notes"));
+        assert!(matches(&pattern, "  café, déjà-vu! "), "letters of any script");
+        assert!(!matches(&pattern, " -- "), "punctuation alone is no word");
+        let words: Vec<String> = (0..=SEARCH_TERMS_MAX).map(|i| format!("w{i}")).collect();
+        assert!(!matches(&pattern, &words.join(" ")));
+        assert!(matches(&pattern, &words[..SEARCH_TERMS_MAX].join(" ")));
+    }
+
     /// A name is valid when it matches the pattern and not the reserved one.
     fn name_ok(rule: &Value, text: &str) -> bool {
         matches(pattern_of(rule), text) && !matches(pattern_of(&rule["not"]), text)
+    }
+
+    #[test]
+    fn every_listed_emoji_is_one_a_reaction_takes() {
+        let Value::Array(all) = &emoji_list()["enum"] else { panic!("the emoji rule is an enum") };
+        assert!(all.len() > 1000, "the whole list, not a sample");
+        for emoji in all {
+            let emoji = emoji.as_str().expect("a string");
+            assert_eq!(crate::http::reactions::emoji(emoji).ok(), Some(emoji), "{emoji} is stored as listed");
+        }
     }
 
     #[test]
@@ -336,7 +400,9 @@ mod tests {
         }
         let body = pattern_of(&message_body()).to_owned();
         assert!(matches(&body, " hello\r\n\tworld "));
-        assert!(!matches(&body, " \n "), "white space alone is no message");
+        assert!(matches(&body, " \n "), "white space alone is a message's shape when it carries files");
+        assert!(matches(&body, &"é".repeat(MESSAGE_BODY_MAX_CHARS)));
+        assert!(!matches(&body, &"a".repeat(MESSAGE_BODY_MAX_CHARS + 1)));
         assert!(!matches(&body, "bell\u{7}"));
     }
 

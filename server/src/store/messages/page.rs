@@ -18,8 +18,15 @@ pub enum Cursor {
     Around(Id),
 }
 
-/// Up to `limit` messages of the channel, newest first, with their mentions.
-pub async fn page(conn: &mut Conn, channel_id: Id, cursor: Cursor, limit: u32) -> sqlx::Result<Vec<Message>> {
+/// Up to `limit` messages of the channel, newest first, with their mentions, reply
+/// references and reactions as `viewer` sees them: a fixed number of queries per page.
+pub async fn page(
+    conn: &mut Conn,
+    channel_id: Id,
+    cursor: Cursor,
+    limit: u32,
+    viewer: Id,
+) -> sqlx::Result<Vec<Message>> {
     let limit = i64::from(limit);
     let mut messages = match cursor {
         Cursor::Latest => older(conn, channel_id, i64::MAX, limit).await?,
@@ -39,6 +46,7 @@ pub async fn page(conn: &mut Conn, channel_id: Id, cursor: Cursor, limit: u32) -
         }
     };
     super::attach_mentions(conn, &mut messages).await?;
+    super::hydrate(conn, &mut messages, viewer).await?;
     Ok(messages)
 }
 
