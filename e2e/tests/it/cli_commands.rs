@@ -1,7 +1,8 @@
 //! The real `cromulent` binary against a real server: login with `--password-stdin`
 //! (token in the kernel keyring), channels, send, tail seeing another user's message,
-//! logout; `voice join` hanging up with status 3 when an admin removes the user from
-//! the private voice channel; and the refusal when no secure store exists.
+//! logout; `send --file` with attachments; `voice join` hanging up with status 3 when an
+//! admin removes the user from the private voice channel; and the refusal when no secure
+//! store exists.
 //!
 //! The keyring part runs inside `keyctl session -` (the test re-runs itself there), so
 //! the token lives in a throw-away session keyring and never in the user's own.
@@ -13,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use cromulent_client::voice::audio::analysis;
-use cromulent_e2e::{client_for, private_voice_channel, Database, TempDir, TestServer, PASSWORD};
+use cromulent_e2e::{client_for, private_voice_channel, Database, TempDir, TestServer, TestUser, PASSWORD};
 use cromulent_protocol::message::ListMessagesQuery;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -53,6 +54,20 @@ struct Cli {
 }
 
 impl Cli {
+    /// The binary with a config directory of its own, against `server`, keeping its token
+    /// in `keyring`.
+    fn new(server: &TestServer, keyring: &'static str) -> Self {
+        Cli { bin: binary(), server: server.base.clone(), config: TempDir::new(), keyring }
+    }
+
+    /// `cromulent login` as `email`, the password on stdin; the login must work.
+    async fn login(&self, email: &str) -> Output {
+        let login =
+            self.run(&["login", "--email", email, "--password-stdin"], &format!("{PASSWORD}\n")).await;
+        assert!(login.status.success(), "login works: {}", text(&login.stderr));
+        login
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--server")
@@ -86,6 +101,16 @@ impl Cli {
     }
 }
 
+/// A server with ada (its admin) signed in on the CLI, and bob.
+async fn bob_and_ada_on_the_cli() -> (TestServer, TestUser, Cli) {
+    let server = TestServer::start(Database::Sqlite).await;
+    let ada = server.user("ada").await;
+    let bob = server.user("bob").await;
+    let cli = Cli::new(&server, "keyutils");
+    cli.login(&ada.email).await;
+    (server, bob, cli)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -98,11 +123,9 @@ async fn login_channels_send_tail_logout_with_the_real_binary() {
     let server = TestServer::start(Database::Sqlite).await;
     let ada = server.user("ada").await;
     let bob = server.user("bob").await;
-    let cli = Cli { bin: binary(), server: server.base.clone(), config: TempDir::new(), keyring: "keyutils" };
+    let cli = Cli::new(&server, "keyutils");
 
-    let login =
-        cli.run(&["login", "--email", &ada.email, "--password-stdin"], &format!("{PASSWORD}\n")).await;
-    assert!(login.status.success(), "login works: {}", text(&login.stderr));
+    let login = cli.login(&ada.email).await;
     assert!(text(&login.stdout).contains("as ada"), "login names the account: {}", text(&login.stdout));
     let remembered = std::fs::read_to_string(cli.config.path().join("cli.json")).expect("config written");
     assert!(remembered.contains(&ada.email), "the account is remembered");
@@ -183,8 +206,7 @@ async fn login_without_a_secure_store_refuses_and_keeps_nothing() {
     let server = TestServer::start(Database::Sqlite).await;
     let ada = server.user("ada").await;
     let empty = TempDir::new();
-    let cli =
-        Cli { bin: binary(), server: server.base.clone(), config: TempDir::new(), keyring: "secret-service" };
+    let cli = Cli::new(&server, "secret-service");
     let mut cmd = cli.command(&["login", "--email", &ada.email, "--password-stdin"]);
     // No session bus anywhere: the Secret Service cannot be reached.
     cmd.env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}/no-bus", empty.path().display()))
@@ -224,10 +246,8 @@ async fn voice_join_exits_3_when_the_server_removes_it_from_the_room() {
         reqwest::Client::new().put(&member).bearer_auth(token().await.expose()).send().await.expect("PUT");
     assert!(added.status().is_success(), "bob is added to the private channel: {}", added.status());
 
-    let cli = Cli { bin: binary(), server: server.base.clone(), config: TempDir::new(), keyring: "keyutils" };
-    let login =
-        cli.run(&["login", "--email", &bob.email, "--password-stdin"], &format!("{PASSWORD}\n")).await;
-    assert!(login.status.success(), "login works: {}", text(&login.stderr));
+    let cli = Cli::new(&server, "keyutils");
+    cli.login(&bob.email).await;
     let silence = cli.config.path().join("silence.wav");
     analysis::write_wav(&silence, 48_000, &vec![0.0; 48_000]).expect("write the input");
     let heard = cli.config.path().join("heard.wav");
@@ -269,4 +289,163 @@ async fn voice_join_exits_3_when_the_server_removes_it_from_the_room() {
         "the command says why it ended: {stderr}"
     );
     assert!(server.state.gateway.hub.voice_room(staff).participants.is_empty(), "nobody stays in the room");
+}
+
+/// `cromulent send --reply-to` answers a message, and `cromulent history` prints the
+/// newest messages oldest first with author, id, the reply's reference and reactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_shows_replies_and_reactions_sent_with_the_real_binary() {
+    if !inside("history_shows_replies_and_reactions_sent_with_the_real_binary", &["keyctl", "session", "-"]) {
+        return;
+    }
+    let (server, bob, cli) = bob_and_ada_on_the_cli().await;
+
+    let bob_client = client_for(&server, &bob).await;
+    let channels = bob_client.channels().await.expect("channels");
+    let general = channels.iter().find(|c| c.channel.name == "general").expect("#general").channel.id;
+    let question = bob_client.send_message(general, "lunch at noon?\nor later").await.expect("send");
+
+    let id = question.id.to_string();
+    let sent = cli.run(&["send", "general", "noon works", "--reply-to", &id], "").await;
+    assert!(sent.status.success(), "send --reply-to works: {}", text(&sent.stderr));
+    let latest = bob_client.messages(general, &ListMessagesQuery::default()).await.expect("history");
+    let reply = &latest[0];
+    assert_eq!(reply.reply_to.as_ref().map(|r| r.id), Some(question.id), "the message answers bob's");
+    assert_eq!(text(&sent.stdout).trim(), reply.id.to_string(), "send prints the new message's id");
+
+    let token = bob_client.tokens().expect("logged in").access_token().await.expect("token");
+    let reaction = format!("{}/api/messages/{}/reactions/%F0%9F%91%8D", server.base, reply.id);
+    let reacted =
+        reqwest::Client::new().put(&reaction).bearer_auth(token.expose()).send().await.expect("PUT");
+    assert!(reacted.status().is_success(), "bob reacts: {}", reacted.status());
+
+    let history = cli.run(&["history", "general", "--limit", "2"], "").await;
+    assert!(history.status.success(), "history works: {}", text(&history.stderr));
+    let out = text(&history.stdout);
+    let question_at = out.find("<bob>").expect("bob's message is printed");
+    let reply_at = out.find("<ada>").expect("ada's reply is printed");
+    assert!(question_at < reply_at, "oldest first: {out}");
+    assert!(out.contains(&format!("id {}", question.id)), "ids are printed, for --reply-to: {out}");
+    assert!(out.contains("    lunch at noon?\n    or later\n"), "the body, every line indented: {out}");
+    assert!(out.contains("↳ reply to <bob>: lunch at noon?"), "the reply names what it answers: {out}");
+    assert!(out.contains("reactions: 👍 1"), "reactions are counted: {out}");
+
+    let json = cli.run(&["history", "general", "--limit", "1", "--json"], "").await;
+    let line = text(&json.stdout);
+    let parsed: serde_json::Value =
+        serde_json::from_str(line.trim()).expect("--json prints one JSON message");
+    assert_eq!(parsed["id"], reply.id.to_string(), "--limit 1 is the newest message");
+
+    let refused = cli.run(&["history", "general", "--limit", "0"], "").await;
+    assert!(!refused.status.success(), "a limit of 0 is refused before asking the server");
+    let unknown = cli.run(&["send", "general", "x", "--reply-to", "123456789"], "").await;
+    assert!(!unknown.status.success(), "a reply to no message fails");
+    assert!(
+        text(&unknown.stderr).contains("reply_to") || text(&unknown.stderr).contains("no such message"),
+        "the error says why: {}",
+        text(&unknown.stderr)
+    );
+}
+
+/// `cromulent send --file` uploads each file (streamed from disk) and sends them with
+/// the message, files alone if the text is empty; `history` lists them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_attaches_files_with_the_real_binary() {
+    if !inside("send_attaches_files_with_the_real_binary", &["keyctl", "session", "-"]) {
+        return;
+    }
+    let (server, bob, cli) = bob_and_ada_on_the_cli().await;
+
+    let files = TempDir::new();
+    let notes = files.path().join("notes.txt");
+    let data = files.path().join("data.bin");
+    std::fs::write(&notes, "agenda\n").expect("write");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&data, &bytes).expect("write");
+    let (notes_arg, data_arg) = (notes.to_string_lossy(), data.to_string_lossy());
+    let sent = cli.run(&["send", "general", "", "--file", &notes_arg, "--file", &data_arg], "").await;
+    assert!(sent.status.success(), "send --file works: {}", text(&sent.stderr));
+
+    let bob_client = client_for(&server, &bob).await;
+    let channels = bob_client.channels().await.expect("channels");
+    let general = channels.iter().find(|c| c.channel.name == "general").expect("#general").channel.id;
+    let latest = bob_client.messages(general, &ListMessagesQuery::default()).await.expect("history");
+    let message = &latest[0];
+    assert_eq!(text(&sent.stdout).trim(), message.id.to_string(), "send prints the new message's id");
+    assert_eq!(message.body, "", "files alone make a message");
+    let names: Vec<&str> = message.attachments.iter().map(|a| a.filename.as_str()).collect();
+    assert_eq!(names, ["notes.txt", "data.bin"], "both files, in the order given");
+    assert_eq!(message.attachments[1].size, bytes.len() as u64, "the whole file arrived");
+    let token = bob_client.tokens().expect("logged in").access_token().await.expect("token");
+    let url = format!("{}{}", server.base, message.attachments[1].url);
+    let got = reqwest::Client::new().get(&url).bearer_auth(token.expose()).send().await.expect("GET");
+    assert_eq!(got.bytes().await.expect("body").as_ref(), &bytes[..], "bob downloads the bytes ada sent");
+
+    let history = cli.run(&["history", "general", "--limit", "1"], "").await;
+    let out = text(&history.stdout);
+    assert!(out.contains("file: notes.txt (7 bytes)"), "history lists the files: {out}");
+
+    let missing = files.path().join("nope.txt");
+    let refused = cli.run(&["send", "general", "x", "--file", &missing.to_string_lossy()], "").await;
+    assert!(!refused.status.success(), "a missing file fails before anything is sent");
+    assert!(
+        text(&refused.stderr).contains("nope.txt"),
+        "the error names the file: {}",
+        text(&refused.stderr)
+    );
+}
+
+/// `cromulent search` finds a message by a word with the real binary: text with the
+/// match marked, `--channel` narrowing it, `--json` hits, and a private channel one is
+/// not in staying out of the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_messages_with_the_real_binary() {
+    if !inside("search_finds_messages_with_the_real_binary", &["keyctl", "session", "-"]) {
+        return;
+    }
+    let (server, bob, cli) = bob_and_ada_on_the_cli().await;
+
+    let bob_client = client_for(&server, &bob).await;
+    let channels = bob_client.channels().await.expect("channels");
+    let id_of = |name: &str| channels.iter().find(|c| c.channel.name == name).expect("channel").channel.id;
+    let in_general =
+        bob_client.send_message(id_of("general"), "the quarterly report is ready").await.expect("send");
+    let in_random =
+        bob_client.send_message(id_of("random"), "quarterly party on friday").await.expect("send");
+    // A direct message between bob and carol: not even an admin like ada reads it.
+    let carol = server.user("carol").await;
+    let token = bob_client.tokens().expect("logged in").access_token().await.expect("token");
+    let opened = reqwest::Client::new()
+        .post(format!("{}/api/dms", server.base))
+        .bearer_auth(token.expose())
+        .json(&serde_json::json!({ "user_ids": [carol.id] }))
+        .send()
+        .await
+        .expect("POST /api/dms");
+    assert!(opened.status().is_success(), "bob opens a direct message: {}", opened.status());
+    let conversation: serde_json::Value = opened.json().await.expect("a direct message");
+    let dm_id: cromulent_protocol::Id =
+        serde_json::from_value(conversation["channel"]["id"].clone()).expect("id");
+    bob_client.send_message(dm_id, "quarterly secrets").await.expect("send");
+
+    let found = cli.run(&["search", "quarterly"], "").await;
+    assert!(found.status.success(), "search works: {}", text(&found.stderr));
+    let out = text(&found.stdout);
+    assert!(out.contains(&format!("#general <bob> id {}", in_general.id)), "where, who and the id: {out}");
+    assert!(out.contains("the **quarterly** report is ready"), "the matching word is marked: {out}");
+    assert!(out.contains(&format!("id {}", in_random.id)), "every channel is searched: {out}");
+    assert!(!out.contains("secrets"), "someone else's direct message stays hidden: {out}");
+
+    let narrowed = cli.run(&["search", "quart", "--channel", "#random", "--json"], "").await;
+    assert!(narrowed.status.success(), "search --channel works: {}", text(&narrowed.stderr));
+    let lines: Vec<serde_json::Value> = text(&narrowed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("--json prints JSON hits"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one hit in #random: {lines:?}");
+    assert_eq!(lines[0]["message"]["id"], in_random.id.to_string());
+
+    let empty = cli.run(&["search", "--", "--"], "").await;
+    assert!(!empty.status.success(), "a query without words is refused");
+    assert!(text(&empty.stderr).contains("word"), "the error says why: {}", text(&empty.stderr));
 }

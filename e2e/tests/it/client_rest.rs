@@ -48,7 +48,7 @@ async fn login_send_and_page(db: Database) {
         "paging back with `before` continues exactly where the first page ended"
     );
 
-    let req = SendMessageRequest { body: "once".into(), nonce: Some("retry-nonce-1".into()) };
+    let req = SendMessageRequest::new("once", Some("retry-nonce-1".into()));
     let first = client.send_message_with(channel, &req).await.expect("first send");
     let retry = client.send_message_with(channel, &req).await.expect("retried send");
     assert_eq!(first.id, retry.id, "a retry with the same nonce must return the stored message, not a copy");

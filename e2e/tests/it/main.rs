@@ -6,6 +6,8 @@ mod cli_commands;
 mod client_gateway;
 mod client_rest;
 mod client_session;
+mod voice_echo;
 mod voice_native;
+mod voice_participant;
 mod voice_removal;
 mod voice_sfu;

@@ -25,11 +25,14 @@ mod origin;
 pub mod raw;
 mod token_source;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cromulent_protocol::attachment::Attachment;
 use cromulent_protocol::auth::{Accepted, LoginResponse, RefreshRequest, RefreshResponse};
 use cromulent_protocol::channel::{AckRequest, Channel, ChannelListEntry, CreateChannelRequest, ReadState};
 use cromulent_protocol::message::{ListMessagesQuery, Message, SendMessageRequest};
+use cromulent_protocol::search::{SearchHit, SearchQuery};
 use cromulent_protocol::user::{OwnUser, User};
 use cromulent_protocol::voice::IceServersResponse;
 use cromulent_protocol::Id;
@@ -39,7 +42,7 @@ use serde::Serialize;
 
 pub use error::ApiError;
 pub use origin::{OriginError, ServerOrigin};
-pub use raw::{ApiCall, CallFailure, Refusal};
+pub use raw::{ApiCall, CallFailure, Refusal, Upload};
 pub use token_source::TokenSource;
 
 use crate::tokens::Secret;
@@ -238,10 +241,21 @@ impl Client {
         self.authed(Method::GET, &format!("api/channels/{channel_id}/messages"), Query(query)).await
     }
 
+    /// Messages matching a query, best first, from the channels the caller may read.
+    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, ApiError> {
+        self.authed(Method::GET, "api/search", Query(query)).await
+    }
+
     /// Sends a message under a fresh random nonce, retrying on connection failures; the
     /// nonce guarantees a retry never stores it twice.
     pub async fn send_message(&self, channel_id: Id, body: &str) -> Result<Message, ApiError> {
-        let req = SendMessageRequest { body: body.to_owned(), nonce: Some(new_nonce()) };
+        self.send(channel_id, SendMessageRequest::new(body, None)).await
+    }
+
+    /// Sends `req` (a reply, say) like [`Client::send_message`]: under a fresh nonce
+    /// unless it names one, retried on connection failures.
+    pub async fn send(&self, channel_id: Id, mut req: SendMessageRequest) -> Result<Message, ApiError> {
+        req.nonce.get_or_insert_with(new_nonce);
         let mut attempt = 1;
         loop {
             match self.send_message_with(channel_id, &req).await {
@@ -263,6 +277,13 @@ impl Client {
         req: &SendMessageRequest,
     ) -> Result<Message, ApiError> {
         self.authed(Method::POST, &format!("api/channels/{channel_id}/messages"), Json(req)).await
+    }
+
+    /// Uploads a file into a channel, streamed from disk, for a later send's
+    /// `attachment_ids`. `len` is the file's size, which the server checks against its
+    /// limit before reading it.
+    pub async fn upload_attachment(&self, channel_id: Id, file: &FileUpload) -> Result<Attachment, ApiError> {
+        self.authed(Method::POST, &format!("api/channels/{channel_id}/attachments"), file).await
     }
 
     // ---- voice ----
@@ -393,6 +414,38 @@ trait Body {
 }
 
 struct NoBody;
+
+/// A file to upload: where it is, the name to give it, and its size.
+#[derive(Debug, Clone)]
+pub struct FileUpload {
+    pub path: PathBuf,
+    pub filename: String,
+    pub len: u64,
+}
+
+impl FileUpload {
+    /// The file at `path`, named as on disk.
+    pub async fn open(path: &Path) -> std::io::Result<Self> {
+        let len = tokio::fs::metadata(path).await?.len();
+        let filename =
+            path.file_name().map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
+        Ok(Self { path: path.to_owned(), filename, len })
+    }
+}
+
+impl Body for &FileUpload {
+    fn apply(&self, req: RequestBuilder) -> RequestBuilder {
+        use futures_util::TryStreamExt;
+        // Opened when the body is first read, so a retried request reads it afresh.
+        let path = self.path.clone();
+        let stream = futures_util::stream::once(async move { tokio::fs::File::open(path).await })
+            .map_ok(tokio_util::io::ReaderStream::new)
+            .try_flatten();
+        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), self.len)
+            .file_name(self.filename.clone());
+        req.multipart(reqwest::multipart::Form::new().part("file", part))
+    }
+}
 struct Json<'a, T>(&'a T);
 struct Query<'a, T>(&'a T);
 

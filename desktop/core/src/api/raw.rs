@@ -1,7 +1,9 @@
 //! REST calls named by method and path, as a UI that must never hold tokens makes them
 //! (the desktop app's `api` command): only under `/api/` on the client's own server,
 //! never to the endpoints whose answers carry tokens, answered as JSON or as a
-//! [`CallFailure`] the UI turns into its own error.
+//! [`CallFailure`] the UI turns into its own error. Files go the same way: an upload
+//! the UI hands over as bytes ([`Client::upload_raw`]) and an attachment's bytes
+//! ([`Client::fetch_raw`]), since the UI cannot send the token an image request needs.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -140,6 +142,68 @@ impl Client {
         match self.fetch_authed(self.tokens.as_ref(), build).await {
             Ok(answer) => Ok(serde_json::from_slice(&answer.bytes).unwrap_or(serde_json::Value::Null)),
             // No access token to be had: nothing was sent.
+            Err(super::Failed::Token(e)) => Err(CallFailure::local(e.to_string())),
+            Err(super::Failed::Call(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// How long an upload may take: a large file over a slow uplink takes longer than an
+/// ordinary call may.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// One file the UI uploads: its name and type as the UI knows them, and its bytes.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
+impl Upload {
+    /// The form part, made again for a retry after a token refresh (cloning `Bytes`
+    /// copies nothing).
+    fn part(&self) -> reqwest::multipart::Part {
+        let part = || {
+            let body = reqwest::Body::from(self.bytes.clone());
+            reqwest::multipart::Part::stream_with_length(body, self.bytes.len() as u64)
+                .file_name(self.filename.clone())
+        };
+        // The UI's type is only a hint (the server reads the bytes): a malformed one is left out.
+        part().mime_str(&self.content_type).unwrap_or_else(|_| part())
+    }
+}
+
+impl Client {
+    /// Uploads `file` as `multipart/form-data` (one part, `file`) with `POST` to `path`,
+    /// checked as [`Client::call_raw`] checks its path; answers the server's JSON.
+    pub async fn upload_raw(&self, path: &str, file: &Upload) -> Result<serde_json::Value, CallFailure> {
+        let call = ApiCall { method: "POST".into(), path: path.to_owned(), body: None };
+        call.allowed()?;
+        let url = self.origin().api_url(path)?;
+        let build = || {
+            self.http
+                .post(url.clone())
+                .header("Accept", "application/json")
+                .timeout(UPLOAD_TIMEOUT)
+                .multipart(reqwest::multipart::Form::new().part("file", file.part()))
+        };
+        match self.fetch_authed(self.tokens.as_ref(), build).await {
+            Ok(answer) => Ok(serde_json::from_slice(&answer.bytes).unwrap_or(serde_json::Value::Null)),
+            Err(super::Failed::Token(e)) => Err(CallFailure::local(e.to_string())),
+            Err(super::Failed::Call(e)) => Err(e.into()),
+        }
+    }
+
+    /// The bytes at `path` on this client's server (an attachment or its thumbnail),
+    /// fetched with the login's token.
+    pub async fn fetch_raw(&self, path: &str) -> Result<bytes::Bytes, CallFailure> {
+        let call = ApiCall { method: "GET".into(), path: path.to_owned(), body: None };
+        call.allowed()?;
+        let url = self.origin().api_url(path)?;
+        let build = || self.http.get(url.clone()).timeout(UPLOAD_TIMEOUT);
+        match self.fetch_authed(self.tokens.as_ref(), build).await {
+            Ok(answer) => Ok(answer.bytes),
             Err(super::Failed::Token(e)) => Err(CallFailure::local(e.to_string())),
             Err(super::Failed::Call(e)) => Err(e.into()),
         }
@@ -288,5 +352,39 @@ mod tests {
         assert_eq!((failure.status, failure.message.as_str()), (401, "log in"), "the server's own answer");
         assert_eq!(failure.body.map(|b| b.code), Some(ErrorCode::Unauthorized));
         assert_eq!(seen.lock().expect("not poisoned").len(), 1, "no refresh without a login, no retry");
+    }
+
+    #[tokio::test]
+    async fn files_go_only_to_api_paths_on_the_chosen_server() {
+        let (server, seen) = fake_server(|_, _| (200, "{}")).await;
+        let client = Client::new(&server).expect("a server address");
+        let file = Upload { filename: "a.txt".into(), content_type: "text/plain".into(), bytes: "a".into() };
+        for path in [
+            "/upload",
+            "//evil.example/api/x",
+            "/api/../admin",
+            "http://evil.example/api/channels/1/attachments",
+        ] {
+            let refused = client.upload_raw(path, &file).await.expect_err("not an API path here");
+            assert_eq!(refused.refused, Some(Refusal::NotProxied), "{path}: the token must not go there");
+            let refused = client.fetch_raw(path).await.expect_err("not an API path here");
+            assert_eq!(refused.refused, Some(Refusal::NotProxied), "{path}: the token must not go there");
+        }
+        assert!(seen.lock().expect("not poisoned").is_empty(), "nothing was sent");
+    }
+
+    #[tokio::test]
+    async fn an_attachments_bytes_come_back_as_they_are() {
+        let (server, seen) = fake_server(|line, _| match line {
+            "GET /api/attachments/7/notes.txt" => (200, "plain bytes, not JSON"),
+            _ => (404, r#"{"code":"not_found","message":"no"}"#),
+        })
+        .await;
+        let client = Client::new(&server).expect("a server address");
+        let bytes = client.fetch_raw("/api/attachments/7/notes.txt").await.expect("served");
+        assert_eq!(&bytes[..], b"plain bytes, not JSON", "bytes are not decoded as JSON");
+        let missing = client.fetch_raw("/api/attachments/8/gone.txt").await.expect_err("not there");
+        assert_eq!(missing.status, 404, "the server's refusal reaches the UI");
+        assert_eq!(seen.lock().expect("not poisoned").len(), 2);
     }
 }

@@ -11,6 +11,7 @@ mod chat;
 mod config;
 mod context;
 pub mod ptt;
+mod search;
 mod tail;
 pub mod voice;
 
@@ -49,6 +50,10 @@ pub enum Command {
     Channels(chat::ChannelsArgs),
     /// Send a message to a channel (by name or id).
     Send(chat::SendArgs),
+    /// Print a channel's newest messages, oldest first.
+    History(chat::HistoryArgs),
+    /// Find messages by their words, best first, in the channels you can read.
+    Search(search::SearchArgs),
     /// Print live events, one line each, until Ctrl-C.
     Tail(tail::TailArgs),
     /// Voice rooms.
@@ -109,6 +114,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logout => account::logout(&ctx).await,
         Command::Channels(args) => chat::channels(&ctx, args).await,
         Command::Send(args) => chat::send(&ctx, args).await,
+        Command::History(args) => chat::history(&ctx, args).await,
+        Command::Search(args) => search::search(&ctx, args).await,
         Command::Tail(args) => tail::run(&ctx, args).await,
         Command::Voice(args) => voice::run(&ctx, args).await,
         Command::Ptt(args) => ptt::run(&ctx, args).await,

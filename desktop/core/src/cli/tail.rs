@@ -95,6 +95,16 @@ fn line(state: &SessionState, event: &Event, json: bool) -> String {
         Event::MessageDelete { channel_id, message_id } => {
             format!("{} message {message_id} deleted", channel(*channel_id))
         }
+        Event::ReactionAdd { channel_id, message_id, user_id, emoji } => {
+            format!("{} {} reacted {emoji} to {message_id}", channel(*channel_id), state.user_name(*user_id))
+        }
+        Event::ReactionRemove { channel_id, message_id, user_id, emoji } => {
+            format!(
+                "{} {} took back {emoji} from {message_id}",
+                channel(*channel_id),
+                state.user_name(*user_id)
+            )
+        }
         Event::PresenceUpdate { user_id, status } => format!("{} is {status:?}", state.user_name(*user_id)),
         Event::TypingStart { channel_id, user_id, .. } => {
             format!("{} {} is typing", channel(*channel_id), state.user_name(*user_id))

@@ -75,6 +75,21 @@ pub struct JoinArgs {
     /// Send the microphone as it is, without RNNoise.
     #[arg(long)]
     pub no_noise_suppression: bool,
+    /// Do not cancel the echo of the speakers in the microphone (right for a headset).
+    /// With `--output FILE` nothing played reaches a microphone, so the canceller gets
+    /// no reference unless `--echo-sim` makes a room.
+    #[arg(long)]
+    pub no_echo_cancellation: bool,
+    /// Do not adapt the microphone's level.
+    #[arg(long)]
+    pub no_gain_control: bool,
+    /// Do not filter out rumble below the voice band.
+    #[arg(long)]
+    pub no_high_pass: bool,
+    /// Tests: feed what is played back into the microphone DELAY_MS later with GAIN_DB
+    /// (e.g. `60:-6`), mixed with the input, like speakers heard by the microphone.
+    #[arg(long, value_name = "DELAY_MS:GAIN_DB", allow_hyphen_values = true)]
+    pub echo_sim: Option<audio::EchoSim>,
     /// Bind the peer connections to loopback only (both ends on this machine).
     #[arg(long, hide = true)]
     pub loopback: bool,
@@ -158,6 +173,10 @@ async fn join(ctx: &Context, args: JoinArgs) -> anyhow::Result<()> {
                 (None, None) => OutputChoice::Default,
             },
             noise_suppression: !args.no_noise_suppression,
+            echo_cancellation: !args.no_echo_cancellation,
+            gain_control: !args.no_gain_control,
+            high_pass: !args.no_high_pass,
+            echo_sim: args.echo_sim,
             ..AudioConfig::default()
         },
         mesh: if args.loopback { MeshConfig::loopback() } else { MeshConfig::default() },
@@ -320,5 +339,48 @@ fn describe(state: &VoiceState, names: &HashMap<Id, String>) -> String {
         format!("{me}; nobody else here")
     } else {
         format!("{me}; peers: {}", peers.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn join_args(extra: &[&str]) -> JoinArgs {
+        let cli = Cli::try_parse_from(["cromulent", "voice", "join", "voice-main"].iter().chain(extra))
+            .expect("the arguments parse");
+        match cli.command {
+            Command::Voice(VoiceArgs { action: VoiceAction::Join(args) }) => args,
+            other => panic!("parsed as another command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn acoustic_switches_and_the_echo_simulation_parse() {
+        let plain = join_args(&[]);
+        assert!(
+            !plain.no_echo_cancellation && !plain.no_gain_control && !plain.no_high_pass,
+            "every acoustic stage is on unless switched off"
+        );
+        assert_eq!(plain.echo_sim, None, "no room is simulated unless asked");
+        let args = join_args(&[
+            "--echo-sim",
+            "60:-6",
+            "--no-echo-cancellation",
+            "--no-gain-control",
+            "--no-high-pass",
+        ]);
+        assert_eq!(
+            args.echo_sim,
+            Some(audio::EchoSim { delay_ms: 60, gain_db: -6.0 }),
+            "a negative gain is a value, not a flag"
+        );
+        assert!(
+            args.no_echo_cancellation && args.no_gain_control && args.no_high_pass,
+            "each switch is read"
+        );
     }
 }

@@ -276,9 +276,10 @@ impl Connection {
     async fn classify(&mut self, error: GatewayError) -> Ended {
         let retry = |reason: String, min_delay| Ended::Dropped { reason, min_delay };
         match error {
-            GatewayError::Closed { code: close_code::SESSION_REVOKED, .. } => {
-                Ended::Stop(CloseReason::Revoked, None)
-            }
+            // A deleted account ends its logins like a revocation: nothing to retry.
+            GatewayError::Closed {
+                code: close_code::SESSION_REVOKED | close_code::ACCOUNT_DELETED, ..
+            } => Ended::Stop(CloseReason::Revoked, None),
             GatewayError::Closed { code: close_code::UNSUPPORTED_VERSION, .. } => {
                 Ended::Stop(CloseReason::UnsupportedVersion, None)
             }

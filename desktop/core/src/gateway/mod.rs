@@ -87,6 +87,9 @@ impl GatewayConfig {
 }
 
 /// What subscribers receive.
+// Frames are nearly every event (messages grew by their files); boxing them would
+// allocate per frame to shrink the rare state changes, as in `socket::Incoming`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum GatewayEvent {
     /// A frame from the server: events (with `seq`), `ready`, `voice_joined`, `error`,

@@ -17,6 +17,9 @@ pub(super) struct Socket {
 }
 
 /// What reading the socket gave.
+// Frames are the common case and are matched on by shape all over the connection; a
+// box would cost an allocation per frame to shrink the two rare variants' moves.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Incoming {
     Frame(ServerFrame),
     /// An event only a newer server knows (already logged): count its `seq`, skip it.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use cromulent_protocol::channel::ChannelListEntry;
 use cromulent_protocol::feature_flag::FeatureFlags;
 use cromulent_protocol::gateway::{Event, PresenceStatus, ReadySnapshot};
-use cromulent_protocol::message::{Mention, Message};
+use cromulent_protocol::message::{Mention, Message, Reaction};
 use cromulent_protocol::user::{OwnUser, User};
 use cromulent_protocol::voice::VoiceRoom;
 use cromulent_protocol::Id;
@@ -73,12 +73,28 @@ impl SessionState {
             Event::MessageCreate { message } => self.message_created(message),
             Event::MessageUpdate { message } => {
                 if let Some(old) = self.cached_mut(message.channel_id, message.id) {
-                    *old = message.clone();
+                    // An event's reactions cannot say which are ours; the cached ones can.
+                    let reactions = std::mem::take(&mut old.reactions);
+                    *old = Message { reactions, ..message.clone() };
                 }
             }
             Event::MessageDelete { channel_id, message_id } => {
                 if let Some(list) = self.messages.get_mut(channel_id) {
                     list.retain(|m| m.id != *message_id);
+                    for reply in list.iter_mut() {
+                        if let Some(reference) = reply.reply_to.as_mut().filter(|r| r.id == *message_id) {
+                            reference.deleted = true;
+                            reference.excerpt.clear();
+                        }
+                    }
+                }
+            }
+            Event::ReactionAdd { channel_id, message_id, user_id, emoji }
+            | Event::ReactionRemove { channel_id, message_id, user_id, emoji } => {
+                let added = matches!(event, Event::ReactionAdd { .. });
+                let mine = *user_id == self.user.user.id;
+                if let Some(message) = self.cached_mut(*channel_id, *message_id) {
+                    count_reaction(&mut message.reactions, emoji, mine, added);
                 }
             }
             Event::ChannelCreate { channel } => {
@@ -108,6 +124,12 @@ impl SessionState {
                     if let Some(entry) = self.channels.get_mut(channel_id) {
                         entry.is_member = matches!(event, Event::MemberJoin { .. });
                     }
+                }
+            }
+            Event::NotificationSettingsUpdate { settings } => {
+                if let Some(entry) = self.channels.get_mut(&settings.channel_id) {
+                    entry.notification_level = settings.level;
+                    entry.muted_until = settings.muted_until;
                 }
             }
             Event::ReadStateUpdate { read_state } => {
@@ -151,8 +173,11 @@ impl SessionState {
             // Shown as they happen (typing, the inbox), not kept: a UI follows them
             // through `Change::Event`.
             Event::TypingStart { .. }
+            | Event::PinsUpdate { .. }
             | Event::NotificationCreate { .. }
             | Event::NotificationsRead { .. } => {}
+            // A ring is shown while it lasts, as it happens; the call itself is the room's.
+            Event::CallRing { .. } | Event::CallDeclined { .. } => {}
             // Groups are not tracked here (see `mentions`).
             Event::GroupUpdate { .. } | Event::GroupDelete { .. } => {}
             // Voice signaling and speaking state belong to the voice engine's call.
@@ -192,6 +217,29 @@ impl SessionState {
     }
 }
 
+/// Counts one reaction in or out of a message's list; an emoji nobody reacts with any
+/// more leaves the list, a new one joins at the end (the server's order of first use).
+pub fn count_reaction(reactions: &mut Vec<Reaction>, emoji: &str, mine: bool, added: bool) {
+    match reactions.iter().position(|r| r.emoji == emoji) {
+        Some(at) => {
+            let reaction = &mut reactions[at];
+            if added {
+                reaction.count += 1;
+            } else {
+                reaction.count = reaction.count.saturating_sub(1);
+            }
+            if mine {
+                reaction.me = added;
+            }
+            if reaction.count == 0 {
+                reactions.remove(at);
+            }
+        }
+        None if added => reactions.push(Reaction { emoji: emoji.to_owned(), count: 1, me: mine }),
+        None => {}
+    }
+}
+
 /// Whether a message mentions `me` directly or by @here/@everyone (group mentions need
 /// group membership, which the client does not track).
 fn mentions(message: &Message, me: Id) -> bool {
@@ -204,7 +252,7 @@ fn mentions(message: &Message, me: Id) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use cromulent_protocol::channel::ReadState;
+    use cromulent_protocol::channel::{ChannelNotificationSettings, NotificationLevel, ReadState};
     use cromulent_protocol::voice::VoiceParticipant;
     use serde_json::json;
 
@@ -249,6 +297,9 @@ mod tests {
             mentions,
             created_at: 0,
             edited_at: None,
+            reply_to: None,
+            reactions: vec![],
+            attachments: vec![],
         }
     }
 
@@ -271,6 +322,23 @@ mod tests {
         let general = &state.channels[&Id(10)];
         assert_eq!(general.unread_count, 1, "only bob's message after the marker is unread");
         assert_eq!(general.mention_count, 1, "and it is the one that mentions ada");
+    }
+
+    #[test]
+    fn notification_settings_from_another_device_update_the_channel() {
+        let mut state = ready();
+        let settings = ChannelNotificationSettings {
+            channel_id: Id(10),
+            level: NotificationLevel::Nothing,
+            muted_until: Some(5_000),
+        };
+        state.apply(&Event::NotificationSettingsUpdate { settings });
+        let general = &state.channels[&Id(10)];
+        assert_eq!(
+            (general.notification_level, general.muted_until),
+            (NotificationLevel::Nothing, Some(5_000)),
+            "the level and mute chosen elsewhere are this device's too"
+        );
     }
 
     #[test]

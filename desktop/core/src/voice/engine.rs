@@ -9,7 +9,7 @@ use std::time::Instant;
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, ServerFrame};
 use cromulent_protocol::Id;
 
-use super::audio::{AudioConfig, AudioError, Capture, InputChoice, OutputChoice, Playback};
+use super::audio::{start_duplex, AudioConfig, AudioError, Capture, InputChoice, OutputChoice};
 use super::call::{CallParts, Transports};
 use super::connection::ConnectionConfig;
 use super::controls::{Controls, PttMode};
@@ -104,8 +104,8 @@ impl VoiceEngine {
         let (capture, frames, playback) = {
             let audio = config.audio.clone();
             tokio::task::spawn_blocking(move || -> Result<_, AudioError> {
-                let playback = Playback::start(&audio)?;
-                let (capture, frames) = Capture::start(&audio)?;
+                // Linked, so the echo canceller hears what the speaker plays.
+                let (playback, capture, frames) = start_duplex(&audio)?;
                 Ok((capture, frames, playback))
             })
             .await
@@ -291,6 +291,28 @@ impl VoiceEngine {
         lock(&self.inner.config).audio.noise_suppression = enabled;
         if let Some(call) = lock(&self.inner.call).as_ref() {
             call.capture.set_noise_suppression(enabled);
+        }
+    }
+
+    /// Echo cancellation, on by default; off suits a headset.
+    pub fn set_echo_cancellation(&self, enabled: bool) {
+        lock(&self.inner.config).audio.echo_cancellation = enabled;
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.capture.set_echo_cancellation(enabled);
+        }
+    }
+
+    pub fn set_gain_control(&self, enabled: bool) {
+        lock(&self.inner.config).audio.gain_control = enabled;
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.capture.set_gain_control(enabled);
+        }
+    }
+
+    pub fn set_high_pass(&self, enabled: bool) {
+        lock(&self.inner.config).audio.high_pass = enabled;
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            call.capture.set_high_pass(enabled);
         }
     }
 

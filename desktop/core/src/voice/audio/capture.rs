@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::backend::{open_input, AudioInput};
+use super::acoustic::{AcousticProcessor, AcousticSettings, BLOCK_SAMPLES};
+use super::backend::{open_input, AudioInput, EchoSimInput};
 use super::codec::{EncoderSettings, VoiceEncoder};
 use super::config::{AudioConfig, TransmitMode};
 use super::denoise::NoiseSuppressor;
+use super::duplex::CaptureLink;
+use super::far_end::FarEndReader;
 use super::frame_queue::{frame_queue, FrameReceiver, FrameSender, Pushed};
 use super::meter::{VoiceDetector, FLOOR_DBFS};
 use super::resample::Resampler;
@@ -76,6 +79,9 @@ struct Controls {
     muted: AtomicBool,
     voice_activation: AtomicBool,
     noise_suppression: AtomicBool,
+    echo_cancellation: AtomicBool,
+    gain_control: AtomicBool,
+    high_pass: AtomicBool,
     level_bits: AtomicU32,
     voice_active: AtomicBool,
     gate_open: AtomicBool,
@@ -92,10 +98,21 @@ pub struct Capture {
 
 impl Capture {
     /// Opens the input and starts the capture thread. Frames come out of the returned
-    /// [`CaptureFrames`] every 20 ms, as long as the [`Capture`] lives.
+    /// [`CaptureFrames`] every 20 ms, as long as the [`Capture`] lives. Without a link to
+    /// playback the echo canceller has no reference: [`super::start_duplex`] links them.
     pub fn start(config: &AudioConfig) -> Result<(Capture, CaptureFrames), AudioError> {
+        Self::start_linked(config, CaptureLink::default())
+    }
+
+    pub(crate) fn start_linked(
+        config: &AudioConfig,
+        link: CaptureLink,
+    ) -> Result<(Capture, CaptureFrames), AudioError> {
         let controls = Arc::new(Controls::default());
         controls.noise_suppression.store(config.noise_suppression, Ordering::Relaxed);
+        controls.echo_cancellation.store(config.echo_cancellation, Ordering::Relaxed);
+        controls.gain_control.store(config.gain_control, Ordering::Relaxed);
+        controls.high_pass.store(config.high_pass, Ordering::Relaxed);
         controls
             .voice_activation
             .store(config.transmit_mode == TransmitMode::VoiceActivation, Ordering::Relaxed);
@@ -107,7 +124,12 @@ impl Capture {
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.to_owned())
             .spawn(move || {
+                let CaptureLink { far_end, room } = link;
                 let opened = open_input(&config.input).and_then(|input| {
+                    let input: Box<dyn AudioInput> = match room {
+                        Some(microphone) => Box::new(EchoSimInput::new(input, microphone)),
+                        None => input,
+                    };
                     let processor = CaptureProcessor::new(&config)?;
                     Ok((input, processor))
                 });
@@ -115,7 +137,8 @@ impl Capture {
                     Ok((input, processor)) => {
                         // The receiver only goes away if `start` itself is gone.
                         let _ = ready_sender.send(Ok(input.label()));
-                        run(input, processor, &thread_controls, &sender)
+                        let ends = Ends { far_end, frames: &sender };
+                        run(input, processor, &thread_controls, ends)
                     }
                     Err(error) => {
                         let _ = ready_sender.send(Err(error));
@@ -152,6 +175,19 @@ impl Capture {
 
     pub fn set_noise_suppression(&self, enabled: bool) {
         self.controls.noise_suppression.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Echo cancellation: on with speakers, off with a headset.
+    pub fn set_echo_cancellation(&self, enabled: bool) {
+        self.controls.echo_cancellation.store(enabled, Ordering::Relaxed);
+    }
+
+    pub fn set_gain_control(&self, enabled: bool) {
+        self.controls.gain_control.store(enabled, Ordering::Relaxed);
+    }
+
+    pub fn set_high_pass(&self, enabled: bool) {
+        self.controls.high_pass.store(enabled, Ordering::Relaxed);
     }
 
     /// Microphone level of the last frame after noise suppression, in dBFS.
@@ -196,12 +232,19 @@ impl Drop for Capture {
     }
 }
 
+/// Where the capture thread's data comes from besides the input, and where frames go.
+struct Ends<'a> {
+    far_end: Option<FarEndReader>,
+    frames: &'a FrameSender<EncodedFrame>,
+}
+
 fn run(
     mut input: Box<dyn AudioInput>,
     mut processor: CaptureProcessor,
     controls: &Controls,
-    sender: &FrameSender<EncodedFrame>,
+    mut ends: Ends<'_>,
 ) -> Result<(), AudioError> {
+    let mut far_block = [0.0_f32; BLOCK_SAMPLES];
     let mut resampler = Resampler::new(input.sample_rate(), SAMPLE_RATE);
     let mut raw = vec![0.0_f32; 8192];
     let mut pending: Vec<f32> = Vec::with_capacity(4 * FRAME_SAMPLES);
@@ -216,17 +259,30 @@ fn run(
         while pending.len() >= FRAME_SAMPLES {
             frame.copy_from_slice(&pending[..FRAME_SAMPLES]);
             pending.drain(..FRAME_SAMPLES);
+            // Everything played so far goes to the canceller before the frame that may
+            // hold its echo (taken out even while cancellation is off, so a switch
+            // back on starts from the present).
+            if let Some(far_end) = &mut ends.far_end {
+                while far_end.next_block(&mut far_block) {
+                    processor.far_end(&far_block);
+                }
+            }
             let gate = GateInputs {
                 transmit: controls.transmit.load(Ordering::Relaxed),
                 muted: controls.muted.load(Ordering::Relaxed),
                 voice_activation: controls.voice_activation.load(Ordering::Relaxed),
                 noise_suppression: controls.noise_suppression.load(Ordering::Relaxed),
+                acoustic: AcousticSettings {
+                    echo_cancellation: controls.echo_cancellation.load(Ordering::Relaxed),
+                    gain_control: controls.gain_control.load(Ordering::Relaxed),
+                    high_pass: controls.high_pass.load(Ordering::Relaxed),
+                },
             };
             let encoded = processor.process(&mut frame, gate)?;
             controls.level_bits.store(processor.level_dbfs().to_bits(), Ordering::Relaxed);
             controls.voice_active.store(processor.voice_active(), Ordering::Relaxed);
             controls.gate_open.store(encoded.voice, Ordering::Relaxed);
-            match sender.push(encoded) {
+            match ends.frames.push(encoded) {
                 Pushed::Queued => {}
                 Pushed::DroppedOldest => {
                     controls.dropped_frames.fetch_add(1, Ordering::Relaxed);
@@ -246,6 +302,7 @@ pub struct GateInputs {
     pub muted: bool,
     pub voice_activation: bool,
     pub noise_suppression: bool,
+    pub acoustic: AcousticSettings,
 }
 
 impl GateInputs {
@@ -255,9 +312,11 @@ impl GateInputs {
     }
 }
 
-/// The per-frame work of capture — noise suppression, metering, gate, Opus — apart from
-/// the thread, so benchmarks measure exactly what runs every 20 ms.
+/// The per-frame work of capture — echo cancellation, gain control, high-pass, noise
+/// suppression, metering, gate, Opus — apart from the thread, so benchmarks measure
+/// exactly what runs every 20 ms.
 pub struct CaptureProcessor {
+    acoustic: AcousticProcessor,
     suppressor: NoiseSuppressor,
     detector: VoiceDetector,
     encoder: VoiceEncoder,
@@ -269,7 +328,13 @@ impl CaptureProcessor {
     pub fn new(config: &AudioConfig) -> Result<Self, AudioError> {
         let settings =
             EncoderSettings { bitrate: config.bitrate, expected_loss_percent: config.expected_loss_percent };
+        let acoustic = AcousticSettings {
+            echo_cancellation: config.echo_cancellation,
+            gain_control: config.gain_control,
+            high_pass: config.high_pass,
+        };
         Ok(Self {
+            acoustic: AcousticProcessor::new(acoustic),
             suppressor: NoiseSuppressor::new(),
             detector: VoiceDetector::new(config.vad_threshold_dbfs),
             encoder: VoiceEncoder::new(settings)?,
@@ -278,12 +343,22 @@ impl CaptureProcessor {
         })
     }
 
+    /// Hands the echo canceller 10 ms of what the speaker played, in order, before the
+    /// microphone frames that may hold its echo.
+    pub fn far_end(&mut self, block: &[f32; BLOCK_SAMPLES]) {
+        self.acoustic.far_end(block);
+    }
+
     /// Processes one 48 kHz frame in place and encodes it (or silence, gate closed).
     pub fn process(
         &mut self,
         frame: &mut [f32; FRAME_SAMPLES],
         gate: GateInputs,
     ) -> Result<EncodedFrame, AudioError> {
+        // Echo first, on the raw signal the canceller's model of the room describes;
+        // RNNoise after it, so its non-linear gains do not hide the echo path.
+        self.acoustic.set(gate.acoustic);
+        self.acoustic.process(frame);
         if gate.noise_suppression {
             self.suppressor.process(frame);
         }

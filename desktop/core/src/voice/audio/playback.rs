@@ -6,9 +6,11 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::backend::{open_output, AudioOutput};
+use super::backend::{open_output, AudioOutput, EchoSimOutput};
 use super::codec::{Playout, VoiceDecoder};
 use super::config::AudioConfig;
+use super::duplex::PlaybackLink;
+use super::far_end::FarEndWriter;
 use super::jitter::{JitterBuffer, JitterStats};
 use super::meter::{VoiceDetector, FLOOR_DBFS};
 use super::mixer::{add_scaled, soft_clip};
@@ -105,8 +107,13 @@ impl std::fmt::Debug for Command {
 
 impl Playback {
     /// Opens the output and starts the playback thread, which plays silence until peers
-    /// are added.
+    /// are added. Nothing it plays reaches an echo canceller: [`super::start_duplex`]
+    /// starts it linked to capture.
     pub fn start(config: &AudioConfig) -> Result<Playback, AudioError> {
+        Self::start_linked(config, PlaybackLink::default())
+    }
+
+    pub(crate) fn start_linked(config: &AudioConfig, link: PlaybackLink) -> Result<Playback, AudioError> {
         let (commands, receiver) = mpsc::channel();
         let (ready_sender, ready) = mpsc::sync_channel(1);
         let stop = Arc::new(AtomicBool::new(false));
@@ -119,12 +126,18 @@ impl Playback {
             stop: Arc::clone(&stop),
             deafened: Arc::clone(&deafened),
             vad_threshold_dbfs: config.vad_threshold_dbfs,
+            far_end: link.far_end,
         };
         let output_choice = config.output.clone();
+        let room = link.room;
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.to_owned())
             .spawn(move || match open_output(&output_choice) {
                 Ok(output) => {
+                    let output: Box<dyn AudioOutput> = match room {
+                        Some(speaker) => Box::new(EchoSimOutput::new(output, speaker)),
+                        None => output,
+                    };
                     let _ = ready_sender.send(Ok(output.label()));
                     thread_state.run(output)
                 }
@@ -280,10 +293,12 @@ struct ThreadState {
     stop: Arc<AtomicBool>,
     deafened: Arc<AtomicBool>,
     vad_threshold_dbfs: f32,
+    /// Where the mix goes as the echo canceller's reference, when capture is linked.
+    far_end: Option<FarEndWriter>,
 }
 
 impl ThreadState {
-    fn run(self, mut output: Box<dyn AudioOutput>) -> Result<(), AudioError> {
+    fn run(mut self, mut output: Box<dyn AudioOutput>) -> Result<(), AudioError> {
         let mut peers: Vec<PeerStream> = Vec::new();
         let mut mix = [0.0_f32; TICK_SAMPLES];
         let mut resampler = Resampler::new(SAMPLE_RATE, output.sample_rate());
@@ -303,6 +318,9 @@ impl ThreadState {
             if self.deafened.load(Ordering::Relaxed) {
                 mix.fill(0.0);
             }
+            if let Some(far_end) = &mut self.far_end {
+                far_end.write(&mix);
+            }
             if resampler.output_rate() != output.sample_rate() {
                 // The device was replaced by one with another rate.
                 resampler = Resampler::new(SAMPLE_RATE, output.sample_rate());
@@ -311,6 +329,11 @@ impl ThreadState {
             resampler.process(&mix, &mut device_samples);
             // Blocks until the device (or the real-time clock of a file) takes the tick.
             output.write(&device_samples)?;
+        }
+        if let Some(far_end) = &self.far_end {
+            if far_end.dropped() > 0 {
+                tracing::debug!(ticks = far_end.dropped(), "echo reference ticks capture did not take");
+            }
         }
         output.finish()
     }

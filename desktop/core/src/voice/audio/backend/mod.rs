@@ -5,9 +5,11 @@
 //! `Send` on every platform), so the traits need no `Send`.
 
 mod device;
+mod echo_sim;
 mod file;
 
 pub use device::{list_devices, DeviceInfo, Devices};
+pub(crate) use echo_sim::{room, EchoSimInput, EchoSimOutput, RoomMicrophone, RoomSpeaker};
 
 use super::config::{InputChoice, OutputChoice};
 use super::AudioError;
