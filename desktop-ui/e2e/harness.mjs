@@ -164,6 +164,20 @@ export async function serverOfItsOwn(name, env = {}) {
   };
 }
 
+/** Runs `steps(server, contexts)` against a server of its own started with `env`; the
+ * browser contexts the steps put in `contexts` are closed and the server stopped however
+ * the steps end. */
+export async function onServerOfItsOwn(name, env, steps) {
+  const server = await serverOfItsOwn(name, env);
+  const contexts = [];
+  try {
+    return await steps(server, contexts);
+  } finally {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await server.stop();
+  }
+}
+
 export async function post(url, body, token) {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -195,6 +209,54 @@ export async function registerConfirmed(base, username) {
   });
   assert(r.ok, `confirming ${email}: ${r.status} ${await r.text()}`);
   return email;
+}
+
+/** Registers and confirms `username` through the API and signs in; resolves to
+ * `{ email, token }`. */
+export async function apiUser(base, username) {
+  const email = await registerConfirmed(base, username);
+  const login = await post(`${base}/api/auth/login`, { email, password: PASSWORD, device_name: 'e2e', device_type: 'test' });
+  const { access_token: token } = await post(`${base}/api/auth/refresh`, { refresh_token: login.refresh_token });
+  return { email, token };
+}
+
+// ---- Pages in Chromium: signing in, moving between channels, writing ----
+
+const PAGE_WAIT = { timeout: 10_000 };
+
+/** A browser context of its own, signed in as `email` through the login form once the
+ * channel list shows. Page errors are logged; `contexts` (when given) collects the
+ * context for the caller to close; `contextOptions` add to the context's (downloads…). */
+export async function signedInPage(browser, base, email, { contexts, contextOptions = {} } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...contextOptions });
+  contexts?.push(context);
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log('  [page error]', e.message));
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.locator('a[data-channel="general"]').waitFor(PAGE_WAIT);
+  return { context, page };
+}
+
+/** Opens channel `name` from the sidebar and waits for its heading. */
+export async function openChannel(page, name) {
+  await page.locator(`a[data-channel="${name}"]`).click();
+  await page.getByRole('heading', { name: `#${name}`, exact: true }).waitFor(PAGE_WAIT);
+}
+
+/** The messages in view whose text holds `text`. */
+export function messageItem(page, text) {
+  return page.locator('article[data-message-id]', { hasText: text });
+}
+
+/** Sends `text` from the composer of the channel in view. */
+export async function sendMessage(page, text) {
+  const box = page.getByTestId('composer');
+  await box.fill(text);
+  await box.press('Enter');
 }
 
 // ---- The native client (`cromulent`) beside the browsers ----

@@ -3,21 +3,13 @@
 // goes offline within seconds) and registers its own users, so any of them runs alone
 // with E2E_ONLY. The first user registered on each server is its admin.
 
-import { PASSWORD, assert, post, registerConfirmed, serverOfItsOwn, until } from './harness.mjs';
+import { apiUser, assert, onServerOfItsOwn, signedInPage, until } from './harness.mjs';
 
 const WAIT = { timeout: 10_000 };
 
-/** A server of this file's own, with a 1 s heartbeat: a session that ends goes offline
+/** Runs steps on a server of their own, with a 1 s heartbeat: a session that ends goes offline
  * after 1.5 s detached instead of 45 s. */
-const ownServer = (name) => serverOfItsOwn(name, { GATEWAY_HEARTBEAT_MS: '1000' });
-
-/** Registers and confirms `username` through the API; resolves to `{ email, token }`. */
-async function apiUser(base, username) {
-  const email = await registerConfirmed(base, username);
-  const login = await post(`${base}/api/auth/login`, { email, password: PASSWORD, device_name: 'e2e', device_type: 'test' });
-  const { access_token: token } = await post(`${base}/api/auth/refresh`, { refresh_token: login.refresh_token });
-  return { email, token };
-}
+const onOwnServer = (name, steps) => onServerOfItsOwn(name, { GATEWAY_HEARTBEAT_MS: '1000' }, steps);
 
 async function api(base, method, path, token, body) {
   const r = await fetch(`${base}${path}`, {
@@ -26,21 +18,6 @@ async function api(base, method, path, token, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-/** A browser context of its own, signed in as `who` through the login form. */
-async function signedInPage(browser, base, who, contexts) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  contexts.push(context);
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.log('  [page error]', e.message));
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('a[data-channel="general"]').waitFor(WAIT);
-  return { context, page };
 }
 
 function memberRow(page, username, presence) {
@@ -56,14 +33,12 @@ export const memberSuites = [
   [
     'members panel: members grouped by presence, live as another user comes online, goes idle and goes offline; a click opens the profile; the toggle is remembered',
     async ({ browser }) => {
-      const server = await ownServer('members');
-      const contexts = [];
-      try {
+      await onOwnServer('members', async (server, contexts) => {
         const { base } = server;
         const ann = await apiUser(base, 'ann');
         const bob = await apiUser(base, 'bob');
         await apiUser(base, 'cara');
-        const { page: a } = await signedInPage(browser, base, ann, contexts);
+        const { page: a } = await signedInPage(browser, base, ann.email, { contexts });
 
         // Open by default; ann is online, the others never connected.
         await memberRow(a, 'ann', 'online').waitFor(WAIT);
@@ -83,7 +58,7 @@ export const memberSuites = [
         await a.locator('[data-member="bob"] .chip', { hasText: 'devs' }).waitFor(WAIT);
 
         // Bob comes online in a browser of his own: ann's panel moves him without a reload.
-        const { context: bobContext, page: b } = await signedInPage(browser, base, bob, contexts);
+        const { context: bobContext, page: b } = await signedInPage(browser, base, bob.email, { contexts });
         await memberRow(a, 'bob', 'online').waitFor(WAIT);
         assert((await groupHeader(a, 'online')) === 'Online — 2', `two online: ${await groupHeader(a, 'online')}`);
         await memberRow(b, 'ann', 'online').waitFor(WAIT);
@@ -119,21 +94,16 @@ export const memberSuites = [
         await memberRow(a, 'ann', 'online').waitFor(WAIT);
         await a.reload();
         await memberRow(a, 'ann', 'online').waitFor(WAIT);
-      } finally {
-        for (const context of contexts) await context.close().catch(() => undefined);
-        await server.stop();
-      }
+      });
     },
   ],
   [
     'members panel: a 10,000-member channel puts only a window of rows in the page',
     async ({ browser }) => {
-      const server = await ownServer('members-10k');
-      const contexts = [];
-      try {
+      await onOwnServer('members-10k', async (server, contexts) => {
         const { base } = server;
         const ann = await apiUser(base, 'ann');
-        const { page: a } = await signedInPage(browser, base, ann, contexts);
+        const { page: a } = await signedInPage(browser, base, ann.email, { contexts });
         await memberRow(a, 'ann', 'online').waitFor(WAIT);
         // Ten thousand members (made up in the page's state: registering them would take
         // the server's password hashing an hour), every third one online.
@@ -177,22 +147,17 @@ export const memberSuites = [
         const online = await groupHeader(a, 'online');
         assert(online === `Online — ${3335 + 1}`, `one more online (3,334 made up, ann, m09998): ${online}`);
         assert(took < 1000, `regrouping 10,000 members took ${Math.round(took)} ms`);
-      } finally {
-        for (const context of contexts) await context.close().catch(() => undefined);
-        await server.stop();
-      }
+      });
     },
   ],
   [
     'notification settings: a channel set to nothing or muted shows no badges and fills no inbox; the setting is kept by the server',
     async ({ browser }) => {
-      const server = await ownServer('members-notify');
-      const contexts = [];
-      try {
+      await onOwnServer('members-notify', async (server, contexts) => {
         const { base } = server;
         const ann = await apiUser(base, 'ann');
         const bob = await apiUser(base, 'bob');
-        const { page: b } = await signedInPage(browser, base, bob, contexts);
+        const { page: b } = await signedInPage(browser, base, bob.email, { contexts });
         const channels = (await api(base, 'GET', '/api/channels', ann.token)).body;
         const general = channels.find((c) => c.name === 'general').id;
         const say = async (body) => {
@@ -242,25 +207,20 @@ export const memberSuites = [
         await b.getByRole('button', { name: 'Unmute' }).click();
         await b.getByLabel('Mute #general').waitFor(WAIT);
         assert((await link.getByTestId('muted').count()) === 0, 'unmuted: no muted mark');
-      } finally {
-        for (const context of contexts) await context.close().catch(() => undefined);
-        await server.stop();
-      }
+      });
     },
   ],
   [
     "admin screen: an admin toggles a channel's default flag and adds and removes a private channel's members",
     async ({ browser }) => {
-      const server = await ownServer('members-admin');
-      const contexts = [];
-      try {
+      await onOwnServer('members-admin', async (server, contexts) => {
         const { base } = server;
         const ann = await apiUser(base, 'ann');
         const bob = await apiUser(base, 'bob');
         const news = await api(base, 'POST', '/api/channels', ann.token, { name: 'news', kind: 'text' });
         const staff = await api(base, 'POST', '/api/channels', ann.token, { name: 'staff', kind: 'text', is_private: true });
         assert(news.status === 201 && staff.status === 201, `channels made: ${news.status} ${staff.status}`);
-        const { page: a } = await signedInPage(browser, base, ann, contexts);
+        const { page: a } = await signedInPage(browser, base, ann.email, { contexts });
         await a.goto(`${base}/admin`);
 
         // Default: every user becomes a member of news.
@@ -290,10 +250,7 @@ export const memberSuites = [
         await panel.getByRole('button', { name: 'Remove bob from staff' }).click();
         await panel.locator('[data-channel-member="bob"]').waitFor({ state: 'detached', timeout: 10_000 });
         assert((await api(base, 'GET', staffPath, bob.token)).status === 404, 'removed, bob no longer sees staff');
-      } finally {
-        for (const context of contexts) await context.close().catch(() => undefined);
-        await server.stop();
-      }
+      });
     },
   ],
 ];

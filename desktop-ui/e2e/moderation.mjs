@@ -4,21 +4,9 @@
 // out and their login refused, and the audit log shows both actions. Run alone
 // (E2E_ONLY=moderation), the first account it registers is the server's admin.
 
-import { PASSWORD, assert, registerConfirmed, until } from './harness.mjs';
+import { PASSWORD, assert, registerConfirmed, signedInPage, until } from './harness.mjs';
 
 const WAIT = { timeout: 10_000 };
-
-async function signedInPage(browser, base, email) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('a[data-channel="general"]').waitFor(WAIT);
-  return { context, page };
-}
 
 export const moderationSuites = [
   [

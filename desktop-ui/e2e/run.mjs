@@ -19,7 +19,12 @@ import { launchServer, targetDir } from './harness.mjs';
 import { suites as mainSuites, toneWav } from './suites.mjs';
 import { inviteSuites } from './invites.mjs';
 import { moderationSuites } from './moderation.mjs';
+import { accountSuites } from './account.mjs';
 import { memberSuites } from './members.mjs';
+import { dmSuites } from './dms.mjs';
+import { messagingSuites } from './messaging.mjs';
+import { attachmentSuites } from './attachments.mjs';
+import { searchSuites } from './search.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const uiDir = resolve(here, '..');
@@ -30,7 +35,7 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 // Later files' steps reuse the users and pages the earlier ones made, so a filter
 // (E2E_ONLY=<part of a name>) suits the steps that make their own, like the SFU ones.
 const only = process.env.E2E_ONLY;
-const suites = [...mainSuites, ...moderationSuites, ...inviteSuites, ...memberSuites].filter(([name]) => !only || name.includes(only));
+const suites = [...mainSuites, ...moderationSuites, ...accountSuites, ...inviteSuites, ...memberSuites, ...dmSuites, ...messagingSuites, ...attachmentSuites, ...searchSuites].filter(([name]) => !only || name.includes(only));
 
 mkdirSync(out, { recursive: true });
 mkdirSync(shots, { recursive: true });

@@ -99,7 +99,7 @@ describe('notification settings on the client', () => {
       { id: '9', name: 'general', kind: 'text', topic: null, is_default: true, is_private: false, write_permission: 'everyone', voice_mode: null, created_at: 0,
         is_member: true, last_message_id: null, last_read_message_id: null, unread_count: 0, mention_count: 0, notification_level: 'nothing', muted_until: null },
     ];
-    const mention = { id: '100', channel_id: '9', author_id: '1', body: '@me', nonce: null, mentions: [{ type: 'user' as const, user_id: '5' }], created_at: 0, edited_at: null };
+    const mention = { id: '100', channel_id: '9', author_id: '1', body: '@me', nonce: null, mentions: [{ type: 'user' as const, user_id: '5' }], created_at: 0, edited_at: null, reply_to: null, reactions: [], attachments: [] };
     chat.activeChannelId = null;
     chat.applyEvent({ seq: 1, type: 'message_create', message: mention });
     expect([chat.channels[0].unread_count, chat.channels[0].mention_count]).toEqual([1, 0]);

@@ -1,39 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError } from '../src/backend';
-import { WebBackend } from '../src/backend/web';
-import { describeError } from '../src/stores/app.svelte';
-import { fakeFetch, location } from './fake-fetch';
+import { mayModerate } from '../src/lib/moderation';
+import type { User } from '../src/generated/User';
 
-describe('moderation', () => {
-  it('times out, bans and lifts through the admin user paths', async () => {
-    const f = fakeFetch({ user_id: '7', ends_at: 2, reason: 'spam', created_by: '1', created_at: 1 });
-    const b = new WebBackend({ fetch: f.fetch, location });
-    await b.timeoutUser('7', { duration_secs: 600, reason: 'spam' });
-    await b.banUser('7', { delete_messages_hours: 24 });
-    await b.liftTimeout('7');
-    await b.unbanUser('7');
-    expect(f.calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
-      'POST /api/admin/users/7/timeout',
-      'POST /api/admin/users/7/ban',
-      'DELETE /api/admin/users/7/timeout',
-      'DELETE /api/admin/users/7/ban',
-    ]);
-    expect(JSON.parse(String(f.calls[0].init.body))).toEqual({ duration_secs: 600, reason: 'spam' });
+const user = (id: string, role: User['role'], deleted = false): User => ({
+  id,
+  username: id,
+  display_name: null,
+  avatar_url: null,
+  role,
+  created_at: 0,
+  ...(deleted ? { deleted_at: 1 } : {}),
+});
+
+describe('who may moderate whom', () => {
+  const admin = user('1', 'admin');
+  const moderator = user('2', 'moderator');
+  const member = user('3', 'member');
+
+  it('lets admins act on members and moderators, never on admins or themselves', () => {
+    expect(mayModerate(admin, member)).toBe(true);
+    expect(mayModerate(admin, moderator)).toBe(true);
+    expect(mayModerate(admin, user('4', 'admin'))).toBe(false);
+    expect(mayModerate(admin, admin)).toBe(false);
   });
 
-  it('pages the audit log back with before', async () => {
-    const f = fakeFetch([]);
-    const b = new WebBackend({ fetch: f.fetch, location });
-    await b.auditLog();
-    await b.auditLog({ before: '42', limit: 50 });
-    expect(f.calls.map((c) => c.url)).toEqual(['/api/admin/audit_log', '/api/admin/audit_log?before=42&limit=50']);
+  it('lets moderators act on members only', () => {
+    expect(mayModerate(moderator, member)).toBe(true);
+    expect(mayModerate(moderator, user('5', 'moderator'))).toBe(false);
+    expect(mayModerate(moderator, admin)).toBe(false);
   });
 
-  it('tells a timed-out user why their message was refused', async () => {
-    const f = fakeFetch({ code: 'timed_out', message: 'you are timed out', retry_after_secs: 60 }, 403);
-    const b = new WebBackend({ fetch: f.fetch, location });
-    const failure = await b.sendMessage('3', { body: 'hi' }).catch((e: unknown) => e);
-    expect((failure as BackendError).code).toBe('timed_out');
-    expect(describeError(failure)).toMatch(/timed you out/);
+  it('gives members and the signed-out nothing, and leaves deleted accounts alone', () => {
+    expect(mayModerate(member, user('6', 'member'))).toBe(false);
+    expect(mayModerate(null, member)).toBe(false);
+    expect(mayModerate(admin, user('7', 'member', true))).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import type { SendMessageRequest } from '../src/generated/SendMessageRequest';
 import { describe, expect, it } from 'vitest';
 import type { Backend, GatewayHandlers } from '../src/backend/index';
 import { BackendError } from '../src/backend/index';
@@ -43,7 +44,7 @@ function channel(id: string, name: string, extra: Partial<ChannelListEntry> = {}
 }
 
 function msg(id: string, channelId: string, authorId: string, extra: Partial<Message> = {}): Message {
-  return { id, channel_id: channelId, author_id: authorId, body: `m${id}`, nonce: null, mentions: [], created_at: Number(id), edited_at: null, ...extra };
+  return { id, channel_id: channelId, author_id: authorId, body: `m${id}`, nonce: null, mentions: [], created_at: Number(id), edited_at: null, reply_to: null, reactions: [], attachments: [], ...extra } as Message;
 }
 
 function readyFrame(): ReadyFrame {
@@ -56,6 +57,7 @@ function readyFrame(): ReadyFrame {
     presences: [],
     voice_rooms: [],
     feature_flags: { voice: true, registration: 'open', member_invites: false, link_previews: false, email_confirmation: false, turn: false },
+    limits: { attachment_max_bytes: 8 * 1024 * 1024 },
   };
 }
 
@@ -80,6 +82,18 @@ describe('ChatState', () => {
     expect(chat.channel('2')!.unread_count).toBe(0); // being read
     chat.applyEvent({ seq: 4, type: 'read_state_update', read_state: { channel_id: '1', last_read_message_id: '101' } });
     expect([general.unread_count, general.mention_count]).toEqual([0, 0]);
+  });
+
+  it('applies notification settings chosen on another device', () => {
+    const chat = new ChatState();
+    chat.applyReady(readyFrame());
+    chat.applyEvent({
+      seq: 1,
+      type: 'notification_settings_update',
+      settings: { channel_id: '1', level: 'nothing', muted_until: 5000 },
+    });
+    const general = chat.channel('1')!;
+    expect([general.notification_level, general.muted_until]).toEqual(['nothing', 5000]);
   });
 
   it('does not count own messages or a hidden tab’s… own messages', () => {
@@ -134,6 +148,52 @@ describe('ChatState', () => {
   });
 });
 
+describe('direct messages and calls in ChatState', () => {
+  const p = (user_id: string, session_id: string) => ({ session_id, user_id, muted: false, deafened: false, speaking: false, joined_at: 0 });
+
+  it('names a direct message after the others and counts each message as a notification', () => {
+    const chat = new ChatState();
+    chat.applyReady(readyFrame());
+    chat.applyEvent({ seq: 1, type: 'channel_create', channel: { ...channel('9', '@dm-9'), kind: 'dm', is_private: true, is_default: false } });
+    const dm = chat.channel('9')!;
+    expect(dm.is_member).toBe(true);
+    expect(dm.notification_level).toBe('all');
+    chat.dmParticipants['9'] = ['10', '11'];
+    expect(chat.dmName('9')).toBe('bob');
+    expect(chat.channelLabel('9')).toBe('bob');
+    expect(chat.channelLabel('1')).toBe('#general');
+    chat.applyEvent({ seq: 2, type: 'message_create', message: msg('100', '9', '11') });
+    expect([dm.unread_count, dm.mention_count]).toEqual([1, 1]);
+    dm.notification_level = 'mentions';
+    chat.applyEvent({ seq: 3, type: 'message_create', message: msg('101', '9', '11') });
+    expect([dm.unread_count, dm.mention_count]).toEqual([2, 1]);
+  });
+
+  it('rings until the caller hangs up, the ring expires, or the reader declines or answers', () => {
+    const chat = new ChatState();
+    chat.applyReady(readyFrame());
+    const now = Date.now();
+    chat.applyEvent({ seq: 1, type: 'voice_state_update', channel_id: '9', participant: p('11', 'b1'), left: false });
+    chat.applyEvent({ seq: 2, type: 'call_ring', channel_id: '9', from_user_id: '11', expires_at: now + 30_000 });
+    expect(chat.ringingNow(now)).toEqual([{ channelId: '9', from: '11' }]);
+    expect(chat.ringingNow(now + 30_001)).toEqual([]);
+    chat.applyEvent({ seq: 3, type: 'voice_state_update', channel_id: '9', participant: p('11', 'b1'), left: true });
+    expect(chat.ringingNow(now)).toEqual([]);
+
+    chat.applyEvent({ seq: 4, type: 'voice_state_update', channel_id: '9', participant: p('11', 'b1'), left: false });
+    chat.applyEvent({ seq: 5, type: 'call_ring', channel_id: '9', from_user_id: '11', expires_at: now + 30_000 });
+    chat.applyEvent({ seq: 6, type: 'call_declined', channel_id: '9', user_id: '10' });
+    expect(chat.ringingNow(now)).toEqual([]);
+
+    chat.applyEvent({ seq: 7, type: 'call_ring', channel_id: '9', from_user_id: '11', expires_at: now + 30_000 });
+    chat.applyEvent({ seq: 8, type: 'voice_state_update', channel_id: '9', participant: p('10', 'a2'), left: false });
+    expect(chat.ringingNow(now)).toEqual([]);
+
+    chat.applyEvent({ seq: 9, type: 'call_declined', channel_id: '9', user_id: '11' });
+    expect(chat.declined['9']).toEqual(['11']);
+  });
+});
+
 function fakeBackend(overrides: Partial<Backend> = {}) {
   const sent: { channelId: string; body: string; nonce: string }[] = [];
   let handlers: GatewayHandlers | null = null;
@@ -142,6 +202,8 @@ function fakeBackend(overrides: Partial<Backend> = {}) {
     me: async () => me,
     listNotifications: async () => [],
     listGroups: async () => [],
+    listBlocks: async () => [],
+    listDms: async () => [],
     listMessages: async () => [],
     ack: async (channel_id: string, { message_id }: { message_id: string }) => ({ channel_id, last_read_message_id: message_id }),
     joinChannel: async () => undefined,
@@ -181,6 +243,32 @@ describe('AppController', () => {
     await app.retry('nonce-1');
     expect(f.sent.map((s) => s.nonce)).toEqual(['nonce-1', 'nonce-1']);
     expect(app.chat.pending).toHaveLength(0);
+  });
+
+  it('sends uploaded files alone, by id, and only once every upload has finished', async () => {
+    const requests: SendMessageRequest[] = [];
+    let finish: (() => void) | null = null;
+    const f = fakeBackend({
+      sendMessage: async (channelId, req) => {
+        requests.push(req);
+        return msg('501', channelId, '10', { body: req.body, nonce: req.nonce });
+      },
+      uploadAttachment: (_channel, file) =>
+        new Promise((resolve) => {
+          finish = () => resolve({ id: `a-${file.name}`, filename: file.name, content_type: 'image/png', size: file.size, width: 2, height: 1, url: '/api/attachments/x/k', thumbnail_url: null });
+        }),
+    });
+    const app = new AppController(f.backend, undefined, () => 'n-files');
+    await app.boot();
+    f.handlers().frame(readyFrame());
+    const uploading = app.uploads.add('1', [new File(['x'], 'shot.png', { type: 'image/png' })]);
+    await app.sendMessage('1', '');
+    expect(requests).toHaveLength(0);
+    finish!();
+    await uploading;
+    await app.sendMessage('1', '  ');
+    expect(requests).toEqual([{ body: '', nonce: 'n-files', attachment_ids: ['a-shot.png'] }]);
+    expect(app.uploads.forChannel('1')).toEqual([]);
   });
 
   it('drops the pending copy when the gateway echoes the nonce first', async () => {
@@ -233,5 +321,23 @@ describe('AppController', () => {
     expect(app.session).toBe('signed_in');
     f.handlers().signedOut();
     expect(app.session).toBe('signed_out');
+  });
+
+  it('signs out with a notice once the account is deleted, and stays signed in when refused', async () => {
+    const asked: { password: string; delete_messages?: boolean }[] = [];
+    const f = fakeBackend({
+      deleteAccount: async (req) => {
+        asked.push(req);
+        if (req.password !== 'right') throw new BackendError(403, null, 'the server answered 403');
+        return { user_id: '10', deleted_messages: 0 };
+      },
+    });
+    const app = new AppController(f.backend);
+    await app.boot();
+    await expect(app.deleteAccount('wrong', false)).rejects.toThrow();
+    expect([app.session, app.notice]).toEqual(['signed_in', '']);
+    await app.deleteAccount('right', true);
+    expect([app.session, app.notice]).toEqual(['signed_out', 'Your account was deleted.']);
+    expect(asked.at(-1)).toEqual({ password: 'right', delete_messages: true });
   });
 });

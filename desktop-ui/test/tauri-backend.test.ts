@@ -42,6 +42,16 @@ describe('TauriBackend', () => {
     expect(inTauri({})).toBe(false);
   });
 
+  it('asks the app for updates and passes on why an install was refused, word for word', async () => {
+    const offer = { version: '0.3.0', current_version: '0.2.0', notes: 'n' };
+    const why = "The update was refused: its signature does not match this app's signing key.";
+    const app = fakeApp(({ cmd }) => (cmd === 'update_check' ? offer : refusal(why)));
+    const b = new TauriBackend(app.deps, SERVER);
+    expect(await b.updates.check()).toEqual(offer);
+    await expect(b.updates.install()).rejects.toThrow(why);
+    expect(app.calls.map((c) => c.cmd)).toEqual(['update_check', 'update_install']);
+  });
+
   it('sends REST calls through the app, which attaches the token', async () => {
     const app = fakeApp(({ cmd }) => (cmd === 'api' ? [{ channel: { id: '1', name: 'general' } }] : null));
     const b = new TauriBackend(app.deps, SERVER);
@@ -272,5 +282,72 @@ describe('desktop settings', () => {
     const err = await new TauriBackend(app.deps, SERVER).desktop.setStartAtLogin(true).catch((e) => e);
     expect(err).toBeInstanceOf(BackendError);
     expect(err.message).toBe('the login item could not be written');
+  });
+});
+
+describe('TauriBackend files', () => {
+  /** An app that records raw invokes too (bytes and headers), answering from `reply`. */
+  function fileApp(reply: (cmd: string, args: unknown) => unknown) {
+    const calls: Array<{ cmd: string; args: unknown; headers?: Record<string, string> }> = [];
+    const deps: TauriDeps = {
+      invoke: async <T>(cmd: string, args?: unknown, options?: { headers: Record<string, string> }) => {
+        calls.push({ cmd, args, headers: options?.headers });
+        return reply(cmd, args) as T;
+      },
+      listen: async () => () => undefined,
+    };
+    return { calls, deps };
+  }
+
+  it('uploads through the app as raw bytes, describing the file in a header', async () => {
+    const app = fileApp(() => ({ id: '3', filename: 'ünïcode.txt' }));
+    const b = new TauriBackend(app.deps, SERVER);
+    const progress: number[] = [];
+    const a = await b.uploadAttachment('7', new File(['hello'], 'ünïcode.txt', { type: 'text/plain' }), { onProgress: (sent) => progress.push(sent) });
+    expect(a.id).toBe('3');
+    const call = app.calls[0];
+    expect(call.cmd).toBe('attachment_upload');
+    expect(new TextDecoder().decode(call.args as Uint8Array)).toBe('hello');
+    const meta = new URLSearchParams(call.headers?.upload);
+    expect(Object.fromEntries(meta)).toEqual({ server: SERVER, path: '/api/channels/7/attachments', filename: 'ünïcode.txt', content_type: 'text/plain' });
+    // Header values must be ASCII: the name travels percent-encoded.
+    expect(/^[\x20-\x7e]*$/.test(call.headers?.upload ?? '')).toBe(true);
+    expect(progress).toEqual([0, 5]);
+  });
+
+  it('stops waiting for an upload that is cancelled', async () => {
+    const app = fileApp(() => new Promise(() => undefined));
+    const b = new TauriBackend(app.deps, SERVER);
+    const abort = new AbortController();
+    const pending = b.uploadAttachment('7', new File(['x'], 'x.txt'), { signal: abort.signal });
+    await flush();
+    abort.abort();
+    const err = await pending.catch((e) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toBe('upload cancelled');
+  });
+
+  it('loads an attachment through the app once, as a blob: URL', async () => {
+    const app = fileApp(() => new Uint8Array([1, 2, 3]).buffer);
+    const b = new TauriBackend(app.deps, SERVER);
+    const first = await b.attachmentSrc(`${SERVER}/api/attachments/5/a.png`);
+    const again = await b.attachmentSrc('/api/attachments/5/a.png');
+    expect(first.startsWith('blob:')).toBe(true);
+    expect(again).toBe(first);
+    expect(app.calls).toEqual([{ cmd: 'attachment_fetch', args: { server: SERVER, path: '/api/attachments/5/a.png' }, headers: undefined }]);
+  });
+
+  it('turns the files chosen in the native dialog into Files with a type from their names', async () => {
+    const app = fileApp((cmd, args) => {
+      if (cmd === 'attachment_pick') return [{ id: 1, name: 'shot.PNG', size: 2 }, { id: 2, name: 'notes', size: 1 }];
+      return new TextEncoder().encode(String((args as { id: number }).id).repeat(2)).buffer;
+    });
+    const files = await new TauriBackend(app.deps, SERVER).pickFiles();
+    expect(files.map((f) => [f.name, f.type])).toEqual([
+      ['shot.PNG', 'image/png'],
+      ['notes', ''],
+    ]);
+    expect(await files[0].text()).toBe('11');
+    expect(app.calls.map((c) => c.cmd)).toEqual(['attachment_pick', 'attachment_read', 'attachment_read']);
   });
 });

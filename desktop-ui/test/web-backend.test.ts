@@ -47,6 +47,24 @@ describe('WebBackend', () => {
     expect(f.calls[1].url).toBe('/api/channels/7/messages?before=99&limit=50');
   });
 
+  it('downloads the data export under the name the server gives it, and types its refusals', async () => {
+    const fetch = async () =>
+      new Response('{"messages":[]}', { status: 200, headers: { 'Content-Disposition': 'attachment; filename="cromulent-export-ann.json"' } });
+    const file = await new WebBackend({ fetch, location }).exportData();
+    expect(file.filename).toBe('cromulent-export-ann.json');
+    expect(await file.blob.text()).toBe('{"messages":[]}');
+    const limited = fakeFetch({ code: 'rate_limited', message: 'later' }, 429);
+    const err = await new WebBackend({ fetch: limited.fetch, location }).exportData().catch((e) => e);
+    expect([err.status, err.code]).toEqual([429, 'rate_limited']);
+  });
+
+  it('deletes the account with the password in the body', async () => {
+    const f = fakeFetch({ user_id: '1', deleted_messages: 0 });
+    await new WebBackend({ fetch: f.fetch, location }).deleteAccount({ password: 'pw', delete_messages: true });
+    expect([f.calls[0].url, f.calls[0].init.method]).toEqual(['/api/users/me', 'DELETE']);
+    expect(JSON.parse(String(f.calls[0].init.body))).toEqual({ password: 'pw', delete_messages: true });
+  });
+
   it('accepts empty 204 bodies', async () => {
     const f = fakeFetch(undefined, 204);
     await expect(new WebBackend({ fetch: f.fetch, location }).deleteMessage('5')).resolves.toBeUndefined();

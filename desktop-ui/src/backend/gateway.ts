@@ -29,7 +29,11 @@ export interface GatewayDeps {
 const OPEN = 1;
 
 // Close codes that end the session for good.
-const SIGNED_OUT = new Set<number>([CLOSE_CODE.AUTHENTICATION_FAILED, CLOSE_CODE.SESSION_REVOKED]);
+const SIGNED_OUT = new Set<number>([
+  CLOSE_CODE.AUTHENTICATION_FAILED,
+  CLOSE_CODE.SESSION_REVOKED,
+  CLOSE_CODE.ACCOUNT_DELETED,
+]);
 const GIVE_UP = new Set<number>([CLOSE_CODE.UNSUPPORTED_VERSION]);
 // The server is busy (rate limited, full, too many sessions for this user): wait at
 // least BUSY_PAUSE_MS before trying again, so a full server is not hammered.

@@ -2,12 +2,19 @@
 // to a `Backend`; `web.ts` implements it for browsers (fetch + WebSocket), the desktop
 // app has `tauri.ts`. Nothing else calls fetch, WebSocket or Tauri.
 
+import type { AccountDeleted } from '../generated/AccountDeleted';
 import type { AckRequest } from '../generated/AckRequest';
+import type { AdminDeleteUserRequest } from '../generated/AdminDeleteUserRequest';
+import type { DeleteAccountRequest } from '../generated/DeleteAccountRequest';
+import type { Attachment } from '../generated/Attachment';
 import type { AuditEntry } from '../generated/AuditEntry';
 import type { AuditLogQuery } from '../generated/AuditLogQuery';
 import type { BanRequest } from '../generated/BanRequest';
 import type { BanResult } from '../generated/BanResult';
 import type { ModerationState } from '../generated/ModerationState';
+import type { Block } from '../generated/Block';
+import type { DirectMessage } from '../generated/DirectMessage';
+import type { OpenDmRequest } from '../generated/OpenDmRequest';
 import type { Timeout } from '../generated/Timeout';
 import type { TimeoutRequest } from '../generated/TimeoutRequest';
 import type { ApiError } from '../generated/ApiError';
@@ -31,13 +38,17 @@ import type { Invite } from '../generated/Invite';
 import type { RegistrationInfo } from '../generated/RegistrationInfo';
 import type { Group } from '../generated/Group';
 import type { PttStatus } from '../generated/bridge/PttStatus';
+import type { UpdateOffer } from '../generated/bridge/UpdateOffer';
 import type { Id } from '../generated/Id';
 import type { LinkPreview } from '../generated/LinkPreview';
 import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
 import type { ListMembersQuery } from '../generated/ListMembersQuery';
 import type { ListMessagesQuery } from '../generated/ListMessagesQuery';
+import type { SearchHit } from '../generated/SearchHit';
+import type { SearchQuery } from '../generated/SearchQuery';
 import type { ListNotificationsQuery } from '../generated/ListNotificationsQuery';
 import type { Message } from '../generated/Message';
+import type { Pin } from '../generated/Pin';
 import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
 import type { ReadState } from '../generated/ReadState';
@@ -83,6 +94,20 @@ export class BackendError extends Error {
 }
 
 /** Where the gateway connection stands, for the UI's connection banner. */
+/** A file the server sent as an attachment. */
+export interface Download {
+  filename: string;
+  blob: Blob;
+}
+
+/** How an upload reports its progress and is cancelled. */
+export interface UploadOptions {
+  /** Bytes of the file sent so far. */
+  onProgress?: (sent: number, total: number) => void;
+  /** Aborting it cancels the upload; the promise then rejects. */
+  signal?: AbortSignal;
+}
+
 export type GatewayStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
 
 export interface GatewayHandlers {
@@ -122,11 +147,27 @@ export interface DesktopSettings {
   setStartAtLogin(enabled: boolean): Promise<void>;
 }
 
+/** A newer version of the desktop app, offered by its server (generated from the app). */
+export type { UpdateOffer };
+
+/** Updates of the desktop app itself; a browser backend leaves `updates` unset. */
+export interface DesktopUpdates {
+  /** Asks the signed-in server; null when nothing newer is offered. Rejects when it cannot ask. */
+  check(): Promise<UpdateOffer | null>;
+  /**
+   * Installs the last offer and restarts the app into it. Rejects with the reason shown
+   * to the user (a bad signature, a failed download); the running app stays as it is.
+   */
+  install(): Promise<void>;
+}
+
 export interface Backend {
   /** The server's address when the UI is not served by it (desktop app); '' = same origin. */
   readonly serverUrl: string;
   /** Present only inside the desktop app. */
   readonly desktop?: DesktopSettings;
+  /** Present only inside the desktop app. */
+  readonly updates?: DesktopUpdates;
 
   register(req: RegisterRequest): Promise<RegisterResponse>;
   confirmAccount(req: TokenRequest): Promise<void>;
@@ -145,11 +186,17 @@ export interface Backend {
   changeEmail(req: ChangeEmailRequest): Promise<void>;
   listSessions(): Promise<SessionInfo[]>;
   revokeSession(id: Id): Promise<void>;
+  /** Ends the account for good; the current password proves it is the owner. */
+  deleteAccount(req: DeleteAccountRequest): Promise<AccountDeleted>;
+  /** Everything the server holds about the caller, as a JSON file to save. */
+  exportData(): Promise<Download>;
 
   listUsers(): Promise<User[]>;
   setRole(userId: Id, req: SetRoleRequest): Promise<User>;
   /** Admins: without `password` the new user is mailed a link to choose one. */
   createUser(req: CreateUserRequest): Promise<OwnUser>;
+  /** Admins: deletes another account as its owner could. */
+  deleteUser(userId: Id, req: AdminDeleteUserRequest): Promise<AccountDeleted>;
 
   listChannels(): Promise<ChannelListEntry[]>;
   createChannel(req: CreateChannelRequest): Promise<Channel>;
@@ -165,13 +212,40 @@ export interface Backend {
   /** The caller's own level and mute for a channel. */
   updateNotificationSettings(channelId: Id, req: UpdateNotificationSettingsRequest): Promise<ChannelNotificationSettings>;
 
+  /** Opens the direct message of the caller and these people, or finds theirs. */
+  openDm(req: OpenDmRequest): Promise<DirectMessage>;
+  /** The caller's direct messages with their participants (unread counts: `listChannels`). */
+  listDms(): Promise<DirectMessage[]>;
+  listBlocks(): Promise<Block[]>;
+  blockUser(userId: Id): Promise<Block>;
+  unblockUser(userId: Id): Promise<void>;
+
   /** Newest first, as the server pages them. */
   listMessages(channelId: Id, page?: ListMessagesQuery): Promise<Message[]>;
   /** With a nonce, so a retry can never store the message twice. */
   sendMessage(channelId: Id, req: SendMessageRequest): Promise<Message>;
   editMessage(id: Id, req: EditMessageRequest): Promise<Message>;
   deleteMessage(id: Id): Promise<void>;
+  /** Idempotent: reacting twice with one emoji is one reaction. */
+  addReaction(messageId: Id, emoji: string): Promise<void>;
+  removeReaction(messageId: Id, emoji: string): Promise<void>;
+  /** Newest pin first. */
+  listPins(channelId: Id): Promise<Pin[]>;
+  pinMessage(channelId: Id, messageId: Id): Promise<void>;
+  unpinMessage(channelId: Id, messageId: Id): Promise<void>;
   ack(channelId: Id, req: AckRequest): Promise<ReadState>;
+  /** One file for a message in the channel, sent with its `id` in `attachment_ids`. */
+  uploadAttachment(channelId: Id, file: File, opts?: UploadOptions): Promise<Attachment>;
+  /**
+   * An address an `<img>` or a download link can use for an attachment's `url` or
+   * `thumbnail_url`: the browser sends its session cookie with it, the app has to
+   * fetch the bytes itself.
+   */
+  attachmentSrc(url: string): Promise<string>;
+  /** Files the person chooses to attach: the browser's file picker, the app's native dialog. */
+  pickFiles(): Promise<File[]>;
+  /** Messages matching the words, best first, from the channels the caller may read. */
+  searchMessages(query: SearchQuery): Promise<SearchHit[]>;
 
   listNotifications(query?: ListNotificationsQuery): Promise<Notification[]>;
   markNotificationRead(id: Id): Promise<void>;

@@ -7,10 +7,15 @@
 // that goes through the app's `api` command, and replaces what differs — login, logout,
 // automatic login and the gateway.
 //
+// Files: the app opens the native file dialog (`pickFiles`), uploads the bytes it is
+// handed with its token (`uploadAttachment`) and fetches attachments, which an <img>
+// here could not (no cookie, no token), into blob: URLs (`attachmentSrc`).
+//
 // What crosses the bridge is generated from the app's Rust (`generated/bridge/`): the
 // payload types, the argument and failure types of `api` and `config`, and the event
 // names with their payloads (`BridgeEvents`).
 
+import type { Attachment } from '../generated/Attachment';
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { OwnUser } from '../generated/OwnUser';
 import type { SessionLoginRequest } from '../generated/SessionLoginRequest';
@@ -19,7 +24,9 @@ import type { ApiCall } from '../generated/bridge/ApiCall';
 import type { CallFailure } from '../generated/bridge/CallFailure';
 import type { DesktopConfig } from '../generated/bridge/DesktopConfig';
 import type { NativeVoiceState } from '../generated/bridge/NativeVoiceState';
+import type { PickedFile } from '../generated/bridge/PickedFile';
 import type { PttStatus } from '../generated/bridge/PttStatus';
+import type { UpdateOffer } from '../generated/bridge/UpdateOffer';
 import {
   GATEWAY_FRAME,
   GATEWAY_RESYNC,
@@ -31,12 +38,16 @@ import {
   type BridgeEvents,
 } from '../generated/bridge/events';
 import { backoffMs } from './gateway';
-import { BackendError, type DesktopSettings, type Gateway, type GatewayHandlers } from './index';
+import { BackendError, type DesktopSettings, type DesktopUpdates, type Gateway, type GatewayHandlers, type UploadOptions } from './index';
+import { contentTypeOf } from '../lib/attachments';
 import { WebBackend } from './web';
 import type { AudioSink, MediaDeps } from '../voice/engine.svelte';
 
-/** `invoke` from `@tauri-apps/api/core`, injectable for tests. */
-export type Invoke = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
+/**
+ * `invoke` from `@tauri-apps/api/core`, injectable for tests. Bytes go as the raw body
+ * (a file to upload), with what describes them in `options.headers`.
+ */
+export type Invoke = <T>(cmd: string, args?: Record<string, unknown> | Uint8Array, options?: { headers: Record<string, string> }) => Promise<T>;
 /**
  * `listen` from `@tauri-apps/api/event`, reduced to the payload and typed by the event's
  * name; resolves to an unlisten.
@@ -44,7 +55,8 @@ export type Invoke = <T>(cmd: string, args?: Record<string, unknown>) => Promise
 export type Listen = <E extends keyof BridgeEvents>(event: E, handler: (payload: BridgeEvents[E]) => void) => Promise<() => void>;
 
 export interface TauriDeps {
-  invoke: Invoke;
+  // A method, so a fake that takes only argument objects still passes for one.
+  invoke<T>(...call: Parameters<Invoke>): Promise<T>;
   listen: Listen;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   random?: () => number;
@@ -56,7 +68,7 @@ export type { NativeVoiceState, PttStatus };
 export async function tauriDeps(): Promise<TauriDeps> {
   const [{ invoke }, { listen }] = await Promise.all([import('@tauri-apps/api/core'), import('@tauri-apps/api/event')]);
   return {
-    invoke: (cmd, args) => invoke(cmd, args),
+    invoke: (cmd, args, options) => invoke(cmd, args, options),
     listen: (event, handler) => listen(event, (e) => handler(e.payload as never)),
   };
 }
@@ -72,6 +84,7 @@ function failure(e: unknown): BackendError {
 export class TauriBackend extends WebBackend {
   private readonly deps: TauriDeps;
   readonly desktop: DesktopSettings;
+  readonly updates: DesktopUpdates;
 
   constructor(deps: TauriDeps, serverUrl: string) {
     // `this` does not exist until super() returns; the fetch only runs after that.
@@ -85,6 +98,10 @@ export class TauriBackend extends WebBackend {
     self.backend = this;
     this.deps = deps;
     this.desktop = new NativeDesktop(<T>(cmd: string, args?: Record<string, unknown>) => this.call<T>(cmd, args), deps.listen);
+    this.updates = {
+      check: () => this.call<UpdateOffer | null>('update_check'),
+      install: () => this.call<void>('update_install'),
+    };
   }
 
   /** A fetch that the app performs: same answers as the server's, no token in sight. */
@@ -103,12 +120,61 @@ export class TauriBackend extends WebBackend {
     }
   }
 
-  private async call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  private async call<T>(cmd: string, args?: Record<string, unknown> | Uint8Array, options?: { headers: Record<string, string> }): Promise<T> {
     try {
-      return await this.deps.invoke<T>(cmd, args);
+      return await this.deps.invoke<T>(cmd, args, options);
     } catch (e) {
       throw failure(e);
     }
+  }
+
+  /**
+   * The app sends the bytes in one request, so progress shows only start and end;
+   * cancelling stops waiting for the answer (a file uploaded but never sent is the
+   * server's to clean up).
+   */
+  override async uploadAttachment(channelId: string, file: File, opts: UploadOptions = {}): Promise<Attachment> {
+    const cancelled = () => new BackendError(0, null, 'upload cancelled');
+    if (opts.signal?.aborted) throw cancelled();
+    const meta = new URLSearchParams({
+      server: this.serverUrl,
+      path: `/api/channels/${encodeURIComponent(channelId)}/attachments`,
+      filename: file.name,
+      content_type: file.type,
+    });
+    opts.onProgress?.(0, file.size);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const upload = this.call<Attachment>('attachment_upload', bytes, { headers: { upload: meta.toString() } });
+    const abort = new Promise<never>((_, reject) => opts.signal?.addEventListener('abort', () => reject(cancelled()), { once: true }));
+    const attachment = await Promise.race([upload, abort]);
+    opts.onProgress?.(file.size, file.size);
+    return attachment;
+  }
+
+  // One blob: URL per address for the window's life: history re-renders reuse it.
+  private readonly blobs = new Map<string, Promise<string>>();
+
+  override attachmentSrc(url: string): Promise<string> {
+    const path = url.startsWith(this.serverUrl) ? url.slice(this.serverUrl.length) : url;
+    let src = this.blobs.get(path);
+    if (!src) {
+      src = this.call<ArrayBuffer>('attachment_fetch', { server: this.serverUrl, path }).then((bytes) => URL.createObjectURL(new Blob([bytes])));
+      // A failure is not kept: the next render asks again.
+      src.catch(() => this.blobs.delete(path));
+      this.blobs.set(path, src);
+    }
+    return src;
+  }
+
+  /** The app's native file dialog; the chosen files' bytes come from the app, once each. */
+  override async pickFiles(): Promise<File[]> {
+    const picked = await this.call<PickedFile[]>('attachment_pick');
+    return Promise.all(
+      picked.map(async (p) => {
+        const bytes = await this.call<ArrayBuffer>('attachment_read', { id: p.id });
+        return new File([bytes], p.name, { type: contentTypeOf(p.name) });
+      }),
+    );
   }
 
   override logIn({ email, password }: SessionLoginRequest): Promise<OwnUser> {

@@ -1,11 +1,17 @@
 // The browser's Backend: REST with the HttpOnly session cookie, the gateway over a
 // WebSocket to the same origin. `fetch` and `WebSocket` are injectable for tests.
 
+import type { AccountDeleted } from '../generated/AccountDeleted';
 import type { AckRequest } from '../generated/AckRequest';
+import type { AdminDeleteUserRequest } from '../generated/AdminDeleteUserRequest';
 import type { ApiError } from '../generated/ApiError';
+import type { Attachment } from '../generated/Attachment';
 import type { AuditEntry } from '../generated/AuditEntry';
 import type { AuditLogQuery } from '../generated/AuditLogQuery';
 import type { BanRequest } from '../generated/BanRequest';
+import type { Block } from '../generated/Block';
+import type { DirectMessage } from '../generated/DirectMessage';
+import type { OpenDmRequest } from '../generated/OpenDmRequest';
 import type { BanResult } from '../generated/BanResult';
 import type { ChangeEmailRequest } from '../generated/ChangeEmailRequest';
 import type { ChangePasswordRequest } from '../generated/ChangePasswordRequest';
@@ -18,6 +24,7 @@ import type { CreateGroupRequest } from '../generated/CreateGroupRequest';
 import type { CreateInviteRequest } from '../generated/CreateInviteRequest';
 import type { CreateUserRequest } from '../generated/CreateUserRequest';
 import type { CreatedInvite } from '../generated/CreatedInvite';
+import type { DeleteAccountRequest } from '../generated/DeleteAccountRequest';
 import type { EditMessageRequest } from '../generated/EditMessageRequest';
 import type { FeatureFlags } from '../generated/FeatureFlags';
 import type { ForgotPasswordRequest } from '../generated/ForgotPasswordRequest';
@@ -28,8 +35,11 @@ import type { LinkPreview } from '../generated/LinkPreview';
 import type { LinkPreviewQuery } from '../generated/LinkPreviewQuery';
 import type { ListMembersQuery } from '../generated/ListMembersQuery';
 import type { ListMessagesQuery } from '../generated/ListMessagesQuery';
+import type { SearchHit } from '../generated/SearchHit';
+import type { SearchQuery } from '../generated/SearchQuery';
 import type { ListNotificationsQuery } from '../generated/ListNotificationsQuery';
 import type { Message } from '../generated/Message';
+import type { Pin } from '../generated/Pin';
 import type { ModerationState } from '../generated/ModerationState';
 import type { Notification } from '../generated/Notification';
 import type { OwnUser } from '../generated/OwnUser';
@@ -59,15 +69,34 @@ import type { User } from '../generated/User';
 import type { VoicePreferences } from '../generated/VoicePreferences';
 import type { VoiceSettings } from '../generated/VoiceSettings';
 import { GatewayConnection, type SocketLike } from './gateway';
-import { BackendError, type Backend, type Gateway, type GatewayHandlers } from './index';
+import { BackendError, type Backend, type Download, type Gateway, type GatewayHandlers, type UploadOptions } from './index';
 
 type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The part of XMLHttpRequest an upload uses. XHR, not fetch: only XHR reports how much
+ * of a request body has been sent, and that is the progress bar.
+ */
+export interface XhrLike {
+  withCredentials: boolean;
+  status: number;
+  responseText: string;
+  upload: { onprogress: ((e: { loaded: number; total: number; lengthComputable: boolean }) => void) | null };
+  onload: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: FormData): void;
+  abort(): void;
+}
 
 export interface WebBackendOptions {
   /** '' for the origin the page came from. */
   serverUrl?: string;
   fetch?: FetchLike;
   openSocket?: (url: string) => SocketLike;
+  xhr?: () => XhrLike;
   /** Page origin, used to build the gateway URL when serverUrl is ''. */
   location?: { protocol: string; host: string };
 }
@@ -76,6 +105,7 @@ export class WebBackend implements Backend {
   readonly serverUrl: string;
   private readonly fetchImpl: FetchLike;
   private readonly openSocket: (url: string) => SocketLike;
+  private readonly newXhr: () => XhrLike;
   private readonly location: { protocol: string; host: string };
 
   constructor(opts: WebBackendOptions = {}) {
@@ -83,6 +113,7 @@ export class WebBackend implements Backend {
     this.fetchImpl = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.openSocket = opts.openSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
     this.location = opts.location ?? globalThis.location;
+    this.newXhr = opts.xhr ?? (() => new XMLHttpRequest() as unknown as XhrLike);
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -108,11 +139,34 @@ export class WebBackend implements Backend {
         parsed = null;
       }
     }
-    if (!response.ok) {
-      const err = parsed && typeof parsed === 'object' && 'code' in parsed ? (parsed as ApiError) : null;
-      throw new BackendError(response.status, err, `the server answered ${response.status}`);
-    }
+    if (!response.ok) throw failure(response.status, parsed);
     return parsed as T;
+  }
+
+  /** A file the server sends as an attachment: its name and its bytes. */
+  private async download(path: string, fallbackName: string): Promise<Download> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.serverUrl + path, {
+        method: 'GET',
+        credentials: this.serverUrl ? 'include' : 'same-origin',
+        headers: { Accept: 'application/json' },
+      });
+    } catch {
+      throw new BackendError(0, null, 'cannot reach the server');
+    }
+    if (!response.ok) {
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(await response.text());
+      } catch {
+        parsed = null;
+      }
+      throw failure(response.status, parsed);
+    }
+    const disposition = response.headers.get('Content-Disposition') ?? '';
+    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallbackName;
+    return { filename, blob: await response.blob() };
   }
 
   register(req: RegisterRequest) {
@@ -161,6 +215,12 @@ export class WebBackend implements Backend {
   listSessions() {
     return this.request<SessionInfo[]>('GET', '/api/sessions');
   }
+  deleteAccount(req: DeleteAccountRequest) {
+    return this.request<AccountDeleted>('DELETE', '/api/users/me', req);
+  }
+  exportData() {
+    return this.download('/api/users/me/export', 'cromulent-export.json');
+  }
   async revokeSession(id: Id) {
     await this.request('DELETE', `/api/sessions/${enc(id)}`);
   }
@@ -173,6 +233,9 @@ export class WebBackend implements Backend {
   }
   createUser(req: CreateUserRequest) {
     return this.request<OwnUser>('POST', '/api/admin/users', req);
+  }
+  deleteUser(userId: Id, req: AdminDeleteUserRequest) {
+    return this.request<AccountDeleted>('DELETE', `/api/admin/users/${enc(userId)}`, req);
   }
 
   listChannels() {
@@ -218,8 +281,85 @@ export class WebBackend implements Backend {
   async deleteMessage(id: Id) {
     await this.request('DELETE', `/api/messages/${enc(id)}`);
   }
+  async addReaction(messageId: Id, emoji: string) {
+    await this.request('PUT', `/api/messages/${enc(messageId)}/reactions/${enc(emoji)}`);
+  }
+  async removeReaction(messageId: Id, emoji: string) {
+    await this.request('DELETE', `/api/messages/${enc(messageId)}/reactions/${enc(emoji)}`);
+  }
+  listPins(channelId: Id) {
+    return this.request<Pin[]>('GET', `/api/channels/${enc(channelId)}/pins`);
+  }
+  async pinMessage(channelId: Id, messageId: Id) {
+    await this.request('PUT', `/api/channels/${enc(channelId)}/pins/${enc(messageId)}`);
+  }
+  async unpinMessage(channelId: Id, messageId: Id) {
+    await this.request('DELETE', `/api/channels/${enc(channelId)}/pins/${enc(messageId)}`);
+  }
+  searchMessages(query: SearchQuery) {
+    return this.request<SearchHit[]>('GET', `/api/search${queryString(query)}`);
+  }
   ack(channelId: Id, req: AckRequest) {
     return this.request<ReadState>('POST', `/api/channels/${enc(channelId)}/ack`, req);
+  }
+
+  uploadAttachment(channelId: Id, file: File, opts: UploadOptions = {}): Promise<Attachment> {
+    return new Promise<Attachment>((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(new BackendError(0, null, 'upload cancelled'));
+      const xhr = this.newXhr();
+      xhr.open('POST', `${this.serverUrl}/api/channels/${enc(channelId)}/attachments`);
+      xhr.withCredentials = !!this.serverUrl;
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.upload.onprogress = (e) => opts.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+      const onAbort = () => xhr.abort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => opts.signal?.removeEventListener('abort', onAbort);
+      xhr.onload = () => {
+        done();
+        let parsed: unknown = null;
+        try {
+          parsed = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+        } catch {
+          parsed = null;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(parsed as Attachment);
+        else reject(failure(xhr.status, parsed));
+      };
+      xhr.onerror = () => {
+        done();
+        reject(new BackendError(0, null, 'cannot reach the server'));
+      };
+      xhr.onabort = () => {
+        done();
+        reject(new BackendError(0, null, 'upload cancelled'));
+      };
+      const form = new FormData();
+      form.append('file', file, file.name);
+      xhr.send(form);
+    });
+  }
+
+  async attachmentSrc(url: string): Promise<string> {
+    // Same origin: the session cookie goes with the image request, nothing to add.
+    return url.startsWith('/') ? this.serverUrl + url : url;
+  }
+
+  pickFiles(): Promise<File[]> {
+    return new Promise((resolve) => {
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.multiple = true;
+      input.hidden = true;
+      input.dataset.testid = 'file-picker';
+      const finish = (files: File[]) => {
+        input.remove();
+        resolve(files);
+      };
+      input.addEventListener('change', () => finish(Array.from(input.files ?? [])), { once: true });
+      input.addEventListener('cancel', () => finish([]), { once: true });
+      document.body.append(input);
+      input.click();
+    });
   }
 
   listNotifications(query: ListNotificationsQuery = {}) {
@@ -278,6 +418,21 @@ export class WebBackend implements Backend {
   }
   async unbanUser(userId: Id) {
     await this.request('DELETE', `/api/admin/users/${enc(userId)}/ban`);
+  }
+  openDm(req: OpenDmRequest) {
+    return this.request<DirectMessage>('POST', '/api/dms', req);
+  }
+  listDms() {
+    return this.request<DirectMessage[]>('GET', '/api/dms');
+  }
+  listBlocks() {
+    return this.request<Block[]>('GET', '/api/users/me/blocks');
+  }
+  blockUser(userId: Id) {
+    return this.request<Block>('PUT', `/api/users/me/blocks/${enc(userId)}`);
+  }
+  async unblockUser(userId: Id) {
+    await this.request('DELETE', `/api/users/me/blocks/${enc(userId)}`);
   }
   moderationState() {
     return this.request<ModerationState>('GET', '/api/admin/moderation');
@@ -338,4 +493,10 @@ function queryString(query: object): string {
   }
   const qs = params.toString();
   return qs ? `?${qs}` : '';
+}
+
+/** The error a failed answer becomes: typed when the body is the API's `{code, message}`. */
+function failure(status: number, parsed: unknown): BackendError {
+  const err = parsed && typeof parsed === 'object' && 'code' in parsed ? (parsed as ApiError) : null;
+  return new BackendError(status, err, `the server answered ${status}`);
 }

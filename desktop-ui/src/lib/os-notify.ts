@@ -1,6 +1,6 @@
-// System notifications while the tab is in the background: mentions (the server made
-// them, so the channel's setting allowed them), and every message of a channel whose
-// level is `all`.
+// System notifications while the tab is in the background: mentions and direct
+// messages (the server made them, so the channel's setting allowed them), and every
+// message of a channel whose level is `all`.
 import type { Message } from '../generated/Message';
 import type { Notification as Inbox } from '../generated/Notification';
 import { notifiesEveryMessage } from './channel-notify';
@@ -19,8 +19,9 @@ export async function requestOsNotifications(): Promise<NotificationPermission |
 export function notifyMention(app: AppController, n: Inbox): void {
   if (!osNotificationsAvailable() || window.Notification.permission !== 'granted') return;
   if (document.visibilityState === 'visible' && document.hasFocus()) return;
-  const channel = app.chat.channel(n.channel_id)?.name ?? 'a channel';
-  const shown = new window.Notification(`${app.chat.displayName(n.actor_id)} mentioned you in #${channel}`, {
+  const who = app.chat.displayName(n.actor_id);
+  const title = n.kind === 'direct_message' ? `${who} (direct message)` : `${who} mentioned you in ${app.chat.channelLabel(n.channel_id)}`;
+  const shown = new window.Notification(title, {
     body: n.excerpt,
     tag: n.id,
   });
@@ -37,7 +38,8 @@ export function notifyMessage(app: AppController, m: Message): void {
   if (!osNotificationsAvailable() || window.Notification.permission !== 'granted') return;
   if (document.visibilityState === 'visible' && document.hasFocus()) return;
   const ch = app.chat.channel(m.channel_id);
-  if (!ch || m.author_id === app.chat.me?.id || !notifiesEveryMessage(ch) || app.chat.mentionsMe(m)) return;
+  // A direct message's messages are notifications of their own (`notifyMention`).
+  if (!ch || ch.kind === 'dm' || m.author_id === app.chat.me?.id || !notifiesEveryMessage(ch) || app.chat.mentionsMe(m)) return;
   const shown = new window.Notification(`${app.chat.displayName(m.author_id)} in #${ch.name}`, { body: m.body.slice(0, 140), tag: m.id });
   shown.onclick = () => {
     window.focus();

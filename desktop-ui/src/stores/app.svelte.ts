@@ -3,6 +3,7 @@
 // read `chat`; they never touch the Backend themselves.
 
 import { BackendError, type Backend, type Gateway, type GatewayStatus } from '../backend/index';
+import type { Attachment } from '../generated/Attachment';
 import type { ClientFrame } from '../generated/ClientFrame';
 import type { Id } from '../generated/Id';
 import type { OwnUser } from '../generated/OwnUser';
@@ -13,9 +14,13 @@ import { newNonce } from '../lib/ids';
 import { LinkPreviewMemo } from '../lib/link-preview';
 import { VoiceEngine, type MediaDeps } from '../voice/engine.svelte';
 import { ChatState } from './chat.svelte';
+import { UploadQueue } from './uploads.svelte';
+import { SearchState } from './search.svelte';
 
 export const PAGE_SIZE = MESSAGE_PAGE_DEFAULT;
 const TYPING_EVERY_MS = 3000;
+/** Pages forward a jump to an old message loads at most before giving up. */
+const JUMP_MAX_PAGES = 50;
 
 export type SessionState = 'unknown' | 'signed_out' | 'signed_in';
 
@@ -26,6 +31,8 @@ export class AppController {
   readonly chat = new ChatState();
   session = $state<SessionState>('unknown');
   status = $state<GatewayStatus>('connecting');
+  /** Why the user was signed out, shown once on the login screen (empty: nothing to say). */
+  notice = $state('');
   private gateway: Gateway | null = null;
   private lastTypingSent = Number.NEGATIVE_INFINITY;
   private presence: 'online' | 'idle' = 'online';
@@ -34,6 +41,10 @@ export class AppController {
   readonly voice: VoiceEngine;
   /** Link previews shown under messages, one request per address. */
   readonly linkPreviews: LinkPreviewMemo;
+  /** Files in the composers, uploading or ready to go with the next message. */
+  readonly uploads: UploadQueue;
+  /** The search box and its results. */
+  readonly search: SearchState;
 
   constructor(
     readonly backend: Backend,
@@ -42,6 +53,11 @@ export class AppController {
   ) {
     this.voice = new VoiceEngine((frame) => this.send(frame), media);
     this.linkPreviews = new LinkPreviewMemo(backend);
+    this.uploads = new UploadQueue({
+      upload: (channelId, file, opts) => backend.uploadAttachment(channelId, file, opts),
+      maxBytes: () => this.chat.limits?.attachment_max_bytes ?? null,
+    });
+    this.search = new SearchState(backend, this.chat);
   }
 
   async boot(): Promise<void> {
@@ -57,6 +73,13 @@ export class AppController {
   async logIn(email: string, password: string): Promise<void> {
     const me = await this.backend.logIn({ email, password });
     this.signedIn(me);
+  }
+
+  /** Deletes the signed-in account and signs out, leaving `notice` for the login screen. */
+  async deleteAccount(password: string, deleteMessages: boolean): Promise<void> {
+    await this.backend.deleteAccount({ password, delete_messages: deleteMessages });
+    this.signedOut();
+    this.notice = 'Your account was deleted.';
   }
 
   async logOut(): Promise<void> {
@@ -96,23 +119,78 @@ export class AppController {
     this.chat.me = null;
     this.chat.histories = {};
     this.chat.pending = [];
+    this.uploads.clear();
     this.chat.notifications = [];
     this.chat.activeChannelId = null;
     this.session = 'signed_out';
   }
 
   private async loadSide(): Promise<void> {
-    const [notifications, groups] = await Promise.allSettled([
+    const [notifications, groups, blocks] = await Promise.allSettled([
       this.backend.listNotifications(),
       this.backend.listGroups(),
+      this.backend.listBlocks(),
+      this.loadDms(),
     ]);
     if (notifications.status === 'fulfilled') this.chat.notifications = notifications.value;
     if (groups.status === 'fulfilled') this.chat.groups = groups.value;
+    if (blocks.status === 'fulfilled') this.chat.blocked = blocks.value.map((b) => b.user_id);
+  }
+
+  /** Who takes part in each direct message: their names are its name. */
+  async loadDms(): Promise<void> {
+    const dms = await this.backend.listDms();
+    const participants: Record<Id, Id[]> = {};
+    for (const dm of dms) participants[dm.channel.id] = dm.participant_ids;
+    this.chat.dmParticipants = participants;
+  }
+
+  /**
+   * Opens (or finds) the direct message with `userIds` and goes to it. The channel
+   * usually arrives by the gateway too; it is added here so the route has it at once.
+   */
+  async openDm(userIds: Id[]): Promise<Id> {
+    const dm = await this.backend.openDm({ user_ids: userIds });
+    this.chat.dmParticipants[dm.channel.id] = dm.participant_ids;
+    if (!this.chat.channel(dm.channel.id)) this.chat.applyEvent({ seq: 0, type: 'channel_create', channel: dm.channel });
+    return dm.channel.id;
+  }
+
+  /** Starts (or joins) the call of a direct message: the others' clients ring. */
+  async call(channelId: Id): Promise<void> {
+    delete this.chat.declined[channelId];
+    await this.voice.join(channelId);
+  }
+
+  /** Answers a ringing call: joins its room and shows its conversation. */
+  async answer(channelId: Id): Promise<void> {
+    this.chat.stopRinging(channelId);
+    await this.voice.join(channelId);
+  }
+
+  /** Turns a ringing call down; the caller is told, and the reader's other devices stop. */
+  decline(channelId: Id): void {
+    this.chat.stopRinging(channelId);
+    this.send({ type: 'call_decline', channel_id: channelId });
+  }
+
+  async block(userId: Id): Promise<void> {
+    await this.backend.blockUser(userId);
+    if (!this.chat.blocked.includes(userId)) this.chat.blocked = [...this.chat.blocked, userId];
+  }
+
+  async unblock(userId: Id): Promise<void> {
+    await this.backend.unblockUser(userId);
+    this.chat.blocked = this.chat.blocked.filter((id) => id !== userId);
   }
 
   receive(frame: ServerFrame): void {
     if ('seq' in frame) {
       this.chat.applyEvent(frame);
+      // Someone opened a direct message with this user: learn who is in it.
+      if (frame.type === 'channel_create' && frame.channel.kind === 'dm' && !this.chat.dmParticipants[frame.channel.id]) {
+        void this.loadDms().catch(() => undefined);
+      }
       if (frame.type === 'message_create' && frame.message.channel_id === this.chat.activeChannelId && this.chat.attentive) {
         void this.ack(frame.message.channel_id);
       }
@@ -156,7 +234,49 @@ export class AppController {
     }
     if (h.items.length === 0) await this.loadLatest(id);
     else await this.catchUp(id);
+    void this.loadPins(id).catch(() => undefined);
     await this.ack(id);
+  }
+
+  /** The channel's pins (for the pins panel and the pin/unpin action). */
+  async loadPins(id: Id): Promise<void> {
+    this.chat.pins[id] = await this.backend.listPins(id);
+  }
+
+  async pin(channelId: Id, messageId: Id, pinned: boolean): Promise<void> {
+    if (pinned) await this.backend.pinMessage(channelId, messageId);
+    else await this.backend.unpinMessage(channelId, messageId);
+  }
+
+  /** Adds the signed-in user's reaction, or takes it back; counts follow the gateway's events. */
+  async toggleReaction(messageId: Id, emoji: string, on: boolean): Promise<void> {
+    if (on) await this.backend.addReaction(messageId, emoji);
+    else await this.backend.removeReaction(messageId, emoji);
+  }
+
+  /**
+   * Brings a message of a channel into the loaded history and asks the list to show it:
+   * a page `around` it, then pages forward until they meet what was loaded, so the
+   * history stays one unbroken run of messages.
+   */
+  async jumpTo(channelId: Id, messageId: Id): Promise<void> {
+    const h = this.chat.ensureHistory(channelId);
+    if (!h.items.some((m) => m.id === messageId)) {
+      const page = await this.backend.listMessages(channelId, { around: messageId, limit: PAGE_SIZE });
+      if (!page.some((m) => m.id === messageId)) throw new Error('that message is gone');
+      const loaded = new Set(h.items.map((m) => m.id));
+      const run = [...page];
+      let newest = page[0]?.id;
+      for (let pages = 0; newest && !run.some((m) => loaded.has(m.id)) && h.items.length > 0; pages++) {
+        if (pages >= JUMP_MAX_PAGES) throw new Error('that message is too far back to load');
+        const next = await this.backend.listMessages(channelId, { after: newest, limit: MESSAGE_PAGE_MAX });
+        if (next.length === 0) break;
+        run.push(...next);
+        newest = next[0].id;
+      }
+      this.chat.mergeMessages(channelId, run, false);
+    }
+    this.chat.jumpTarget = { channelId, messageId, seq: (this.chat.jumpTarget?.seq ?? 0) + 1 };
   }
 
   async loadLatest(id: Id): Promise<void> {
@@ -238,13 +358,36 @@ export class AppController {
     }
   }
 
-  /** Sends a message; on failure it stays in `pending` marked failed, for `retry`. */
+  /**
+   * Sends a message, with the channel's uploaded files (it may be only files); on
+   * failure it stays in `pending` marked failed, for `retry`.
+   */
   async sendMessage(channelId: Id, body: string): Promise<void> {
     const text = body.trim();
-    if (!text) return;
+    if (!text && !this.uploads.ready(channelId)) return;
+    if (this.uploads.busy(channelId)) return;
+    const attachments: Attachment[] = this.uploads.take(channelId);
     const nonce = this.nonce();
-    this.chat.addPending({ nonce, channelId, body: text, failed: false });
+    const reply = this.chat.replies[channelId];
+    delete this.chat.replies[channelId];
+    const replyTo = reply ? { id: reply.message.id, notify: reply.notify } : undefined;
+    this.chat.addPending({ nonce, channelId, body: text, failed: false, replyTo, attachments });
     await this.deliver(nonce);
+  }
+
+  /** Starts uploading files into the channel's composer. */
+  attach(channelId: Id, files: File[]): void {
+    if (files.length > 0) void this.uploads.add(channelId, files);
+  }
+
+  /** The file picker (the app's native dialog in the desktop app), then `attach`. */
+  async pickFiles(channelId: Id): Promise<void> {
+    this.attach(channelId, await this.backend.pickFiles());
+  }
+
+  /** Where an attachment's bytes load from (see `Backend.attachmentSrc`). */
+  attachmentSrc(url: string): Promise<string> {
+    return this.backend.attachmentSrc(url);
   }
 
   /** Resends a failed message with its original nonce, so it can never appear twice. */
@@ -264,7 +407,9 @@ export class AppController {
     const p = this.chat.pending.find((x) => x.nonce === nonce);
     if (!p) return;
     try {
-      const message = await this.backend.sendMessage(p.channelId, { body: p.body, nonce });
+      const reply = p.replyTo ? { reply_to: p.replyTo.id, notify_reply_author: p.replyTo.notify } : {};
+      const files = p.attachments.length > 0 ? { attachment_ids: p.attachments.map((a) => a.id) } : {};
+      const message = await this.backend.sendMessage(p.channelId, { body: p.body, nonce, ...reply, ...files });
       this.chat.settlePending(nonce, message);
     } catch (e) {
       // Typed refusals (a timeout, say) read as the other screens word them.
@@ -347,6 +492,8 @@ export function describeError(e: unknown): string {
         return 'This account is banned from this server.';
       case 'timed_out':
         return 'A moderator has timed you out: you cannot write or talk for now.';
+      case 'blocked':
+        return 'You cannot write here: you and someone in this conversation have blocked one another.';
       default:
         return e.message;
     }

@@ -2,6 +2,7 @@
 // state transitions only; talking to the server is the controller's job (app.svelte.ts).
 
 import type { ChannelListEntry } from '../generated/ChannelListEntry';
+import type { Attachment } from '../generated/Attachment';
 import type { ControlFrame } from '../generated/ControlFrame';
 import type { EventFrame } from '../generated/EventFrame';
 import type { FeatureFlags } from '../generated/FeatureFlags';
@@ -9,8 +10,11 @@ import type { Group } from '../generated/Group';
 import type { Id } from '../generated/Id';
 import type { Message } from '../generated/Message';
 import type { Notification } from '../generated/Notification';
+import type { Pin } from '../generated/Pin';
+import type { Reaction } from '../generated/Reaction';
 import type { OwnUser } from '../generated/OwnUser';
 import type { PresenceStatus } from '../generated/PresenceStatus';
+import type { ServerLimits } from '../generated/ServerLimits';
 import type { User } from '../generated/User';
 import type { VoiceParticipant } from '../generated/VoiceParticipant';
 import { isSilenced } from '../lib/channel-notify';
@@ -25,6 +29,10 @@ export interface PendingMessage {
   body: string;
   failed: boolean;
   error?: string;
+  /** The message it answers, and whether that message's author is notified. */
+  replyTo?: { id: Id; notify: boolean };
+  /** Files already uploaded, sent by id with the message. */
+  attachments: Attachment[];
 }
 
 export interface ChannelHistory {
@@ -37,6 +45,21 @@ export interface ChannelHistory {
   dividerAfter: Id | null;
 }
 
+/** The message the composer of a channel answers, and whether its author is notified. */
+export interface ReplyDraft {
+  message: Message;
+  notify: boolean;
+}
+
+/** Counts one reaction in or out; an emoji nobody uses any more leaves the list. */
+export function countReaction(reactions: Reaction[], emoji: string, mine: boolean, added: boolean): Reaction[] {
+  const at = reactions.findIndex((r) => r.emoji === emoji);
+  if (at < 0) return added ? [...reactions, { emoji, count: 1, me: mine }] : reactions;
+  const old = reactions[at];
+  const next = { emoji, count: Math.max(0, old.count + (added ? 1 : -1)), me: mine ? added : old.me };
+  return next.count === 0 ? reactions.filter((_, i) => i !== at) : reactions.map((r, i) => (i === at ? next : r));
+}
+
 const EMPTY_HISTORY: ChannelHistory = Object.freeze({ items: [], hasMore: true, loading: true, dividerAfter: null }) as ChannelHistory;
 
 export class ChatState {
@@ -46,6 +69,8 @@ export class ChatState {
   presences = $state<Record<Id, PresenceStatus>>({});
   voiceRooms = $state<Record<Id, VoiceParticipant[]>>({});
   flags = $state<FeatureFlags | null>(null);
+  /** This server's settings-made limits, known once `ready` arrived. */
+  limits = $state<ServerLimits | null>(null);
   groups = $state<Group[]>([]);
   /**
    * Member ids of the channels whose members panel was opened, kept current by
@@ -58,7 +83,21 @@ export class ChatState {
   /** channel → user → expiry (ms since epoch). */
   typing = $state<Record<Id, Record<Id, number>>>({});
   notifications = $state<Notification[]>([]);
+  /** Who takes part in each direct message (the reader included), by channel. */
+  dmParticipants = $state<Record<Id, Id[]>>({});
+  /** Calls ringing the reader, by direct message: who calls and until when (ms). */
+  ringing = $state<Record<Id, { from: Id; expiresAt: number }>>({});
+  /** Who declined the reader's call, by direct message, until dismissed. */
+  declined = $state<Record<Id, Id[]>>({});
+  /** Users the reader blocked: their messages are folded away. */
+  blocked = $state<Id[]>([]);
   activeChannelId = $state<Id | null>(null);
+  /** Per channel: the message being answered in its composer. */
+  replies = $state<Record<Id, ReplyDraft>>({});
+  /** Per channel whose pins were loaded: its pins, newest first. */
+  pins = $state<Record<Id, Pin[]>>({});
+  /** A message to bring into view and highlight (a jump to a reply's original). */
+  jumpTarget = $state<{ channelId: Id; messageId: Id; seq: number } | null>(null);
   /** The reader is looking at the active channel (tab visible and focused). */
   attentive = $state(true);
 
@@ -76,6 +115,7 @@ export class ChatState {
     for (const room of frame.voice_rooms) rooms[room.channel_id] = room.participants;
     this.voiceRooms = rooms;
     this.flags = frame.feature_flags;
+    this.limits = frame.limits;
   }
 
   channel(id: Id | null): ChannelListEntry | undefined {
@@ -98,6 +138,34 @@ export class ChatState {
     return u ? u.display_name || u.username : 'unknown';
   }
 
+  /** A direct message's name: the other participants' names. */
+  dmName(channelId: Id): string {
+    const others = (this.dmParticipants[channelId] ?? []).filter((id) => id !== this.me?.id);
+    return others.length ? others.map((id) => this.displayName(id)).join(', ') : 'Direct message';
+  }
+
+  /** How a channel reads in text: `#name`, or a direct message's people. */
+  channelLabel(channelId: Id): string {
+    const ch = this.channel(channelId);
+    if (!ch) return 'a channel';
+    return ch.kind === 'dm' ? this.dmName(channelId) : `#${ch.name}`;
+  }
+
+  /** Calls ringing now: not expired, and their room not empty (the caller is still there). */
+  ringingNow(now: number): { channelId: Id; from: Id }[] {
+    return Object.entries(this.ringing)
+      .filter(([channelId, ring]) => ring.expiresAt > now && (this.voiceRooms[channelId] ?? []).length > 0)
+      .map(([channelId, ring]) => ({ channelId, from: ring.from }));
+  }
+
+  stopRinging(channelId: Id): void {
+    delete this.ringing[channelId];
+  }
+
+  isBlocked(userId: Id): boolean {
+    return this.blocked.includes(userId);
+  }
+
   /** Does this message mention the signed-in user (directly, by group, @here, @everyone)? */
   mentionsMe(message: Message): boolean {
     const me = this.me?.id;
@@ -112,6 +180,10 @@ export class ChatState {
           return true;
       }
     });
+  }
+
+  isPinned(channelId: Id, messageId: Id): boolean {
+    return this.pins[channelId]?.some((p) => p.message.id === messageId) ?? false;
   }
 
   /** Merges a page of history (any order) into a channel, keeping it sorted and unique. */
@@ -166,7 +238,9 @@ export class ChatState {
           } else if (!seen) {
             ch.unread_count += 1;
             // A silenced channel stores no notification, so the server counts no mention.
-            if (this.mentionsMe(m) && !isSilenced(ch)) ch.mention_count += 1;
+            // In a direct message at level `all` every message is a notification.
+            const notifies = this.mentionsMe(m) || (ch.kind === 'dm' && ch.notification_level === 'all');
+            if (notifies && !isSilenced(ch)) ch.mention_count += 1;
           }
         }
         return;
@@ -175,12 +249,42 @@ export class ChatState {
         const h = this.histories[frame.message.channel_id];
         if (!h) return;
         const i = h.items.findIndex((m) => m.id === frame.message.id);
-        if (i >= 0) h.items[i] = frame.message;
+        // An event's reactions cannot say which are ours (`me`); the loaded ones can.
+        if (i >= 0) h.items[i] = { ...frame.message, reactions: h.items[i].reactions };
         return;
       }
       case 'message_delete': {
         const h = this.histories[frame.channel_id];
-        if (h) h.items = h.items.filter((m) => m.id !== frame.message_id);
+        if (h) {
+          h.items = h.items.filter((m) => m.id !== frame.message_id);
+          for (const m of h.items) {
+            if (m.reply_to?.id === frame.message_id) m.reply_to = { ...m.reply_to, deleted: true, excerpt: '' };
+          }
+        }
+        const reply = this.replies[frame.channel_id];
+        if (reply?.message.id === frame.message_id) delete this.replies[frame.channel_id];
+        return;
+      }
+      case 'reaction_add':
+      case 'reaction_remove': {
+        const m = this.histories[frame.channel_id]?.items.find((x) => x.id === frame.message_id);
+        if (m) m.reactions = countReaction(m.reactions, frame.emoji, frame.user_id === this.me?.id, frame.type === 'reaction_add');
+        return;
+      }
+      case 'pins_update': {
+        const list = this.pins[frame.channel_id];
+        if (!list) return;
+        if (!frame.pinned) {
+          this.pins[frame.channel_id] = list.filter((p) => p.message.id !== frame.message_id);
+          return;
+        }
+        const m = this.histories[frame.channel_id]?.items.find((x) => x.id === frame.message_id);
+        if (m && !list.some((p) => p.message.id === m.id)) {
+          this.pins[frame.channel_id] = [{ message: m, pinned_by: frame.user_id, pinned_at: Date.now() }, ...list];
+        } else if (!m) {
+          // Not loaded here: the panel fetches the list again.
+          delete this.pins[frame.channel_id];
+        }
         return;
       }
       case 'read_state_update': {
@@ -200,14 +304,17 @@ export class ChatState {
         if (existing) {
           Object.assign(existing, frame.channel);
         } else {
+          // A direct message appears to its participants, who are its members and hear
+          // of every message there unless they choose otherwise.
+          const dm = frame.channel.kind === 'dm';
           this.channels.push({
             ...frame.channel,
-            is_member: false,
+            is_member: dm,
             last_message_id: null,
             last_read_message_id: null,
             unread_count: 0,
             mention_count: 0,
-            notification_level: 'mentions',
+            notification_level: dm ? 'all' : 'mentions',
             muted_until: null,
           });
         }
@@ -259,22 +366,52 @@ export class ChatState {
       case 'feature_flags_update':
         this.flags = frame.feature_flags;
         return;
+      case 'call_ring':
+        if (frame.from_user_id !== this.me?.id) {
+          this.ringing[frame.channel_id] = { from: frame.from_user_id, expiresAt: frame.expires_at };
+        }
+        return;
+      case 'call_declined':
+        if (frame.user_id === this.me?.id) {
+          // Declined on this or another of the reader's devices: stop ringing everywhere.
+          this.stopRinging(frame.channel_id);
+        } else {
+          const list = this.declined[frame.channel_id] ?? [];
+          if (!list.includes(frame.user_id)) this.declined[frame.channel_id] = [...list, frame.user_id];
+        }
+        return;
       case 'voice_state_update': {
-        const list = (this.voiceRooms[frame.channel_id] ??= []);
+        // Read back through the state: `??=` yields the plain array it stored, and a push
+        // into that one is not seen (the first join into a room nobody was in got lost).
+        this.voiceRooms[frame.channel_id] ??= [];
+        const list = this.voiceRooms[frame.channel_id];
         const i = list.findIndex((p) => p.session_id === frame.participant.session_id);
         if (frame.left) {
           if (i >= 0) list.splice(i, 1);
+          // The caller hung up before anyone answered: the ring ends with the call.
+          if (list.length === 0) this.stopRinging(frame.channel_id);
         } else if (i >= 0) {
           list[i] = frame.participant;
         } else {
           list.push(frame.participant);
         }
+        // Answered on another of the reader's devices.
+        if (!frame.left && frame.participant.user_id === this.me?.id) this.stopRinging(frame.channel_id);
         return;
       }
       case 'ptt_state': {
         for (const list of Object.values(this.voiceRooms)) {
           const p = list.find((x) => x.session_id === frame.session_id);
           if (p) p.speaking = frame.active;
+        }
+        return;
+      }
+      case 'notification_settings_update': {
+        // Chosen on another device (or echoed back to this one): badges follow at once.
+        const ch = this.channel(frame.settings.channel_id);
+        if (ch) {
+          ch.notification_level = frame.settings.level;
+          ch.muted_until = frame.settings.muted_until;
         }
         return;
       }

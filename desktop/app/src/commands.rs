@@ -15,6 +15,7 @@ use tauri_plugin_autostart::ManagerExt;
 use crate::bridge::PttStatus;
 use crate::link::Link;
 use crate::ptt::PttState;
+use crate::updates::{self, UpdateOffer, Updates};
 use crate::voice::{VoiceLink, VoiceSnapshot};
 
 type Result<T> = std::result::Result<T, String>;
@@ -43,6 +44,12 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         set_evdev_opt_in,
         autostart,
         set_autostart,
+        crate::attachments::attachment_pick,
+        crate::attachments::attachment_read,
+        crate::attachments::attachment_upload,
+        crate::attachments::attachment_fetch,
+        update_check,
+        update_install,
     ]
 }
 
@@ -160,4 +167,21 @@ fn autostart<R: Runtime>(app: AppHandle<R>) -> Result<bool> {
 fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<()> {
     let launcher = app.autolaunch();
     if enabled { launcher.enable() } else { launcher.disable() }.map_err(text)
+}
+
+/// Asks the current server for a newer version of the app; `None` when there is none.
+#[tauri::command]
+async fn update_check<R: Runtime>(
+    app: AppHandle<R>,
+    accounts: State<'_, Arc<Accounts>>,
+    updates: State<'_, Updates>,
+) -> Result<Option<UpdateOffer>> {
+    updates::check(&app, &updates, accounts.config().servers.current).await.map_err(text)
+}
+
+/// Installs the offer the user accepted and restarts into it; on failure, says why and
+/// leaves this version running.
+#[tauri::command]
+async fn update_install<R: Runtime>(app: AppHandle<R>, updates: State<'_, Updates>) -> Result<()> {
+    updates::install(&app, &updates).await.map_err(text)
 }

@@ -11,18 +11,24 @@
 //! - [`voice`]: voice room membership, mute/deafen and the push-to-talk gate (mute wins),
 //!   kept in one watched state that the tray and the UI observe.
 //! - [`ptt`]: the global push-to-talk source picked for this desktop, and the reason.
+//! - [`attachments`]: the native file dialog, and uploads and attachment downloads made
+//!   with the app's token.
+//! - [`updates`]: new versions of the app offered by its server, installed on the
+//!   user's say-so.
 //! - [`tray`], [`desktop`]: tray menu, close-to-tray, mention notifications, unread
 //!   badge, start at login, WebKitGTK quirks.
 //!
 //! The parts are made once in [`run`] and handed to each other there; none looks
 //! another up.
 
+pub mod attachments;
 pub mod bridge;
 pub mod commands;
 pub mod desktop;
 pub mod link;
 pub mod ptt;
 pub mod tray;
+pub mod updates;
 pub mod voice;
 
 use std::sync::Arc;
@@ -59,6 +65,8 @@ pub fn run() {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![MINIMIZED_ARG]),
         ))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(commands::handler())
         .setup(move |app| {
             let config_path = app.path().app_config_dir()?.join("servers.json");
@@ -85,6 +93,8 @@ pub fn run() {
             app.manage(link);
             app.manage(voice);
             app.manage(ptt);
+            app.manage(Arc::new(attachments::Picked::default()));
+            app.manage(updates::Updates::default());
             if std::env::args().any(|a| a == MINIMIZED_ARG) {
                 desktop::hide_main(app.handle());
             }

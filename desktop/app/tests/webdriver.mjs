@@ -15,9 +15,16 @@
 //      eval and an injected inline script are refused while the app works;
 //   8. the `api` command makes calls to the logged-in server only: another port, user
 //      info and backslash tricks are refused as `other_server`, and a listening decoy
-//      server receives nothing (so never the token).
+//      server receives nothing (so never the token);
+//   9. an image pasted into the composer goes up through the app's Rust side (the page
+//      holds no token), is stored as a PNG of its size, and shows inline from the blob:
+//      URL the app fetched it into;
+//  10. the server offers a newer release (UPDATE_VERSION): the app shows its version and
+//      notes with "Install and restart"; the bundle was changed after it was signed, so
+//      installing is refused with the reason, and the app goes on working.
 //
 // Environment: APP, DRIVER (tauri-driver URL), SERVER, ALICE and BOB (email:password),
+// UPDATE_VERSION (the release the server offers, its bundle tampered with),
 // TEXT_CHANNEL, VOICE_CHANNEL, SHOTS (directory for failure screenshots), CROMULENT (the
 // `cromulent` command), and
 // EXPECT_NATIVE_AUDIO=1 when a sound server is up for the native voice engine.
@@ -26,6 +33,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 
 const env = (name) => {
   const v = process.env[name];
@@ -38,6 +46,7 @@ const SERVER = env('SERVER');
 const [aliceEmail, alicePassword] = env('ALICE').split(':');
 const [bobEmail, bobPassword] = env('BOB').split(':');
 const TEXT_CHANNEL = env('TEXT_CHANNEL');
+const UPDATE_VERSION = env('UPDATE_VERSION');
 const VOICE_CHANNEL = env('VOICE_CHANNEL');
 const SHOTS = env('SHOTS');
 /** Set when the test provides a sound server: the native voice engine must run. */
@@ -47,6 +56,27 @@ const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const ENTER = '\uE007';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A `width`×`height` PNG of one colour, as a screenshot tool would put on the clipboard. */
+function solidPng(width, height, [r, g, b]) {
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'ascii');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+  // Each row: filter type 0, then its pixels.
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [r, g, b]).flat())]);
+  const pixels = deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
+}
 
 /** Polls `check` until it returns something truthy; `what` names it in the failure. */
 async function until(what, check, ms = 20_000) {
@@ -68,10 +98,21 @@ async function until(what, check, ms = 20_000) {
 
 class Session {
   static async start() {
-    const res = await wd('POST', '/session', {
-      capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
-    });
-    return new Session(res.sessionId);
+    const capabilities = { alwaysMatch: { 'tauri:options': { application: APP } } };
+    // tauri-driver forwards over a pooled connection to WebKitWebDriver, which may close
+    // it when the previous session ends; a request sent on it then fails before reaching
+    // the native driver, and tauri-driver drops ours without an answer. No session was
+    // made, so asking again is safe; any answer (even a refusal) is final.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await wd('POST', '/session', { capabilities });
+        return new Session(res.sessionId);
+      } catch (e) {
+        if (!(e instanceof DriverUnreachable) || attempt === 3) throw e;
+        console.log(`# new session, attempt ${attempt}: ${e.message}; asking again`);
+        await sleep(1000);
+      }
+    }
   }
 
   constructor(id) {
@@ -132,12 +173,21 @@ class Session {
   }
 }
 
+/** The driver closed the connection or could not be reached: no answer at all. */
+class DriverUnreachable extends Error {}
+
 async function wd(method, path, body) {
-  const res = await fetch(DRIVER + path, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(DRIVER + path, {
+      method,
+      headers: { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    const cause = e.cause?.code ?? e.cause?.message ?? 'no cause given';
+    throw new DriverUnreachable(`${method} ${path}: no answer from the driver (${e.message}: ${cause})`);
+  }
   const json = await res.json();
   if (!res.ok) throw new Error(`${method} ${path}: ${json.value?.error} ${json.value?.message}`);
   return json.value;
@@ -357,6 +407,67 @@ async function main() {
       decoy.close();
     }
     console.log('ok 8 - the api command refuses calls to other origins (port, user info, backslashes); the decoy saw nothing');
+
+    // The clipboard's screenshot arrives as a paste event carrying a file, as WebKitGTK
+    // gives it; the app uploads it through its Rust side and shows it from a blob: URL.
+    await app.click(`[data-channel="${TEXT_CHANNEL}"]`);
+    const pasted = await app.cmd('POST', '/execute/async', {
+      script: `const done = arguments[arguments.length - 1];
+        try {
+          const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], 'image.png', { type: 'image/png' }));
+          const composer = document.querySelector('[data-testid="composer"]');
+          composer.focus();
+          composer.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+          done({ pasted: data.files.length });
+        } catch (e) { done({ failed: String(e) }); }`,
+      args: [solidPng(40, 30, [200, 40, 90]).toString('base64')],
+    });
+    if (pasted?.pasted !== 1) throw new Error(`the paste event could not carry a file: ${JSON.stringify(pasted)}`);
+    await until('the pasted image uploaded', () =>
+      app.run('return document.querySelector(\'[data-testid="upload-chip"]\')?.dataset.status === "done"'), 30_000);
+    const caption = `a pasted screenshot ${Date.now()}`;
+    await app.type('[data-testid="composer"]', caption + ENTER);
+    const sent = await until('the message with the pasted image on the server', async () => {
+      const messages = await rest('GET', `/api/channels/${text.id}/messages?limit=20`, bobToken);
+      return messages.find((m) => m.body === caption && m.author_id === aliceId);
+    });
+    const [file] = sent.attachments;
+    if (sent.attachments.length !== 1 || file.content_type !== 'image/png' || file.width !== 40 || file.height !== 30) {
+      throw new Error(`the pasted image was stored as ${JSON.stringify(sent.attachments)}`);
+    }
+    const shown = await until('the pasted image drawn in the app', () =>
+      app.run(
+        `const img = document.querySelector('[data-message-id="' + arguments[0] + '"] [data-testid="attachment-image"] img');
+         return img && img.complete && img.naturalWidth > 0 ? { src: img.src.slice(0, 5), width: img.naturalWidth } : null;`,
+        sent.id,
+      ), 30_000);
+    if (shown.src !== 'blob:') throw new Error(`the image is not drawn from the app's blob: URL: ${JSON.stringify(shown)}`);
+    console.log(`ok 9 - a pasted image is uploaded through the app (${file.filename}, 40×30 PNG) and drawn inline from a blob: URL`);
+
+    // Checked when the signed-in UI started; nothing is installed until the click.
+    await app.waitFor(`[data-update-offer="${UPDATE_VERSION}"]`, 30_000);
+    const prompt = await app.run(
+      'const p = document.querySelector("[data-update-offer]"); return p ? p.innerText : "";',
+    );
+    for (const part of [`Cromulent ${UPDATE_VERSION} is available`, `Release notes of ${UPDATE_VERSION}`, 'Install and restart']) {
+      if (!prompt.includes(part)) throw new Error(`the update prompt lacks "${part}": ${prompt}`);
+    }
+    await app.click('[data-update-install]');
+    const refusal = await until('the refusal of the tampered update', () =>
+      app.run('return document.querySelector("[data-update-error]")?.innerText ?? ""'), 60_000);
+    if (!refusal.includes('signature does not match')) throw new Error(`unexpected refusal: ${refusal}`);
+    // Still this version, still working: a message sent now is stored.
+    const after = `still working after a refused update ${Date.now()}`;
+    await app.click(`[data-channel="${TEXT_CHANNEL}"]`);
+    await app.type('[data-testid="composer"]', after + ENTER);
+    await until('the message sent after the refusal', async () => {
+      const messages = await rest('GET', `/api/channels/${text.id}/messages?limit=20`, bobToken);
+      return messages.some((m) => m.body === after && m.author_id === aliceId);
+    });
+    console.log(`ok 10 - the update to ${UPDATE_VERSION} is offered (version, notes, Install and restart); its tampered`);
+    console.log(`       bundle is refused ("${refusal.split('.')[0]}") and the app keeps working`);
   } catch (e) {
     await app.screenshot('failure');
     throw e;
