@@ -8,7 +8,7 @@
 //! tests and the end-to-end tests, which look at its state) or as the real binary
 //! ([`ServerProcess`]: the load generators, which measure that process). Accounts are
 //! made over the public API ([`accounts`]); mail can go out through a real SMTP server
-//! ([`SmtpSink`]).
+//! ([`SmtpSink`]), and attachments into a real S3-compatible one ([`S3Server`]).
 //!
 //! A voice participant that talks to the server's SFU over real WebRTC is
 //! [`sfu_peer::SfuPeer`] (feature `sfu-peer`).
@@ -24,7 +24,9 @@ pub mod accounts;
 mod in_process;
 mod postgres;
 mod process;
+mod python_server;
 pub mod reexec;
+mod s3;
 #[cfg(feature = "sfu-peer")]
 pub mod sfu_peer;
 mod smtp;
@@ -34,6 +36,7 @@ mod storage;
 pub use in_process::InProcessServer;
 pub use postgres::{pg_admin_url, PgDatabase};
 pub use process::{ProcessError, ServerLaunch, ServerProcess};
+pub use s3::S3Server;
 pub use smtp::SmtpSink;
 pub use storage::{Database, Storage, TempDir};
 

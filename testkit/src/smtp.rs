@@ -2,49 +2,30 @@
 //! every mail it receives as a file, for tests of mail that leaves the server.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
+use crate::python_server::PythonServer;
 use crate::storage::TempDir;
 
 /// The SMTP sink, stopped when dropped. Its Python comes from `CROMULENT_TEST_PYTHON`
 /// (else `python3`), which must have aiosmtpd.
 pub struct SmtpSink {
-    child: Child,
-    port: u16,
+    server: PythonServer,
     dir: TempDir,
 }
 
 impl SmtpSink {
     pub async fn start() -> Self {
         let dir = TempDir::new();
-        let python = std::env::var("CROMULENT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/smtp_sink.py");
-        let mut child = Command::new(python)
-            .arg(script)
-            .args(["--host", "127.0.0.1", "--port", "0", "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 with aiosmtpd runs the SMTP sink (scripts/test.sh installs it)");
-        let stdout = child.stdout.take().expect("piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the sink starts in time")
-            .expect("reads")
-            .expect("prints READY");
-        let port = line.strip_prefix("READY ").and_then(|p| p.trim().parse().ok()).expect("READY <port>");
-        SmtpSink { child, port, dir }
+        let server =
+            PythonServer::start("smtp_sink.py", &["--dir".as_ref(), dir.path().as_os_str()], "aiosmtpd")
+                .await;
+        SmtpSink { server, dir }
     }
 
     /// The port it accepts mail on, at 127.0.0.1, without TLS.
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port
     }
 
     /// Waits for a mail whose envelope goes to `to`; returns its raw text.
@@ -59,12 +40,6 @@ impl SmtpSink {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("no mail to {to} containing {containing:?}");
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
     }
 }
 
