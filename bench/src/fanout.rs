@@ -92,7 +92,7 @@ impl Publisher {
         let body = format!("fanout {i} {STAMP}{}", clock.now_micros());
         match self {
             Publisher::Rest { account, channel } => {
-                let request = SendMessageRequest { body, nonce: Some(format!("fanout-{i}")) };
+                let request = SendMessageRequest::new(body, Some(format!("fanout-{i}")));
                 account.client.send_message_with(*channel, &request).await?;
                 Ok(())
             }
@@ -108,6 +108,9 @@ impl Publisher {
                     mentions: vec![],
                     created_at: 1_795_650_607_142,
                     edited_at: None,
+                    reply_to: None,
+                    reactions: vec![],
+                    attachments: vec![],
                 };
                 let frame = EventFrame { seq: i as u64 + 1, event: Event::MessageCreate { message } };
                 ws.send(WsMessage::Text(serde_json::to_string(&frame)?.into())).await?;

@@ -73,7 +73,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
     let account = new_account(&anonymous(&server.base_url())?, "history-reader").await?;
     let channel = account.general().await?;
     // A real message gives an id and time to seed below, so seeded ids are older.
-    let first = SendMessageRequest { body: "newest".into(), nonce: Some("newest".into()) };
+    let first = SendMessageRequest::new("newest", Some("newest".into()));
     let newest = account.client.send_message_with(channel, &first).await?;
     let seed = Seed {
         channel,

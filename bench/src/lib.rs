@@ -4,7 +4,7 @@
 //! sockets ([`ws`], [`crowd`]) — and print Markdown rows ([`report`]) with latency
 //! percentiles from [`stats`] and memory and CPU time read from `/proc`.
 //!
-//! Scenarios: [`messages`], [`history`] and [`logins`] (binary `http-bench`); [`idle`]
+//! Scenarios: [`messages`], [`history`], [`logins`] and [`uploads`] (binary `http-bench`); [`idle`]
 //! and [`fanout`] (binary `gateway-bench`), the latter compared with the bare
 //! tokio-tungstenite broadcast server in [`baseline`] in the same run; [`voice`] (binary
 //! `voice-bench`) measures the voice SFU and the mesh. The crate never
@@ -21,7 +21,9 @@ pub mod idle;
 pub mod logins;
 pub mod messages;
 pub mod report;
+pub mod search;
 pub mod server;
 pub mod stats;
+pub mod uploads;
 pub mod voice;
 pub mod ws;

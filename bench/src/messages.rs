@@ -100,5 +100,5 @@ pub async fn run(args: MessagesArgs) -> anyhow::Result<()> {
 
 /// One post with the nonce given, so every post of a run is a distinct message.
 fn message(body: String, nonce: String) -> SendMessageRequest {
-    SendMessageRequest { body, nonce: Some(nonce) }
+    SendMessageRequest::new(body, Some(nonce))
 }

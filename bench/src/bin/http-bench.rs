@@ -1,10 +1,10 @@
 //! `http-bench`: REST throughput and latency of a release cromulent-server it starts.
 
 use clap::{Parser, Subcommand};
-use cromulent_bench::{history, logins, messages};
+use cromulent_bench::{history, logins, messages, search, uploads};
 
 #[derive(Parser)]
-#[command(about = "REST benchmarks: messages, history pages, logins")]
+#[command(about = "REST benchmarks: messages, history pages, logins, attachment uploads, search")]
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
@@ -18,6 +18,10 @@ enum Scenario {
     History(history::HistoryArgs),
     /// Logins per second and per core.
     Logins(logins::LoginsArgs),
+    /// Attachment upload throughput and server memory while clients upload at once.
+    Uploads(uploads::UploadsArgs),
+    /// Search latency over many messages, against a `LIKE` scan.
+    Search(search::SearchArgs),
 }
 
 #[tokio::main]
@@ -26,5 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Messages(args) => messages::run(args).await,
         Scenario::History(args) => history::run(args).await,
         Scenario::Logins(args) => logins::run(args).await,
+        Scenario::Uploads(args) => uploads::run(args).await,
+        Scenario::Search(args) => search::run(args).await,
     }
 }
