@@ -182,6 +182,21 @@ python_with_aiosmtpd() {
   echo /usr/bin/python3
 }
 
+# Makes the Python given (from python_with_aiosmtpd) able to run moto's S3 server, the
+# real S3-compatible store of the attachment tests (scripts/s3_server.py).
+ensure_moto() {
+  local python=$1
+  "$python" -c 'import moto.server, flask' 2>/dev/null && return 0
+  if [ "$python" != /usr/bin/python3 ] &&
+    PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --disable-pip-version-check 'moto[server]' >&2 &&
+    "$python" -c 'import moto.server, flask' 2>/dev/null; then
+    return 0
+  fi
+  PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --disable-pip-version-check \
+    --break-system-packages 'moto[server]' >&2 || true
+  "$python" -c 'import moto.server, flask' || die "$python cannot import moto's server"
+}
+
 # Node.js and npm for desktop-ui, from Debian's packages when missing. Vite 7 needs
 # Node 20.19 or newer; older distributions ship an older Node, so say so plainly.
 ensure_node() {

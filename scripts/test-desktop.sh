@@ -5,11 +5,15 @@
 # ports:
 #   (a) WebDriver (tauri-driver + WebKitWebDriver): title, login, channels, a message
 #       stored on the server, a voice room join seen by another user, automatic login
-#       after a restart;
+#       after a restart, a pasted image uploaded through the app and drawn inline;
 #   (b) global push-to-talk with the window unfocused: xdotool Left Ctrl down/up is seen
 #       as ptt_state by another user's gateway session, another key causes nothing;
-#   (c) `dpkg -i` of the .deb, the installed binary starts and stays up, `dpkg -r`.
-# Usage: scripts/test-desktop.sh   (DESKTOP_SKIP_DEB=1 skips (c), e.g. without root)
+#   (c) `dpkg -i` of the .deb, the installed binary starts and stays up, `dpkg -r`;
+#   (d) (in the WebDriver run) updates: the server offers a newer release signed with a
+#       throwaway key, the app shows the prompt; its bundle was tampered with after
+#       signing, so installing is refused with the reason and the app keeps working.
+# Usage: scripts/test-desktop.sh   (DESKTOP_SKIP_DEB=1 skips (c), e.g. without root;
+#        DESKTOP_SKIP_BUILD=1 uses the server, `cromulent` and app already built)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -62,10 +66,28 @@ if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
   cargo install tauri-driver --locked --root "$TOOLS"
 fi
 
+banner "desktop: a throwaway updater key"
+# The app trusts only the public key in its configuration. The tests sign with a key of
+# their own, made once on this machine (never in the repository), and build the app with
+# its public key instead of the project's; the endpoints are plain http on loopback, so
+# the build also allows that. Kept across runs so the build stays cached.
+TAURI="$REPO_ROOT/desktop-ui/node_modules/.bin/tauri"
+UPDATER_KEY="$HOME/.cache/cromulent/updater-test-key"
+if [ ! -s "$UPDATER_KEY.pub" ]; then
+  mkdir -p "$(dirname "$UPDATER_KEY")"
+  "$TAURI" signer generate --ci -p "" -f -w "$UPDATER_KEY" >/dev/null
+fi
+UPDATER_CONFIG="$HOME/.cache/cromulent/updater-test-config.json"
+printf '{"plugins":{"updater":{"pubkey":"%s","dangerousInsecureTransportProtocol":true}}}\n' \
+  "$(cat "$UPDATER_KEY.pub")" >"$UPDATER_CONFIG.new"
+cmp -s "$UPDATER_CONFIG.new" "$UPDATER_CONFIG" && rm "$UPDATER_CONFIG.new" || mv "$UPDATER_CONFIG.new" "$UPDATER_CONFIG"
+
 banner "desktop: server and the app's .deb (tauri build)"
-cargo build -p cromulent-server
-cargo build -p cromulent-client --bin cromulent
-(cd desktop/app && ../../desktop-ui/node_modules/.bin/tauri build --bundles deb)
+if [ -z "${DESKTOP_SKIP_BUILD:-}" ]; then
+  cargo build -p cromulent-server
+  cargo build -p cromulent-client --bin cromulent
+  (cd desktop/app && "$TAURI" build --bundles deb --config "$UPDATER_CONFIG")
+fi
 DEB=$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -1)
 APP="$CARGO_TARGET_DIR/release/cromulent-desktop"
 note "$DEB ($(du -k "$DEB" | cut -f1) KiB)"
@@ -97,13 +119,27 @@ ADMIN=$(api POST /api/auth/refresh "{\"refresh_token\":\"$REFRESH\"}" | field ac
 api POST /api/channels '{"name":"desk-text","kind":"text","is_default":true}' "$ADMIN" >/dev/null
 api POST /api/channels '{"name":"desk-voice","kind":"voice","is_default":true}' "$ADMIN" >/dev/null
 
+# (d) A newer release, signed, installed by the admin command; then its bundle is
+# changed on disk, as a compromised mirror or disk would, so the signature no longer
+# matches what is downloaded.
+UPDATE_VERSION=999.0.0
+mkdir -p "$WORK/release"
+head -c 65536 /dev/urandom >"$WORK/release/Cromulent.AppImage"
+TAURI_SIGNING_PRIVATE_KEY_PASSWORD="" "$TAURI" signer sign -f "$UPDATER_KEY" \
+  --app-version "$UPDATE_VERSION" "$WORK/release/Cromulent.AppImage" >/dev/null
+cat >"$WORK/release/release.json" <<JSON
+{"version":"$UPDATE_VERSION","target":"linux","arch":"$(uname -m)","notes":"Release notes of $UPDATE_VERSION","bundle":"Cromulent.AppImage"}
+JSON
+env -u DATABASE_URL DATA_DIR="$WORK/data" "$CARGO_TARGET_DIR/debug/cromulent-server" release add "$WORK/release"
+echo "tampered" >>"$WORK/data/releases/linux/$(uname -m)/$UPDATE_VERSION/Cromulent.AppImage"
+
 banner "desktop: (a)+(b) WebDriver and global push-to-talk"
 DRIVER_PORT=$(free_port)
 NATIVE_PORT=$(free_port)
 mkdir -p "$WORK/home" "$WORK/run" "$WORK/shots"
 chmod 700 "$WORK/run"
 export APP DRIVER="http://127.0.0.1:$DRIVER_PORT" SERVER ALICE="alice@example.test:alice-password-1" \
-  BOB="bob@example.test:bob-password-1" TEXT_CHANNEL=desk-text VOICE_CHANNEL=desk-voice SHOTS="$WORK/shots" EXPECT_NATIVE_AUDIO=1 \
+  BOB="bob@example.test:bob-password-1" UPDATE_VERSION TEXT_CHANNEL=desk-text VOICE_CHANNEL=desk-voice SHOTS="$WORK/shots" EXPECT_NATIVE_AUDIO=1 \
   CROMULENT="$CARGO_TARGET_DIR/debug/cromulent"
 # A private HOME (config, keyring files) and runtime dir (push-to-talk socket, sound
 # server); the keyring is unlocked from stdin, so storing the refresh token never
@@ -130,6 +166,9 @@ HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run" dbus-run-session -- bash -c '
 WD_PID=$!
 if ! wait "$WD_PID"; then
   note "driver log: $WORK/driver.log, server log: $WORK/server.log, screenshots: $WORK/shots"
+  # CI keeps only what is printed: the driver's last words say why it stopped answering.
+  note "the driver log's last lines:"
+  tail -n 40 "$WORK/driver.log" >&2 || true
   KEEP_DESKTOP_TEST=1
   die "desktop WebDriver / push-to-talk checks failed"
 fi

@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-banner "Prerequisites: build tools, Rust, PostgreSQL, NATS, Python's aiosmtpd"
+banner "Prerequisites: build tools, Rust, PostgreSQL, NATS, Python's aiosmtpd and moto"
 ensure_build_tools
 have psql || apt_install postgresql-client
 # coturn brings turnutils_uclient, the independent TURN client of the relay tests.
@@ -22,11 +22,12 @@ export CROMULENT_TEST_NATS_URL="${CROMULENT_TEST_NATS_URL:-nats://127.0.0.1:4222
 ensure_postgres "$CROMULENT_TEST_PG_URL"
 ensure_nats
 CROMULENT_TEST_PYTHON=$(python_with_aiosmtpd)
+ensure_moto "$CROMULENT_TEST_PYTHON"
 export CROMULENT_TEST_PYTHON
 note "$(cargo --version), target dir $CARGO_TARGET_DIR"
 note "PostgreSQL: $CROMULENT_TEST_PG_URL"
 note "NATS: $CROMULENT_TEST_NATS_URL"
-note "Python for the SMTP sink: $CROMULENT_TEST_PYTHON"
+note "Python for the SMTP sink and the S3 server: $CROMULENT_TEST_PYTHON"
 
 banner "cargo fmt --check"
 cargo fmt --all -- --check
@@ -67,6 +68,9 @@ if [ -f desktop-ui/package.json ]; then
     node ../e2e/browser/native_browser.mjs
   )
 fi
+
+# The server image: built with podman, run on SQLite and PostgreSQL, restarted, stopped.
+if [ -f scripts/test-container.sh ]; then bash scripts/test-container.sh; fi
 
 # ---- the desktop app: WebDriver, global push-to-talk under Xvfb, the .deb -------------
 if [ -f scripts/test-desktop.sh ]; then
