@@ -38,13 +38,17 @@ pub async fn rotate(
     ip: Option<&str>,
     grace: Duration,
 ) -> Result<(SessionRow, String), RefreshError> {
-    let now = now_ms();
     let digest = secret::digest(presented.trim());
     let mut tx = state.db.begin_write().await?;
     let (session, token) = store::sessions::find_by_secret(&mut *tx, &digest)
         .await?
         .filter(|(s, t)| s.kind == SessionKind::Refresh && t.kind == SecretKind::Refresh)
         .ok_or(RefreshError::Unknown)?;
+    // A token's successor is the secret created when it was spent, found by that time:
+    // every step of a login's chain must get a later millisecond than the one before,
+    // or two rotations within one millisecond (or a clock stepping back) would make a
+    // spent token's successor ambiguous, and a retry could void a token already traded.
+    let now = now_ms().max(token.created_at + 1).max(token.spent_at.map_or(0, |spent| spent + 1));
     if !session.is_active(now) {
         return Err(RefreshError::LoginEnded);
     }
