@@ -1,7 +1,7 @@
 //! The cpal backends on a real sound server: this test starts its own PulseAudio in user
 //! mode with a null sink (private runtime and home directories), plays a tone through the
 //! cpal output, records it back through the cpal input from the sink's monitor and checks
-//! its frequency. It lives in its own test binary because it points `XDG_RUNTIME_DIR` and
+//! its frequency; then switches speakers mid-stream and unplugs one. It lives in its own test binary because it points `XDG_RUNTIME_DIR` and
 //! `HOME` at the private server for the whole process.
 
 use std::path::{Path, PathBuf};
@@ -10,31 +10,46 @@ use std::time::{Duration, Instant};
 
 use cromulent_client::voice::audio::codec::{Playout, VoiceDecoder};
 use cromulent_client::voice::audio::{
-    analysis, list_devices, AudioConfig, Capture, InputChoice, OutputChoice, Playback, FRAME_SAMPLES,
+    analysis, list_devices, AudioConfig, Capture, InputChoice, OutputChoice, PeerSink, Playback,
+    FRAME_SAMPLES,
 };
 
-/// A private PulseAudio daemon with a null sink `v` as default sink and `v.monitor` as
-/// default source; stopped and its directories removed on drop.
+/// A private PulseAudio daemon with null sinks: `v` the default sink (`v.monitor` the
+/// default source), `w` and `x` two more "speakers" that ALSA lists as the PCMs
+/// `sink_w` and `sink_x` (see [`ASOUNDRC`]). Each sink's monitor is recorded to a raw
+/// file. Stopped and its directories removed on drop.
 struct PulseServer {
     root: PathBuf,
     runtime: PathBuf,
-    keep_alive: Option<Child>,
+    recorders: Vec<Child>,
+    /// Sink name → the module index that unloads it ("unplugs" the speaker).
+    modules: Vec<(String, String)>,
 }
 
+/// The extra sinks as ALSA devices, with a hint so device lists (cpal's too) show them.
+const ASOUNDRC: &str = r#"
+pcm.sink_w { type pulse; device "w"; hint { show on; description "Null sink w" } }
+pcm.sink_x { type pulse; device "x"; hint { show on; description "Null sink x" } }
+"#;
+
+/// The tests of this binary share the process environment: one server at a time.
+static ONE_SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl PulseServer {
-    fn start() -> Self {
-        let root = std::env::temp_dir().join(format!("cromulent-pulse-{}", std::process::id()));
+    fn start(name: &str) -> Self {
+        let root = std::env::temp_dir().join(format!("cromulent-pulse-{name}-{}", std::process::id()));
         let runtime = root.join("run");
         let home = root.join("home");
         std::fs::create_dir_all(&runtime).expect("runtime dir");
         std::fs::create_dir_all(&home).expect("home dir");
+        std::fs::write(home.join(".asoundrc"), ASOUNDRC).expect("ALSA config");
         set_private(&runtime);
         // Everything in this process (cpal's ALSA pulse plugin included) and every tool
         // below talks to this server only.
         std::env::set_var("XDG_RUNTIME_DIR", &runtime);
         std::env::set_var("HOME", &home);
         std::env::remove_var("PULSE_SERVER");
-        let mut server = PulseServer { root, runtime, keep_alive: None };
+        let mut server = PulseServer { root, runtime, recorders: Vec::new(), modules: Vec::new() };
         let log = format!("--log-target=file:{}", server.runtime.join("pulse.log").display());
         run(Command::new("pulseaudio").args([
             "--daemonize=yes",
@@ -48,18 +63,28 @@ impl PulseServer {
             assert!(Instant::now() < deadline, "PulseAudio did not come up: {}", server.log());
             std::thread::sleep(Duration::from_millis(100));
         }
-        run(Command::new("pactl").args(["load-module", "module-null-sink", "sink_name=v", "rate=48000"]));
+        for sink in ["v", "w", "x"] {
+            let module = output(Command::new("pactl").args([
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={sink}"),
+                "rate=48000",
+            ]));
+            server.modules.push((sink.to_owned(), module.trim().to_owned()));
+            // Without a low-latency reader a null sink runs in 2 s blocks and capture
+            // starts seconds late; the reader doubles as the test's ear on the sink.
+            let recording = std::fs::File::create(server.recording(sink)).expect("recording file");
+            let recorder = Command::new("parec")
+                .args(["-d", &format!("{sink}.monitor"), "--latency-msec=10", "--raw"])
+                .args(["--format=s16le", "--rate=48000", "--channels=1"])
+                .stdout(Stdio::from(recording))
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("parec starts");
+            server.recorders.push(recorder);
+        }
         run(Command::new("pactl").args(["set-default-sink", "v"]));
         run(Command::new("pactl").args(["set-default-source", "v.monitor"]));
-        // Without a low-latency reader the null sink runs in 2 s blocks and capture starts
-        // seconds late.
-        let keep_alive = Command::new("parec")
-            .args(["-d", "v.monitor", "--latency-msec=10", "--raw"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("parec starts");
-        server.keep_alive = Some(keep_alive);
         std::thread::sleep(Duration::from_millis(1500));
         server
     }
@@ -67,13 +92,32 @@ impl PulseServer {
     fn log(&self) -> String {
         std::fs::read_to_string(self.runtime.join("pulse.log")).unwrap_or_default()
     }
+
+    fn recording(&self, sink: &str) -> PathBuf {
+        self.root.join(format!("{sink}.raw"))
+    }
+
+    /// What the sink's monitor heard so far, as samples.
+    fn heard(&self, sink: &str) -> Vec<f32> {
+        let bytes = std::fs::read(self.recording(sink)).expect("recording readable");
+        bytes
+            .chunks_exact(2)
+            .map(|pair| f32::from(i16::from_le_bytes([pair[0], pair[1]])) / 32_768.0)
+            .collect()
+    }
+
+    /// Removes a sink, as unplugging a headset removes its device.
+    fn unplug(&self, sink: &str) {
+        let (_, module) = self.modules.iter().find(|(name, _)| name == sink).expect("a sink of this server");
+        run(Command::new("pactl").args(["unload-module", module]));
+    }
 }
 
 impl Drop for PulseServer {
     fn drop(&mut self) {
-        if let Some(mut keep_alive) = self.keep_alive.take() {
-            let _ = keep_alive.kill();
-            let _ = keep_alive.wait();
+        for mut recorder in self.recorders.drain(..) {
+            let _ = recorder.kill();
+            let _ = recorder.wait();
         }
         // Kills the daemon of this runtime directory only.
         let _ = Command::new("pulseaudio").arg("--kill").status();
@@ -91,17 +135,57 @@ fn run(command: &mut Command) {
     assert!(status.success(), "{command:?} failed: {status}");
 }
 
+fn output(command: &mut Command) -> String {
+    let out = command.stderr(Stdio::inherit()).output().expect("PulseAudio tool runs");
+    assert!(out.status.success(), "{command:?} failed: {}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn quiet(command: &mut Command) -> bool {
     command.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|status| status.success())
 }
 
-#[test]
-fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
-    let server = PulseServer::start();
+/// A 440 Hz tone file of `seconds` in the server's scratch directory.
+fn tone_file(server: &PulseServer, seconds: f64) -> PathBuf {
     let dir = server.root.join("files");
     std::fs::create_dir_all(&dir).expect("files dir");
     let tone = dir.join("tone.wav");
-    analysis::write_wav(&tone, 48_000, &analysis::sine(440.0, 48_000, 4.0, 0.5)).expect("tone file");
+    analysis::write_wav(&tone, 48_000, &analysis::sine(440.0, 48_000, seconds, 0.5)).expect("tone file");
+    tone
+}
+
+/// Sends `tone` as a peer would, a WAV "microphone" encoded to Opus, into `sink`; the
+/// returned thread ends once the capture is stopped.
+fn send_tone(tone: &Path, sink: PeerSink) -> (Capture, std::thread::JoinHandle<()>) {
+    let config = AudioConfig { input: InputChoice::Wav(tone.to_owned()), ..plain() };
+    let (sender, mut sent) = Capture::start(&config).expect("tone capture starts");
+    sender.set_transmit(true);
+    let forward = std::thread::spawn(move || {
+        let mut index: u32 = 0;
+        while let Some(frame) = sent.blocking_recv() {
+            sink.push(index as u16, index * FRAME_SAMPLES as u32, &frame.payload);
+            index += 1;
+        }
+    });
+    (sender, forward)
+}
+
+/// The tone as sent: no processing that could change it.
+fn plain() -> AudioConfig {
+    AudioConfig {
+        noise_suppression: false,
+        echo_cancellation: false,
+        gain_control: false,
+        high_pass: false,
+        ..AudioConfig::default()
+    }
+}
+
+#[test]
+fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = PulseServer::start("tone");
+    let tone = tone_file(&server, 4.0);
 
     let devices = list_devices().expect("the sound server lists devices");
     assert!(!devices.outputs.is_empty(), "ALSA offers output devices: {devices:?}");
@@ -124,22 +208,7 @@ fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
         AudioConfig { output: OutputChoice::Device("no such speaker".to_owned()), ..AudioConfig::default() };
     let playback = Playback::start(&speaker).expect("cpal opens the default output");
     assert_eq!(playback.output_device(), default_output.id, "an unknown speaker falls back to the default");
-    let sink = playback.add_peer("tone");
-    // The tone arrives as a peer would send it: a WAV "microphone" encoded to Opus.
-    let sender_config = AudioConfig {
-        input: InputChoice::Wav(tone.clone()),
-        noise_suppression: false,
-        ..AudioConfig::default()
-    };
-    let (sender, mut sent) = Capture::start(&sender_config).expect("tone capture starts");
-    sender.set_transmit(true);
-    let forward = std::thread::spawn(move || {
-        let mut index: u32 = 0;
-        while let Some(frame) = sent.blocking_recv() {
-            sink.push(index as u16, index * FRAME_SAMPLES as u32, &frame.payload);
-            index += 1;
-        }
-    });
+    let (sender, forward) = send_tone(&tone, playback.add_peer("tone"));
 
     // Microphone: chosen by the id the device list shows; through the pulse plugin it
     // records the default source, the null sink's monitor.
@@ -176,6 +245,65 @@ fn a_tone_played_through_cpal_is_recorded_back_through_cpal() {
     assert!(
         (frequency - 440.0).abs() <= 3.0,
         "the recorded tone must be 440 Hz, found {frequency}; playback {stats:?}"
+    );
+    drop(server);
+}
+
+/// 100 ms windows of `samples` louder than -30 dBFS.
+fn loud_windows(samples: &[f32]) -> usize {
+    samples.chunks(4_800).filter(|window| analysis::rms_dbfs(window) > -30.0).count()
+}
+
+#[test]
+fn the_speaker_switches_mid_stream_and_an_unplugged_one_falls_back_to_the_default() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = PulseServer::start("switch");
+    let tone = tone_file(&server, 8.0);
+    let devices = list_devices().expect("the sound server lists devices");
+    let speaker = |name: &str| {
+        devices
+            .outputs
+            .iter()
+            .find(|device| device.id.ends_with(&format!(":{name}")))
+            .unwrap_or_else(|| panic!("ALSA lists {name} from the user's config: {devices:?}"))
+            .id
+            .clone()
+    };
+    let (speaker_w, speaker_x) = (speaker("sink_w"), speaker("sink_x"));
+
+    let playback =
+        Playback::start(&AudioConfig { output: OutputChoice::Device(speaker_w.clone()), ..plain() })
+            .expect("cpal opens sink_w");
+    assert_eq!(playback.output_device(), speaker_w);
+    let (sender, forward) = send_tone(&tone, playback.add_peer("tone"));
+
+    std::thread::sleep(Duration::from_millis(2000));
+    let on_w_before_switch = server.heard("w").len();
+    playback.switch_output(OutputChoice::Device(speaker_x.clone()));
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(playback.output_device(), speaker_x, "the speaker in use is the new one");
+    assert_eq!(playback.switch_error(), None);
+    let on_v_before_unplug = server.heard("v").len();
+    server.unplug("x");
+    std::thread::sleep(Duration::from_millis(2500));
+    sender.stop().expect("sender stops cleanly");
+    forward.join().expect("forwarder ends when the sender stops");
+    playback.finish().expect("cpal output closes cleanly");
+
+    let (w, x, v) = (server.heard("w"), server.heard("x"), server.heard("v"));
+    let pulse_log = server.log();
+    assert!(loud_windows(&w[..on_w_before_switch]) >= 5, "the tone played on sink_w first: {pulse_log}");
+    let w_after = &w[(on_w_before_switch + 24_000).min(w.len())..];
+    assert_eq!(loud_windows(w_after), 0, "after the switch sink_w is silent");
+    assert!(loud_windows(&x) >= 5, "the tone went on on sink_x after the switch");
+    assert_eq!(
+        loud_windows(&v[..on_v_before_unplug]),
+        0,
+        "the default speaker was silent while another played"
+    );
+    assert!(
+        loud_windows(&v[on_v_before_unplug..]) >= 5,
+        "with sink_x unplugged the tone goes on on the default speaker: {pulse_log}"
     );
     drop(server);
 }

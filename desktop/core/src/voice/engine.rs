@@ -9,10 +9,11 @@ use std::time::Instant;
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, Event, ServerFrame};
 use cromulent_protocol::Id;
 
-use super::audio::{start_duplex, AudioConfig, AudioError, Capture, InputChoice, OutputChoice};
+use super::audio::{start_duplex, AudioConfig, AudioError, Capture, InputChoice, OutputChoice, Playback};
 use super::call::{CallParts, Transports};
 use super::connection::ConnectionConfig;
 use super::controls::{Controls, PttMode};
+use super::mic_test::MicTest;
 use super::remote::PlaybackSlot;
 use super::removal::{self, InCall, Removal};
 use super::state::{PeerView, VoiceState};
@@ -29,6 +30,10 @@ pub enum VoiceError {
     /// `join` needs a tokio runtime for the transports.
     #[error("the voice engine must be used inside a tokio runtime")]
     NoRuntime,
+    /// The mic test shares the devices with a call, so it waits until the call ends (the
+    /// call's own meter shows the level meanwhile).
+    #[error("the mic test cannot run during a call")]
+    InCall,
 }
 
 /// How the engine starts its audio and network parts.
@@ -59,6 +64,7 @@ struct Inner {
     config: Mutex<EngineConfig>,
     controls: Mutex<Controls>,
     call: Mutex<Option<Call>>,
+    mic_test: Mutex<Option<MicTest>>,
     /// The playback pipeline, shared with the transports' track readers.
     playback: Arc<PlaybackSlot>,
     transmitting: Arc<AtomicBool>,
@@ -83,6 +89,7 @@ impl VoiceEngine {
                 config: Mutex::new(config),
                 controls: Mutex::new(controls),
                 call: Mutex::new(None),
+                mic_test: Mutex::new(None),
                 playback: Arc::new(PlaybackSlot::default()),
                 transmitting: Arc::new(AtomicBool::new(false)),
                 capture_epoch: Arc::new(Mutex::new(None)),
@@ -99,6 +106,8 @@ impl VoiceEngine {
         }
         self.leave()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| VoiceError::NoRuntime)?;
+        // The call takes the devices over from a mic test.
+        self.stop_mic_test()?;
         let config = lock(&self.inner.config).clone();
         // Both pipelines start their own threads; opening devices may block a moment.
         let (capture, frames, playback) = {
@@ -289,39 +298,136 @@ impl VoiceEngine {
 
     pub fn set_noise_suppression(&self, enabled: bool) {
         lock(&self.inner.config).audio.noise_suppression = enabled;
-        if let Some(call) = lock(&self.inner.call).as_ref() {
-            call.capture.set_noise_suppression(enabled);
-        }
+        self.with_capture(|capture| capture.set_noise_suppression(enabled));
     }
 
     /// Echo cancellation, on by default; off suits a headset.
     pub fn set_echo_cancellation(&self, enabled: bool) {
         lock(&self.inner.config).audio.echo_cancellation = enabled;
-        if let Some(call) = lock(&self.inner.call).as_ref() {
-            call.capture.set_echo_cancellation(enabled);
-        }
+        self.with_capture(|capture| capture.set_echo_cancellation(enabled));
     }
 
     pub fn set_gain_control(&self, enabled: bool) {
         lock(&self.inner.config).audio.gain_control = enabled;
-        if let Some(call) = lock(&self.inner.call).as_ref() {
-            call.capture.set_gain_control(enabled);
-        }
+        self.with_capture(|capture| capture.set_gain_control(enabled));
     }
 
     pub fn set_high_pass(&self, enabled: bool) {
         lock(&self.inner.config).audio.high_pass = enabled;
-        if let Some(call) = lock(&self.inner.call).as_ref() {
-            call.capture.set_high_pass(enabled);
+        self.with_capture(|capture| capture.set_high_pass(enabled));
+    }
+
+    /// Input volume as a factor on the microphone (1.0 as the device gives it, up to 4.0).
+    pub fn set_input_volume(&self, volume: f32) {
+        lock(&self.inner.config).audio.input_volume = volume;
+        self.with_capture(|capture| capture.set_input_gain(volume));
+    }
+
+    /// Output volume as a factor on everything played (1.0 as mixed, up to 4.0).
+    pub fn set_output_volume(&self, volume: f32) {
+        lock(&self.inner.config).audio.output_volume = volume;
+        self.with_playback(|playback| playback.set_output_volume(volume));
+    }
+
+    /// The level above which the microphone counts as voice (voice activation and the
+    /// speaking indicator), in dBFS.
+    pub fn set_vad_threshold(&self, threshold_dbfs: f32) {
+        lock(&self.inner.config).audio.vad_threshold_dbfs = threshold_dbfs;
+        self.with_capture(|capture| capture.set_vad_threshold(threshold_dbfs));
+    }
+
+    /// The microphone and speaker, applied at once to a call or mic test in progress (no
+    /// need to leave the room) and to every later one. A device that cannot be opened
+    /// leaves the current one in use and says so in [`VoiceState::device_error`]; one that
+    /// disappears later falls back to the default device, which
+    /// [`VoiceState::input_device`] and [`VoiceState::output_device`] then name.
+    pub fn set_devices(&self, input: InputChoice, output: OutputChoice) {
+        let changed = {
+            let mut config = lock(&self.inner.config);
+            let changed = (config.audio.input != input, config.audio.output != output);
+            config.audio.input = input.clone();
+            config.audio.output = output.clone();
+            changed
+        };
+        if changed.0 {
+            self.with_capture(|capture| capture.switch_input(input.clone()));
+        }
+        if changed.1 {
+            self.with_playback(|playback| playback.switch_output(output.clone()));
         }
     }
 
-    /// The devices to use from the next join on (a device that is missing falls back to the
-    /// default one when the pipeline opens).
-    pub fn set_devices(&self, input: InputChoice, output: OutputChoice) {
-        let mut config = lock(&self.inner.config);
-        config.audio.input = input;
-        config.audio.output = output;
+    /// Starts the mic test: the microphone, processed as in a call, played back on the
+    /// speaker, with its level in [`VoiceState::input_level_dbfs`]. Refused during a call.
+    pub async fn start_mic_test(&self) -> Result<(), VoiceError> {
+        if self.channel_id().is_some() {
+            return Err(VoiceError::InCall);
+        }
+        if lock(&self.inner.mic_test).is_some() {
+            return Ok(());
+        }
+        let audio = lock(&self.inner.config).audio.clone();
+        // Opening devices may block a moment.
+        let test = tokio::task::spawn_blocking(move || MicTest::start(&audio))
+            .await
+            .map_err(|_| VoiceError::Audio(AudioError::ThreadGone { name: "mic test" }))??;
+        let replaced = lock(&self.inner.mic_test).replace(test);
+        if let Some(replaced) = replaced {
+            replaced.stop()?;
+        }
+        Ok(())
+    }
+
+    /// Ends the mic test; nothing happens when none runs.
+    pub fn stop_mic_test(&self) -> Result<(), VoiceError> {
+        let test = lock(&self.inner.mic_test).take();
+        if let Some(test) = test {
+            test.stop()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `apply` on the microphone pipeline of the call or mic test in progress.
+    fn with_capture(&self, apply: impl Fn(&Capture)) {
+        if let Some(call) = lock(&self.inner.call).as_ref() {
+            apply(&call.capture);
+        }
+        if let Some(test) = lock(&self.inner.mic_test).as_ref() {
+            apply(&test.capture);
+        }
+    }
+
+    /// Runs `apply` on the speaker pipeline of the call or mic test in progress.
+    fn with_playback(&self, apply: impl Fn(&Playback)) {
+        if let Some(playback) = lock(&self.inner.playback.playback).as_ref() {
+            apply(playback);
+        }
+        if let Some(test) = lock(&self.inner.mic_test).as_ref() {
+            apply(&test.playback);
+        }
+    }
+
+    /// The devices in use and the level, from the call or else the mic test.
+    fn audio_view(&self, call: Option<&Call>) -> AudioView {
+        let test = lock(&self.inner.mic_test);
+        let capture = call.map(|c| &c.capture).or(test.as_ref().map(|t| &t.capture));
+        let playback = lock(&self.inner.playback.playback);
+        let playback = playback.as_ref().or(test.as_ref().map(|t| &t.playback));
+        let device_error = capture
+            .and_then(Capture::switch_error)
+            .map(|e| format!("the microphone could not be switched: {e}"))
+            .or_else(|| {
+                playback
+                    .and_then(Playback::switch_error)
+                    .map(|e| format!("the speaker could not be switched: {e}"))
+            });
+        AudioView {
+            input_level_dbfs: capture.map_or(f32::NEG_INFINITY, Capture::level_dbfs),
+            input_device: capture.map(Capture::input_device),
+            output_device: playback.map(Playback::output_device),
+            device_error,
+            mic_test: test.is_some(),
+        }
     }
 
     /// The state for the UI, read fresh.
@@ -342,6 +448,7 @@ impl VoiceEngine {
                 format!("voice signaling got stuck ({lost_signaling} messages lost); join the room again")
             })
         });
+        let audio = self.audio_view(call.as_ref());
         VoiceState {
             channel_id: call.as_ref().map(|c| c.channel_id),
             self_session_id: controls.self_session_id,
@@ -350,7 +457,11 @@ impl VoiceEngine {
             muted: controls.muted,
             deafened: controls.deafened,
             transmitting: self.transmitting(),
-            input_level_dbfs: call.as_ref().map_or(f32::NEG_INFINITY, |c| c.capture.level_dbfs()),
+            input_level_dbfs: audio.input_level_dbfs,
+            input_device: audio.input_device,
+            output_device: audio.output_device,
+            device_error: audio.device_error,
+            mic_test: audio.mic_test,
             peers,
             error,
             removed: controls.removed,
@@ -366,6 +477,15 @@ impl VoiceEngine {
             call.capture.set_voice_activation(gate.voice_activation);
         }
     }
+}
+
+/// The audio part of [`VoiceState`].
+struct AudioView {
+    input_level_dbfs: f32,
+    input_device: Option<String>,
+    output_device: Option<String>,
+    device_error: Option<String>,
+    mic_test: bool,
 }
 
 impl Drop for Inner {

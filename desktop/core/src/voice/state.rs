@@ -64,8 +64,17 @@ pub struct VoiceState {
     pub deafened: bool,
     /// Our microphone is going out right now.
     pub transmitting: bool,
-    /// Microphone level in dBFS (for a meter).
+    /// Microphone level in dBFS (for a meter), in a call or a mic test.
     pub input_level_dbfs: f32,
+    /// The microphone in use (a device id, as listed), in a call or a mic test: after an
+    /// unplugged device fell back, the default one's.
+    pub input_device: Option<String>,
+    /// The speaker in use, likewise.
+    pub output_device: Option<String>,
+    /// Why the last device switch did not happen (the previous device stays in use).
+    pub device_error: Option<String>,
+    /// The mic test runs.
+    pub mic_test: bool,
     pub peers: Vec<PeerView>,
     /// The last voice error the server reported (e.g. joining a room one may not), or
     /// that signaling got stuck on our side.

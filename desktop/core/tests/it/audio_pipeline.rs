@@ -9,6 +9,8 @@ use cromulent_client::voice::audio::{
     analysis, AudioConfig, Capture, InputChoice, OutputChoice, PeerStats, Playback, FRAME_SAMPLES,
 };
 
+use crate::Scratch;
+
 /// Seconds of tone in the input file.
 const TONE_SECONDS: f64 = 1.5;
 /// Samples (at 48 kHz) the jitter buffer gets to learn a stream's jitter: 200 ms.
@@ -19,27 +21,6 @@ const FRAMES: usize = 90;
 /// One at a time with every other real-time test of this binary ([`crate::REAL_TIME`]).
 fn one_real_time_test() -> tokio::sync::MutexGuard<'static, ()> {
     crate::REAL_TIME.blocking_lock()
-}
-
-/// A temporary directory removed at the end of the test.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("cromulent-audio-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir is writable");
-        Scratch(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 struct Run {

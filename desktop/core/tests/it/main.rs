@@ -3,6 +3,7 @@
 //! process, which tests running beside it in the same process must not see.
 
 mod audio_pipeline;
+mod audio_settings;
 mod keyring_stores;
 mod ptt_portal;
 mod voice_sfu_engine;
@@ -13,3 +14,24 @@ mod voice_sfu_engine;
 /// holds this for its whole run (`blocking_lock` in plain tests, `lock().await` in
 /// async ones).
 static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A temporary directory of one test, removed at its end.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("cromulent-it-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir is writable");
+        Scratch(dir)
+    }
+
+    fn path(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

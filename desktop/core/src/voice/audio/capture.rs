@@ -1,7 +1,7 @@
 //! The capture thread: microphone to Opus frames for the async side.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -10,14 +10,15 @@ use bytes::Bytes;
 use super::acoustic::{AcousticProcessor, AcousticSettings, BLOCK_SAMPLES};
 use super::backend::{open_input, AudioInput, EchoSimInput};
 use super::codec::{EncoderSettings, VoiceEncoder};
-use super::config::{AudioConfig, TransmitMode};
+use super::config::{AudioConfig, InputChoice, TransmitMode};
 use super::denoise::NoiseSuppressor;
 use super::duplex::CaptureLink;
 use super::far_end::FarEndReader;
 use super::frame_queue::{frame_queue, FrameReceiver, FrameSender, Pushed};
 use super::meter::{VoiceDetector, FLOOR_DBFS};
+use super::mixer::clamped_volume;
 use super::resample::Resampler;
-use super::{AudioError, FRAME_DURATION, FRAME_SAMPLES, SAMPLE_RATE};
+use super::{locked, AudioError, FRAME_DURATION, FRAME_SAMPLES, SAMPLE_RATE};
 
 /// Frames the async side may fall behind (1 s) before the oldest are dropped.
 const QUEUE_FRAMES: usize = 50;
@@ -82,16 +83,28 @@ struct Controls {
     echo_cancellation: AtomicBool,
     gain_control: AtomicBool,
     high_pass: AtomicBool,
+    /// Input volume: a factor on the microphone's samples before any processing.
+    input_gain_bits: AtomicU32,
+    vad_threshold_bits: AtomicU32,
     level_bits: AtomicU32,
     voice_active: AtomicBool,
     gate_open: AtomicBool,
     dropped_frames: AtomicU64,
+    /// An input to switch to; the capture thread opens it, since device streams stay on
+    /// the thread that opened them.
+    switch_to: Mutex<Option<InputChoice>>,
+    /// What the thread reads from now (after a switch, or a fallback to the default device).
+    device: Mutex<String>,
+    /// Why the last switch failed (the previous input stays), until the next switch.
+    switch_error: Mutex<Option<String>>,
 }
+
+/// How often the capture thread looks whether its input changed under it (a fallback).
+const LABEL_CHECK_FRAMES: u32 = 25;
 
 /// A running microphone pipeline. Dropping it stops the thread.
 #[derive(Debug)]
 pub struct Capture {
-    device: String,
     controls: Arc<Controls>,
     thread: Option<JoinHandle<Result<(), AudioError>>>,
 }
@@ -117,6 +130,8 @@ impl Capture {
             .voice_activation
             .store(config.transmit_mode == TransmitMode::VoiceActivation, Ordering::Relaxed);
         controls.level_bits.store(FLOOR_DBFS.to_bits(), Ordering::Relaxed);
+        controls.input_gain_bits.store(clamped_volume(config.input_volume).to_bits(), Ordering::Relaxed);
+        controls.vad_threshold_bits.store(config.vad_threshold_dbfs.to_bits(), Ordering::Relaxed);
         let (sender, receiver) = frame_queue(QUEUE_FRAMES);
         let (ready_sender, ready) = mpsc::sync_channel(1);
         let thread_controls = Arc::clone(&controls);
@@ -148,14 +163,38 @@ impl Capture {
             })
             .map_err(|source| AudioError::Thread { name: THREAD_NAME, source })?;
         let device = ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
-        Ok((Capture { device, controls, thread: Some(thread) }, CaptureFrames { receiver }))
+        *locked(&controls.device) = device;
+        Ok((Capture { controls, thread: Some(thread) }, CaptureFrames { receiver }))
     }
 
-    /// What capture opened at start, after any fallback: a device's id (as in
-    /// [`super::DeviceInfo::id`]), a WAV path or
-    /// "silence".
-    pub fn input_device(&self) -> &str {
-        &self.device
+    /// What capture reads from now, after any switch or fallback: a device's id (as in
+    /// [`super::DeviceInfo::id`]), a WAV path or "silence".
+    pub fn input_device(&self) -> String {
+        locked(&self.controls.device).clone()
+    }
+
+    /// Switches the input while capture runs: frames go on without a gap in their
+    /// sequence, and the new input's rate is resampled like the first one's. When it
+    /// cannot be opened, the current input stays and [`Capture::switch_error`] says why.
+    /// (A simulated room's echo is heard through the input opened at start only.)
+    pub fn switch_input(&self, input: InputChoice) {
+        *locked(&self.controls.switch_error) = None;
+        *locked(&self.controls.switch_to) = Some(input);
+    }
+
+    /// Why the last [`Capture::switch_input`] failed, if it did.
+    pub fn switch_error(&self) -> Option<String> {
+        locked(&self.controls.switch_error).clone()
+    }
+
+    /// Input volume as a factor (1.0 as the device gives it, 0.0 silent, up to 4.0).
+    pub fn set_input_gain(&self, gain: f32) {
+        self.controls.input_gain_bits.store(clamped_volume(gain).to_bits(), Ordering::Relaxed);
+    }
+
+    /// The level above which a frame counts as voice, in dBFS.
+    pub fn set_vad_threshold(&self, threshold_dbfs: f32) {
+        self.controls.vad_threshold_bits.store(threshold_dbfs.to_bits(), Ordering::Relaxed);
     }
 
     /// Push-to-talk: opens (true) or closes the gate. Mute still wins.
@@ -249,7 +288,11 @@ fn run(
     let mut raw = vec![0.0_f32; 8192];
     let mut pending: Vec<f32> = Vec::with_capacity(4 * FRAME_SAMPLES);
     let mut frame = [0.0_f32; FRAME_SAMPLES];
+    let mut frames_since_label_check = 0;
     while !controls.stop.load(Ordering::Relaxed) {
+        if let Some(choice) = locked(&controls.switch_to).take() {
+            switch_input(&mut input, &choice, controls);
+        }
         let count = input.read(&mut raw)?;
         if input.sample_rate() != resampler.input_rate() {
             // The device was replaced by one with another rate.
@@ -259,6 +302,19 @@ fn run(
         while pending.len() >= FRAME_SAMPLES {
             frame.copy_from_slice(&pending[..FRAME_SAMPLES]);
             pending.drain(..FRAME_SAMPLES);
+            let gain = f32::from_bits(controls.input_gain_bits.load(Ordering::Relaxed));
+            if gain != 1.0 {
+                frame.iter_mut().for_each(|sample| *sample *= gain);
+            }
+            frames_since_label_check += 1;
+            if frames_since_label_check >= LABEL_CHECK_FRAMES {
+                frames_since_label_check = 0;
+                let label = input.label();
+                let mut device = locked(&controls.device);
+                if *device != label {
+                    *device = label;
+                }
+            }
             // Everything played so far goes to the canceller before the frame that may
             // hold its echo (taken out even while cancellation is off, so a switch
             // back on starts from the present).
@@ -272,6 +328,7 @@ fn run(
                 muted: controls.muted.load(Ordering::Relaxed),
                 voice_activation: controls.voice_activation.load(Ordering::Relaxed),
                 noise_suppression: controls.noise_suppression.load(Ordering::Relaxed),
+                vad_threshold_dbfs: f32::from_bits(controls.vad_threshold_bits.load(Ordering::Relaxed)),
                 acoustic: AcousticSettings {
                     echo_cancellation: controls.echo_cancellation.load(Ordering::Relaxed),
                     gain_control: controls.gain_control.load(Ordering::Relaxed),
@@ -295,14 +352,44 @@ fn run(
     Ok(())
 }
 
+/// Opens `choice` on the capture thread and puts it in place of `input`; a failure
+/// leaves `input` as it was and is kept for [`Capture::switch_error`].
+fn switch_input(input: &mut Box<dyn AudioInput>, choice: &InputChoice, controls: &Controls) {
+    match open_input(choice) {
+        Ok(opened) => {
+            tracing::info!(from = %input.label(), to = %opened.label(), "switched audio input");
+            *locked(&controls.device) = opened.label();
+            *input = opened;
+        }
+        Err(error) => {
+            tracing::warn!(%error, ?choice, "audio input switch failed, keeping the current input");
+            *locked(&controls.switch_error) = Some(error.to_string());
+        }
+    }
+}
+
 /// The switches that decide one frame's fate.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct GateInputs {
     pub transmit: bool,
     pub muted: bool,
     pub voice_activation: bool,
     pub noise_suppression: bool,
+    pub vad_threshold_dbfs: f32,
     pub acoustic: AcousticSettings,
+}
+
+impl Default for GateInputs {
+    fn default() -> Self {
+        Self {
+            transmit: false,
+            muted: false,
+            voice_activation: false,
+            noise_suppression: false,
+            vad_threshold_dbfs: AudioConfig::default().vad_threshold_dbfs,
+            acoustic: AcousticSettings::default(),
+        }
+    }
 }
 
 impl GateInputs {
@@ -362,6 +449,7 @@ impl CaptureProcessor {
         if gate.noise_suppression {
             self.suppressor.process(frame);
         }
+        self.detector.set_threshold(gate.vad_threshold_dbfs);
         let voice_active = self.detector.update(frame);
         let open = gate.open(voice_active);
         let payload = if open { self.encoder.encode(frame)? } else { self.encoder.encode(&self.silence)? };

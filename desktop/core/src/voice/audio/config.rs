@@ -61,6 +61,12 @@ pub struct AudioConfig {
     /// A high-pass filter against rumble and DC below the voice band; switchable with
     /// [`super::Capture::set_high_pass`].
     pub high_pass: bool,
+    /// Input volume: a factor on the microphone before any processing (1.0 as the device
+    /// gives it, up to 4.0); changeable later with [`super::Capture::set_input_gain`].
+    pub input_volume: f32,
+    /// Output volume: a factor on the whole mix (1.0 as mixed, up to 4.0); changeable later
+    /// with [`super::Playback::set_output_volume`].
+    pub output_volume: f32,
     /// Tests only: feed what playback plays back into the microphone, as a room would.
     pub echo_sim: Option<EchoSim>,
     pub transmit_mode: TransmitMode,
@@ -83,6 +89,8 @@ impl Default for AudioConfig {
             echo_cancellation: true,
             gain_control: true,
             high_pass: true,
+            input_volume: 1.0,
+            output_volume: 1.0,
             echo_sim: None,
             transmit_mode: TransmitMode::PushToTalk,
             vad_threshold_dbfs: -50.0,

@@ -46,6 +46,11 @@ impl VoiceDetector {
         self.hangover > 0
     }
 
+    /// Moves the threshold while it runs (the settings' slider); the hangover carries on.
+    pub fn set_threshold(&mut self, threshold_dbfs: f32) {
+        self.threshold_dbfs = threshold_dbfs;
+    }
+
     /// Level of the last frame.
     pub fn level_dbfs(&self) -> f32 {
         self.level_dbfs

@@ -3,6 +3,19 @@
 /// Below this magnitude the mixer is exactly linear.
 const KNEE: f32 = 0.8;
 
+/// The loudest a volume factor may be: +12 dB.
+pub const MAX_VOLUME: f32 = 4.0;
+
+/// A volume factor as the pipelines take it: within 0..=[`MAX_VOLUME`], and 1.0 (as is)
+/// for a value that is not a number.
+pub fn clamped_volume(volume: f32) -> f32 {
+    if volume.is_finite() {
+        volume.clamp(0.0, MAX_VOLUME)
+    } else {
+        1.0
+    }
+}
+
 /// Adds `source × volume` into `mix`.
 pub fn add_scaled(mix: &mut [f32], source: &[f32], volume: f32) {
     for (out, &sample) in mix.iter_mut().zip(source) {

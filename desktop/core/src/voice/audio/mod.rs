@@ -51,6 +51,12 @@ pub use playback::{PeerSink, PeerStats, Playback};
 use std::time::Duration;
 
 /// The pipeline's internal sample rate: what Opus and WebRTC use for voice.
+/// Locks state a pipeline handle shares with its thread. Every holder only swaps a value
+/// in or out, so a lock poisoned by a panic still holds a whole one.
+pub(crate) fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub const SAMPLE_RATE: u32 = 48_000;
 /// Samples in one 20 ms Opus frame at [`SAMPLE_RATE`] (mono).
 pub const FRAME_SAMPLES: usize = 960;

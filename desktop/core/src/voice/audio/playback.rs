@@ -8,20 +8,22 @@ use std::time::{Duration, Instant};
 
 use super::backend::{open_output, AudioOutput, EchoSimOutput};
 use super::codec::{Playout, VoiceDecoder};
-use super::config::AudioConfig;
+use super::config::{AudioConfig, OutputChoice};
 use super::duplex::PlaybackLink;
 use super::far_end::FarEndWriter;
 use super::jitter::{JitterBuffer, JitterStats};
 use super::meter::{VoiceDetector, FLOOR_DBFS};
-use super::mixer::{add_scaled, soft_clip};
+use super::mixer::{add_scaled, clamped_volume, soft_clip};
 use super::resample::Resampler;
-use super::{AudioError, FRAME_SAMPLES, SAMPLE_RATE};
+use super::{locked, AudioError, FRAME_SAMPLES, SAMPLE_RATE};
 
 const THREAD_NAME: &str = "cromulent-playback";
 /// The mixer's step: half an Opus frame. A peer's next frame is decoded on whichever
 /// 10 ms tick first needs it, so a packet waits at most 10 ms for its turn, not 20.
 const TICK_SAMPLES: usize = FRAME_SAMPLES / 2;
 const TICK: Duration = Duration::from_millis(10);
+/// How often the playback thread looks whether its output changed under it (a fallback).
+const LABEL_CHECK_TICKS: u32 = 50;
 
 /// What one peer shares between its [`PeerSink`], the [`Playback`] handle and the thread.
 #[derive(Debug)]
@@ -47,7 +49,7 @@ impl PeerShared {
     fn buffer(&self) -> MutexGuard<'_, JitterBuffer> {
         // A panic while holding this lock leaves a consistent buffer (every method
         // finishes its bookkeeping before it can panic), so a poisoned lock is still usable.
-        self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.buffer)
     }
 }
 
@@ -81,17 +83,30 @@ pub struct PeerStats {
 enum Command {
     Add(String, Arc<PeerShared>),
     Remove(String),
+    /// Open this output on the playback thread and play there from the next tick.
+    SwitchOutput(OutputChoice),
+}
+
+/// Switches and readings shared between the [`Playback`] handle and its thread.
+#[derive(Debug)]
+struct Shared {
+    stop: AtomicBool,
+    deafened: AtomicBool,
+    /// Output volume: a factor on the whole mix (1.0 as mixed, 0.0 silent, up to 4.0).
+    volume_bits: AtomicU32,
+    /// What the thread plays into now (after a switch, or a fallback to the default device).
+    device: Mutex<String>,
+    /// Why the last switch failed (the previous output stays), until the next switch.
+    switch_error: Mutex<Option<String>>,
 }
 
 /// The running speaker pipeline. Dropping it stops the thread; [`Playback::finish`] also
 /// reports whether the output (a WAV file) was written completely.
 #[derive(Debug)]
 pub struct Playback {
-    device: String,
     peers: Mutex<HashMap<String, Arc<PeerShared>>>,
     commands: mpsc::Sender<Command>,
-    stop: Arc<AtomicBool>,
-    deafened: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     epoch: Instant,
     thread: Option<JoinHandle<Result<(), AudioError>>>,
 }
@@ -101,6 +116,7 @@ impl std::fmt::Debug for Command {
         match self {
             Command::Add(key, _) => write!(f, "Add({key})"),
             Command::Remove(key) => write!(f, "Remove({key})"),
+            Command::SwitchOutput(choice) => write!(f, "SwitchOutput({choice:?})"),
         }
     }
 }
@@ -116,15 +132,19 @@ impl Playback {
     pub(crate) fn start_linked(config: &AudioConfig, link: PlaybackLink) -> Result<Playback, AudioError> {
         let (commands, receiver) = mpsc::channel();
         let (ready_sender, ready) = mpsc::sync_channel(1);
-        let stop = Arc::new(AtomicBool::new(false));
-        let deafened = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            deafened: AtomicBool::new(false),
+            volume_bits: AtomicU32::new(clamped_volume(config.output_volume).to_bits()),
+            device: Mutex::new(String::new()),
+            switch_error: Mutex::new(None),
+        });
         // Packets are stamped and slots timed on one clock.
         let epoch = Instant::now();
         let thread_state = ThreadState {
             epoch,
             commands: receiver,
-            stop: Arc::clone(&stop),
-            deafened: Arc::clone(&deafened),
+            shared: Arc::clone(&shared),
             vad_threshold_dbfs: config.vad_threshold_dbfs,
             far_end: link.far_end,
         };
@@ -148,22 +168,34 @@ impl Playback {
             })
             .map_err(|source| AudioError::Thread { name: THREAD_NAME, source })?;
         let device = ready.recv().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })??;
-        Ok(Playback {
-            device,
-            peers: Mutex::new(HashMap::new()),
-            commands,
-            stop,
-            deafened,
-            epoch,
-            thread: Some(thread),
-        })
+        *locked(&shared.device) = device;
+        Ok(Playback { peers: Mutex::new(HashMap::new()), commands, shared, epoch, thread: Some(thread) })
     }
 
     /// What playback opened at start, after any fallback: a device's id (as in
     /// [`super::DeviceInfo::id`]), a WAV path or
     /// "null".
-    pub fn output_device(&self) -> &str {
-        &self.device
+    pub fn output_device(&self) -> String {
+        locked(&self.shared.device).clone()
+    }
+
+    /// Switches the output while playback runs; peers, their buffers and volumes carry
+    /// on. When it cannot be opened, the current output stays and
+    /// [`Playback::switch_error`] says why. (A simulated room hears the output opened at
+    /// start only.)
+    pub fn switch_output(&self, output: OutputChoice) {
+        *locked(&self.shared.switch_error) = None;
+        let _ = self.commands.send(Command::SwitchOutput(output));
+    }
+
+    /// Why the last [`Playback::switch_output`] failed, if it did.
+    pub fn switch_error(&self) -> Option<String> {
+        locked(&self.shared.switch_error).clone()
+    }
+
+    /// Output volume as a factor on the whole mix (1.0 as mixed, 0.0 silent, up to 4.0).
+    pub fn set_output_volume(&self, volume: f32) {
+        self.shared.volume_bits.store(clamped_volume(volume).to_bits(), Ordering::Relaxed);
     }
 
     /// Starts mixing a remote peer (replacing one with the same key) and returns where
@@ -184,7 +216,7 @@ impl Playback {
     /// A peer's volume as a factor (1.0 = as sent, 0.0 = silent, up to 4.0). Returns
     /// whether the peer exists.
     pub fn set_volume(&self, key: &str, volume: f32) -> bool {
-        let volume = if volume.is_finite() { volume.clamp(0.0, 4.0) } else { 1.0 };
+        let volume = clamped_volume(volume);
         match self.peers().get(key) {
             Some(peer) => {
                 peer.volume_bits.store(volume.to_bits(), Ordering::Relaxed);
@@ -197,7 +229,7 @@ impl Playback {
     /// Deafened: nothing reaches the output (peers keep being decoded, so undeafening is
     /// instant and speaking indicators keep working).
     pub fn set_deafened(&self, deafened: bool) {
-        self.deafened.store(deafened, Ordering::Relaxed);
+        self.shared.deafened.store(deafened, Ordering::Relaxed);
     }
 
     /// Whether the peer's decoded audio currently carries voice.
@@ -224,11 +256,11 @@ impl Playback {
     }
 
     fn peers(&self) -> MutexGuard<'_, HashMap<String, Arc<PeerShared>>> {
-        self.peers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.peers)
     }
 
     fn join(&mut self) -> Result<(), AudioError> {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
         match self.thread.take() {
             Some(thread) => thread.join().map_err(|_| AudioError::ThreadGone { name: THREAD_NAME })?,
             None => Ok(()),
@@ -290,8 +322,7 @@ impl PeerStream {
 struct ThreadState {
     epoch: Instant,
     commands: mpsc::Receiver<Command>,
-    stop: Arc<AtomicBool>,
-    deafened: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     vad_threshold_dbfs: f32,
     /// Where the mix goes as the echo canceller's reference, when capture is linked.
     far_end: Option<FarEndWriter>,
@@ -303,8 +334,18 @@ impl ThreadState {
         let mut mix = [0.0_f32; TICK_SAMPLES];
         let mut resampler = Resampler::new(SAMPLE_RATE, output.sample_rate());
         let mut device_samples: Vec<f32> = Vec::with_capacity(8 * FRAME_SAMPLES);
-        while !self.stop.load(Ordering::Relaxed) {
-            self.apply_commands(&mut peers)?;
+        let mut ticks_since_label_check = 0;
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            self.apply_commands(&mut peers, &mut output)?;
+            ticks_since_label_check += 1;
+            if ticks_since_label_check >= LABEL_CHECK_TICKS {
+                ticks_since_label_check = 0;
+                let label = output.label();
+                let mut device = locked(&self.shared.device);
+                if *device != label {
+                    *device = label;
+                }
+            }
             // Mix right before the tick is due, not a whole tick ahead: a packet that
             // arrives meanwhile still makes it.
             output.wait_ready();
@@ -314,8 +355,12 @@ impl ThreadState {
                 let volume = f32::from_bits(peer.shared.volume_bits.load(Ordering::Relaxed));
                 add_scaled(&mut mix, peer.next_tick(now), volume);
             }
+            let volume = f32::from_bits(self.shared.volume_bits.load(Ordering::Relaxed));
+            if volume != 1.0 {
+                mix.iter_mut().for_each(|sample| *sample *= volume);
+            }
             soft_clip(&mut mix);
-            if self.deafened.load(Ordering::Relaxed) {
+            if self.shared.deafened.load(Ordering::Relaxed) {
                 mix.fill(0.0);
             }
             if let Some(far_end) = &mut self.far_end {
@@ -338,7 +383,11 @@ impl ThreadState {
         output.finish()
     }
 
-    fn apply_commands(&self, peers: &mut Vec<PeerStream>) -> Result<(), AudioError> {
+    fn apply_commands(
+        &self,
+        peers: &mut Vec<PeerStream>,
+        output: &mut Box<dyn AudioOutput>,
+    ) -> Result<(), AudioError> {
         while let Ok(command) = self.commands.try_recv() {
             match command {
                 Command::Add(key, shared) => {
@@ -356,8 +405,28 @@ impl ThreadState {
                     });
                 }
                 Command::Remove(key) => peers.retain(|peer| peer.key != key),
+                Command::SwitchOutput(choice) => self.switch_output(output, &choice),
             }
         }
         Ok(())
+    }
+
+    /// Opens `choice` here, on the playback thread, and finishes the old output; a
+    /// failure leaves the old one playing and is kept for [`Playback::switch_error`].
+    fn switch_output(&self, output: &mut Box<dyn AudioOutput>, choice: &OutputChoice) {
+        match open_output(choice) {
+            Ok(opened) => {
+                tracing::info!(from = %output.label(), to = %opened.label(), "switched audio output");
+                *locked(&self.shared.device) = opened.label();
+                let old = std::mem::replace(output, opened);
+                if let Err(error) = old.finish() {
+                    tracing::warn!(%error, "the previous audio output did not close cleanly");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, ?choice, "audio output switch failed, keeping the current output");
+                *locked(&self.shared.switch_error) = Some(error.to_string());
+            }
+        }
     }
 }
