@@ -1,5 +1,5 @@
 //! The non-secret config file (`servers.json`): the servers the user added, the one in
-//! use, which account was last used on each, and the push-to-talk settings. Tokens are
+//! use, which account was last used on each, the push-to-talk and sound settings. Tokens are
 //! in the OS keyring, keyed by server origin and account, never here.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::api::ServerOrigin;
+use crate::voice::sound::SoundSettings;
 
 /// The servers the user has added and the one in use.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,9 @@ pub struct Config {
     /// The push-to-talk key (`KeyboardEvent.code` name).
     #[serde(default)]
     pub ptt_key: Option<String>,
+    /// Devices, volumes, threshold and processing switches of this machine.
+    #[serde(default)]
+    pub sound: SoundSettings,
 }
 
 /// The config file could not be written. Retryable after fixing the disk or permissions.
