@@ -339,6 +339,29 @@ export const suites = [
     },
   ],
   [
+    'settings: the mic test plays the microphone back and the level meter follows it; stopping frees the microphone',
+    async ({ base, state }) => {
+      const page = state.a;
+      await page.goto(`${base}/settings`);
+      const meter = page.locator('#s-level');
+      await meter.waitFor(WAIT);
+      assert((await meter.getAttribute('data-level')) === '', 'the meter shows no level before the test');
+      await page.getByRole('button', { name: 'Test my microphone' }).click();
+      await page.locator('audio[data-voice-peer="mic-test"]').waitFor({ state: 'attached', ...WAIT });
+      const levels = [];
+      await until('the meter following the fake microphone', async () => {
+        const level = await meter.getAttribute('data-level');
+        if (level) levels.push(Number(level));
+        return levels.filter((l) => l > -60).length >= 3;
+      }, 15_000);
+      await page.getByRole('button', { name: 'Stop the test' }).click();
+      await until('the playback element removed', async () => (await page.locator('audio[data-voice-peer="mic-test"]').count()) === 0, 5_000);
+      await until('the meter empty again', async () => (await meter.getAttribute('data-level')) === '', 5_000);
+      await page.goto(`${base}/channels`);
+      await page.locator('a[data-channel="general"]').waitFor(WAIT);
+    },
+  ],
+  [
     'voice: two browsers hear each other while the key is held, nothing while released, mute beats the key',
     async ({ shots, state }) => {
       const { a, b } = state;

@@ -52,6 +52,35 @@ describe('TauriBackend', () => {
     expect(app.calls.map((c) => c.cmd)).toEqual(['update_check', 'update_install']);
   });
 
+  it('reads, saves and tests the native sound settings through the app', async () => {
+    const settings = {
+      input_device: 'alsa:pulse',
+      output_device: null,
+      input_volume: 120,
+      output_volume: 100,
+      vad_threshold_db: -45,
+      echo_cancellation: true,
+      noise_suppression: true,
+      gain_control: false,
+    };
+    const status = { level_dbfs: -20, input_device: 'alsa:default', output_device: 'alsa:default', device_error: null, mic_test: true };
+    const app = fakeApp(({ cmd, args }) => {
+      if (cmd === 'config') return { sound: settings };
+      if (cmd === 'sound_settings_set') return (args as { settings: unknown }).settings;
+      if (cmd === 'sound_status') return status;
+      if (cmd === 'sound_devices') return { inputs: [], outputs: [] };
+      return null;
+    });
+    const b = new TauriBackend(app.deps, SERVER);
+    expect(await b.sound.settings()).toEqual(settings);
+    expect(await b.sound.update({ ...settings, gain_control: true })).toEqual({ ...settings, gain_control: true });
+    expect(await b.sound.status()).toEqual(status);
+    expect(await b.sound.devices()).toEqual({ inputs: [], outputs: [] });
+    await b.sound.micTest(true);
+    expect(app.calls.map((c) => c.cmd)).toEqual(['config', 'sound_settings_set', 'sound_status', 'sound_devices', 'mic_test']);
+    expect(app.calls[4].args).toEqual({ on: true });
+  });
+
   it('sends REST calls through the app, which attaches the token', async () => {
     const app = fakeApp(({ cmd }) => (cmd === 'api' ? [{ channel: { id: '1', name: 'general' } }] : null));
     const b = new TauriBackend(app.deps, SERVER);
@@ -180,25 +209,33 @@ describe('the app gateway', () => {
 });
 
 describe('native voice mirror', () => {
-  it('follows the tray and global push-to-talk, and hands key, mode and volume changes to the app', async () => {
-    const app = fakeApp(({ cmd }) => (cmd === 'ptt_status' ? { backend: 'global', reason: 'X11', key: 'ControlLeft', error: null, command_socket: null } : null));
+  it('follows the tray and global push-to-talk, and hands key, mode, threshold and volume changes to the app', async () => {
+    let sound = { input_device: null, output_device: null, input_volume: 100, output_volume: 100, vad_threshold_db: -50, echo_cancellation: true, noise_suppression: true, gain_control: true };
+    const app = fakeApp(({ cmd, args }) => {
+      if (cmd === 'ptt_status') return { backend: 'global', reason: 'X11', key: 'ControlLeft', error: null, command_socket: null };
+      if (cmd === 'config') return { sound };
+      if (cmd === 'sound_settings_set') return (sound = (args as { settings: typeof sound }).settings);
+      return null;
+    });
     const backend = new TauriBackend(app.deps, SERVER);
     const voice = {
       muted: false,
       deafened: false,
       pttHeld: false,
       transmitting: false,
-      prefs: { pttKey: 'F8', mode: 'ptt' as 'ptt' | 'vad' },
+      prefs: { pttKey: 'F8', mode: 'ptt' as 'ptt' | 'vad', vadThresholdDb: -45 },
       setMuted(m: boolean) {
         this.muted = m;
       },
       setDeafened(d: boolean) {
         this.deafened = d;
       },
-      updatePrefs(change: { pttKey?: string; mode?: 'ptt' | 'vad' }) {
+      updatePrefs(change: { pttKey?: string; mode?: 'ptt' | 'vad'; vadThresholdDb?: number }) {
         if (change.pttKey) this.prefs.pttKey = change.pttKey;
         if (change.mode) this.prefs.mode = change.mode;
+        if (change.vadThresholdDb !== undefined) this.prefs.vadThresholdDb = change.vadThresholdDb;
       },
+      peerStates: {} as Record<string, string>,
       volumes: {} as Record<string, number>,
       setVolume(userId: string, volume: number) {
         this.volumes[userId] = volume;
@@ -206,12 +243,24 @@ describe('native voice mirror', () => {
     };
     await attachNativeVoice(backend, voice);
     expect(voice.prefs.pttKey).toBe('ControlLeft');
+    await flush();
+    expect(sound.vad_threshold_db).toBe(-45);
 
-    const state: NativeVoiceState = { channel_id: '3', muted: true, deafened: false, ptt_held: true, transmitting: false, native_audio: false, error: null };
+    const state: NativeVoiceState = {
+      channel_id: '3',
+      muted: true,
+      deafened: false,
+      ptt_held: true,
+      transmitting: false,
+      native_audio: false,
+      error: null,
+      connections: { '77': 'connecting' },
+    };
     app.emit('voice://state', state);
     expect(voice.muted).toBe(true);
     expect(voice.pttHeld).toBe(true);
     expect(voice.transmitting).toBe(false);
+    expect(voice.peerStates).toEqual({ '77': 'connecting' });
 
     expect(app.calls).toContainEqual({ cmd: 'voice_set_mode', args: { mode: 'ptt' } });
 
@@ -228,6 +277,11 @@ describe('native voice mirror', () => {
       { cmd: 'voice_set_mode', args: { mode: 'vad' } },
       { cmd: 'voice_set_volume', args: { userId: '42', volume: 0.5 } },
     ]);
+
+    voice.updatePrefs({ vadThresholdDb: -30 });
+    await flush();
+    expect(sound.vad_threshold_db).toBe(-30);
+    expect(sound.echo_cancellation).toBe(true);
   });
 });
 

@@ -38,6 +38,9 @@ import type { Invite } from '../generated/Invite';
 import type { RegistrationInfo } from '../generated/RegistrationInfo';
 import type { Group } from '../generated/Group';
 import type { PttStatus } from '../generated/bridge/PttStatus';
+import type { SoundDevices } from '../generated/bridge/SoundDevices';
+import type { SoundSettings } from '../generated/bridge/SoundSettings';
+import type { SoundStatus } from '../generated/bridge/SoundStatus';
 import type { UpdateOffer } from '../generated/bridge/UpdateOffer';
 import type { Id } from '../generated/Id';
 import type { LinkPreview } from '../generated/LinkPreview';
@@ -147,6 +150,23 @@ export interface DesktopSettings {
   setStartAtLogin(enabled: boolean): Promise<void>;
 }
 
+/** The desktop app's own microphone and speaker (the native voice engine's); generated from the app. */
+export type { SoundDevices, SoundSettings, SoundStatus };
+
+/** Sound settings of the native voice engine; a browser backend leaves `sound` unset. */
+export interface NativeSound {
+  /** The microphones and speakers the sound system offers now. */
+  devices(): Promise<SoundDevices>;
+  /** What this machine's config file holds. */
+  settings(): Promise<SoundSettings>;
+  /** Saves and applies them (at once in a call or mic test); answers them as kept (clamped). */
+  update(settings: SoundSettings): Promise<SoundSettings>;
+  /** The level and the devices in use right now. */
+  status(): Promise<SoundStatus>;
+  /** Hear yourself through the whole capture path; refused during a call. */
+  micTest(on: boolean): Promise<void>;
+}
+
 /** A newer version of the desktop app, offered by its server (generated from the app). */
 export type { UpdateOffer };
 
@@ -168,6 +188,8 @@ export interface Backend {
   readonly desktop?: DesktopSettings;
   /** Present only inside the desktop app. */
   readonly updates?: DesktopUpdates;
+  /** Present only inside the desktop app. */
+  readonly sound?: NativeSound;
 
   register(req: RegisterRequest): Promise<RegisterResponse>;
   confirmAccount(req: TokenRequest): Promise<void>;

@@ -26,6 +26,9 @@ import type { DesktopConfig } from '../generated/bridge/DesktopConfig';
 import type { NativeVoiceState } from '../generated/bridge/NativeVoiceState';
 import type { PickedFile } from '../generated/bridge/PickedFile';
 import type { PttStatus } from '../generated/bridge/PttStatus';
+import type { SoundDevices } from '../generated/bridge/SoundDevices';
+import type { SoundSettings } from '../generated/bridge/SoundSettings';
+import type { SoundStatus } from '../generated/bridge/SoundStatus';
 import type { UpdateOffer } from '../generated/bridge/UpdateOffer';
 import {
   GATEWAY_FRAME,
@@ -38,7 +41,7 @@ import {
   type BridgeEvents,
 } from '../generated/bridge/events';
 import { backoffMs } from './gateway';
-import { BackendError, type DesktopSettings, type DesktopUpdates, type Gateway, type GatewayHandlers, type UploadOptions } from './index';
+import { BackendError, type DesktopSettings, type DesktopUpdates, type Gateway, type GatewayHandlers, type NativeSound, type UploadOptions } from './index';
 import { contentTypeOf } from '../lib/attachments';
 import { WebBackend } from './web';
 import type { AudioSink, MediaDeps } from '../voice/engine.svelte';
@@ -85,6 +88,7 @@ export class TauriBackend extends WebBackend {
   private readonly deps: TauriDeps;
   readonly desktop: DesktopSettings;
   readonly updates: DesktopUpdates;
+  readonly sound: NativeSound;
 
   constructor(deps: TauriDeps, serverUrl: string) {
     // `this` does not exist until super() returns; the fetch only runs after that.
@@ -101,6 +105,13 @@ export class TauriBackend extends WebBackend {
     this.updates = {
       check: () => this.call<UpdateOffer | null>('update_check'),
       install: () => this.call<void>('update_install'),
+    };
+    this.sound = {
+      devices: () => this.call<SoundDevices>('sound_devices'),
+      settings: () => this.call<DesktopConfig>('config').then((c) => c.sound),
+      update: (settings) => this.call<SoundSettings>('sound_settings_set', { settings }),
+      status: () => this.call<SoundStatus>('sound_status'),
+      micTest: (on) => this.call<void>('mic_test', { on }),
     };
   }
 
@@ -339,10 +350,12 @@ export interface VoiceControls {
   deafened: boolean;
   pttHeld: boolean;
   transmitting: boolean;
-  prefs: { pttKey: string; mode: VoiceMode };
+  /** Connection state per remote session, for the voice bar. */
+  peerStates: Record<string, string>;
+  prefs: { pttKey: string; mode: VoiceMode; vadThresholdDb: number };
   setMuted(muted: boolean): void;
   setDeafened(deafened: boolean): void;
-  updatePrefs(change: { pttKey?: string; mode?: VoiceMode }): void;
+  updatePrefs(change: { pttKey?: string; mode?: VoiceMode; vadThresholdDb?: number }): void;
   setVolume(userId: string, volume: number): void;
 }
 
@@ -359,16 +372,25 @@ export async function attachNativeVoice(backend: TauriBackend, voice: VoiceContr
     if (s.deafened !== voice.deafened) voice.setDeafened(s.deafened);
     voice.pttHeld = s.ptt_held;
     voice.transmitting = s.transmitting;
+    // The app's connections, for the voice bar's status.
+    voice.peerStates = { ...s.connections };
   };
   await backend.onVoiceState(mirror);
   const status = await backend.pttStatus().catch(() => null);
   if (status && status.key !== voice.prefs.pttKey) voice.updatePrefs({ pttKey: status.key });
   void backend.setVoiceMode(voice.prefs.mode).catch(() => undefined);
+  // The threshold is the account's; the engine keeps its copy among the sound settings.
+  const syncThreshold = async (db: number) => {
+    const sound = await backend.sound.settings();
+    if (sound.vad_threshold_db !== db) await backend.sound.update({ ...sound, vad_threshold_db: db });
+  };
+  void syncThreshold(voice.prefs.vadThresholdDb).catch(() => undefined);
   const update = voice.updatePrefs.bind(voice);
   voice.updatePrefs = (change) => {
     update(change);
     if (change.pttKey) void backend.setPttKey(change.pttKey).catch(() => undefined);
     if (change.mode) void backend.setVoiceMode(change.mode).catch(() => undefined);
+    if (change.vadThresholdDb !== undefined) void syncThreshold(change.vadThresholdDb).catch(() => undefined);
   };
   const setVolume = voice.setVolume.bind(voice);
   voice.setVolume = (userId, volume) => {

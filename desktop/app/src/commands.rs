@@ -7,6 +7,7 @@ use std::sync::Arc;
 use cromulent_client::account::{Accounts, Config};
 use cromulent_client::api::{ApiCall, CallFailure};
 use cromulent_client::ptt::PttKey;
+use cromulent_client::voice::sound::{SoundDevices, SoundSettings};
 use cromulent_protocol::gateway::ClientFrame;
 use cromulent_protocol::user::{OwnUser, VoiceMode};
 use tauri::{AppHandle, Runtime, State};
@@ -16,7 +17,7 @@ use crate::bridge::PttStatus;
 use crate::link::Link;
 use crate::ptt::PttState;
 use crate::updates::{self, UpdateOffer, Updates};
-use crate::voice::{VoiceLink, VoiceSnapshot};
+use crate::voice::{SoundStatus, VoiceLink, VoiceSnapshot};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -38,6 +39,10 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         voice_state,
         voice_set_volume,
         voice_set_mode,
+        sound_devices,
+        sound_settings_set,
+        sound_status,
+        mic_test,
         ptt_status,
         ptt_set_key,
         ptt_capture,
@@ -131,6 +136,37 @@ fn voice_set_volume(voice: State<'_, Arc<VoiceLink>>, user_id: cromulent_protoco
 #[tauri::command]
 fn voice_set_mode(voice: State<'_, Arc<VoiceLink>>, mode: VoiceMode) {
     voice.set_mode(mode);
+}
+
+/// The microphones and speakers the sound system offers now (asked again each time, so
+/// a headset plugged in since shows up).
+#[tauri::command]
+async fn sound_devices() -> Result<SoundDevices> {
+    tauri::async_runtime::spawn_blocking(SoundDevices::list).await.map_err(text)?.map_err(text)
+}
+
+/// Keeps the sound settings in the config file and applies them (live in a call).
+#[tauri::command]
+fn sound_settings_set(
+    accounts: State<'_, Arc<Accounts>>,
+    voice: State<'_, Arc<VoiceLink>>,
+    settings: SoundSettings,
+) -> Result<SoundSettings> {
+    let settings = settings.clamped();
+    accounts.update_config(|c| c.sound = settings.clone()).map_err(text)?;
+    voice.apply_sound(&settings);
+    Ok(settings)
+}
+
+#[tauri::command]
+fn sound_status(voice: State<'_, Arc<VoiceLink>>) -> SoundStatus {
+    voice.sound_status()
+}
+
+/// Starts or ends the mic test (hear yourself, see the level).
+#[tauri::command]
+async fn mic_test(voice: State<'_, Arc<VoiceLink>>, on: bool) -> Result<()> {
+    voice.mic_test(on).await.map_err(text)
 }
 
 #[tauri::command]

@@ -71,6 +71,7 @@ pub fn run() {
         .setup(move |app| {
             let config_path = app.path().app_config_dir()?.join("servers.json");
             let accounts = Arc::new(Accounts::open(config_path, device_name("Cromulent desktop")));
+            voice.apply_sound(&accounts.config().sound);
             let ptt = Arc::new(ptt::PttState::default());
             tray::build(
                 app.handle(),

@@ -7,9 +7,11 @@
 //! see it there and its push-to-talk — and says why in the state's `error`; the gate is
 //! then [`transmits`] here, as the engine would decide it: mute always wins.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cromulent_client::voice::{EngineConfig, PttMode, VoiceEngine};
+use cromulent_client::voice::sound::SoundSettings;
+use cromulent_client::voice::{EngineConfig, PttMode, VoiceEngine, VoiceError};
 use cromulent_protocol::gateway::{ClientFrame, ControlFrame, ServerFrame};
 use cromulent_protocol::user::VoiceMode;
 use cromulent_protocol::Id;
@@ -30,6 +32,25 @@ pub struct VoiceSnapshot {
     /// Audio runs natively for this room (false: signaling only, see `error`).
     pub native_audio: bool,
     pub error: Option<String>,
+    /// Each peer connection's state in the browser's words (`connecting`, `connected`,
+    /// `disconnected`, `failed`), by the remote session id (the SFU's in an SFU room),
+    /// for the voice bar's status.
+    pub connections: BTreeMap<Id, String>,
+}
+
+/// What the sound settings card shows while it is open: the microphone's level (in a
+/// call or the mic test) and the devices actually in use, which differ from the chosen
+/// ones after a fallback.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export_to = "bridge/"))]
+pub struct SoundStatus {
+    /// dBFS of the last 20 ms; `null` while no microphone is open.
+    pub level_dbfs: Option<f32>,
+    pub input_device: Option<String>,
+    pub output_device: Option<String>,
+    /// Why the last device switch did not happen.
+    pub device_error: Option<String>,
+    pub mic_test: bool,
 }
 
 /// Mute always wins; deafened implies muted.
@@ -78,6 +99,33 @@ impl VoiceLink {
             VoiceMode::Ptt => PttMode::Key,
             VoiceMode::Vad => PttMode::VoiceActivity,
         });
+    }
+
+    /// Hands the sound settings to the engine: at once for a call or mic test in
+    /// progress, and for every later one.
+    pub fn apply_sound(&self, settings: &SoundSettings) {
+        settings.apply(&self.engine);
+    }
+
+    /// Starts (true) or ends the mic test; starting is refused during a call.
+    pub async fn mic_test(&self, on: bool) -> Result<(), VoiceError> {
+        if on {
+            self.engine.start_mic_test().await
+        } else {
+            self.engine.stop_mic_test()
+        }
+    }
+
+    pub fn sound_status(&self) -> SoundStatus {
+        let state = self.engine.snapshot();
+        let open = state.input_device.is_some();
+        SoundStatus {
+            level_dbfs: (open && state.input_level_dbfs.is_finite()).then_some(state.input_level_dbfs),
+            input_device: state.input_device,
+            output_device: state.output_device,
+            device_error: state.device_error,
+            mic_test: state.mic_test,
+        }
     }
 
     pub fn snapshot(&self) -> VoiceSnapshot {
@@ -137,6 +185,7 @@ impl VoiceLink {
                 let frames = self.change(|s| {
                     s.channel_id = None;
                     s.native_audio = false;
+                    s.connections.clear();
                     // Leaving ends transmission on the server's side too: no ptt_state needed.
                     s.transmitting = false;
                     vec![]
@@ -224,17 +273,21 @@ impl VoiceLink {
         }
     }
 
-    /// The engine opens the microphone on its own threads; the state follows it here
-    /// while the room has native audio.
+    /// The engine opens the microphone and connects on its own threads; the state
+    /// follows it here while the room has native audio.
     async fn follow_engine(self: Arc<Self>, channel_id: Id) {
         loop {
-            let transmitting = self.engine.transmitting();
+            let engine = self.engine.snapshot();
+            let connections: BTreeMap<Id, String> =
+                engine.peers.into_iter().map(|peer| (peer.session_id, peer.connection)).collect();
             let mut in_room = false;
             self.state.send_if_modified(|s| {
                 in_room = s.channel_id == Some(channel_id) && s.native_audio;
-                let changed = in_room && s.transmitting != transmitting;
+                let changed =
+                    in_room && (s.transmitting != engine.transmitting || s.connections != connections);
                 if changed {
-                    s.transmitting = transmitting;
+                    s.transmitting = engine.transmitting;
+                    s.connections = connections.clone();
                 }
                 changed
             });
@@ -262,6 +315,7 @@ impl VoiceLink {
                 s.channel_id = None;
                 s.native_audio = false;
                 s.transmitting = false;
+                s.connections.clear();
                 if let Some(removal) = removed {
                     s.error = Some(removal.to_string());
                 }

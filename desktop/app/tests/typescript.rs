@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use cromulent_client::account::Config;
 use cromulent_client::api::{ApiCall, CallFailure};
+use cromulent_client::voice::sound::{SoundDevices, SoundSettings};
 use cromulent_desktop::attachments::PickedFile;
 use cromulent_desktop::bridge::{self, LinkStatus, PttStatus};
 use cromulent_desktop::updates::UpdateOffer;
-use cromulent_desktop::voice::VoiceSnapshot;
+use cromulent_desktop::voice::{SoundStatus, VoiceSnapshot};
 use cromulent_protocol::typescript;
 use ts_rs::TS;
 
@@ -31,7 +32,19 @@ fn generated_bridge_typescript_matches_the_rust_side() {
         ($($t:ty),* $(,)?) => { $( <$t>::export_all(&cfg).expect(concat!("export ", stringify!($t))); )* };
     }
     // The command arguments and answers, and the event payloads (with what they use).
-    all!(ApiCall, CallFailure, Config, VoiceSnapshot, PttStatus, LinkStatus, PickedFile, UpdateOffer);
+    all!(
+        ApiCall,
+        CallFailure,
+        Config,
+        VoiceSnapshot,
+        PttStatus,
+        LinkStatus,
+        PickedFile,
+        UpdateOffer,
+        SoundSettings,
+        SoundDevices,
+        SoundStatus,
+    );
     let mut fresh = typescript::read_dir(&out.join(BRIDGE), &[]);
     fresh.insert("events.ts".into(), bridge::typescript(&cfg));
     let _ = std::fs::remove_dir_all(&out);

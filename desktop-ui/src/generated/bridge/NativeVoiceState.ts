@@ -16,4 +16,10 @@ transmitting: boolean,
 /**
  * Audio runs natively for this room (false: signaling only, see `error`).
  */
-native_audio: boolean, error: string | null, };
+native_audio: boolean, error: string | null, 
+/**
+ * Each peer connection's state in the browser's words (`connecting`, `connected`,
+ * `disconnected`, `failed`), by the remote session id (the SFU's in an SFU room),
+ * for the voice bar's status.
+ */
+connections: { [key in Id]: string }, };
