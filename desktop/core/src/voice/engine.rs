@@ -371,6 +371,11 @@ impl VoiceEngine {
         let test = tokio::task::spawn_blocking(move || MicTest::start(&audio))
             .await
             .map_err(|_| VoiceError::Audio(AudioError::ThreadGone { name: "mic test" }))??;
+        if self.channel_id().is_some() {
+            // A join came first while the devices opened: the call has them.
+            test.stop()?;
+            return Err(VoiceError::InCall);
+        }
         let replaced = lock(&self.inner.mic_test).replace(test);
         if let Some(replaced) = replaced {
             replaced.stop()?;
