@@ -50,11 +50,24 @@ pub(super) struct StreamFlags {
     pub(super) largest_request: AtomicU64,
 }
 
-/// The error callback every stream gets.
+/// The error callback every stream gets. Only an error that leaves the stream dead marks
+/// it failed (the audio thread then reopens a device); cpal also reports glitches the
+/// stream recovers from by itself, and an xrun on a loaded machine must not move a person
+/// off the headset they chose.
 pub(super) fn stream_error(flags: &Arc<StreamFlags>) -> impl FnMut(cpal::Error) + Send + 'static {
     let flags = Arc::clone(flags);
-    // Only an atomic store here: the audio thread notices and reopens the device.
-    move |_error| flags.failed.store(true, Ordering::Release)
+    move |error: cpal::Error| {
+        if !recovers_by_itself(error.kind()) {
+            // Only an atomic store here: the audio thread notices.
+            flags.failed.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Errors after which the stream goes on: a buffer under- or overrun (cpal prepares the
+/// device again), a reroute of a default-device stream, a refused real-time promotion.
+fn recovers_by_itself(kind: cpal::ErrorKind) -> bool {
+    matches!(kind, cpal::ErrorKind::Xrun | cpal::ErrorKind::DeviceChanged | cpal::ErrorKind::RealtimeDenied)
 }
 
 /// A playing stream; dropping it stops the device.
@@ -99,5 +112,23 @@ impl OpenStream {
         stream.play().map_err(device_error)?;
         let open = Self { id: device_id(device), _stream: stream, channels, rate: config.sample_rate, flags };
         Ok((open, thread_end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_that_end_the_stream_mark_it_failed() {
+        let flags = Arc::new(StreamFlags::default());
+        let mut on_error = stream_error(&flags);
+        for glitch in [cpal::ErrorKind::Xrun, cpal::ErrorKind::DeviceChanged, cpal::ErrorKind::RealtimeDenied]
+        {
+            on_error(glitch.into());
+            assert!(!flags.failed.load(Ordering::Acquire), "{glitch:?} is recovered from by the stream");
+        }
+        on_error(cpal::ErrorKind::DeviceNotAvailable.into());
+        assert!(flags.failed.load(Ordering::Acquire), "an unplugged device ends the stream");
     }
 }
