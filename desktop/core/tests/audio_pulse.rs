@@ -257,6 +257,8 @@ fn loud_windows(samples: &[f32]) -> usize {
 #[test]
 fn the_speaker_switches_mid_stream_and_an_unplugged_one_falls_back_to_the_default() {
     let _one = ONE_SERVER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // The device layer's warnings (a stalled or failed stream, a fallback) explain a failure.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_max_level(tracing::Level::INFO).try_init();
     let server = PulseServer::start("switch");
     let tone = tone_file(&server, 8.0);
     let devices = list_devices().expect("the sound server lists devices");
