@@ -309,11 +309,7 @@ fn run(
             frames_since_label_check += 1;
             if frames_since_label_check >= LABEL_CHECK_FRAMES {
                 frames_since_label_check = 0;
-                let label = input.label();
-                let mut device = locked(&controls.device);
-                if *device != label {
-                    *device = label;
-                }
+                *locked(&controls.device) = input.label();
             }
             // Everything played so far goes to the canceller before the frame that may
             // hold its echo (taken out even while cancellation is off, so a switch

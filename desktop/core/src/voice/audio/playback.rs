@@ -340,11 +340,7 @@ impl ThreadState {
             ticks_since_label_check += 1;
             if ticks_since_label_check >= LABEL_CHECK_TICKS {
                 ticks_since_label_check = 0;
-                let label = output.label();
-                let mut device = locked(&self.shared.device);
-                if *device != label {
-                    *device = label;
-                }
+                *locked(&self.shared.device) = output.label();
             }
             // Mix right before the tick is due, not a whole tick ahead: a packet that
             // arrives meanwhile still makes it.
