@@ -499,7 +499,14 @@ export const suites = [
         await a.goto(`${base}/admin`);
         const toggle = a.getByLabel('Link previews');
         await toggle.waitFor(WAIT);
-        if (!(await toggle.isChecked())) await toggle.click();
+        if (!(await toggle.isChecked())) {
+          // The box is ticked at once; the server has the flag once its PATCH is answered,
+          // and leaving the page before that could abort it (then no preview is fetched).
+          await Promise.all([
+            a.waitForResponse((r) => r.url().endsWith('/api/admin/feature_flags') && r.request().method() === 'PATCH' && r.ok()),
+            toggle.click(),
+          ]);
+        }
         await until('the flag saved', async () => toggle.isChecked());
         await a.goto(`${base}/channels`);
         await openChannel(a, 'general');
